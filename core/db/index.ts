@@ -1,0 +1,45 @@
+import postgres, { type Notice, type Options, type Sql } from "postgres";
+
+export type { Sql, TransactionSql, ReservedSql } from "postgres";
+
+/** Options every connection of this service gets, whatever it runs on. */
+export interface DatabaseOptions {
+  /** Largest pool size; Lambda functions keep this small. */
+  max?: number;
+  /** Called with each NOTICE the server sends (migrations print progress this way). */
+  onNotice?: (notice: Notice) => void;
+  /** Shown in pg_stat_activity, so an operator can tell our sessions apart. */
+  applicationName?: string;
+}
+
+/**
+ * The one way this service opens Postgres: every session runs in UTC (the
+ * seed's TIMESTAMP columns hold UTC), and idle connections are closed so that
+ * frozen Lambda containers do not pin server slots (the postgres.js README's
+ * advice for serverless).
+ */
+export function createSql(url: string, options: DatabaseOptions = {}): Sql {
+  const settings: Options<Record<string, never>> = {
+    max: options.max ?? 10,
+    idle_timeout: 20,
+    max_lifetime: 60 * 30,
+    connect_timeout: 10,
+    onnotice: options.onNotice ?? (() => {}),
+    connection: {
+      TimeZone: "UTC",
+      application_name: options.applicationName ?? "securities-support",
+    },
+  };
+  return postgres(url, settings);
+}
+
+/** The database URL with its password replaced, for messages and logs. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "<unparseable DATABASE_URL>";
+  }
+}

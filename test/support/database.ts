@@ -1,0 +1,50 @@
+import { randomBytes } from "node:crypto";
+import { inject } from "vitest";
+import { createSql, type Sql } from "../../core/db";
+import { migrate } from "../../core/migrations";
+
+export interface TestDatabase {
+  url: string;
+  sql: Sql;
+  /** Closes the pool and drops the database. */
+  drop(): Promise<void>;
+}
+
+export interface TestDatabaseOptions {
+  /** Apply every migration (default true). */
+  migrate?: boolean;
+  /** Statements run before migrating, e.g. to build a legacy schema. */
+  before?: (sql: Sql) => Promise<void>;
+}
+
+/** A database of its own for one test file, on the run's Postgres server. */
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  const admin = createSql(inject("adminDatabaseUrl"), { max: 1 });
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = withDatabase(inject("adminDatabaseUrl"), name);
+  const sql = createSql(url, { max: 5 });
+  if (options.before) await options.before(sql);
+  if (options.migrate ?? true) {
+    const report = await migrate({ databaseUrl: url, action: "up", backup: false });
+    if (!report.ok) throw new Error(`test database migration failed: ${report.error?.message}`);
+  }
+  return {
+    url,
+    sql,
+    async drop() {
+      await sql.end();
+      const cleanup = createSql(inject("adminDatabaseUrl"), { max: 1 });
+      await cleanup.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
+
+/** The same server URL with another database name. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
