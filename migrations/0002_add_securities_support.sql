@@ -52,6 +52,9 @@ $$;
 DO $$
 BEGIN
   IF to_regclass('securities_tokens') IS NOT NULL THEN
+    IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('securities_tokens')) <> 'r' THEN
+      RAISE EXCEPTION 'securities_tokens exists but is not a table (a view or another kind of relation): rename it, then run the migration again';
+    END IF;
     RAISE NOTICE '⏭️ securities_tokens 테이블 이미 존재함 (건너뜀)';
   ELSE
     CREATE TABLE securities_tokens (

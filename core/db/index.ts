@@ -1,6 +1,6 @@
 import postgres, { type Notice, type Options, type Sql } from "postgres";
 
-export type { Sql, TransactionSql, ReservedSql } from "postgres";
+export type { ReservedSql, Sql, TransactionSql } from "postgres";
 
 /** Options every connection of this service gets, whatever it runs on. */
 export interface DatabaseOptions {

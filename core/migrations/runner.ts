@@ -1,0 +1,484 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Notice } from "postgres";
+import { type Clock, systemClock } from "../clock";
+import { createSql, type ReservedSql, redactDatabaseUrl } from "../db";
+import { dumpDatabase, findOnPath } from "./backup";
+import { explainDatabaseError, MigrationError } from "./errors";
+import { loadMigrations, type Migration, type MigrationScript } from "./files";
+import { type Verification, verifySeedSchema } from "./verify";
+
+/*
+ * Written by hand, not taken from a library: no migration runner for
+ * postgres.js gives per-migration transactions, a session advisory lock,
+ * checksums and non-transactional (CONCURRENTLY) files together.
+ */
+
+export type MigrationAction = "status" | "plan" | "up" | "down";
+
+export interface MigrateOptions {
+  databaseUrl: string;
+  action: MigrationAction;
+  /** up: apply up to and including this version; down: revert down to (keeping) it. */
+  to?: number;
+  migrationsDir?: string;
+  /** Dump with pg_dump before `up` (default true; the seed makes it mandatory). */
+  backup?: boolean;
+  /** Where dumps go; default `<dataDir>/backups`. */
+  backupDir?: string;
+  dataDir?: string;
+  /** Runs before the first `up` step once the lock is held (the Lambda takes an RDS snapshot here). */
+  beforeUp?: () => Promise<string>;
+  /** How long to wait for another runner's lock (default 10 min). */
+  lockWaitMs?: number;
+  lockPollMs?: number;
+  /** lock_timeout / statement_timeout per migration unless the file says otherwise. */
+  lockTimeout?: string;
+  statementTimeout?: string;
+  /** How many times a lock_timeout is retried (default 5), with growing pauses. */
+  lockRetries?: number;
+  /** Each NOTICE line as it arrives (the CLI prints them live). */
+  onNotice?: (line: string) => void;
+  clock?: Clock;
+}
+
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  state: "applied" | "pending" | "changed" | "missing_file";
+  appliedAt?: string;
+  durationMs?: number;
+}
+
+export interface PlannedStep {
+  version: number;
+  name: string;
+  direction: "up" | "down";
+  file: string;
+  transactional: boolean;
+  sql: string;
+}
+
+export interface AppliedStep {
+  version: number;
+  name: string;
+  direction: "up" | "down";
+  durationMs: number;
+  attempts: number;
+  notices: string[];
+}
+
+export interface MigrationReport {
+  ok: boolean;
+  action: MigrationAction;
+  database: string;
+  startedAt: string;
+  durationMs: number;
+  lockWaitMs?: number;
+  status?: MigrationStatus[];
+  plan?: PlannedStep[];
+  applied: AppliedStep[];
+  notices: string[];
+  warnings: string[];
+  backup?: { kind: "pg_dump"; path: string; bytes: number } | { kind: "snapshot"; id: string };
+  verification?: Verification;
+  error?: { code: string; message: string };
+}
+
+/** Name of the history table; chosen not to collide with a legacy `schema_migrations`. */
+export const HISTORY_TABLE = "securities_support_migrations";
+/** Session advisory lock key every runner takes: hashtext('securities-support:migrations'). */
+export const MIGRATION_LOCK_KEY = 0x5ec5_0001;
+
+const DEFAULT_MIGRATIONS_DIR = join(import.meta.dirname ?? ".", "..", "..", "migrations");
+
+interface HistoryRow {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: Date;
+  duration_ms: number;
+}
+
+/**
+ * Runs one migration action and reports what happened. Never throws for a
+ * failed migration: the report says `ok: false` with one sentence in
+ * `error.message`, and the database is as it was before the failed step.
+ */
+export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
+  const database = redactDatabaseUrl(options.databaseUrl);
+  const report: MigrationReport = {
+    ok: false,
+    action: options.action,
+    database,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    applied: [],
+    notices: [],
+    warnings: [],
+  };
+  let noticeSink: string[] | undefined;
+  const onNotice = (notice: Notice) => {
+    const line = String(notice.message ?? "");
+    report.notices.push(line);
+    noticeSink?.push(line);
+    options.onNotice?.(line);
+  };
+  const sql = createSql(options.databaseUrl, {
+    max: 1,
+    onNotice,
+    applicationName: "securities-support-migrate",
+  });
+  let reserved: ReservedSql | undefined;
+  try {
+    const migrations = await loadMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
+    try {
+      reserved = await sql.reserve();
+    } catch (error) {
+      throw explainDatabaseError(error, database);
+    }
+    const conn = reserved;
+    const history = await readHistory(conn);
+    report.status = describeStatus(migrations, history);
+
+    if (options.action === "status") {
+      report.ok = true;
+      return report;
+    }
+    if (options.action === "plan") {
+      checkChecksums(report.status);
+      report.plan = planSteps(migrations, history, options);
+      report.ok = true;
+      return report;
+    }
+
+    report.lockWaitMs = await acquireLock(conn, options, clock);
+    // Read again under the lock: another runner may have applied steps while we waited.
+    const current = await readHistory(conn);
+    report.status = describeStatus(migrations, current);
+    checkChecksums(report.status);
+    for (const missing of report.status.filter((s) => s.state === "missing_file")) {
+      report.warnings.push(
+        `version ${missing.version} (${missing.name}) is applied but its file is not in this build`,
+      );
+    }
+    const steps = planSteps(migrations, current, options);
+    report.plan = steps;
+    if (steps.length === 0) {
+      report.notices.push(
+        options.action === "up" ? "nothing to do: every migration is applied" : "nothing to revert",
+      );
+    }
+
+    if (options.action === "up" && steps.length > 0) {
+      await takeBackup(conn, options, report, clock);
+    }
+    for (const step of steps) {
+      const migration = migrations.find((m) => m.version === step.version) as Migration;
+      const script = step.direction === "up" ? migration.up : (migration.down as MigrationScript);
+      noticeSink = [];
+      const stepStarted = performance.now();
+      const where = `${script.file}`;
+      const attempts = await applyScript(conn, script, options, where, async (tx) => {
+        if (step.direction === "up") {
+          await tx`
+            INSERT INTO ${tx(HISTORY_TABLE)} (version, name, checksum, duration_ms)
+            VALUES (${migration.version}, ${migration.name}, ${migration.checksum}, ${Math.round(performance.now() - stepStarted)})
+          `;
+        } else {
+          await tx`DELETE FROM ${tx(HISTORY_TABLE)} WHERE version = ${migration.version}`;
+        }
+      });
+      report.applied.push({
+        version: step.version,
+        name: step.name,
+        direction: step.direction,
+        durationMs: Math.round(performance.now() - stepStarted),
+        attempts,
+        notices: noticeSink,
+      });
+      noticeSink = undefined;
+    }
+    if (options.action === "up") {
+      report.verification = await verifySeedSchema(conn);
+      if (!report.verification.ok) {
+        const failed = report.verification.checks.filter((c) => !c.ok).map((c) => c.name);
+        throw new MigrationError(
+          "verification_failed",
+          `the migrated schema does not match the seed: ${failed.join("; ")}`,
+        );
+      }
+    }
+    report.status = describeStatus(migrations, await readHistory(conn));
+    report.ok = true;
+    return report;
+  } catch (error) {
+    report.ok = false;
+    const explained =
+      error instanceof MigrationError ? error : explainDatabaseError(error, database);
+    report.error = { code: explained.code, message: explained.message };
+    return report;
+  } finally {
+    report.durationMs = Math.round(clock.now().getTime() - started.getTime());
+    if (reserved) {
+      await reserved`SELECT pg_advisory_unlock_all()`.catch(() => {});
+      reserved.release();
+    }
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function readHistory(conn: ReservedSql): Promise<HistoryRow[]> {
+  const [exists] = await conn<{ exists: boolean }[]>`
+    SELECT to_regclass(${HISTORY_TABLE}) IS NOT NULL AS exists
+  `;
+  if (!exists?.exists) return [];
+  return conn<HistoryRow[]>`
+    SELECT version, name, checksum, applied_at, duration_ms
+    FROM ${conn(HISTORY_TABLE)} ORDER BY version
+  `;
+}
+
+function describeStatus(migrations: Migration[], history: HistoryRow[]): MigrationStatus[] {
+  const status: MigrationStatus[] = migrations.map((m) => {
+    const row = history.find((h) => h.version === m.version);
+    if (!row) return { version: m.version, name: m.name, state: "pending" };
+    return {
+      version: m.version,
+      name: m.name,
+      state: row.checksum === m.checksum ? "applied" : "changed",
+      appliedAt: row.applied_at.toISOString(),
+      durationMs: row.duration_ms,
+    };
+  });
+  for (const row of history) {
+    if (!migrations.some((m) => m.version === row.version)) {
+      status.push({
+        version: row.version,
+        name: row.name,
+        state: "missing_file",
+        appliedAt: row.applied_at.toISOString(),
+      });
+    }
+  }
+  return status.sort((a, b) => a.version - b.version);
+}
+
+function checkChecksums(status: MigrationStatus[]): void {
+  const changed = status.find((s) => s.state === "changed");
+  if (changed) {
+    throw new MigrationError(
+      "checksum_mismatch",
+      `migration ${String(changed.version).padStart(4, "0")}_${changed.name}.sql was edited after it was applied: restore the applied version of the file and put the change in a new migration`,
+    );
+  }
+}
+
+function planSteps(
+  migrations: Migration[],
+  history: HistoryRow[],
+  options: MigrateOptions,
+): PlannedStep[] {
+  const applied = new Set(history.map((h) => h.version));
+  if (options.action === "down") {
+    const candidates = migrations.filter((m) => applied.has(m.version)).reverse();
+    const target = options.to ?? candidates[1]?.version ?? 0;
+    const steps = candidates.filter((m) => m.version > target);
+    const irreversible = steps.find((m) => !m.down);
+    if (irreversible) {
+      throw new MigrationError(
+        "irreversible",
+        `${irreversible.up.file} has no .down.sql and cannot be reverted${irreversible.version === 1 ? " (the legacy accounts table is never dropped)" : ""}: choose --to ${irreversible.version} or higher`,
+      );
+    }
+    return steps.map((m) => step(m, "down", m.down as MigrationScript));
+  }
+  return migrations
+    .filter((m) => !applied.has(m.version) && (options.to === undefined || m.version <= options.to))
+    .map((m) => step(m, "up", m.up));
+}
+
+function step(m: Migration, direction: "up" | "down", script: MigrationScript): PlannedStep {
+  return {
+    version: m.version,
+    name: m.name,
+    direction,
+    file: script.file,
+    transactional: script.transactional,
+    sql: script.sql,
+  };
+}
+
+/** Try-and-poll a session advisory lock on the reserved connection; returns the wait. */
+async function acquireLock(
+  conn: ReservedSql,
+  options: MigrateOptions,
+  clock: Clock,
+): Promise<number> {
+  const started = clock.now().getTime();
+  const limit = options.lockWaitMs ?? 10 * 60_000;
+  const poll = options.lockPollMs ?? 250;
+  for (;;) {
+    const [row] = await conn<{ locked: boolean }[]>`
+      SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) AS locked
+    `;
+    if (row?.locked) return clock.now().getTime() - started;
+    if (clock.now().getTime() - started >= limit) {
+      throw new MigrationError(
+        "lock_wait_timeout",
+        `another migration runner has held the migration lock for over ${Math.round(limit / 1000)} s: wait for it to finish, or find it in pg_stat_activity (application_name securities-support-migrate)`,
+      );
+    }
+    await sleep(poll);
+  }
+}
+
+async function takeBackup(
+  conn: ReservedSql,
+  options: MigrateOptions,
+  report: MigrationReport,
+  clock: Clock,
+): Promise<void> {
+  if (options.beforeUp) {
+    report.backup = { kind: "snapshot", id: await options.beforeUp() };
+    return;
+  }
+  if (options.backup === false) {
+    report.warnings.push("no backup taken (--no-backup): make sure you have one before migrating");
+    return;
+  }
+  const pgDump = await findOnPath("pg_dump");
+  if (!pgDump) {
+    report.warnings.push(
+      "no backup taken: pg_dump is not on the PATH (install the Postgres client, or back up another way)",
+    );
+    return;
+  }
+  const [server] = await conn<{ major: number }[]>`
+    SELECT current_setting('server_version_num')::int / 10000 AS major
+  `;
+  const result = await dumpDatabase({
+    pgDump,
+    databaseUrl: options.databaseUrl,
+    serverMajor: server?.major ?? 0,
+    dir: options.backupDir ?? join(options.dataDir ?? ".data", "backups"),
+    now: clock.now(),
+  });
+  report.backup = { kind: "pg_dump", path: result.path, bytes: result.bytes };
+}
+
+/** Creates the history table when missing, quietly (no "already exists" notice on every run). */
+const HISTORY_DDL = (table: string) => `
+  DO $$
+  BEGIN
+    IF to_regclass('${table}') IS NULL THEN
+      CREATE TABLE ${table} (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        applied_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'),
+        duration_ms INTEGER NOT NULL
+      );
+    END IF;
+  END
+  $$`;
+
+/**
+ * Runs one script with its timeouts. A transactional script runs with its
+ * history change in one transaction; a lock timeout rolls it back and tries
+ * again after a pause. A non-transactional script first drops any INVALID
+ * index that an earlier failed concurrent build of it left, then runs
+ * statement by statement; its history change is recorded at the end.
+ * Returns how many attempts it took.
+ */
+async function applyScript(
+  conn: ReservedSql,
+  script: MigrationScript,
+  options: MigrateOptions,
+  where: string,
+  record: (tx: ReservedSql) => Promise<void>,
+): Promise<number> {
+  const lockTimeout = script.lockTimeout ?? options.lockTimeout ?? "5s";
+  const statementTimeout = script.statementTimeout ?? options.statementTimeout ?? "15min";
+  const retries = options.lockRetries ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (script.transactional) {
+        await conn.unsafe("BEGIN");
+        try {
+          await conn.unsafe(`SET LOCAL lock_timeout = '${lockTimeout}'`);
+          await conn.unsafe(`SET LOCAL statement_timeout = '${statementTimeout}'`);
+          await conn.unsafe(HISTORY_DDL(HISTORY_TABLE));
+          for (const statement of script.statements) {
+            await runStatement(conn, statement.text, where, statement.line);
+          }
+          await record(conn);
+          await conn.unsafe("COMMIT");
+        } catch (error) {
+          await conn.unsafe("ROLLBACK").catch(() => {});
+          throw error;
+        }
+      } else {
+        await conn.unsafe(`SET lock_timeout = '${lockTimeout}'`);
+        await conn.unsafe(`SET statement_timeout = '${statementTimeout}'`);
+        try {
+          await dropInvalidIndexes(conn, script.concurrentIndexes);
+          for (const statement of script.statements) {
+            await runStatement(conn, statement.text, where, statement.line);
+          }
+          await conn.unsafe("BEGIN");
+          await conn.unsafe(HISTORY_DDL(HISTORY_TABLE));
+          await record(conn);
+          await conn.unsafe("COMMIT");
+        } catch (error) {
+          await conn.unsafe("ROLLBACK").catch(() => {});
+          throw error;
+        } finally {
+          await conn.unsafe("RESET lock_timeout").catch(() => {});
+          await conn.unsafe("RESET statement_timeout").catch(() => {});
+        }
+      }
+      return attempt;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "55P03" && attempt <= retries) {
+        await sleep(Math.min(500 * 2 ** (attempt - 1), 10_000));
+        continue;
+      }
+      if (error instanceof MigrationError) throw error;
+      throw explainDatabaseError(error, where);
+    }
+  }
+}
+
+async function runStatement(
+  conn: ReservedSql,
+  text: string,
+  file: string,
+  line: number,
+): Promise<void> {
+  try {
+    await conn.unsafe(text);
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    if (e.code === "55P03") throw error;
+    throw explainDatabaseError(error, `${file} (statement on line ${line})`);
+  }
+}
+
+/** Drops indexes that a failed CREATE INDEX CONCURRENTLY left INVALID, so the build can run again. */
+async function dropInvalidIndexes(conn: ReservedSql, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const invalid = await conn<{ name: string }[]>`
+    SELECT c.relname AS name
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE c.relname IN ${conn(names)}
+      AND c.relnamespace = current_schema()::regnamespace
+      AND NOT i.indisvalid
+  `;
+  for (const { name } of invalid) {
+    await conn.unsafe(`DROP INDEX CONCURRENTLY IF EXISTS "${name}"`);
+  }
+}
