@@ -1,0 +1,28 @@
+import type { Clock } from "../clock";
+import type { BrokerError } from "./errors";
+import type { AdapterContext, BrokerResponse } from "./http";
+import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
+
+/**
+ * Everything the registry and the settings parser need to know about one
+ * broker. A new broker is one file exporting one of these, plus its entry in
+ * the registry.
+ */
+export interface BrokerAdapter {
+  readonly broker: Broker;
+  /** Prefix of its settings: `${prefix}_REAL_URL`, `${prefix}_PAPER_URL`, `${prefix}_MIN_ISSUE_INTERVAL_MS`. */
+  readonly settingsPrefix: string;
+  readonly defaultBaseUrls: Record<BrokerEnvironment, string>;
+  /** Issue pace per app key: the default, and the floor a setting may not go below. */
+  readonly minIssueInterval: { defaultMs: number; floorMs: number };
+  createClient(context: AdapterContext): BrokerClient;
+  /**
+   * Turn any answer from this broker (token endpoints or API calls) into a
+   * typed error, or undefined when it is not an error. `secrets` are scrubbed
+   * from the broker's message.
+   */
+  interpretError(
+    response: BrokerResponse,
+    options?: { secrets?: readonly string[]; clock?: Clock },
+  ): BrokerError | undefined;
+}

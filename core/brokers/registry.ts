@@ -1,0 +1,68 @@
+import { type Clock, systemClock } from "../clock";
+import type { BrokerAdapter } from "./adapter";
+import type { BrokerError } from "./errors";
+import type { BrokerResponse } from "./http";
+import { kisAdapter } from "./kis";
+import { kiwoomAdapter } from "./kiwoom";
+import type { BrokerSettings } from "./settings";
+import type { Broker, BrokerClient } from "./types";
+
+/** One entry per broker: adding a broker is its adapter file plus a line here (and its literal in `Broker`). */
+export const BROKER_ADAPTERS: Readonly<Record<Broker, BrokerAdapter>> = {
+  KIS: kisAdapter,
+  KIWOOM: kiwoomAdapter,
+};
+
+/** The configured client of each broker. */
+export interface BrokerRegistry {
+  get(broker: Broker): BrokerClient;
+  /**
+   * Classify an answer from any endpoint of `broker` (e.g. a trading call),
+   * so callers can spot a token rejection with isTokenRejection().
+   */
+  interpretError(
+    broker: Broker,
+    response: BrokerResponse,
+    secrets?: readonly string[],
+  ): BrokerError | undefined;
+}
+
+export interface BrokerRegistryDependencies {
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Stamps `issuedAt`; defaults to the system clock. */
+  clock?: Clock;
+}
+
+/** Build one client per broker from parsed settings. */
+export function createBrokerRegistry(
+  settings: BrokerSettings,
+  dependencies: BrokerRegistryDependencies = {},
+): BrokerRegistry {
+  const fetchImpl = dependencies.fetch ?? globalThis.fetch;
+  const clock = dependencies.clock ?? systemClock;
+  const clients = new Map<Broker, BrokerClient>();
+  for (const adapter of Object.values(BROKER_ADAPTERS)) {
+    const own = settings.brokers[adapter.broker];
+    clients.set(
+      adapter.broker,
+      adapter.createClient({
+        fetch: fetchImpl,
+        timeoutMs: settings.timeoutMs,
+        clock,
+        baseUrls: own.baseUrls,
+        minIssueIntervalMs: own.minIssueIntervalMs,
+      }),
+    );
+  }
+  return {
+    get(broker) {
+      const client = clients.get(broker);
+      if (!client) throw new Error(`Unknown broker ${JSON.stringify(broker)}.`);
+      return client;
+    },
+    interpretError(broker, response, secrets = []) {
+      return BROKER_ADAPTERS[broker].interpretError(response, { secrets, clock });
+    },
+  };
+}

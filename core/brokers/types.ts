@@ -1,0 +1,42 @@
+/** The brokers this service speaks to. */
+export type Broker = "KIS" | "KIWOOM";
+
+/** Our word for a broker's environment: "paper" is KIS 모의투자 and Kiwoom's mock host. */
+export type BrokerEnvironment = "real" | "paper";
+
+export const BROKERS: readonly Broker[] = ["KIS", "KIWOOM"];
+export const BROKER_ENVIRONMENTS: readonly BrokerEnvironment[] = ["real", "paper"];
+
+/** One app key pair. Real and paper keys are different keys at both brokers. */
+export interface BrokerCredentials {
+  environment: BrokerEnvironment;
+  appKey: string;
+  appSecret: string;
+}
+
+/** A token as the broker gave it, with its expiry converted to UTC. */
+export interface IssuedToken {
+  accessToken: string;
+  /** As the broker spelled it ("Bearer", "bearer"). */
+  tokenType: string;
+  /** Seconds the token lives from `issuedAt`, derived from `expiresAt` when the broker sends one. */
+  expiresIn: number;
+  /** UTC. Taken from the broker's own expiry field, which wins over `expires_in`. */
+  expiresAt: Date;
+  /** When this process received the answer (from the injected clock). */
+  issuedAt: Date;
+}
+
+/** What the token service needs from a broker. */
+export interface BrokerClient {
+  readonly broker: Broker;
+  /** Never issue twice for one app key faster than this. */
+  readonly minIssueIntervalMs: number;
+  /** Issue an access token; throws a BrokerError on any failure. */
+  issueToken(credentials: BrokerCredentials): Promise<IssuedToken>;
+  /**
+   * Revoke a token. Resolves also when the broker says the token is already
+   * invalid, expired or unknown: either way it no longer works.
+   */
+  revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void>;
+}

@@ -1,0 +1,104 @@
+/** What an injected fault does to a token request. */
+export type SandboxFaultKind =
+  /** Hold the request without answering (past any client timeout), then drop the connection. */
+  | "timeout"
+  /** Answer 5xx with a body that is not the broker's (like a gateway in trouble). */
+  | "server_error"
+  /** Answer the broker's rate-limit error (KIS EGW00133 / Kiwoom 1700 in its three shapes). */
+  | "rate_limit";
+
+export const FAULT_KINDS: readonly SandboxFaultKind[] = ["timeout", "server_error", "rate_limit"];
+
+/** Behaviour that can change while the sandbox runs (configure(), POST /_sandbox/config). */
+export interface SandboxConfig {
+  /** Added before every broker answer (not the /_sandbox endpoints). Default 0. */
+  latencyMs: number;
+  /** Probability 0..1 that a token request (issue or revoke) fails with one of `errorKinds`, drawn from the seeded random. Default 0. */
+  errorRate: number;
+  /** The faults `errorRate` chooses from, evenly. Default ["server_error", "rate_limit"]. */
+  errorKinds: SandboxFaultKind[];
+  /** Deterministic faults: the next token requests fail with these, in order, before `errorRate` applies. Default []. */
+  failNext: SandboxFaultKind[];
+  /** How long a "timeout" fault holds a request before dropping it. Default 120000. */
+  hangMs: number;
+  /** HTTP status of KIS token errors (EGW00121/122/123) on the protected endpoint: both are seen live. Default 500. */
+  kisTokenErrorStatus: 200 | 500;
+  /** Added to KIS `expires_in` so tests can prove access_token_token_expired wins. Default 0. */
+  kisExpiresInSkewSeconds: number;
+  /** Kiwoom publishes no issue limit; the sandbox refuses (1700, HTTP 429) a second issue per app key within this. 0 turns it off. Default 1000. */
+  kiwoomIssueIntervalMs: number;
+}
+
+export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
+  latencyMs: 0,
+  errorRate: 0,
+  errorKinds: ["server_error", "rate_limit"],
+  failNext: [],
+  hangMs: 120_000,
+  kisTokenErrorStatus: 500,
+  kisExpiresInSkewSeconds: 0,
+  kiwoomIssueIntervalMs: 1_000,
+};
+
+/** Merge a partial change into a config, validating every field; throws one sentence naming the field. */
+export function applyConfigChange(current: SandboxConfig, change: unknown): SandboxConfig {
+  if (typeof change !== "object" || change === null || Array.isArray(change)) {
+    throw new Error("The sandbox config change must be a JSON object.");
+  }
+  const next: SandboxConfig = { ...current, failNext: [...current.failNext] };
+  for (const [field, value] of Object.entries(change)) {
+    switch (field) {
+      case "latencyMs":
+      case "hangMs":
+      case "kiwoomIssueIntervalMs":
+      case "kisExpiresInSkewSeconds":
+        if (
+          typeof value !== "number" ||
+          !Number.isFinite(value) ||
+          (field !== "kisExpiresInSkewSeconds" && value < 0)
+        ) {
+          throw new Error(
+            `${field} must be a number${field === "kisExpiresInSkewSeconds" ? "" : " of at least 0"}.`,
+          );
+        }
+        next[field] = value;
+        break;
+      case "errorRate":
+        if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+          throw new Error("errorRate must be a number from 0 to 1.");
+        }
+        next.errorRate = value;
+        break;
+      case "errorKinds":
+      case "failNext":
+        if (!Array.isArray(value) || !value.every((kind) => FAULT_KINDS.includes(kind))) {
+          throw new Error(`${field} must be a list of ${FAULT_KINDS.join(", ")}.`);
+        }
+        if (field === "errorKinds" && value.length === 0) {
+          throw new Error("errorKinds must name at least one fault.");
+        }
+        next[field] = [...value];
+        break;
+      case "kisTokenErrorStatus":
+        if (value !== 200 && value !== 500)
+          throw new Error("kisTokenErrorStatus must be 200 or 500.");
+        next.kisTokenErrorStatus = value;
+        break;
+      default:
+        throw new Error(`${field} is not a sandbox setting.`);
+    }
+  }
+  return next;
+}
+
+/** A small seeded generator (mulberry32) so a fault pattern repeats run after run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,298 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Broker, BrokerEnvironment } from "../../core/brokers";
+import { type Clock, systemClock } from "../../core/clock";
+import { type Logger, silentLogger } from "../../core/log";
+import type { Answer, BrokerRequest, SandboxBroker } from "./answers";
+import {
+  applyConfigChange,
+  DEFAULT_SANDBOX_CONFIG,
+  type SandboxConfig,
+  type SandboxFaultKind,
+  seededRandom,
+} from "./config";
+import { kisSandbox } from "./kis";
+import { kiwoomSandbox } from "./kiwoom";
+import { emptyStats, type RevokeFilter, SandboxState, type SandboxStats } from "./state";
+
+export type { SandboxConfig, SandboxFaultKind } from "./config";
+export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS } from "./config";
+export type { RevokeFilter, SandboxStats } from "./state";
+export { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, TOKEN_LIFETIME_MS } from "./state";
+
+export interface BrokerSandboxOptions extends Partial<SandboxConfig> {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Judges expiry, the 6-hour reuse and the per-minute limit. Default: the system clock. */
+  clock?: Clock;
+  /** Seed of the random that draws injected faults. Default 1. */
+  seed?: number;
+  /** Request lines (method, path, status) at debug level; never bodies or headers. */
+  logger?: Logger;
+}
+
+export interface BrokerSandbox {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Drop-in base URLs for the adapters: `${url}/kis/real`, `${url}/kiwoom/paper`, … */
+  baseUrls: Record<Broker, Record<BrokerEnvironment, string>>;
+  /** Same settings as env vars, for parseBrokerSettings({ ...sandbox.env }). */
+  env: Record<string, string>;
+  stats(): SandboxStats;
+  resetStats(): void;
+  /** Change faults and latency while running; returns the whole new config. */
+  configure(change: Partial<SandboxConfig>): SandboxConfig;
+  config(): SandboxConfig;
+  /** Early revocation (as after broker maintenance) of every live token matching the filter; returns how many. */
+  revokeAll(filter?: RevokeFilter): number;
+  close(): Promise<void>;
+}
+
+const BROKER_PATHS: Record<string, { broker: Broker; handler: SandboxBroker }> = {
+  kis: { broker: "KIS", handler: kisSandbox },
+  kiwoom: { broker: "KIWOOM", handler: kiwoomSandbox },
+};
+const PREFIX = /^\/(kis|kiwoom)\/(real|paper)(\/.*)$/;
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Start one loopback HTTP server speaking both brokers' token APIs the way
+ * BROKERS.md describes, under `/kis/{real,paper}` and `/kiwoom/{real,paper}`.
+ */
+export async function startBrokerSandbox(
+  options: BrokerSandboxOptions = {},
+): Promise<BrokerSandbox> {
+  const {
+    port = 0,
+    host = "127.0.0.1",
+    clock = systemClock,
+    seed = 1,
+    logger = silentLogger,
+  } = options;
+  let config = applyConfigChange(DEFAULT_SANDBOX_CONFIG, configFields(options));
+  const state = new SandboxState(clock);
+  const random = seededRandom(seed);
+  const timers = new Set<NodeJS.Timeout>();
+  const wakers = new Set<() => void>();
+  let closing = false;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timers.add(timer);
+      wakers.add(wake);
+    });
+
+  function drawFault(request: BrokerRequest, handler: SandboxBroker): SandboxFaultKind | undefined {
+    if (!handler.isTokenEndpoint(request)) return undefined;
+    const queued = config.failNext.shift();
+    if (queued) return queued;
+    if (config.errorRate > 0 && random() < config.errorRate) {
+      return config.errorKinds[Math.floor(random() * config.errorKinds.length)];
+    }
+    return undefined;
+  }
+
+  function faultAnswer(
+    kind: SandboxFaultKind,
+    request: BrokerRequest,
+    handler: SandboxBroker,
+  ): Answer | "hang" {
+    state.stats.faults[kind] += 1;
+    if (kind === "timeout") return "hang";
+    if (kind === "rate_limit") return handler.rateLimitAnswer(request, random);
+    return random() < 0.5
+      ? { status: 500, body: "Internal Server Error" }
+      : { status: 503, body: "<html><body>503 Service Temporarily Unavailable</body></html>" };
+  }
+
+  async function brokerAnswer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<Answer | "hang"> {
+    const match = PREFIX.exec(url.pathname);
+    const target = match ? BROKER_PATHS[match[1] as string] : undefined;
+    if (!match || !target) return { status: 404, body: { error: "not found" } };
+    state.stats.requests += 1;
+    const request: BrokerRequest = {
+      method: req.method ?? "GET",
+      path: match[3] as string,
+      query: url.searchParams,
+      headers: req.headers,
+      body: await readJsonObject(req),
+    };
+    if (config.latencyMs > 0) await sleep(config.latencyMs);
+    if (closing || res.destroyed) return "hang";
+    const fault = drawFault(request, target.handler);
+    if (fault) return faultAnswer(fault, request, target.handler);
+    const answer = target.handler.handle(request, {
+      state,
+      config,
+      environment: match[2] as BrokerEnvironment,
+      random,
+    });
+    return answer ?? { status: 404, body: { error: "not found" } };
+  }
+
+  async function sandboxAnswer(req: IncomingMessage, url: URL): Promise<Answer | undefined> {
+    const route = `${req.method} ${url.pathname}`;
+    try {
+      switch (route) {
+        case "GET /_sandbox/stats":
+          return { status: 200, body: state.stats };
+        case "GET /_sandbox/config":
+          return { status: 200, body: config };
+        case "POST /_sandbox/config":
+          config = applyConfigChange(config, await readJsonObject(req));
+          return { status: 200, body: config };
+        case "POST /_sandbox/revoke-all":
+          return { status: 200, body: { revoked: state.revokeAll(await readJsonObject(req)) } };
+        case "POST /_sandbox/reset-stats":
+          state.stats = emptyStats();
+          return { status: 200, body: state.stats };
+        default:
+          return url.pathname.startsWith("/_sandbox/")
+            ? { status: 404, body: { error: "not found" } }
+            : undefined;
+      }
+    } catch (error) {
+      return {
+        status: 400,
+        body: { error: error instanceof Error ? error.message : "bad request" },
+      };
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://sandbox.invalid");
+    res.on("error", () => {});
+    void (async () => {
+      const answer = (await sandboxAnswer(req, url)) ?? (await brokerAnswer(req, res, url));
+      if (answer === "hang") {
+        hang(res);
+        return;
+      }
+      logger.debug(
+        { method: req.method, path: url.pathname, status: answer.status },
+        "sandbox answer",
+      );
+      write(res, answer);
+    })().catch((error: unknown) => {
+      logger.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        "sandbox failure",
+      );
+      write(res, { status: 500, body: "sandbox failure" });
+    });
+  });
+
+  /** Hold the request unanswered until the client gives up, hangMs passes, or the sandbox closes. */
+  function hang(res: ServerResponse) {
+    if (closing) {
+      res.socket?.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      res.socket?.destroy();
+    }, config.hangMs);
+    timers.add(timer);
+    res.socket?.once("close", () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const base = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const baseUrls = {
+    KIS: { real: `${base}/kis/real`, paper: `${base}/kis/paper` },
+    KIWOOM: { real: `${base}/kiwoom/real`, paper: `${base}/kiwoom/paper` },
+  };
+
+  return {
+    url: base,
+    baseUrls,
+    env: {
+      KIS_REAL_URL: baseUrls.KIS.real,
+      KIS_PAPER_URL: baseUrls.KIS.paper,
+      KIWOOM_REAL_URL: baseUrls.KIWOOM.real,
+      KIWOOM_PAPER_URL: baseUrls.KIWOOM.paper,
+    },
+    stats: () => structuredClone(state.stats),
+    resetStats: () => {
+      state.stats = emptyStats();
+    },
+    configure(change) {
+      config = applyConfigChange(config, change);
+      return structuredClone(config);
+    },
+    config: () => structuredClone(config),
+    revokeAll: (filter) => state.revokeAll(filter),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        closing = true;
+        for (const wake of [...wakers]) wake();
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function configFields(options: BrokerSandboxOptions): Partial<SandboxConfig> {
+  const fields: Partial<SandboxConfig> = {};
+  for (const key of Object.keys(DEFAULT_SANDBOX_CONFIG) as (keyof SandboxConfig)[]) {
+    if (options[key] !== undefined) Object.assign(fields, { [key]: options[key] });
+  }
+  return fields;
+}
+
+async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) break;
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0 || size > MAX_BODY_BYTES) return {};
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+function write(res: ServerResponse, answer: Answer) {
+  if (res.destroyed || res.headersSent) return;
+  const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    "content-type":
+      typeof answer.body === "string"
+        ? "text/plain; charset=utf-8"
+        : "application/json; charset=utf-8",
+    ...answer.headers,
+  });
+  res.end(text);
+}

@@ -1,0 +1,148 @@
+import { formatKoreaTime } from "../../core/brokers";
+import {
+  type Answer,
+  type BrokerContext,
+  type BrokerRequest,
+  bearer,
+  header,
+  type SandboxBroker,
+} from "./answers";
+import { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, type TokenVerdict } from "./state";
+
+const TOKEN_PATH = "/oauth2/tokenP";
+const REVOKE_PATH = "/oauth2/revokeP";
+const PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price";
+
+/** The token gateway's error shape, HTTP 403. */
+function gatewayError(context: BrokerContext, code: string, description: string): Answer {
+  context.state.recordRejection(code);
+  return { status: 403, body: { error_code: code, error_description: description } };
+}
+
+function credentialsError(
+  context: BrokerContext,
+  appKey: unknown,
+  secret: unknown,
+): Answer | undefined {
+  const verdict = context.state.checkCredentials("KIS", context.environment, appKey, secret);
+  switch (verdict) {
+    case "ok":
+      return undefined;
+    case "missing_key":
+      return gatewayError(context, "EGW00102", "AppKey는 필수입니다.");
+    case "missing_secret":
+      return gatewayError(context, "EGW00104", "AppSecret는 필수입니다.");
+    case "invalid":
+    // The other host has never heard of a key from this one.
+    case "other_environment":
+      return gatewayError(context, "EGW00103", "유효하지 않은 AppKey입니다.");
+  }
+}
+
+function issue(request: BrokerRequest, context: BrokerContext): Answer {
+  const { state, environment } = context;
+  const { appkey, appsecret } = request.body;
+  const refused = credentialsError(context, appkey, appsecret);
+  if (refused) return refused;
+  const appKey = appkey as string;
+  const now = state.now();
+  if (now - state.keyState("KIS", environment, appKey).lastIssueAt < KIS_ISSUE_INTERVAL_MS) {
+    return gatewayError(context, "EGW00133", "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)");
+  }
+  const record =
+    state.reusable("KIS", environment, appKey, KIS_REUSE_WINDOW_MS) ??
+    state.createToken("KIS", environment, appKey);
+  state.recordIssue("KIS", environment, appKey);
+  return {
+    status: 200,
+    body: {
+      access_token: record.token,
+      access_token_token_expired: formatKoreaTime(new Date(record.expiresAt), "dashed"),
+      token_type: "Bearer",
+      expires_in:
+        Math.floor((record.expiresAt - now) / 1000) + context.config.kisExpiresInSkewSeconds,
+    },
+  };
+}
+
+function revoke(request: BrokerRequest, context: BrokerContext): Answer {
+  const { appkey, appsecret, token } = request.body;
+  const refused = credentialsError(context, appkey, appsecret);
+  if (refused) return refused;
+  const verdict = context.state.checkToken(
+    "KIS",
+    context.environment,
+    typeof token === "string" ? token : undefined,
+    appkey as string,
+  );
+  if (!verdict.ok) return gatewayError(context, "EGW00121", "유효하지 않은 token 입니다.");
+  context.state.revoke(verdict.record);
+  // Both spellings of `code` are seen live; alternate so clients meet both.
+  const code = context.state.stats.revoked.total % 2 === 0 ? "200" : 200;
+  return { status: 200, body: { code, message: "접근토큰 폐기에 성공하였습니다" } };
+}
+
+function tokenError(context: BrokerContext, verdict: Exclude<TokenVerdict, { ok: true }>): Answer {
+  const [code, message] =
+    verdict.why === "missing"
+      ? ["EGW00122", "token을 찾을 수 없습니다."]
+      : verdict.why === "expired" || verdict.why === "other_environment"
+        ? ["EGW00123", "기간이 만료된 token 입니다."]
+        : ["EGW00121", "유효하지 않은 token 입니다."];
+  context.state.recordRejection(code);
+  return {
+    status: context.config.kisTokenErrorStatus,
+    body: { rt_cd: "1", msg_cd: code, msg1: message },
+  };
+}
+
+function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
+  const verdict = context.state.checkToken(
+    "KIS",
+    context.environment,
+    bearer(request.headers),
+    header(request.headers, "appkey"),
+  );
+  if (!verdict.ok) return tokenError(context, verdict);
+  return {
+    status: 200,
+    body: {
+      rt_cd: "0",
+      msg_cd: "MCA00000",
+      msg1: "정상처리 되었습니다.",
+      output: {
+        stck_shrn_iscd: request.query.get("FID_INPUT_ISCD") ?? "005930",
+        stck_prpr: "71000",
+      },
+    },
+  };
+}
+
+/** KIS Developers: tokenP, revokeP and one quotation endpoint that checks the bearer token. */
+export const kisSandbox: SandboxBroker = {
+  isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
+
+  rateLimitAnswer(request) {
+    if (request.path === TOKEN_PATH) {
+      return {
+        status: 403,
+        body: {
+          error_code: "EGW00133",
+          error_description: "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
+        },
+      };
+    }
+    return {
+      status: 500,
+      body: { rt_cd: "1", msg_cd: "EGW00201", msg1: "초당 거래건수를 초과하였습니다." },
+    };
+  },
+
+  handle(request, context) {
+    if (request.method === "POST" && request.path === TOKEN_PATH) return issue(request, context);
+    if (request.method === "POST" && request.path === REVOKE_PATH) return revoke(request, context);
+    if (request.method === "GET" && request.path === PRICE_PATH)
+      return inquirePrice(request, context);
+    return undefined;
+  },
+};

@@ -1,0 +1,124 @@
+import { formatKoreaTime } from "../../core/brokers";
+import {
+  type Answer,
+  type BrokerContext,
+  type BrokerRequest,
+  bearer,
+  header,
+  type SandboxBroker,
+} from "./answers";
+
+const TOKEN_PATH = "/oauth2/token";
+const REVOKE_PATH = "/oauth2/revoke";
+const STOCK_INFO_PATH = "/api/dostk/stkinfo";
+const OK = { return_code: 0, return_msg: "정상적으로 처리되었습니다" };
+
+/**
+ * Kiwoom puts the specific code in the message; the return_code of these
+ * errors is not documented, so the sandbox uses a generic 3 and clients read
+ * the bracketed code.
+ */
+function failure(context: BrokerContext, code: string, message: string, status = 200): Answer {
+  context.state.recordRejection(code);
+  return { status, body: { return_code: 3, return_msg: `[${code}:${message}]` } };
+}
+
+function credentialsError(
+  context: BrokerContext,
+  appKey: unknown,
+  secret: unknown,
+): Answer | undefined {
+  const verdict = context.state.checkCredentials("KIWOOM", context.environment, appKey, secret);
+  switch (verdict) {
+    case "ok":
+      return undefined;
+    case "missing_key":
+    case "invalid":
+      return failure(context, "8001", "App Key와 Secret Key 검증에 실패했습니다");
+    case "missing_secret":
+      return failure(context, "8002", "App Key와 Secret Key 검증에 실패했습니다");
+    case "other_environment":
+      return context.environment === "paper"
+        ? failure(context, "8030", "실전투자 App Key로는 모의투자를 이용할 수 없습니다")
+        : failure(context, "8031", "모의투자 App Key로는 실전투자를 이용할 수 없습니다");
+  }
+}
+
+function rateLimit(apiId: string, shape: number): Answer {
+  const message = `[1700:허용된 요청 개수를 초과하였습니다. API ID=${apiId}]`;
+  // The three shapes seen live: code 1700, HTTP 429, HTTP 200 with return_code 5.
+  if (shape === 0) return { status: 429, body: { return_code: 5, return_msg: message } };
+  if (shape === 1)
+    return {
+      status: 200,
+      body: { return_code: 5, return_msg: "허용된 요청 개수를 초과하였습니다" },
+    };
+  return { status: 200, body: { return_code: 1700, return_msg: message } };
+}
+
+function issue(request: BrokerRequest, context: BrokerContext): Answer {
+  const { state, environment, config } = context;
+  const { appkey, secretkey } = request.body;
+  const refused = credentialsError(context, appkey, secretkey);
+  if (refused) return refused;
+  const appKey = appkey as string;
+  const last = state.keyState("KIWOOM", environment, appKey).lastIssueAt;
+  if (config.kiwoomIssueIntervalMs > 0 && state.now() - last < config.kiwoomIssueIntervalMs) {
+    state.recordRejection("1700");
+    return rateLimit("au10001", 0);
+  }
+  const record = state.createToken("KIWOOM", environment, appKey);
+  state.recordIssue("KIWOOM", environment, appKey);
+  return {
+    status: 200,
+    body: {
+      expires_dt: formatKoreaTime(new Date(record.expiresAt), "compact"),
+      token_type: "bearer",
+      token: record.token,
+      ...OK,
+    },
+  };
+}
+
+function revoke(request: BrokerRequest, context: BrokerContext): Answer {
+  const { appkey, secretkey, token } = request.body;
+  const refused = credentialsError(context, appkey, secretkey);
+  if (refused) return refused;
+  const verdict = context.state.checkToken(
+    "KIWOOM",
+    context.environment,
+    typeof token === "string" ? token : undefined,
+    appkey as string,
+  );
+  if (!verdict.ok) return failure(context, "8005", "Token이 유효하지 않습니다");
+  context.state.revoke(verdict.record);
+  return { status: 200, body: { ...OK } };
+}
+
+function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
+  const verdict = context.state.checkToken("KIWOOM", context.environment, bearer(request.headers));
+  if (!verdict.ok) return failure(context, "8005", "Token이 유효하지 않습니다");
+  const stockCode = typeof request.body.stk_cd === "string" ? request.body.stk_cd : "005930";
+  return {
+    status: 200,
+    body: { stk_cd: stockCode, cur_prc: "+71000", ...OK },
+    headers: { "api-id": header(request.headers, "api-id") ?? "ka10001" },
+  };
+}
+
+/** Kiwoom REST: au10001, au10002 and one stock-info endpoint that checks the bearer token. */
+export const kiwoomSandbox: SandboxBroker = {
+  isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
+
+  rateLimitAnswer(request, random) {
+    return rateLimit(request.path === TOKEN_PATH ? "au10001" : "au10002", Math.floor(random() * 3));
+  },
+
+  handle(request, context) {
+    if (request.method !== "POST") return undefined;
+    if (request.path === TOKEN_PATH) return issue(request, context);
+    if (request.path === REVOKE_PATH) return revoke(request, context);
+    if (request.path === STOCK_INFO_PATH) return stockInfo(request, context);
+    return undefined;
+  },
+};

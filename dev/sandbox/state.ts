@@ -1,0 +1,209 @@
+import { randomBytes } from "node:crypto";
+import type { Broker, BrokerEnvironment } from "../../core/brokers";
+import type { Clock } from "../../core/clock";
+
+export const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** KIS hands back the same token when asked again within 6 hours of issuing it. */
+export const KIS_REUSE_WINDOW_MS = 6 * 60 * 60 * 1000;
+/** KIS: one issue per minute per app key (EGW00133). */
+export const KIS_ISSUE_INTERVAL_MS = 60_000;
+
+export interface SandboxToken {
+  token: string;
+  broker: Broker;
+  environment: BrokerEnvironment;
+  appKey: string;
+  issuedAt: number;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+/** Counts served at GET /_sandbox/stats. */
+export interface SandboxStats {
+  /** Requests to broker endpoints (token and protected), faults included. */
+  requests: number;
+  issued: {
+    /** Successful issue answers, KIS same-token answers included. */
+    total: number;
+    /** Distinct tokens created. */
+    newTokens: number;
+    /** Successful issue answers per app key. */
+    byAppKey: Record<string, number>;
+    byEnvironment: Record<Broker, Record<BrokerEnvironment, number>>;
+  };
+  revoked: {
+    /** Tokens revoked through the brokers' revoke endpoints. */
+    total: number;
+    /** Tokens revoked by revokeAll() (early revocation, as after maintenance). */
+    early: number;
+  };
+  /** Error answers the brokers' own rules produced, by broker code (EGW00133, 8005, …); injected faults are not counted here. */
+  rejections: { total: number; byCode: Record<string, number> };
+  /** Injected faults by kind. */
+  faults: Record<"timeout" | "server_error" | "rate_limit", number>;
+}
+
+export function emptyStats(): SandboxStats {
+  return {
+    requests: 0,
+    issued: {
+      total: 0,
+      newTokens: 0,
+      byAppKey: {},
+      byEnvironment: { KIS: { real: 0, paper: 0 }, KIWOOM: { real: 0, paper: 0 } },
+    },
+    revoked: { total: 0, early: 0 },
+    rejections: { total: 0, byCode: {} },
+    faults: { timeout: 0, server_error: 0, rate_limit: 0 },
+  };
+}
+
+/** Why a credentials check failed. */
+export type CredentialsVerdict =
+  | "ok"
+  | "missing_key"
+  | "missing_secret"
+  | "invalid"
+  | "other_environment";
+
+/** Why a token check failed. */
+export type TokenVerdict =
+  | { ok: true; record: SandboxToken }
+  | {
+      ok: false;
+      why: "missing" | "unknown" | "other_environment" | "revoked" | "expired" | "other_app_key";
+    };
+
+export interface RevokeFilter {
+  broker?: Broker;
+  environment?: BrokerEnvironment;
+  appKey?: string;
+}
+
+/** Tokens and app keys of both brokers, judged against an injected clock. */
+export class SandboxState {
+  readonly tokens = new Map<string, SandboxToken>();
+  /** `${broker}|${appKey}` → the environment the key was first seen in. */
+  private readonly keyEnvironments = new Map<string, BrokerEnvironment>();
+  /** `${broker}|${environment}|${appKey}` → last successful issue and the KIS token to hand back. */
+  private readonly keys = new Map<string, { lastIssueAt: number; current?: SandboxToken }>();
+  stats: SandboxStats = emptyStats();
+
+  constructor(private readonly clock: Clock) {}
+
+  now(): number {
+    return this.clock.now().getTime();
+  }
+
+  /** Any app key with a non-empty secret, except keys starting with INVALID; a key stays in the environment it was first used in. */
+  checkCredentials(
+    broker: Broker,
+    environment: BrokerEnvironment,
+    appKey: unknown,
+    secret: unknown,
+  ): CredentialsVerdict {
+    if (typeof appKey !== "string" || appKey === "") return "missing_key";
+    if (typeof secret !== "string" || secret === "") return "missing_secret";
+    if (appKey.startsWith("INVALID")) return "invalid";
+    const bound = this.keyEnvironments.get(`${broker}|${appKey}`);
+    if (bound && bound !== environment) return "other_environment";
+    this.keyEnvironments.set(`${broker}|${appKey}`, environment);
+    return "ok";
+  }
+
+  keyState(broker: Broker, environment: BrokerEnvironment, appKey: string) {
+    const id = `${broker}|${environment}|${appKey}`;
+    let state = this.keys.get(id);
+    if (!state) {
+      state = { lastIssueAt: Number.NEGATIVE_INFINITY };
+      this.keys.set(id, state);
+    }
+    return state;
+  }
+
+  /** A live token of this key issued within `windowMs`, if any. */
+  reusable(broker: Broker, environment: BrokerEnvironment, appKey: string, windowMs: number) {
+    const current = this.keyState(broker, environment, appKey).current;
+    const now = this.now();
+    if (
+      current &&
+      !current.revoked &&
+      current.expiresAt > now &&
+      now - current.issuedAt < windowMs
+    ) {
+      return current;
+    }
+    return undefined;
+  }
+
+  createToken(broker: Broker, environment: BrokerEnvironment, appKey: string): SandboxToken {
+    const issuedAt = this.now();
+    const record: SandboxToken = {
+      token: `${broker === "KIS" ? "kis" : "kw"}-${randomBytes(24).toString("base64url")}`,
+      broker,
+      environment,
+      appKey,
+      issuedAt,
+      expiresAt: issuedAt + TOKEN_LIFETIME_MS,
+      revoked: false,
+    };
+    this.tokens.set(record.token, record);
+    this.keyState(broker, environment, appKey).current = record;
+    this.stats.issued.newTokens += 1;
+    return record;
+  }
+
+  recordIssue(broker: Broker, environment: BrokerEnvironment, appKey: string): void {
+    this.keyState(broker, environment, appKey).lastIssueAt = this.now();
+    const issued = this.stats.issued;
+    issued.total += 1;
+    issued.byAppKey[appKey] = (issued.byAppKey[appKey] ?? 0) + 1;
+    issued.byEnvironment[broker][environment] += 1;
+  }
+
+  recordRejection(code: string): void {
+    this.stats.rejections.total += 1;
+    this.stats.rejections.byCode[code] = (this.stats.rejections.byCode[code] ?? 0) + 1;
+  }
+
+  /** Judge a bearer token presented to `broker`'s `environment` host. */
+  checkToken(
+    broker: Broker,
+    environment: BrokerEnvironment,
+    token: string | undefined,
+    appKey?: string,
+  ): TokenVerdict {
+    if (!token) return { ok: false, why: "missing" };
+    const record = this.tokens.get(token);
+    if (!record) return { ok: false, why: "unknown" };
+    if (record.broker !== broker || record.environment !== environment) {
+      return { ok: false, why: "other_environment" };
+    }
+    if (record.revoked) return { ok: false, why: "revoked" };
+    if (record.expiresAt <= this.now()) return { ok: false, why: "expired" };
+    if (appKey !== undefined && appKey !== record.appKey)
+      return { ok: false, why: "other_app_key" };
+    return { ok: true, record };
+  }
+
+  revoke(record: SandboxToken): void {
+    record.revoked = true;
+    this.stats.revoked.total += 1;
+  }
+
+  /** Early revocation of every live token matching the filter; returns how many. */
+  revokeAll(filter: RevokeFilter = {}): number {
+    let count = 0;
+    const now = this.now();
+    for (const record of this.tokens.values()) {
+      if (record.revoked || record.expiresAt <= now) continue;
+      if (filter.broker && record.broker !== filter.broker) continue;
+      if (filter.environment && record.environment !== filter.environment) continue;
+      if (filter.appKey && record.appKey !== filter.appKey) continue;
+      record.revoked = true;
+      count += 1;
+    }
+    this.stats.revoked.early += count;
+    return count;
+  }
+}
