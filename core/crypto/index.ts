@@ -1,0 +1,51 @@
+export {
+  type Cipher,
+  type CipherOptions,
+  createCipher,
+  DEFAULT_MAX_DATA_KEY_AGE_MS,
+  DEFAULT_MAX_DATA_KEY_USES,
+  type DecryptOptions,
+  MAX_ALLOWED_DATA_KEY_USES,
+} from "./cipher";
+export {
+  createMemoryDataKeyStore,
+  createPostgresDataKeyStore,
+  type DataKeyStore,
+  listDataKeys,
+  type StoredDataKey,
+} from "./data-keys";
+export {
+  CiphertextAuthenticationError,
+  CryptoError,
+  CryptoSettingsError,
+  InvalidEncryptionInputError,
+  KeyAccessDeniedError,
+  KeyServiceThrottledError,
+  KeyServiceUnavailableError,
+  MalformedCiphertextError,
+  UnknownDataKeyError,
+  WrongMasterKeyError,
+} from "./errors";
+export { type CipherBinding, dataKeyIdOf, FORMAT_VERSION, isCiphertext } from "./format";
+export type { GeneratedDataKey, KeyProvider, WrappedDataKey } from "./key-provider";
+export {
+  createKmsKeyProvider,
+  KMS_ENCRYPTION_CONTEXT,
+  type KmsKeyProviderOptions,
+} from "./kms-keys";
+export {
+  createLocalKeyProvider,
+  type LocalKeyProviderOptions,
+  loadLocalMasterKey,
+  localMasterKeyId,
+} from "./local-keys";
+export {
+  type EncryptedColumn,
+  type RewrapProgress,
+  type RewrapResult,
+  type RotateMasterKeyResult,
+  retireUnusedDataKeys,
+  rewrapRows,
+  rotateMasterKey,
+} from "./rotation";
+export { type CryptoSettings, createKeyProvider, parseCryptoSettings } from "./settings";
