@@ -25,6 +25,16 @@ export function createSql(url: string, options: DatabaseOptions = {}): Sql {
     max_lifetime: 60 * 30,
     connect_timeout: 10,
     onnotice: options.onNotice ?? (() => {}),
+    types: {
+      // TIMESTAMP (without time zone) holds UTC here; postgres.js would read it
+      // as local time, which is nine hours wrong on a machine set to Korea time.
+      utcTimestamp: {
+        to: 1114,
+        from: [1114],
+        serialize: (value: Date | string) => new Date(value).toISOString(),
+        parse: (value: string) => new Date(`${value.replace(" ", "T")}Z`),
+      },
+    } as never,
     connection: {
       TimeZone: "UTC",
       application_name: options.applicationName ?? "securities-support",
