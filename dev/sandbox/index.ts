@@ -77,6 +77,7 @@ export async function startBrokerSandbox(
   const timers = new Set<NodeJS.Timeout>();
   const wakers = new Set<() => void>();
   let closing = false;
+  let closed: Promise<void> | undefined;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -245,15 +246,18 @@ export async function startBrokerSandbox(
     },
     config: () => structuredClone(config),
     revokeAll: (filter) => state.revokeAll(filter),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: () => {
+      // Idempotent: a test may stop it early and an afterAll hook again.
+      closed ??= new Promise<void>((resolve, reject) => {
         closing = true;
         for (const wake of [...wakers]) wake();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      return closed;
+    },
   };
 }
 

@@ -19,7 +19,10 @@ export interface ManualClock extends Clock {
   advance(ms: number): void;
 }
 
-export function manualClock(start: Date = new Date()): ManualClock {
+/** Starts at `start`, by default now rounded down to a whole second (brokers state expiry in whole seconds). */
+export function manualClock(
+  start: Date = new Date(Math.floor(Date.now() / 1000) * 1000),
+): ManualClock {
   let current = start.getTime();
   return {
     now: () => new Date(current),

@@ -1,0 +1,201 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Broker,
+  BrokerError,
+  type BrokerRegistry,
+  createBrokerRegistry,
+  isTokenRejection,
+  parseBrokerSettings,
+} from "../../core/brokers";
+import { manualClock } from "../support/sandbox";
+
+/** Recorded broker answers (test/fixtures/brokers/*.json), served over loopback so the real fetch path runs. */
+interface Fixture {
+  description: string;
+  broker: Broker;
+  operation: "issue" | "revoke" | "call";
+  response: { status: number; body: unknown; headers?: Record<string, string> };
+  expect: {
+    token?: { accessToken: string; tokenType: string; expiresAt: string; expiresIn: number };
+    resolves?: boolean;
+    noError?: boolean;
+    error?: string;
+    kind?: string;
+    brokerCode?: string;
+    retryAfterMs?: number;
+    problem?: string;
+    reason?: string;
+    tokenRejection?: boolean;
+  };
+}
+
+const FIXTURE_DIR = join(import.meta.dirname, "../fixtures/brokers");
+const fixtures = readdirSync(FIXTURE_DIR)
+  .filter((name) => name.endsWith(".json"))
+  .sort()
+  .map((file) => ({
+    name: file.replace(/\.json$/, ""),
+    fixture: JSON.parse(readFileSync(join(FIXTURE_DIR, file), "utf8")) as Fixture,
+  }));
+
+const CREDENTIALS = {
+  environment: "real" as const,
+  appKey: "FIXTURE-APP-KEY-0001",
+  appSecret: "FIXTURE-SECRET-0001",
+};
+const ACCESS_TOKEN = "FIXTURE-TOKEN-0001";
+const SECRETS = [CREDENTIALS.appKey, CREDENTIALS.appSecret, ACCESS_TOKEN];
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: Record<string, unknown>;
+}
+
+let server: Server;
+let baseUrl: string;
+const seen = new Map<string, Seen>();
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const [, , name = "", ...rest] = (req.url ?? "/").split("/");
+      const entry = fixtures.find((candidate) => candidate.name === name);
+      const text = Buffer.concat(chunks).toString("utf8");
+      seen.set(name, {
+        method: req.method ?? "",
+        path: `/${rest.join("/")}`,
+        headers: req.headers,
+        body: text ? JSON.parse(text) : {},
+      });
+      if (!entry) {
+        res.writeHead(404).end();
+        return;
+      }
+      const { status, body, headers } = entry.fixture.response;
+      const isText = typeof body === "string";
+      res.writeHead(status, {
+        "content-type": isText ? "text/html" : "application/json; charset=utf-8",
+        ...headers,
+      });
+      res.end(isText ? body : JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function registryFor(name: string): BrokerRegistry {
+  const base = `${baseUrl}/f/${name}`;
+  const settings = parseBrokerSettings({
+    KIS_REAL_URL: base,
+    KIS_PAPER_URL: base,
+    KIWOOM_REAL_URL: base,
+    KIWOOM_PAPER_URL: base,
+    BROKER_TIMEOUT_MS: "2000",
+  });
+  return createBrokerRegistry(settings, { clock: manualClock(new Date("2025-01-06T00:30:00Z")) });
+}
+
+async function run(name: string, fixture: Fixture): Promise<unknown> {
+  const registry = registryFor(name);
+  const client = registry.get(fixture.broker);
+  if (fixture.operation === "issue") return client.issueToken(CREDENTIALS);
+  if (fixture.operation === "revoke") return client.revokeToken(CREDENTIALS, ACCESS_TOKEN);
+  const response = await fetch(`${baseUrl}/f/${name}/api`, {
+    method: "POST",
+    signal: AbortSignal.timeout(2000),
+  });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const error = registry.interpretError(
+    fixture.broker,
+    { status: response.status, headers: response.headers, body },
+    SECRETS,
+  );
+  if (error) throw error;
+  return undefined;
+}
+
+describe("adapters read every recorded broker answer", () => {
+  it("has a recorded answer for every shape BROKERS.md lists", () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(40);
+  });
+
+  for (const { name, fixture } of fixtures) {
+    it(`${fixture.description} (${name})`, async () => {
+      const expected = fixture.expect;
+      let outcome: unknown;
+      let failure: unknown;
+      try {
+        outcome = await run(name, fixture);
+      } catch (error) {
+        failure = error;
+      }
+
+      if (expected.token) {
+        expect(failure).toBeUndefined();
+        const token = outcome as Record<string, unknown>;
+        expect(token.accessToken).toBe(expected.token.accessToken);
+        expect(token.tokenType).toBe(expected.token.tokenType);
+        expect((token.expiresAt as Date).toISOString()).toBe(expected.token.expiresAt);
+        expect(token.expiresIn).toBe(expected.token.expiresIn);
+        expect((token.issuedAt as Date).toISOString()).toBe("2025-01-06T00:30:00.000Z");
+      } else if (expected.resolves || expected.noError) {
+        expect(failure).toBeUndefined();
+      } else {
+        expect(failure).toBeInstanceOf(BrokerError);
+        const error = failure as BrokerError & Record<string, unknown>;
+        expect(error.name).toBe(expected.error);
+        expect(error.kind).toBe(expected.kind);
+        expect(error.broker).toBe(fixture.broker);
+        if (expected.brokerCode !== undefined) expect(error.brokerCode).toBe(expected.brokerCode);
+        if (expected.retryAfterMs !== undefined)
+          expect(error.retryAfterMs).toBe(expected.retryAfterMs);
+        if (expected.problem !== undefined) expect(error.problem).toBe(expected.problem);
+        if (expected.reason !== undefined) expect(error.reason).toBe(expected.reason);
+        expect(isTokenRejection(error)).toBe(expected.tokenRejection ?? false);
+        const visible = `${error.message} ${JSON.stringify(error)} ${String(error.brokerMessage)}`;
+        for (const secret of SECRETS) expect(visible).not.toContain(secret);
+      }
+
+      if (fixture.operation !== "call") {
+        const request = seen.get(name);
+        expect(request?.method).toBe("POST");
+        expect(request?.headers["content-type"]).toMatch(/^application\/json;\s?charset=UTF-8$/i);
+        const secretField = fixture.broker === "KIS" ? "appsecret" : "secretkey";
+        expect(request?.body.appkey).toBe(CREDENTIALS.appKey);
+        expect(request?.body[secretField]).toBe(CREDENTIALS.appSecret);
+        const paths = {
+          KIS: { issue: "/oauth2/tokenP", revoke: "/oauth2/revokeP" },
+          KIWOOM: { issue: "/oauth2/token", revoke: "/oauth2/revoke" },
+        };
+        expect(request?.path).toBe(paths[fixture.broker][fixture.operation]);
+        if (fixture.operation === "issue")
+          expect(request?.body.grant_type).toBe("client_credentials");
+        else expect(request?.body.token).toBe(ACCESS_TOKEN);
+        if (fixture.broker === "KIWOOM") {
+          expect(request?.headers["api-id"]).toBe(
+            fixture.operation === "issue" ? "au10001" : "au10002",
+          );
+        }
+      }
+    });
+  }
+});
