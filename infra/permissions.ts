@@ -1,0 +1,73 @@
+/**
+ * Least privilege, written down once: which function may do what, on which
+ * resource. Pure; infra/functions.ts turns it into SST `permissions`.
+ */
+import { preMigrationSnapshotPrefix } from "../core/backups/snapshot-name";
+import type { FunctionKey } from "./runtime";
+
+/** Envelope encryption: wrap new data keys, unwrap them, and re-wrap under a rotated key. */
+export const KEY_USE_ACTIONS = [
+  "kms:GenerateDataKey",
+  "kms:Decrypt",
+  "kms:ReEncryptFrom",
+  "kms:ReEncryptTo",
+] as const;
+
+export const SNAPSHOT_ACTIONS = [
+  "rds:CreateDBSnapshot",
+  "rds:AddTagsToResource",
+  "rds:DescribeDBSnapshots",
+] as const;
+
+export const READ_SECRET_ACTIONS = ["secretsmanager:GetSecretValue"] as const;
+
+export interface Grant<T> {
+  actions: string[];
+  resources: T[];
+}
+
+export interface GrantTargets<T> {
+  kmsKeyArn: T;
+  dbSecretArn: T;
+  apiKeysSecretArn: T;
+  dbInstanceArn: T;
+  /** From snapshotArnPattern: only the snapshots this stage's migrate function names. */
+  snapshotArnPattern: T;
+}
+
+/** Which functions encrypt or decrypt broker configs and tokens. */
+export const USES_MASTER_KEY: Record<FunctionKey, boolean> = {
+  migrate: false,
+  refresh: true,
+  api: true,
+};
+
+/** The IAM statements of one function. */
+export function grantsFor<T>(key: FunctionKey, targets: GrantTargets<T>): Grant<T>[] {
+  const grants: Grant<T>[] = [
+    { actions: [...READ_SECRET_ACTIONS], resources: [targets.dbSecretArn] },
+  ];
+  if (USES_MASTER_KEY[key]) {
+    grants.push({ actions: [...KEY_USE_ACTIONS], resources: [targets.kmsKeyArn] });
+  }
+  if (key === "api") {
+    grants.push({ actions: [...READ_SECRET_ACTIONS], resources: [targets.apiKeysSecretArn] });
+  }
+  if (key === "migrate") {
+    grants.push({
+      actions: [...SNAPSHOT_ACTIONS],
+      resources: [targets.dbInstanceArn, targets.snapshotArnPattern],
+    });
+  }
+  return grants;
+}
+
+/**
+ * `arn:…:rds:<region>:<account>:snapshot:pre-migrate-<stage>-*` from the DB
+ * instance's ARN; matches what core/backups' preMigrationSnapshotId produces.
+ */
+export function snapshotArnPattern(dbInstanceArn: string, stage: string): string {
+  const match = /^(arn:[^:]+:rds:[^:]+:\d+):db:[^:]+$/.exec(dbInstanceArn);
+  if (!match) throw new Error(`Not an RDS DB instance ARN: ${dbInstanceArn}.`);
+  return `${match[1]}:snapshot:${preMigrationSnapshotPrefix(stage)}*`;
+}

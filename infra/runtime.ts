@@ -1,0 +1,103 @@
+/**
+ * What each deployed function is given: its size, its time budget and its
+ * environment. Pure, so the relations are unit-tested without SST.
+ */
+import type { InfraSettings } from "./settings";
+
+export type FunctionKey = "migrate" | "refresh" | "api";
+
+/** Handlers, relative to sst.config.ts (SST's `file.export` form). */
+export const HANDLERS: Record<FunctionKey, string> = {
+  migrate: "functions/migrate.handler",
+  refresh: "functions/refresh-tokens.handler",
+  api: "functions/api.handler",
+};
+
+/** Lambda runtime; bench/bundles.ts targets the same Node major. */
+export const NODE_RUNTIME = "nodejs22.x" as const;
+export const NODE_TARGET = "node22";
+
+/** Copied next to the migrate handler; Lambda's working directory is the task root. */
+export const MIGRATIONS_COPY = { from: "migrations", to: "migrations" } as const;
+
+/**
+ * The refresh job's own time bound, a little under the Lambda timeout so the
+ * job stops claiming work and reports before Lambda kills it: 10% of the
+ * timeout, at least 15 s, is kept for finishing the current broker calls and
+ * closing the pool.
+ */
+export function refreshTimeBudgetMs(timeoutSeconds: number): number {
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30) {
+    throw new Error(`The refresh function timeout must be at least 30 s, not ${timeoutSeconds}.`);
+  }
+  const reserveSeconds = Math.max(15, Math.ceil(timeoutSeconds * 0.1));
+  return (timeoutSeconds - reserveSeconds) * 1000;
+}
+
+/**
+ * How long `up` may wait for the pre-migration snapshot: half the migrate
+ * timeout, so the other half is left for the migration itself.
+ */
+export function snapshotWaitBudgetMs(migrateTimeoutSeconds: number): number {
+  return Math.floor(migrateTimeoutSeconds / 2) * 1000;
+}
+
+/** Deploy-time values the environment is built from (strings or Pulumi outputs). */
+export interface RuntimeResources<T> {
+  dbHost: T;
+  dbPort: T;
+  dbName: T;
+  dbSecretArn: T;
+  dbInstanceId: T;
+  kmsKeyArn: T;
+  apiKeysSecretArn: T;
+}
+
+/**
+ * Environment variables per function. Each gets only what it reads: the
+ * migrate function has no key id, only the API has the API-keys secret.
+ */
+export function functionEnvironment<T>(
+  key: FunctionKey,
+  settings: InfraSettings,
+  resources: RuntimeResources<T>,
+): Record<string, T | string> {
+  const common: Record<string, T | string> = {
+    STAGE: settings.stage,
+    LOG_LEVEL: settings.logLevel,
+    DB_HOST: resources.dbHost,
+    DB_PORT: resources.dbPort,
+    DB_NAME: resources.dbName,
+    DB_SECRET_ARN: resources.dbSecretArn,
+    DB_SSLMODE: "require",
+  };
+  const refreshKnobs = {
+    REFRESH_WINDOW_HOURS: String(settings.refresh.windowHours),
+    REFRESH_CONCURRENCY: String(settings.refresh.concurrency),
+  };
+  switch (key) {
+    case "migrate":
+      return {
+        ...common,
+        DB_INSTANCE_ID: resources.dbInstanceId,
+        MIGRATIONS_DIR: MIGRATIONS_COPY.to,
+        SNAPSHOT_MAX_WAIT_MS: String(snapshotWaitBudgetMs(settings.migrate.timeoutSeconds)),
+      };
+    case "refresh":
+      return {
+        ...common,
+        ...settings.brokerUrls,
+        ...refreshKnobs,
+        KMS_KEY_ID: resources.kmsKeyArn,
+        REFRESH_TIME_BUDGET_MS: String(refreshTimeBudgetMs(settings.refresh.timeoutSeconds)),
+      };
+    case "api":
+      return {
+        ...common,
+        ...settings.brokerUrls,
+        ...refreshKnobs,
+        KMS_KEY_ID: resources.kmsKeyArn,
+        API_KEYS_SECRET_ID: resources.apiKeysSecretArn,
+      };
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Every knob of the deployment, in one place. Read once from the stage and the
+ * environment of the machine running `sst deploy`; pure (no SST globals) so
+ * that unit tests cover the defaults and the checks. docs/DEPLOY.md lists them.
+ */
+
+/** The embedded Postgres this project tests against is 15; RDS must run the same major. */
+export const POSTGRES_MAJOR = "15";
+
+/** RDS needs a subnet group spanning two AZs; functions are pinned to the first (see network.ts). */
+export const AVAILABILITY_ZONES = 2;
+
+export const LOG_RETENTIONS = [
+  "1 week",
+  "2 weeks",
+  "1 month",
+  "3 months",
+  "6 months",
+  "1 year",
+  "forever",
+] as const;
+export type LogRetention = (typeof LOG_RETENTIONS)[number];
+
+export type NatType = "managed" | "ec2";
+
+export interface FunctionSize {
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export interface InfraSettings {
+  stage: string;
+  production: boolean;
+  region: string;
+  network: {
+    natType: NatType;
+    /** Existing Elastic IP allocation ids (one per AZ) to keep the egress IP across rebuilds. */
+    natEipAllocationIds?: string[];
+    bastion: boolean;
+  };
+  database: {
+    instanceClass: string;
+    storageGb: number;
+    maxStorageGb: number;
+    multiAz: boolean;
+    backupRetentionDays: number;
+    deletionProtection: boolean;
+    name: string;
+    username: string;
+  };
+  keys: {
+    /** Use this existing KMS key instead of creating one. */
+    existingKmsKeyArn?: string;
+    kmsDeletionWindowDays: number;
+  };
+  refresh: FunctionSize & {
+    schedule: string;
+    timezone: string;
+    windowHours: number;
+    concurrency: number;
+    /** Lambda's own retries of a failed asynchronous run (0-2). */
+    retries: number;
+  };
+  migrate: FunctionSize;
+  api: FunctionSize;
+  logLevel: string;
+  logRetention: LogRetention;
+  alarmEmail?: string;
+  /** Broker base URL overrides; the code defaults to the real hosts. */
+  brokerUrls: Partial<Record<BrokerUrlSetting, string>>;
+}
+
+export const BROKER_URL_SETTINGS = [
+  "KIS_REAL_URL",
+  "KIS_PAPER_URL",
+  "KIWOOM_REAL_URL",
+  "KIWOOM_PAPER_URL",
+] as const;
+export type BrokerUrlSetting = (typeof BROKER_URL_SETTINGS)[number];
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
+
+type Env = Record<string, string | undefined>;
+
+/** Stages that get production defaults (Multi-AZ, deletion protection, managed NAT). */
+export function isProductionStage(stage: string): boolean {
+  return stage === "production" || stage === "prod";
+}
+
+/** Settings for a stage; throws one sentence naming the first bad setting. */
+export function parseInfraSettings(stage: string, env: Env): InfraSettings {
+  const production = isProductionStage(stage);
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new Error(`${name} must be a whole number from ${min} to ${max}, not "${raw}".`);
+    }
+    return value;
+  };
+  const flag = (name: string, fallback: boolean) => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (raw === "true" || raw === "false") return raw === "true";
+    throw new Error(`${name} must be "true" or "false", not "${raw}".`);
+  };
+  const oneOf = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!(choices as readonly string[]).includes(raw)) {
+      throw new Error(`${name} must be one of ${choices.join(", ")}, not "${raw}".`);
+    }
+    return raw as T;
+  };
+
+  const natEipAllocationIds = read("NAT_EIP_ALLOCATION_IDS")
+    ?.split(",")
+    .map((id) => id.trim())
+    .filter(Boolean);
+  if (natEipAllocationIds && natEipAllocationIds.length !== AVAILABILITY_ZONES) {
+    throw new Error(
+      `NAT_EIP_ALLOCATION_IDS must list ${AVAILABILITY_ZONES} Elastic IP allocation ids (one per AZ), not ${natEipAllocationIds.length}.`,
+    );
+  }
+  if (natEipAllocationIds?.some((id) => !/^eipalloc-[0-9a-f]+$/.test(id))) {
+    throw new Error('NAT_EIP_ALLOCATION_IDS must hold ids like "eipalloc-0123456789abcdef0".');
+  }
+
+  const existingKmsKeyArn = read("KMS_KEY_ARN");
+  if (
+    existingKmsKeyArn &&
+    !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/.test(existingKmsKeyArn)
+  ) {
+    throw new Error("KMS_KEY_ARN must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>).");
+  }
+
+  const storageGb = integer("DB_STORAGE_GB", 20, 20, 65536);
+  const maxStorageGb = integer("DB_MAX_STORAGE_GB", 100, 20, 65536);
+  if (maxStorageGb < storageGb) {
+    throw new Error(
+      `DB_MAX_STORAGE_GB (${maxStorageGb}) must not be below DB_STORAGE_GB (${storageGb}).`,
+    );
+  }
+  const instanceClass = read("DB_INSTANCE_CLASS") ?? "db.t4g.micro";
+  if (!/^db\.[a-z0-9]+\.[a-z0-9]+$/.test(instanceClass)) {
+    throw new Error(`DB_INSTANCE_CLASS must look like "db.t4g.micro", not "${instanceClass}".`);
+  }
+
+  const schedule = read("REFRESH_SCHEDULE") ?? "rate(10 minutes)";
+  if (!/^(rate|cron)\(.+\)$/.test(schedule)) {
+    throw new Error(
+      `REFRESH_SCHEDULE must be a rate(...) or cron(...) expression, not "${schedule}".`,
+    );
+  }
+
+  const alarmEmail = read("ALARM_EMAIL");
+  if (alarmEmail && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) {
+    throw new Error(`ALARM_EMAIL must be an email address, not "${alarmEmail}".`);
+  }
+
+  const brokerUrls: InfraSettings["brokerUrls"] = {};
+  for (const name of BROKER_URL_SETTINGS) {
+    const value = read(name);
+    if (value === undefined) continue;
+    if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(value)) {
+      throw new Error(`${name} must be an https:// base URL, not "${value}".`);
+    }
+    brokerUrls[name] = value;
+  }
+
+  const settings: InfraSettings = {
+    stage,
+    production,
+    region: read("AWS_REGION") ?? "ap-northeast-2",
+    network: {
+      natType: oneOf("NAT_TYPE", ["managed", "ec2"] as const, production ? "managed" : "ec2"),
+      ...(natEipAllocationIds ? { natEipAllocationIds } : {}),
+      bastion: flag("BASTION", false),
+    },
+    database: {
+      instanceClass,
+      storageGb,
+      maxStorageGb,
+      multiAz: flag("DB_MULTI_AZ", production),
+      backupRetentionDays: integer("DB_BACKUP_RETENTION_DAYS", production ? 14 : 1, 1, 35),
+      deletionProtection: flag("DB_DELETION_PROTECTION", production),
+      name: "securities",
+      username: "securities_admin",
+    },
+    keys: {
+      ...(existingKmsKeyArn ? { existingKmsKeyArn } : {}),
+      kmsDeletionWindowDays: integer("KMS_DELETION_WINDOW_DAYS", 30, 7, 30),
+    },
+    refresh: {
+      schedule,
+      timezone: read("REFRESH_TIMEZONE") ?? "UTC",
+      windowHours: integer("REFRESH_WINDOW_HOURS", 2, 1, 23),
+      concurrency: integer("REFRESH_CONCURRENCY", 4, 1, 32),
+      retries: integer("REFRESH_RETRIES", 2, 0, 2),
+      timeoutSeconds: integer("REFRESH_TIMEOUT_SECONDS", 300, 60, 900),
+      memoryMb: integer("REFRESH_MEMORY_MB", 512, 128, 10240),
+    },
+    migrate: {
+      timeoutSeconds: integer("MIGRATE_TIMEOUT_SECONDS", 900, 120, 900),
+      memoryMb: integer("MIGRATE_MEMORY_MB", 1024, 256, 10240),
+    },
+    api: {
+      // API Gateway's HTTP API gives up on an integration after 30 s.
+      timeoutSeconds: integer("API_TIMEOUT_SECONDS", 29, 3, 29),
+      memoryMb: integer("API_MEMORY_MB", 512, 128, 10240),
+    },
+    logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
+    logRetention: oneOf("LOG_RETENTION", LOG_RETENTIONS, production ? "3 months" : "1 month"),
+    ...(alarmEmail ? { alarmEmail } : {}),
+    brokerUrls,
+  };
+  checkRefreshCadence(settings.refresh);
+  return settings;
+}
+
+/**
+ * Seconds between two scheduled runs for `rate(...)` expressions, or
+ * undefined for `cron(...)`, whose spacing the code does not interpret.
+ */
+export function scheduleIntervalSeconds(schedule: string): number | undefined {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+  if (!match) return undefined;
+  const count = Number(match[1]);
+  const unit = match[2] ?? "";
+  const seconds = unit.startsWith("minute") ? 60 : unit.startsWith("hour") ? 3600 : 86400;
+  return count * seconds;
+}
+
+/**
+ * A token due within the window must get at least two runs before it expires
+ * (one may fail), and runs must not overlap (each one may use its whole timeout).
+ */
+export function checkRefreshCadence(refresh: InfraSettings["refresh"]): void {
+  const interval = scheduleIntervalSeconds(refresh.schedule);
+  if (interval === undefined) return;
+  if (interval < refresh.timeoutSeconds) {
+    throw new Error(
+      `REFRESH_SCHEDULE (${refresh.schedule}) runs more often than REFRESH_TIMEOUT_SECONDS (${refresh.timeoutSeconds}), so runs would overlap.`,
+    );
+  }
+  if (refresh.windowHours * 3600 < 2 * interval) {
+    throw new Error(
+      `REFRESH_WINDOW_HOURS (${refresh.windowHours}) must cover at least two runs of REFRESH_SCHEDULE (${refresh.schedule}).`,
+    );
+  }
+}

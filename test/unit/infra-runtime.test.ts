@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { preMigrationSnapshotId } from "../../core/backups";
+import {
+  ALARM_RULES,
+  alarmPeriodSeconds,
+  EXPIRING_UNREFRESHED_FIELD,
+  expiringUnrefreshedFilter,
+} from "../../infra/alarm-rules";
+import {
+  grantsFor,
+  KEY_USE_ACTIONS,
+  SNAPSHOT_ACTIONS,
+  snapshotArnPattern,
+} from "../../infra/permissions";
+import {
+  type FunctionKey,
+  functionEnvironment,
+  refreshTimeBudgetMs,
+  snapshotWaitBudgetMs,
+} from "../../infra/runtime";
+import { parseInfraSettings } from "../../infra/settings";
+
+const KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/k-1";
+const DB = "arn:aws:rds:ap-northeast-2:123456789012:db:database-abc";
+const targets = {
+  kmsKeyArn: KEY,
+  dbSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db",
+  apiKeysSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:api-keys",
+  dbInstanceArn: DB,
+  snapshotArnPattern: snapshotArnPattern(DB, "prod"),
+};
+const resources = {
+  dbHost: "db.internal",
+  dbPort: "5432",
+  dbName: "securities",
+  dbSecretArn: targets.dbSecretArn,
+  dbInstanceId: "database-abc",
+  kmsKeyArn: KEY,
+  apiKeysSecretArn: targets.apiKeysSecretArn,
+};
+const ALL: FunctionKey[] = ["migrate", "refresh", "api"];
+
+describe("refresh time budget", () => {
+  it("ends the job a little before Lambda's timeout would kill it", () => {
+    expect(refreshTimeBudgetMs(300)).toBe(270_000);
+    expect(refreshTimeBudgetMs(60)).toBe(45_000);
+    expect(refreshTimeBudgetMs(900)).toBe(810_000);
+  });
+
+  it("always keeps at least 15 s and at most the timeout for the job", () => {
+    for (let timeout = 30; timeout <= 900; timeout += 7) {
+      const budget = refreshTimeBudgetMs(timeout);
+      expect(budget).toBeGreaterThan(0);
+      expect(timeout * 1000 - budget).toBeGreaterThanOrEqual(15_000);
+      expect(timeout * 1000 - budget).toBeLessThanOrEqual(Math.max(15_000, timeout * 100 + 1000));
+    }
+  });
+
+  it("refuses a timeout too short to leave any budget", () => {
+    expect(() => refreshTimeBudgetMs(10)).toThrow(/at least 30 s/);
+  });
+
+  it("is what the refresh function is given, from its configured timeout", () => {
+    const settings = parseInfraSettings("prod", { REFRESH_TIMEOUT_SECONDS: "480" });
+    const env = functionEnvironment("refresh", settings, resources);
+    expect(env.REFRESH_TIME_BUDGET_MS).toBe(String(refreshTimeBudgetMs(480)));
+    expect(Number(env.REFRESH_TIME_BUDGET_MS)).toBeLessThan(480_000);
+  });
+});
+
+describe("function environment", () => {
+  const settings = parseInfraSettings("prod", { KIS_PAPER_URL: "https://sandbox.example:29443" });
+
+  it("gives every function the database parts and the RDS secret, never a password", () => {
+    for (const key of ALL) {
+      const env = functionEnvironment(key, settings, resources);
+      expect(env).toMatchObject({
+        DB_HOST: "db.internal",
+        DB_PORT: "5432",
+        DB_NAME: "securities",
+        DB_SECRET_ARN: targets.dbSecretArn,
+        DB_SSLMODE: "require",
+        LOG_LEVEL: "info",
+        STAGE: "prod",
+      });
+      expect(Object.keys(env).some((name) => /PASSWORD|DATABASE_URL/.test(name))).toBe(false);
+    }
+  });
+
+  it("gives the migrate function the instance to snapshot and no key", () => {
+    const env = functionEnvironment("migrate", settings, resources);
+    expect(env.DB_INSTANCE_ID).toBe("database-abc");
+    expect(env.MIGRATIONS_DIR).toBe("migrations");
+    expect(env.SNAPSHOT_MAX_WAIT_MS).toBe(String(snapshotWaitBudgetMs(900)));
+    expect(env.KMS_KEY_ID).toBeUndefined();
+    expect(env.API_KEYS_SECRET_ID).toBeUndefined();
+  });
+
+  it("gives only the API the API-keys secret, and both key users the key and broker overrides", () => {
+    const refresh = functionEnvironment("refresh", settings, resources);
+    const api = functionEnvironment("api", settings, resources);
+    expect(api.API_KEYS_SECRET_ID).toBe(targets.apiKeysSecretArn);
+    expect(refresh.API_KEYS_SECRET_ID).toBeUndefined();
+    for (const env of [refresh, api]) {
+      expect(env.KMS_KEY_ID).toBe(KEY);
+      expect(env.KIS_PAPER_URL).toBe("https://sandbox.example:29443");
+      expect(env.KIS_REAL_URL).toBeUndefined();
+      expect(env.REFRESH_WINDOW_HOURS).toBe("2");
+      expect(env.REFRESH_CONCURRENCY).toBe("4");
+    }
+  });
+
+  it("leaves half the migrate timeout for the migration after the snapshot wait", () => {
+    expect(snapshotWaitBudgetMs(900)).toBe(450_000);
+    expect(snapshotWaitBudgetMs(121)).toBe(60_000);
+  });
+});
+
+describe("permissions", () => {
+  it("lets only the refresh and API functions use the master key, and only that key", () => {
+    for (const key of ALL) {
+      const kmsGrants = grantsFor(key, targets).filter((grant) =>
+        grant.actions.some((action) => action.startsWith("kms:")),
+      );
+      if (key === "migrate") {
+        expect(kmsGrants).toEqual([]);
+      } else {
+        expect(kmsGrants).toEqual([{ actions: [...KEY_USE_ACTIONS], resources: [KEY] }]);
+      }
+    }
+  });
+
+  it("never grants a wildcard action or resource", () => {
+    for (const key of ALL) {
+      for (const grant of grantsFor(key, targets)) {
+        expect(grant.actions.every((action) => !action.includes("*"))).toBe(true);
+        expect(grant.resources).not.toContain("*");
+        expect(grant.resources.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it("lets only the API read the API keys and only migrate take snapshots", () => {
+    const reads = (key: FunctionKey, resource: string) =>
+      grantsFor(key, targets).some((grant) => grant.resources.includes(resource));
+    expect(ALL.filter((key) => reads(key, targets.apiKeysSecretArn))).toEqual(["api"]);
+    expect(ALL.filter((key) => reads(key, targets.dbSecretArn))).toEqual(ALL);
+    const snapshotters = ALL.filter((key) =>
+      grantsFor(key, targets).some((grant) => grant.actions.includes(SNAPSHOT_ACTIONS[0])),
+    );
+    expect(snapshotters).toEqual(["migrate"]);
+  });
+
+  it("scopes snapshots to the names core/backups gives them for this stage", () => {
+    const pattern = snapshotArnPattern(DB, "Prod_EU");
+    expect(pattern).toBe("arn:aws:rds:ap-northeast-2:123456789012:snapshot:pre-migrate-prod-eu-*");
+    const glob = new RegExp(`^${pattern.replace(/[.]/g, "\\.").replace("*", ".*")}$`);
+    const id = preMigrationSnapshotId("Prod_EU", new Date("2025-10-07T00:00:00Z"));
+    expect(`arn:aws:rds:ap-northeast-2:123456789012:snapshot:${id}`).toMatch(glob);
+    expect("arn:aws:rds:ap-northeast-2:123456789012:snapshot:nightly-1").not.toMatch(glob);
+  });
+
+  it("refuses something that is not a DB instance ARN", () => {
+    expect(() => snapshotArnPattern("arn:aws:rds:ap-northeast-2:1:cluster:x", "prod")).toThrow(
+      /Not an RDS DB instance ARN/,
+    );
+  });
+});
+
+describe("alarms", () => {
+  it("publishes the refresh summary's expiring-unrefreshed count as a metric", () => {
+    expect(expiringUnrefreshedFilter("prod")).toEqual({
+      pattern: `{ $.${EXPIRING_UNREFRESHED_FIELD} >= 0 }`,
+      metricName: "TokensExpiringUnrefreshed",
+      namespace: "SecuritiesSupport/prod",
+      value: "$.tokens_expiring_unrefreshed",
+    });
+  });
+
+  it("spans two scheduled runs, in whole minutes", () => {
+    expect(alarmPeriodSeconds("rate(10 minutes)")).toBe(1200);
+    expect(alarmPeriodSeconds("rate(1 minute)")).toBe(120);
+    expect(alarmPeriodSeconds("rate(1 day)")).toBe(86_400);
+    expect(alarmPeriodSeconds("cron(0 * * * ? *)")).toBe(3600);
+  });
+
+  it("treats silence as trouble only for the token metric", () => {
+    expect(ALARM_RULES.tokensExpiringUnrefreshed.treatMissingData).toBe("breaching");
+    expect(ALARM_RULES.refreshErrors.treatMissingData).toBe("notBreaching");
+    expect(ALARM_RULES.refreshDeadLetters.treatMissingData).toBe("notBreaching");
+  });
+});
