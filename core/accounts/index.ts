@@ -1,0 +1,39 @@
+export { accountBinding, ENCRYPTED_COLUMNS, tokenBinding } from "./encrypted-columns";
+export { maskTail, type PublicAccount, toPublicAccount } from "./public";
+export {
+  createAccount,
+  type DeletedAccount,
+  deleteAccount,
+  getAccount,
+  listAccounts,
+  loadBrokerCredentials,
+  type UpdateAccountResult,
+  updateAccount,
+} from "./repository";
+export {
+  type CreateAccountRequest,
+  createAccountSchema,
+  parseCreateAccount,
+  parseUpdateAccount,
+  type SecuritiesConfigRequest,
+  securitiesConfigSchema,
+  securitiesRules,
+  toFieldIssues,
+  type UpdateAccountRequest,
+  updateAccountSchema,
+} from "./schemas";
+export {
+  ACCOUNT_TYPES,
+  type Account,
+  type AccountBrokerCredentials,
+  type AccountType,
+  type AdditionalParams,
+  BROKER_ENVIRONMENTS,
+  BROKERS,
+  type Broker,
+  type BrokerEnvironment,
+  KIS_PRODUCT_CODES,
+  MARKET_TYPES,
+  type MarketType,
+  type SecuritiesConfig,
+} from "./types";

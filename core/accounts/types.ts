@@ -1,0 +1,69 @@
+/** What kind of account a row is (accounts.account_type). */
+export type AccountType = "CRYPTO" | "SECURITIES_STOCK";
+/** The securities brokers we support, stored in accounts.exchange for securities accounts. */
+export type Broker = "KIS" | "KIWOOM";
+/** Real trading or the broker's paper/mock environment; kept inside the encrypted securities_config. */
+export type BrokerEnvironment = "real" | "paper";
+export type MarketType =
+  | "DOMESTIC_STOCK"
+  | "OVERSEAS_STOCK"
+  | "DOMESTIC_FUTURES_OPTIONS"
+  | "OVERSEAS_FUTURES_OPTIONS";
+
+export const ACCOUNT_TYPES = [
+  "CRYPTO",
+  "SECURITIES_STOCK",
+] as const satisfies readonly AccountType[];
+export const BROKERS = ["KIS", "KIWOOM"] as const satisfies readonly Broker[];
+export const BROKER_ENVIRONMENTS = [
+  "real",
+  "paper",
+] as const satisfies readonly BrokerEnvironment[];
+export const MARKET_TYPES = [
+  "DOMESTIC_STOCK",
+  "OVERSEAS_STOCK",
+  "DOMESTIC_FUTURES_OPTIONS",
+  "OVERSEAS_FUTURES_OPTIONS",
+] as const satisfies readonly MarketType[];
+/** KIS ACNT_PRDT_CD: 01 stock, 03 domestic futures/options, 08 overseas futures/options, 22 personal pension, 29 retirement pension. */
+export const KIS_PRODUCT_CODES = ["01", "03", "08", "22", "29"] as const;
+
+export type AdditionalParams = Record<string, string | number | boolean | null>;
+
+/** The decrypted accounts.securities_config, in the seed's snake_case. */
+export interface SecuritiesConfig {
+  account_number: string;
+  product_code?: string;
+  market_type: MarketType;
+  cert_password?: string;
+  additional_params?: AdditionalParams;
+  environment: BrokerEnvironment;
+}
+
+/** An account with its secrets decrypted: for core code only, never for responses (see toPublicAccount). */
+export interface Account {
+  id: number;
+  name: string;
+  accountType: AccountType;
+  /** The exchange's name for crypto; "KIS" or "KIWOOM" for securities. */
+  exchange: string;
+  /** Set for securities accounts. */
+  broker: Broker | null;
+  environment: BrokerEnvironment | null;
+  apiKey: string | null;
+  apiSecret: string | null;
+  securitiesConfig: SecuritiesConfig | null;
+  isActive: boolean;
+  tokenExpiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What a token service needs to call a broker for one account. */
+export interface AccountBrokerCredentials {
+  accountId: number;
+  broker: Broker;
+  environment: BrokerEnvironment;
+  appKey: string;
+  appSecret: string;
+}
