@@ -325,6 +325,20 @@ describe("both brokers against the sandbox", () => {
     expect(outcomes[0]?.some((outcome) => outcome !== "ok")).toBe(true);
   });
 
+  it("lets exactly one of many simultaneous KIS issues for one app key through", async () => {
+    const test = await sandbox();
+    const kis = test.brokers.get("KIS");
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, () => kis.issueToken(creds("real", "burst"))),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+    const rejected = outcomes.flatMap((outcome) =>
+      outcome.status === "rejected" ? [outcome.reason] : [],
+    );
+    expect(rejected.every((error) => error instanceof BrokerRateLimitedError)).toBe(true);
+    expect(test.sandbox.stats().rejections.byCode.EGW00133).toBe(19);
+  });
+
   it("counts issues in total, per app key and per environment, and rejections per code", async () => {
     const test = await sandbox();
     const kis = test.brokers.get("KIS");
