@@ -1,0 +1,185 @@
+import { randomUUID } from "node:crypto";
+import pLimit from "p-limit";
+import { BrokerError } from "../brokers";
+import { type Clock, systemClock } from "../clock";
+import type { Sql } from "../db";
+import { ServiceError } from "../errors";
+import { type Logger, silentLogger } from "../log";
+import { TokenIssuanceDeferredError } from "./errors";
+import type { TokenService } from "./service";
+
+export interface RefreshSummary {
+  runId: string;
+  startedAt: string;
+  durationMs: number;
+  /** Accounts due: token expiring within the window, rejected, or missing; not in backoff. */
+  due: number;
+  /** Of those, claimed by this run (the rest belong to an overlapping run). */
+  claimed: number;
+  issued: number;
+  /** Already good when their turn came (another process refreshed them). */
+  current: number;
+  /** Shared a sibling account's fresh token (same app key). */
+  reused: number;
+  /** Left for a later run without calling the broker: its pace or another issuer. */
+  deferred: number;
+  failed: number;
+  /** Not started because the run's time budget ran out. */
+  notStarted: number;
+  failures: { accountId: number; code: string; message: string }[];
+}
+
+export interface RefreshDependencies {
+  sql: Sql;
+  tokens: TokenService;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * One run of the refresh job. Finds due accounts with the seed's indexed
+ * queries, claims them (a lease, so overlapping runs split the work instead
+ * of doubling it), refreshes them with bounded concurrency, and stops
+ * starting new work when its time budget is spent, releasing what it did
+ * not start. A failure keeps the old token and backs the account off.
+ */
+export async function refreshDueTokens(
+  deps: RefreshDependencies,
+  options: { runId?: string; limit?: number } = {},
+): Promise<RefreshSummary> {
+  const { sql, tokens } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const settings = tokens.settings;
+  const runId = options.runId ?? randomUUID();
+  const started = clock.now();
+  const horizon = new Date(started.getTime() + settings.refreshWindowMs);
+  const summary: RefreshSummary = {
+    runId,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    due: 0,
+    claimed: 0,
+    issued: 0,
+    current: 0,
+    reused: 0,
+    deferred: 0,
+    failed: 0,
+    notStarted: 0,
+    failures: [],
+  };
+
+  const due = await sql<{ account_id: number }[]>`
+    WITH due AS (
+      SELECT st.account_id, st.expires_at
+      FROM securities_tokens st
+      WHERE st.expires_at <= ${horizon}
+      UNION
+      SELECT a.id, NULL
+      FROM accounts a
+      WHERE a.account_type = 'SECURITIES_STOCK'
+        AND NOT EXISTS (SELECT 1 FROM securities_tokens st WHERE st.account_id = a.id)
+      UNION
+      SELECT st.account_id, st.expires_at
+      FROM securities_token_state s JOIN securities_tokens st ON st.account_id = s.account_id
+      WHERE s.rejected_token_refreshed_at = st.last_refreshed_at
+    )
+    SELECT due.account_id
+    FROM due
+    JOIN accounts a ON a.id = due.account_id AND a.is_active AND a.account_type = 'SECURITIES_STOCK'
+    LEFT JOIN securities_token_state s ON s.account_id = due.account_id
+    WHERE s.next_attempt_at IS NULL OR s.next_attempt_at <= ${started}
+    ORDER BY due.expires_at NULLS FIRST, due.account_id
+    LIMIT ${options.limit ?? 100_000}
+  `;
+  summary.due = due.length;
+  if (due.length === 0) {
+    summary.durationMs = clock.now().getTime() - started.getTime();
+    return summary;
+  }
+
+  const claimUntil = new Date(
+    started.getTime() + settings.refreshTimeBudgetMs + settings.issueLeaseMs,
+  );
+  const claimed = await sql<{ account_id: number }[]>`
+    INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
+    SELECT unnest(${due.map((d) => d.account_id)}::int[]), ${runId}, ${claimUntil}
+    ON CONFLICT (account_id) DO UPDATE
+      SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
+      WHERE s.claimed_until IS NULL OR s.claimed_until <= ${started}
+    RETURNING account_id
+  `;
+  const order = new Map(due.map((d, i) => [d.account_id, i]));
+  const ids = claimed
+    .map((c) => c.account_id)
+    .sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+  summary.claimed = ids.length;
+
+  const limit = pLimit(settings.refreshConcurrency);
+  const stopStartingAt = started.getTime() + settings.refreshTimeBudgetMs;
+  const unstarted: number[] = [];
+  await Promise.all(
+    ids.map((accountId) =>
+      limit(async () => {
+        if (clock.now().getTime() >= stopStartingAt) {
+          unstarted.push(accountId);
+          return;
+        }
+        try {
+          const { outcome } = await tokens.refreshAccount(
+            accountId,
+            new Date(clock.now().getTime() + settings.refreshWindowMs),
+          );
+          summary[outcome]++;
+          if (outcome !== "issued") await releaseClaim(sql, accountId, runId);
+        } catch (error) {
+          await releaseClaim(sql, accountId, runId);
+          if (error instanceof TokenIssuanceDeferredError) {
+            summary.deferred++;
+            return;
+          }
+          summary.failed++;
+          if (summary.failures.length < 20) {
+            summary.failures.push({
+              accountId,
+              code:
+                error instanceof BrokerError
+                  ? (error.brokerCode ?? error.code)
+                  : error instanceof ServiceError
+                    ? error.code
+                    : "internal_error",
+              message:
+                error instanceof ServiceError ? error.message : "unexpected error (see logs)",
+            });
+          }
+          if (!(error instanceof ServiceError)) {
+            logger.error(
+              { event: "refresh_account_error", accountId, err: error },
+              "unexpected error refreshing an account",
+            );
+          }
+        }
+      }),
+    ),
+  );
+  if (unstarted.length) {
+    summary.notStarted = unstarted.length;
+    await sql`
+      UPDATE securities_token_state SET claimed_by = NULL, claimed_until = NULL
+      WHERE account_id = ANY(${unstarted}::int[]) AND claimed_by = ${runId}
+    `;
+  }
+  summary.durationMs = clock.now().getTime() - started.getTime();
+  logger.info(
+    { event: "refresh_run", ...summary, failures: summary.failures.length },
+    "refresh run finished",
+  );
+  return summary;
+}
+
+async function releaseClaim(sql: Sql, accountId: number, runId: string): Promise<void> {
+  await sql`
+    UPDATE securities_token_state SET claimed_by = NULL, claimed_until = NULL
+    WHERE account_id = ${accountId} AND claimed_by = ${runId}
+  `;
+}

@@ -1,0 +1,472 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type AccountBrokerCredentials,
+  accountBinding,
+  loadBrokerCredentials,
+  tokenBinding,
+} from "../accounts";
+import { BrokerError, BrokerRateLimitedError, type BrokerRegistry } from "../brokers";
+import { type Clock, systemClock } from "../clock";
+import type { Cipher } from "../crypto";
+import type { Sql } from "../db";
+import { type Logger, silentLogger } from "../log";
+import { TokenIssuanceDeferredError } from "./errors";
+import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
+import { type TokenStatusReport, tokenStatus } from "./status";
+import {
+  claimIssuanceSlot,
+  credentialKey,
+  markFailed,
+  markSucceeded,
+  readStoredToken,
+  recordAttempt,
+  releaseIssuanceSlot,
+  type StoredToken,
+  writeToken,
+} from "./store";
+
+/** A token ready to use. */
+export interface ValidToken {
+  accessToken: string;
+  tokenType: string;
+  expiresAt: Date;
+}
+
+/** How an issuance request ended when it did not throw. */
+export type IssueOutcome = "issued" | "current" | "reused";
+
+export interface TokenServiceDependencies {
+  sql: Sql;
+  cipher: Cipher;
+  brokers: BrokerRegistry;
+  clock?: Clock;
+  logger?: Logger;
+  settings?: Partial<TokenSettings>;
+  /** Names this process in issuance leases; random by default. */
+  owner?: string;
+}
+
+interface IssueRequest {
+  trigger: string;
+  /** A token expiring at or before this is not good enough. */
+  validBeyond: Date;
+  /** A token refreshed before this is not good enough (forced refresh). */
+  refreshedSince?: Date;
+  /** How long to wait for another issuer or the broker's pace; 0 = not at all. */
+  waitMs: number;
+}
+
+const LEASE_POLL_MS = 100;
+
+/**
+ * The token lifecycle of securities accounts: a cached token when it is good,
+ * otherwise exactly one issuance per (broker, environment, app key) at a
+ * time across every process, paced to the broker's limit, written with its
+ * legacy mirror in one transaction. A failed issuance never touches the
+ * stored token.
+ */
+export function createTokenService(deps: TokenServiceDependencies) {
+  const { sql, cipher, brokers } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const settings: TokenSettings = { ...DEFAULT_TOKEN_SETTINGS, ...deps.settings };
+  const owner = deps.owner ?? `${process.pid}-${randomUUID()}`;
+
+  const after = (ms: number) => new Date(clock.now().getTime() + ms);
+  const good = (stored: StoredToken | undefined, request: IssueRequest): stored is StoredToken =>
+    !!stored &&
+    !stored.rejected &&
+    stored.expiresAt.getTime() > request.validBeyond.getTime() &&
+    (!request.refreshedSince ||
+      stored.lastRefreshedAt.getTime() >= request.refreshedSince.getTime());
+
+  async function decrypted(stored: StoredToken): Promise<ValidToken> {
+    return {
+      accessToken: await cipher.decrypt(stored.ciphertext, tokenBinding(stored.accountId)),
+      tokenType: stored.tokenType,
+      expiresAt: stored.expiresAt,
+    };
+  }
+
+  function backoff(failures: number): number {
+    return Math.min(settings.backoffBaseMs * 2 ** Math.max(0, failures - 1), settings.backoffMaxMs);
+  }
+
+  /**
+   * Makes sure the account holds a token meeting `request`, issuing one when
+   * needed. Returns how: the current token was fine, a sibling account's
+   * token for the same app key was reused, or a new one was issued.
+   */
+  async function ensureToken(
+    accountId: number,
+    request: IssueRequest,
+  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
+    const credentials = await loadBrokerCredentials(sql, cipher, accountId);
+    const client = brokers.get(credentials.broker);
+    const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
+    const deadline = clock.now().getTime() + request.waitMs;
+    for (;;) {
+      const stored = await readStoredToken(sql, accountId);
+      if (good(stored, request)) return { token: await decrypted(stored), outcome: "current" };
+      const now = clock.now();
+      const claim = await claimIssuanceSlot(sql, {
+        key,
+        broker: credentials.broker,
+        environment: credentials.environment,
+        owner,
+        now,
+        leaseMs: settings.issueLeaseMs,
+        minIntervalMs: client.minIssueIntervalMs,
+      });
+      if (claim.granted) {
+        const token = await issueUnderLease(credentials, key, request, stored);
+        return { token, outcome: "issued" };
+      }
+      const leased = !!claim.leaseUntil && claim.leaseUntil.getTime() > now.getTime();
+      // Another issuer may have finished between our read and our claim.
+      const latest = await readStoredToken(sql, accountId);
+      if (good(latest, request)) return { token: await decrypted(latest), outcome: "current" };
+      if (!leased && claim.lastAccountId && claim.lastAccountId !== accountId) {
+        const reused = await reuseSiblingToken(credentials, claim.lastAccountId, request);
+        if (reused) return { token: reused, outcome: "reused" };
+      }
+      const readyAt = leased
+        ? Math.min((claim.leaseUntil as Date).getTime(), now.getTime() + LEASE_POLL_MS)
+        : (claim.nextAllowedAt?.getTime() ?? now.getTime());
+      if (readyAt > deadline) {
+        const retryAfterMs = Math.max(
+          1000,
+          (leased ? (claim.leaseUntil as Date).getTime() : readyAt) - now.getTime(),
+        );
+        throw new TokenIssuanceDeferredError(
+          leased
+            ? `another process is issuing the token for account ${accountId}; ask again in ${Math.ceil(retryAfterMs / 1000)} s`
+            : `${credentials.broker} allows one token issue per app key every ${Math.round(client.minIssueIntervalMs / 1000)} s; ask again in ${Math.ceil(retryAfterMs / 1000)} s`,
+          retryAfterMs,
+        );
+      }
+      await sleep(Math.max(10, Math.min(readyAt - now.getTime(), 1000)));
+    }
+  }
+
+  async function issueUnderLease(
+    credentials: AccountBrokerCredentials,
+    key: string,
+    request: IssueRequest,
+    previous: StoredToken | undefined,
+  ): Promise<ValidToken> {
+    const { accountId, broker, environment } = credentials;
+    const client = brokers.get(broker);
+    const started = clock.now();
+    const brokerCredentials = {
+      environment,
+      appKey: credentials.appKey,
+      appSecret: credentials.appSecret,
+    };
+    try {
+      if (previous?.rejected) {
+        // KIS hands back the same token within 6 hours: retire the rejected one first.
+        const rejected = await cipher.decrypt(previous.ciphertext, tokenBinding(accountId));
+        await client.revokeToken(brokerCredentials, rejected).catch(() => {});
+      }
+      const issued = await client.issueToken(brokerCredentials);
+      const [storeCiphertext, mirrorCiphertext] = await Promise.all([
+        cipher.encrypt(issued.accessToken, tokenBinding(accountId)),
+        cipher.encrypt(issued.accessToken, accountBinding("access_token", accountId)),
+      ]);
+      const refreshedAt = clock.now();
+      await sql.begin(async (tx) => {
+        await writeToken(tx, {
+          accountId,
+          storeCiphertext,
+          mirrorCiphertext,
+          tokenType: issued.tokenType,
+          expiresIn: issued.expiresIn,
+          expiresAt: issued.expiresAt,
+          refreshedAt,
+        });
+        await markSucceeded(tx, accountId);
+        await recordAttempt(tx, {
+          accountId,
+          at: refreshedAt,
+          action: "issue",
+          outcome: "ok",
+          trigger: request.trigger,
+          broker,
+          environment,
+          durationMs: refreshedAt.getTime() - started.getTime(),
+        });
+        await releaseIssuanceSlot(tx, {
+          key,
+          owner,
+          issuedForAccount: accountId,
+          now: refreshedAt,
+        });
+      });
+      logger.info(
+        {
+          event: "token_issued",
+          accountId,
+          broker,
+          environment,
+          trigger: request.trigger,
+          expiresAt: issued.expiresAt,
+        },
+        "issued a broker token",
+      );
+      return {
+        accessToken: issued.accessToken,
+        tokenType: issued.tokenType,
+        expiresAt: issued.expiresAt,
+      };
+    } catch (error) {
+      await recordFailure(credentials, key, request.trigger, started, error);
+      throw error;
+    }
+  }
+
+  async function recordFailure(
+    credentials: AccountBrokerCredentials,
+    key: string,
+    trigger: string,
+    started: Date,
+    error: unknown,
+  ): Promise<void> {
+    const { accountId, broker, environment } = credentials;
+    const now = clock.now();
+    const brokerCode = error instanceof BrokerError ? error.brokerCode : undefined;
+    const code = error instanceof BrokerError ? error.code : "internal_error";
+    const message =
+      error instanceof BrokerError ? error.message : "unexpected error while issuing (see logs)";
+    const notBefore =
+      error instanceof BrokerRateLimitedError
+        ? new Date(now.getTime() + error.retryAfterMs)
+        : undefined;
+    try {
+      await sql.begin(async (tx) => {
+        await recordAttempt(tx, {
+          accountId,
+          at: now,
+          action: "issue",
+          outcome: "failed",
+          trigger,
+          broker,
+          environment,
+          brokerCode,
+          message,
+          durationMs: now.getTime() - started.getTime(),
+        });
+        await markFailed(tx, {
+          accountId,
+          at: now,
+          code: brokerCode ?? code,
+          message,
+          backoff,
+          notBefore,
+        });
+        await releaseIssuanceSlot(tx, { key, owner, now, ...(notBefore ? { notBefore } : {}) });
+      });
+    } catch (recordError) {
+      logger.error(
+        { event: "token_failure_not_recorded", accountId, err: recordError },
+        "could not record a failed issuance",
+      );
+    }
+    logger.warn(
+      { event: "token_issue_failed", accountId, broker, environment, trigger, code, brokerCode },
+      `token issuance failed: ${message}`,
+    );
+  }
+
+  /** Another account with the same app key got a token moments ago: share it instead of asking again. */
+  async function reuseSiblingToken(
+    credentials: AccountBrokerCredentials,
+    siblingId: number,
+    request: IssueRequest,
+  ): Promise<ValidToken | undefined> {
+    const sibling = await readStoredToken(sql, siblingId);
+    if (!good(sibling, { ...request, refreshedSince: undefined })) return undefined;
+    const siblingCredentials = await loadBrokerCredentials(sql, cipher, siblingId).catch(
+      () => undefined,
+    );
+    if (
+      !siblingCredentials ||
+      credentialKey(
+        siblingCredentials.broker,
+        siblingCredentials.environment,
+        siblingCredentials.appKey,
+      ) !== credentialKey(credentials.broker, credentials.environment, credentials.appKey)
+    ) {
+      return undefined;
+    }
+    const token = await decrypted(sibling);
+    const { accountId } = credentials;
+    const [storeCiphertext, mirrorCiphertext] = await Promise.all([
+      cipher.encrypt(token.accessToken, tokenBinding(accountId)),
+      cipher.encrypt(token.accessToken, accountBinding("access_token", accountId)),
+    ]);
+    const now = clock.now();
+    await sql.begin(async (tx) => {
+      await writeToken(tx, {
+        accountId,
+        storeCiphertext,
+        mirrorCiphertext,
+        tokenType: token.tokenType,
+        expiresIn: Math.max(0, Math.round((token.expiresAt.getTime() - now.getTime()) / 1000)),
+        expiresAt: token.expiresAt,
+        refreshedAt: now,
+      });
+      await markSucceeded(tx, accountId);
+      await recordAttempt(tx, {
+        accountId,
+        at: now,
+        action: "reuse",
+        outcome: "ok",
+        trigger: request.trigger,
+        broker: credentials.broker,
+        environment: credentials.environment,
+        message: `shared the token of account ${siblingId}, which uses the same app key`,
+      });
+    });
+    return token;
+  }
+
+  return {
+    /** A token valid beyond the safety margin: the cached one, or one issuance shared by all callers. */
+    async getValidToken(accountId: number): Promise<ValidToken> {
+      const stored = await readStoredToken(sql, accountId);
+      const request: IssueRequest = {
+        trigger: stored ? "expiring" : "missing",
+        validBeyond: after(settings.safetyMarginMs),
+        waitMs: settings.issueWaitMs,
+      };
+      if (good(stored, request)) return decrypted(stored);
+      return (await ensureToken(accountId, request)).token;
+    },
+
+    /** A token issued after this call began (one issuance even when several callers force at once). */
+    async forceRefresh(accountId: number): Promise<ValidToken> {
+      const requestedAt = clock.now();
+      return (
+        await ensureToken(accountId, {
+          trigger: "force",
+          validBeyond: requestedAt,
+          refreshedSince: requestedAt,
+          waitMs: settings.issueWaitMs,
+        })
+      ).token;
+    },
+
+    /**
+     * The broker rejected the account's token: the next getValidToken issues
+     * a fresh one, once, however many callers report it. With `reportedToken`,
+     * only that token is marked (a late report about an older token is ignored).
+     */
+    async invalidate(accountId: number, reportedToken?: string): Promise<{ invalidated: boolean }> {
+      const credentials = await loadBrokerCredentials(sql, cipher, accountId);
+      const stored = await readStoredToken(sql, accountId);
+      if (!stored) return { invalidated: false };
+      if (reportedToken !== undefined) {
+        const current = await cipher.decrypt(stored.ciphertext, tokenBinding(accountId));
+        if (current !== reportedToken) return { invalidated: false };
+      }
+      const now = clock.now();
+      await sql.begin(async (tx) => {
+        await tx`
+          INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
+          VALUES (${accountId}, ${stored.lastRefreshedAt})
+          ON CONFLICT (account_id) DO UPDATE
+            SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
+        `;
+        await recordAttempt(tx, {
+          accountId,
+          at: now,
+          action: "invalidate",
+          outcome: "ok",
+          trigger: "reported",
+          broker: credentials.broker,
+          environment: credentials.environment,
+          message: "a caller reported that the broker rejected the token",
+        });
+      });
+      logger.info(
+        { event: "token_invalidated", accountId, broker: credentials.broker },
+        "token reported as rejected by the broker",
+      );
+      return { invalidated: true };
+    },
+
+    /**
+     * Revokes a token at the broker, best effort: the outcome is recorded and
+     * logged, never thrown (the account may already be gone).
+     */
+    async revoke(
+      credentials: AccountBrokerCredentials,
+      accessToken: string,
+      trigger: string,
+    ): Promise<{ revoked: boolean }> {
+      const started = clock.now();
+      let revoked = false;
+      let error: unknown;
+      try {
+        await brokers
+          .get(credentials.broker)
+          .revokeToken(
+            {
+              environment: credentials.environment,
+              appKey: credentials.appKey,
+              appSecret: credentials.appSecret,
+            },
+            accessToken,
+          );
+        revoked = true;
+      } catch (caught) {
+        error = caught;
+      }
+      const now = clock.now();
+      await recordAttempt(sql, {
+        accountId: credentials.accountId,
+        at: now,
+        action: "revoke",
+        outcome: revoked ? "ok" : "failed",
+        trigger,
+        broker: credentials.broker,
+        environment: credentials.environment,
+        brokerCode: error instanceof BrokerError ? error.brokerCode : undefined,
+        message:
+          error instanceof BrokerError
+            ? error.message
+            : error
+              ? "revoke failed (see logs)"
+              : undefined,
+        durationMs: now.getTime() - started.getTime(),
+      }).catch(() => {});
+      logger[revoked ? "info" : "warn"](
+        {
+          event: revoked ? "token_revoked" : "token_revoke_failed",
+          accountId: credentials.accountId,
+          broker: credentials.broker,
+          trigger,
+        },
+        revoked ? "revoked a broker token" : "could not revoke a broker token",
+      );
+      return { revoked };
+    },
+
+    /** For the refresh job: make the account's token good beyond `validBeyond`, never waiting. */
+    refreshAccount(accountId: number, validBeyond: Date) {
+      return ensureToken(accountId, { trigger: "refresh", validBeyond, waitMs: 0 });
+    },
+
+    /** The operators' view: every securities account's token health. */
+    status(): Promise<TokenStatusReport> {
+      return tokenStatus(sql, { now: clock.now(), refreshWindowMs: settings.refreshWindowMs });
+    },
+
+    settings,
+    owner,
+  };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,244 @@
+import { createHash } from "node:crypto";
+import type { Sql, TransactionSql } from "../db";
+
+type Db = Sql | TransactionSql;
+
+/** The stored token of an account, still encrypted. */
+export interface StoredToken {
+  accountId: number;
+  ciphertext: string;
+  tokenType: string;
+  expiresAt: Date;
+  lastRefreshedAt: Date;
+  /** True when a caller reported this very token as rejected by the broker. */
+  rejected: boolean;
+}
+
+/**
+ * The issuance slot's key for (broker, environment, app key): a sha256, so
+ * the app key itself is never stored in the clear.
+ */
+export function credentialKey(broker: string, environment: string, appKey: string): string {
+  return createHash("sha256").update(`${broker}\u0000${environment}\u0000${appKey}`).digest("hex");
+}
+
+/** One indexed read: the account's token with its rejected flag. */
+export async function readStoredToken(
+  sql: Db,
+  accountId: number,
+): Promise<StoredToken | undefined> {
+  const [row] = await sql<
+    {
+      access_token: string;
+      token_type: string;
+      expires_at: Date;
+      last_refreshed_at: Date;
+      rejected: boolean;
+    }[]
+  >`
+    SELECT st.access_token, st.token_type, st.expires_at, st.last_refreshed_at,
+           coalesce(s.rejected_token_refreshed_at = st.last_refreshed_at, false) AS rejected
+    FROM securities_tokens st
+    LEFT JOIN securities_token_state s ON s.account_id = st.account_id
+    WHERE st.account_id = ${accountId}
+  `;
+  if (!row) return undefined;
+  return {
+    accountId,
+    ciphertext: row.access_token,
+    tokenType: row.token_type,
+    expiresAt: row.expires_at,
+    lastRefreshedAt: row.last_refreshed_at,
+    rejected: row.rejected,
+  };
+}
+
+export interface SlotClaim {
+  granted: boolean;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  nextAllowedAt: Date | null;
+  lastAccountId: number | null;
+}
+
+/**
+ * Takes the issuance lease of a credential, in one statement: granted only
+ * when nobody holds a live lease and the broker's pace allows an issue now.
+ * The pace is pushed forward in the same statement, committed before the
+ * broker is called, so that a process dying mid-call cannot make the next
+ * issuer break the broker's limit.
+ */
+export async function claimIssuanceSlot(
+  sql: Db,
+  claim: {
+    key: string;
+    broker: string;
+    environment: string;
+    owner: string;
+    now: Date;
+    leaseMs: number;
+    minIntervalMs: number;
+  },
+): Promise<SlotClaim> {
+  const leaseUntil = new Date(claim.now.getTime() + claim.leaseMs);
+  const nextAllowed = new Date(claim.now.getTime() + claim.minIntervalMs);
+  const [granted] = await sql<{ granted: boolean }[]>`
+    INSERT INTO broker_issuance_slots AS s
+      (credential_key, broker, environment, lease_owner, lease_until, next_allowed_at)
+    VALUES (${claim.key}, ${claim.broker}, ${claim.environment}, ${claim.owner}, ${leaseUntil}, ${nextAllowed})
+    ON CONFLICT (credential_key) DO UPDATE
+      SET lease_owner = EXCLUDED.lease_owner,
+          lease_until = EXCLUDED.lease_until,
+          next_allowed_at = EXCLUDED.next_allowed_at
+      WHERE (s.lease_until IS NULL OR s.lease_until <= ${claim.now})
+        AND (s.next_allowed_at IS NULL OR s.next_allowed_at <= ${claim.now})
+    RETURNING true AS granted
+  `;
+  if (granted) {
+    return {
+      granted: true,
+      leaseOwner: claim.owner,
+      leaseUntil,
+      nextAllowedAt: nextAllowed,
+      lastAccountId: null,
+    };
+  }
+  const [slot] = await sql<
+    {
+      lease_owner: string | null;
+      lease_until: Date | null;
+      next_allowed_at: Date | null;
+      last_account_id: number | null;
+    }[]
+  >`
+    SELECT lease_owner, lease_until, next_allowed_at, last_account_id
+    FROM broker_issuance_slots WHERE credential_key = ${claim.key}
+  `;
+  return {
+    granted: false,
+    leaseOwner: slot?.lease_owner ?? null,
+    leaseUntil: slot?.lease_until ?? null,
+    nextAllowedAt: slot?.next_allowed_at ?? null,
+    lastAccountId: slot?.last_account_id ?? null,
+  };
+}
+
+/** Gives the lease back; on a broker rate limit, pushes the pace out by what it asked. */
+export async function releaseIssuanceSlot(
+  sql: Db,
+  release: { key: string; owner: string; issuedForAccount?: number; now: Date; notBefore?: Date },
+): Promise<void> {
+  await sql`
+    UPDATE broker_issuance_slots
+    SET lease_owner = NULL,
+        lease_until = NULL,
+        last_issued_at = CASE WHEN ${release.issuedForAccount ?? null}::int IS NULL THEN last_issued_at ELSE ${release.now} END,
+        last_account_id = coalesce(${release.issuedForAccount ?? null}::int, last_account_id),
+        next_allowed_at = greatest(next_allowed_at, ${release.notBefore ?? null}::timestamp)
+    WHERE credential_key = ${release.key} AND lease_owner = ${release.owner}
+  `;
+}
+
+/**
+ * Writes a new token: the seed's securities_tokens row and the legacy mirror
+ * on accounts, each with its own row-bound ciphertext. Call inside the
+ * transaction that also records the attempt.
+ */
+export async function writeToken(
+  tx: TransactionSql,
+  token: {
+    accountId: number;
+    storeCiphertext: string;
+    mirrorCiphertext: string;
+    tokenType: string;
+    expiresIn: number;
+    expiresAt: Date;
+    refreshedAt: Date;
+  },
+): Promise<void> {
+  await tx`
+    INSERT INTO securities_tokens
+      (account_id, access_token, token_type, expires_in, expires_at, created_at, last_refreshed_at)
+    VALUES (${token.accountId}, ${token.storeCiphertext}, ${token.tokenType}, ${token.expiresIn},
+            ${token.expiresAt}, ${token.refreshedAt}, ${token.refreshedAt})
+    ON CONFLICT (account_id) DO UPDATE
+      SET access_token = EXCLUDED.access_token,
+          token_type = EXCLUDED.token_type,
+          expires_in = EXCLUDED.expires_in,
+          expires_at = EXCLUDED.expires_at,
+          last_refreshed_at = EXCLUDED.last_refreshed_at
+  `;
+  await tx`
+    UPDATE accounts
+    SET access_token = ${token.mirrorCiphertext}, token_expires_at = ${token.expiresAt}
+    WHERE id = ${token.accountId}
+  `;
+}
+
+export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate";
+export type AttemptOutcome = "ok" | "failed";
+
+export interface Attempt {
+  accountId: number;
+  at: Date;
+  action: AttemptAction;
+  outcome: AttemptOutcome;
+  trigger: string;
+  broker: string;
+  environment: string;
+  brokerCode?: string | undefined;
+  message?: string | undefined;
+  durationMs?: number | undefined;
+}
+
+/** Appends one line to the attempts history the status view reads. */
+export async function recordAttempt(sql: Db, attempt: Attempt): Promise<void> {
+  await sql`
+    INSERT INTO securities_token_attempts
+      (account_id, attempted_at, action, outcome, trigger, broker, environment, broker_code, message, duration_ms)
+    VALUES (${attempt.accountId}, ${attempt.at}, ${attempt.action}, ${attempt.outcome}, ${attempt.trigger},
+            ${attempt.broker}, ${attempt.environment}, ${attempt.brokerCode ?? null},
+            ${attempt.message?.slice(0, 500) ?? null}, ${attempt.durationMs ?? null})
+  `;
+}
+
+/** After a success: failures cleared, claim released. */
+export async function markSucceeded(sql: Db, accountId: number): Promise<void> {
+  await sql`
+    INSERT INTO securities_token_state (account_id) VALUES (${accountId})
+    ON CONFLICT (account_id) DO UPDATE
+      SET consecutive_failures = 0, next_attempt_at = NULL, rejected_token_refreshed_at = NULL,
+          claimed_by = NULL, claimed_until = NULL
+  `;
+}
+
+/** After a failure: counted, next attempt pushed out by the backoff, the error kept for operators. */
+export async function markFailed(
+  sql: Db,
+  failure: {
+    accountId: number;
+    at: Date;
+    code: string;
+    message: string;
+    backoff: (consecutiveFailures: number) => number;
+    notBefore?: Date | undefined;
+  },
+): Promise<void> {
+  const [row] = await sql<{ consecutive_failures: number }[]>`
+    INSERT INTO securities_token_state (account_id, consecutive_failures, last_error_at, last_error_code, last_error_message)
+    VALUES (${failure.accountId}, 1, ${failure.at}, ${failure.code}, ${failure.message.slice(0, 500)})
+    ON CONFLICT (account_id) DO UPDATE
+      SET consecutive_failures = securities_token_state.consecutive_failures + 1,
+          last_error_at = EXCLUDED.last_error_at,
+          last_error_code = EXCLUDED.last_error_code,
+          last_error_message = EXCLUDED.last_error_message,
+          claimed_by = NULL, claimed_until = NULL
+    RETURNING consecutive_failures
+  `;
+  const delay = failure.backoff(row?.consecutive_failures ?? 1);
+  const next = Math.max(failure.at.getTime() + delay, failure.notBefore?.getTime() ?? 0);
+  await sql`
+    UPDATE securities_token_state SET next_attempt_at = ${new Date(next)}
+    WHERE account_id = ${failure.accountId}
+  `;
+}

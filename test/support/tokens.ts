@@ -1,0 +1,63 @@
+import { randomBytes } from "node:crypto";
+import { type Account, createAccount, parseCreateAccount } from "../../core/accounts";
+import type { BrokerRegistry } from "../../core/brokers";
+import type { Clock } from "../../core/clock";
+import type { Cipher } from "../../core/crypto";
+import type { Sql } from "../../core/db";
+import { createTokenService, type TokenService, type TokenSettings } from "../../core/tokens";
+
+/** A clock that runs with real time, plus an offset a test can move forward. */
+export interface OffsetClock extends Clock {
+  advance(ms: number): void;
+}
+
+export function offsetClock(): OffsetClock {
+  let offset = 0;
+  return {
+    now: () => new Date(Date.now() + offset),
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
+}
+
+/** Creates a securities account through the real validation and store. */
+export async function securitiesAccount(
+  sql: Sql,
+  cipher: Cipher,
+  options: {
+    broker?: "KIS" | "KIWOOM";
+    environment?: "real" | "paper";
+    appKey?: string;
+    name?: string;
+  } = {},
+): Promise<Account> {
+  const broker = options.broker ?? "KIS";
+  const input = parseCreateAccount({
+    name: options.name ?? `test-${randomBytes(3).toString("hex")}`,
+    account_type: "SECURITIES_STOCK",
+    exchange: broker,
+    environment: options.environment ?? "real",
+    api_key: options.appKey ?? `PS${randomBytes(12).toString("hex")}`,
+    api_secret: `secret-${randomBytes(24).toString("base64url")}`,
+    securities_config: {
+      account_number: broker === "KIS" ? "12345678" : "5012345678",
+      ...(broker === "KIS" ? { product_code: "01" } : {}),
+      market_type: "DOMESTIC_STOCK",
+      cert_password: "cert-pw-123",
+      additional_params: {},
+    },
+  });
+  return createAccount(sql, cipher, input);
+}
+
+/** A token service as one process would build it. */
+export function tokenService(deps: {
+  sql: Sql;
+  cipher: Cipher;
+  brokers: BrokerRegistry;
+  clock: Clock;
+  settings?: Partial<TokenSettings>;
+}): TokenService {
+  return createTokenService({ ...deps, settings: { issueLeaseMs: 5_000, ...deps.settings } });
+}
