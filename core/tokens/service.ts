@@ -410,16 +410,14 @@ export function createTokenService(deps: TokenServiceDependencies) {
       let revoked = false;
       let error: unknown;
       try {
-        await brokers
-          .get(credentials.broker)
-          .revokeToken(
-            {
-              environment: credentials.environment,
-              appKey: credentials.appKey,
-              appSecret: credentials.appSecret,
-            },
-            accessToken,
-          );
+        await brokers.get(credentials.broker).revokeToken(
+          {
+            environment: credentials.environment,
+            appKey: credentials.appKey,
+            appSecret: credentials.appSecret,
+          },
+          accessToken,
+        );
         revoked = true;
       } catch (caught) {
         error = caught;

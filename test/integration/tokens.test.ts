@@ -189,7 +189,7 @@ describe("refresh job", () => {
   });
 
   it("makes exactly one issuance per account under ten overlapping runs and fifty concurrent readers", async () => {
-    const accounts = [];
+    const accounts: { id: number }[] = [];
     for (let i = 0; i < 100; i++) accounts.push(await securitiesAccount(db.sql, crypto.cipher));
     broker.sandbox.configure({ latencyMs: 20 });
     // Several "processes": each with its own pool and service instance.
@@ -229,7 +229,7 @@ describe("refresh job", () => {
   });
 
   it("converges with 30% injected faults and never loses a still-valid token", async () => {
-    const accounts = [];
+    const accounts: { id: number }[] = [];
     for (let i = 0; i < 30; i++) accounts.push(await securitiesAccount(db.sql, crypto.cipher));
     const tokens = service({ backoffBaseMs: 1_000, backoffMaxMs: 1_000 });
     const first = await refreshDueTokens({ sql: db.sql, tokens, clock });
