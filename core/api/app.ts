@@ -1,0 +1,334 @@
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import {
+  ACCOUNT_TYPES,
+  type AccountBrokerCredentials,
+  type AccountType,
+  createAccount,
+  deleteAccount,
+  getAccount,
+  listAccounts,
+  parseCreateAccount,
+  parseUpdateAccount,
+  toFieldIssues,
+  tokenBinding,
+  toPublicAccount,
+  updateAccount,
+} from "../accounts";
+import type { Authenticator, Caller } from "../auth";
+import type { Cipher } from "../crypto";
+import type { Sql } from "../db";
+import { ValidationError } from "../errors";
+import type { Logger } from "../log";
+import type { TokenService } from "../tokens";
+import { buildOpenApiDocument } from "./openapi";
+import {
+  MalformedJsonError,
+  PayloadTooLargeError,
+  PROBLEM_BASE,
+  type ProblemResponse,
+  toProblem,
+} from "./problems";
+import { allowedMethods, type OperationId, ROUTES } from "./routes";
+import { invalidateRequestSchema } from "./schemas";
+
+/** What the API calls of the token service (core/tokens). */
+export type ApiTokenService = Pick<
+  TokenService,
+  "getValidToken" | "forceRefresh" | "invalidate" | "revoke" | "status"
+>;
+
+export interface ApiDependencies {
+  sql: Sql;
+  cipher: Cipher;
+  tokens: ApiTokenService;
+  auth: Authenticator;
+  logger: Logger;
+  /** Largest accepted request body (default 64 KiB). */
+  bodyLimitBytes?: number;
+  /** Shown in the OpenAPI document. */
+  version?: string;
+}
+
+type AppEnv = { Variables: { caller?: Caller } };
+type Handler = (c: Context<AppEnv>) => Promise<Response>;
+
+export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
+const MAX_ID = 2_147_483_647;
+
+/**
+ * The HTTP API as a Hono app: the same app runs behind API Gateway (Lambda
+ * adapter) and in the local Node server. Handlers parse, call core, shape;
+ * every error becomes a problem document in `onError` / `notFound`.
+ */
+export function createApp(deps: ApiDependencies): Hono<AppEnv> {
+  const { sql, cipher, tokens, auth, logger } = deps;
+  const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const app = new Hono<AppEnv>();
+  let openApi: unknown;
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const caller = c.get("caller");
+    logger.info(
+      {
+        event: "request",
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(caller ? { key_id: caller.keyId } : {}),
+      },
+      "request",
+    );
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new PayloadTooLargeError(limit);
+      },
+    }),
+  );
+
+  const handlers: Record<OperationId, Handler> = {
+    async getHealth(c) {
+      let database: "ok" | "unreachable" = "ok";
+      try {
+        await sql`SELECT 1`;
+      } catch (error) {
+        database = "unreachable";
+        logger.warn({ err: describeError(error) }, "health check: database unreachable");
+      }
+      const healthy = database === "ok";
+      return c.json(
+        { status: healthy ? "ok" : "degraded", database, time: new Date().toISOString() },
+        healthy ? 200 : 503,
+      );
+    },
+    async getOpenApi(c) {
+      openApi ??= buildOpenApiDocument({ ...(deps.version ? { version: deps.version } : {}) });
+      return c.json(openApi);
+    },
+    async listAccounts(c) {
+      const type = accountTypeQuery(c.req.queries("type"));
+      const accounts = await listAccounts(sql, cipher, type ? { type } : {});
+      return c.json({ accounts: accounts.map(toPublicAccount) });
+    },
+    async createAccount(c) {
+      const input = parseCreateAccount(await readJson(c));
+      const account = await createAccount(sql, cipher, input);
+      c.header("Location", `/accounts/${account.id}`);
+      return c.json(toPublicAccount(account), 201);
+    },
+    async getAccount(c) {
+      return c.json(toPublicAccount(await getAccount(sql, cipher, accountId(c))));
+    },
+    async updateAccount(c) {
+      const id = accountId(c);
+      const patch = parseUpdateAccount(await readJson(c));
+      const result = await updateAccount(sql, cipher, id, patch);
+      if (result.credentialsChanged && result.previousCredentials) {
+        await retireTokenOf(result.previousCredentials);
+      }
+      return c.json(toPublicAccount(result.account));
+    },
+    async deleteAccount(c) {
+      const id = accountId(c);
+      const deleted = await deleteAccount(sql, cipher, id);
+      // After the commit: a broker that is down must not keep the account alive.
+      if (deleted.revoke) {
+        await tokens.revoke(
+          deleted.revoke.credentials,
+          deleted.revoke.accessToken,
+          "account_deleted",
+        );
+      }
+      return c.body(null, 204);
+    },
+    async getToken(c) {
+      const id = accountId(c);
+      const token = await tokens.getValidToken(id);
+      logger.info(
+        { event: "token_read", key_id: c.get("caller")?.keyId, account_id: id },
+        "access token read",
+      );
+      c.header("Cache-Control", "no-store");
+      return c.json({
+        access_token: token.accessToken,
+        token_type: token.tokenType,
+        expires_at: token.expiresAt.toISOString(),
+      });
+    },
+    async refreshToken(c) {
+      const id = accountId(c);
+      const token = await tokens.forceRefresh(id);
+      logger.info(
+        { event: "token_refresh", key_id: c.get("caller")?.keyId, account_id: id },
+        "access token refreshed on request",
+      );
+      return c.json({ token_type: token.tokenType, expires_at: token.expiresAt.toISOString() });
+    },
+    async invalidateToken(c) {
+      const id = accountId(c);
+      const raw = await readJson(c);
+      const parsed = invalidateRequestSchema.safeParse(raw === undefined ? {} : raw);
+      if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error.issues));
+      const result = await tokens.invalidate(id, parsed.data.access_token);
+      logger.info(
+        {
+          event: "token_invalidate",
+          key_id: c.get("caller")?.keyId,
+          account_id: id,
+          invalidated: result.invalidated,
+        },
+        "access token reported rejected",
+      );
+      return c.json({ invalidated: result.invalidated });
+    },
+    async getTokenStatus(c) {
+      return c.json(isoDates(await tokens.status()) as Record<string, unknown>);
+    },
+  };
+
+  /**
+   * The account's credentials changed: its stored token was issued with the
+   * old ones. Mark it rejected (the next read issues a new one with the new
+   * credentials), then revoke it at the broker with the old ones, best effort.
+   */
+  async function retireTokenOf(previous: AccountBrokerCredentials): Promise<void> {
+    const [row] = await sql<{ access_token: string }[]>`
+      SELECT access_token FROM securities_tokens WHERE account_id = ${previous.accountId}`;
+    if (!row) return;
+    const accessToken = await cipher.decrypt(row.access_token, tokenBinding(previous.accountId));
+    await tokens.invalidate(previous.accountId).catch((error: unknown) => {
+      logger.warn(
+        { event: "token_retire_failed", account_id: previous.accountId, err: describeError(error) },
+        "could not mark the old token rejected after a credentials change",
+      );
+    });
+    await tokens.revoke(previous, accessToken, "credentials_changed");
+  }
+
+  for (const route of ROUTES) {
+    const path = route.path.replace(/\{(\w+)\}/g, ":$1");
+    const handler = handlers[route.operationId];
+    const scope = route.scope;
+    app.on(route.method, path, async (c) => {
+      if (scope) {
+        const caller = await auth.authenticate(c.req.header("authorization"));
+        c.set("caller", caller);
+        auth.require(caller, scope);
+      }
+      return handler(c);
+    });
+  }
+
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      return problemResponse(c, {
+        problem: {
+          type: `${PROBLEM_BASE}method-not-allowed`,
+          title: "Method not allowed",
+          status: 405,
+          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(", ")}.`,
+        },
+        headers: { Allow: allowed.join(", ") },
+        unexpected: false,
+      });
+    }
+    return problemResponse(c, {
+      problem: {
+        type: `${PROBLEM_BASE}route-not-found`,
+        title: "Not found",
+        status: 404,
+        detail: `There is no route ${c.req.path}; GET /openapi.json lists them all.`,
+      },
+      headers: {},
+      unexpected: false,
+    });
+  });
+
+  app.onError((error, c) => {
+    const answer = toProblem(error);
+    if (answer.unexpected) {
+      logger.error(
+        {
+          event: "request_failed",
+          method: c.req.method,
+          path: c.req.path,
+          err: describeError(error),
+        },
+        answer.problem.status === 500 ? "unexpected error" : "dependency unavailable",
+      );
+    }
+    return problemResponse(c, answer);
+  });
+
+  return app;
+}
+
+function problemResponse(c: Context<AppEnv>, answer: ProblemResponse): Response {
+  const body = { ...answer.problem, instance: c.req.path };
+  return new Response(JSON.stringify(body), {
+    status: answer.problem.status,
+    headers: { "Content-Type": "application/problem+json", ...answer.headers },
+  });
+}
+
+async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new MalformedJsonError();
+  }
+}
+
+function accountId(c: Context<AppEnv>): number {
+  const raw = c.req.param("id") ?? "";
+  const value = Number(raw);
+  if (!/^[1-9][0-9]{0,9}$/.test(raw) || value > MAX_ID) {
+    throw new ValidationError([
+      { field: "id", message: `must be a whole number from 1 to ${MAX_ID}` },
+    ]);
+  }
+  return value;
+}
+
+function accountTypeQuery(values: string[] | undefined): AccountType | undefined {
+  if (!values || values.length === 0) return undefined;
+  const [value] = values;
+  if (values.length > 1 || !(ACCOUNT_TYPES as readonly string[]).includes(value as string)) {
+    throw new ValidationError([
+      { field: "type", message: `must be one of ${ACCOUNT_TYPES.join(", ")}, given once` },
+    ]);
+  }
+  return value as AccountType;
+}
+
+/** Dates become ISO strings, recursively (the token status report holds Dates). */
+function isoDates(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(isoDates);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isoDates(v)]));
+  }
+  return value;
+}
+
+/** What may be logged of an error: never its enumerable extras (query parameters, bodies). */
+function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    name: error.name,
+    message: error.message,
+    ...(typeof code === "string" ? { code } : {}),
+    stack: error.stack,
+  };
+}

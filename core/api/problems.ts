@@ -1,0 +1,280 @@
+import { ApiKeyStoreError, AuthenticationError, ForbiddenError } from "../auth";
+import { BrokerError, BrokerRateLimitedError } from "../brokers";
+import { ServiceError, ValidationError } from "../errors";
+
+/** Every problem `type` starts with this; the slugs after it are part of the API contract. */
+export const PROBLEM_BASE = "https://securities-support/problems/";
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  code?: string;
+  errors?: { field: string; message: string }[];
+  broker?: string;
+  broker_code?: string;
+  retry_after_seconds?: number;
+}
+
+export interface ProblemResponse {
+  problem: Problem;
+  headers: Record<string, string>;
+  /** Unknown errors (a bug) are logged with their stack; expected ones at a lower level. */
+  unexpected: boolean;
+}
+
+/** The body is not JSON. */
+export class MalformedJsonError extends Error {
+  constructor() {
+    super("The request body is not valid JSON.");
+    this.name = "MalformedJsonError";
+  }
+}
+
+/** The body is over the limit. */
+export class PayloadTooLargeError extends Error {
+  readonly limitBytes: number;
+  constructor(limitBytes: number) {
+    super(`The request body is larger than ${limitBytes} bytes.`);
+    this.name = "PayloadTooLargeError";
+    this.limitBytes = limitBytes;
+  }
+}
+
+function problem(
+  slug: string,
+  title: string,
+  status: number,
+  detail: string,
+  extra: Partial<Problem> = {},
+): Problem {
+  return { type: `${PROBLEM_BASE}${slug}`, title, status, detail, ...extra };
+}
+
+const BROKER_NAMES: Record<string, string> = { KIS: "KIS", KIWOOM: "Kiwoom" };
+
+/**
+ * The one mapping from an error to an HTTP answer. Core errors carry a kind,
+ * never a status; this is where kinds become statuses.
+ */
+export function toProblem(error: unknown): ProblemResponse {
+  const known = (p: Problem, headers: Record<string, string> = {}): ProblemResponse => ({
+    problem: p,
+    headers,
+    unexpected: false,
+  });
+
+  if (error instanceof MalformedJsonError) {
+    return known(
+      problem(
+        "malformed-json",
+        "Malformed JSON",
+        400,
+        "The request body is not valid JSON: check quotes, commas and brackets.",
+      ),
+    );
+  }
+  if (error instanceof PayloadTooLargeError) {
+    return known(
+      problem(
+        "payload-too-large",
+        "Payload too large",
+        413,
+        `The request body is larger than the ${error.limitBytes}-byte limit; send a smaller body.`,
+      ),
+    );
+  }
+  if (error instanceof AuthenticationError) {
+    return known(problem("unauthorized", "Unauthorized", 401, error.message), {
+      "WWW-Authenticate": `Bearer realm="securities-support"${error.reason === "missing" ? "" : ', error="invalid_token"'}`,
+    });
+  }
+  if (error instanceof ForbiddenError) {
+    return known(
+      problem(
+        "forbidden",
+        "Forbidden",
+        403,
+        `${error.message} Ask an operator for a key with that scope.`,
+        { code: "missing_scope" },
+      ),
+    );
+  }
+  if (error instanceof ValidationError) {
+    return known(
+      problem(
+        "validation",
+        "Invalid request",
+        400,
+        `Fix the fields listed in errors and send the request again: ${error.message}.`,
+        {
+          code: error.code,
+          errors: error.issues.map((i) => ({ field: i.field, message: i.message })),
+        },
+      ),
+    );
+  }
+  if (error instanceof BrokerError) return known(...brokerProblem(error));
+  if (error instanceof ApiKeyStoreError) {
+    return {
+      problem: problem(
+        "service-unavailable",
+        "Service unavailable",
+        503,
+        `API keys cannot be checked right now: ${error.message}`,
+        { code: error.code },
+      ),
+      headers: { "Retry-After": "30" },
+      unexpected: true,
+    };
+  }
+  if (error instanceof ServiceError && error.kind === "rate_limited" && hasRetryAfter(error)) {
+    // We hold back for the broker's pace (or another process's issuance): nothing was sent.
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    return known(
+      problem(
+        "broker-rate-limited",
+        "Broker rate limit",
+        503,
+        `${sentence(error.message)} Retry after ${seconds} s.`,
+        {
+          code: error.code,
+          retry_after_seconds: seconds,
+        },
+      ),
+      { "Retry-After": String(seconds) },
+    );
+  }
+  if (error instanceof ServiceError) {
+    switch (error.kind) {
+      case "not_found":
+        return known(
+          problem("not-found", "Not found", 404, sentence(error.message), { code: error.code }),
+        );
+      case "conflict":
+        return known(
+          problem("conflict", "Conflict", 409, sentence(error.message), { code: error.code }),
+        );
+      case "rate_limited":
+      case "upstream_unavailable":
+      case "upstream_rejected":
+      case "unavailable":
+        // Not a broker: the key service or the database settings. Their
+        // messages name AWS resources, which callers need not see.
+        return {
+          problem: problem(
+            "service-unavailable",
+            "Service unavailable",
+            503,
+            "A service this API depends on is unavailable or refused the request; try again later.",
+            { code: error.code },
+          ),
+          headers: { "Retry-After": "30" },
+          unexpected: true,
+        };
+      default:
+        break;
+    }
+  }
+  if (isDatabaseUnreachable(error)) {
+    return {
+      problem: problem(
+        "service-unavailable",
+        "Service unavailable",
+        503,
+        "The database cannot be reached right now; try again shortly.",
+      ),
+      headers: { "Retry-After": "5" },
+      unexpected: true,
+    };
+  }
+  return {
+    problem: problem(
+      "internal",
+      "Internal server error",
+      500,
+      "An unexpected error happened; it has been logged.",
+    ),
+    headers: {},
+    unexpected: true,
+  };
+}
+
+function brokerProblem(error: BrokerError): [Problem, Record<string, string>] {
+  const broker = BROKER_NAMES[error.broker] ?? error.broker;
+  const codeText = error.brokerCode ? ` (${error.brokerCode})` : "";
+  const extra: Partial<Problem> = {
+    code: error.code,
+    broker: error.broker,
+    ...(error.brokerCode ? { broker_code: error.brokerCode } : {}),
+  };
+  if (error instanceof BrokerRateLimitedError) {
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    return [
+      problem(
+        "broker-rate-limited",
+        "Broker rate limit",
+        503,
+        `${broker} allows another token issuance in ${seconds} s${codeText}; retry after that.`,
+        { ...extra, retry_after_seconds: seconds },
+      ),
+      { "Retry-After": String(seconds) },
+    ];
+  }
+  if (error.kind === "upstream_unavailable") {
+    return [
+      problem(
+        "broker-unavailable",
+        "Broker unavailable",
+        503,
+        `${broker} did not answer usefully${codeText}; try again in a minute.`,
+        extra,
+      ),
+      { "Retry-After": "60" },
+    ];
+  }
+  const credentials = error.code === "broker_credentials_rejected";
+  return [
+    problem(
+      "broker-rejected",
+      "Broker rejected the request",
+      502,
+      credentials
+        ? `${broker} refused the account's app key and secret${codeText}: fix them with PATCH /accounts/{id}.`
+        : `${broker} rejected the request${codeText}: ${sentence(error.message)}`,
+      extra,
+    ),
+    {},
+  ];
+}
+
+function hasRetryAfter(error: object): error is { retryAfterMs: number } {
+  const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function sentence(message: string): string {
+  const trimmed = message.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01",
+  "57P03",
+  "53300",
+]);
+
+function isDatabaseUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && UNREACHABLE.has(code);
+}

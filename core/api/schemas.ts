@@ -1,0 +1,148 @@
+/**
+ * Response and parameter schemas of the API, in zod/mini (the Lambda bundle
+ * budget rules out classic zod). Request bodies of accounts come from
+ * core/accounts; the OpenAPI document is generated from these same objects.
+ */
+import * as z from "zod/mini";
+import { ACCOUNT_TYPES, BROKER_ENVIRONMENTS, MARKET_TYPES } from "../accounts";
+
+const isoTime = z.string().check(z.meta({ format: "date-time" }));
+const nullableTime = z.nullable(isoTime);
+
+export const publicAccountSchema = z
+  .object({
+    id: z.number().check(z.int()),
+    name: z.string(),
+    account_type: z.enum(ACCOUNT_TYPES),
+    exchange: z.string(),
+    environment: z.nullable(z.enum(BROKER_ENVIRONMENTS)),
+    is_active: z.boolean(),
+    api_key: z.nullable(z.string()).check(z.meta({ description: "Masked: ****abcd" })),
+    has_api_secret: z.boolean(),
+    securities_config: z.nullable(
+      z.object({
+        account_number: z.string().check(z.meta({ description: "Masked: ****5678" })),
+        product_code: z.nullable(z.string()),
+        market_type: z.enum(MARKET_TYPES),
+        has_cert_password: z.boolean(),
+        additional_params: z.record(
+          z.string(),
+          z.union([z.string(), z.number(), z.boolean(), z.null()]),
+        ),
+      }),
+    ),
+    token_expires_at: nullableTime,
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .check(z.meta({ id: "Account", description: "An account; secrets never appear." }));
+
+export const accountListSchema = z
+  .object({ accounts: z.array(publicAccountSchema) })
+  .check(z.meta({ id: "AccountList" }));
+
+export const tokenSchema = z
+  .object({
+    access_token: z.string(),
+    token_type: z.string(),
+    expires_at: isoTime,
+  })
+  .check(z.meta({ id: "AccessToken", description: "A valid broker access token." }));
+
+export const refreshedTokenSchema = z.object({ token_type: z.string(), expires_at: isoTime }).check(
+  z.meta({
+    id: "RefreshedToken",
+    description: "The new token's expiry; the token itself is not returned.",
+  }),
+);
+
+export const invalidateRequestSchema = z
+  .strictObject({
+    access_token: z.optional(
+      z
+        .string({ error: "must be a string" })
+        .check(
+          z.minLength(1, "must not be empty"),
+          z.maxLength(4096, "must be at most 4096 characters"),
+        ),
+    ),
+  })
+  .check(
+    z.meta({
+      id: "InvalidateRequest",
+      description:
+        "Optional. With access_token, only that token is invalidated (a stale report about an older token changes nothing).",
+    }),
+  );
+
+export const invalidateResponseSchema = z
+  .object({ invalidated: z.boolean() })
+  .check(z.meta({ id: "InvalidateResult" }));
+
+const lastErrorSchema = z.nullable(
+  z.object({ code: z.nullable(z.string()), message: z.nullable(z.string()), at: isoTime }),
+);
+
+const TOKEN_STATES = ["valid", "expiring", "failing", "rejected", "expired", "missing"] as const;
+
+export const tokenStatusSchema = z
+  .object({
+    generated_at: isoTime,
+    refresh_window_hours: z.number(),
+    totals: z.object({
+      accounts: z.number(),
+      valid: z.number(),
+      expiring: z.number().check(z.meta({ description: "Expiring within the refresh window." })),
+      failing: z.number(),
+      rejected: z.number(),
+      expired: z.number(),
+      missing: z.number(),
+    }),
+    accounts: z.array(
+      z.object({
+        account_id: z.number().check(z.int()),
+        name: z.string(),
+        broker: z.string(),
+        is_active: z.boolean(),
+        state: z.enum(TOKEN_STATES),
+        expires_at: nullableTime,
+        last_refreshed_at: nullableTime,
+        consecutive_failures: z.number().check(z.int()),
+        last_error: lastErrorSchema,
+        next_attempt_at: nullableTime,
+      }),
+    ),
+  })
+  .check(z.meta({ id: "TokenStatus" }));
+
+export const healthSchema = z
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    database: z.enum(["ok", "unreachable"]),
+    time: isoTime,
+  })
+  .check(z.meta({ id: "Health" }));
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().check(z.int()),
+    detail: z.string(),
+    instance: z.optional(z.string()),
+    code: z.optional(z.string()),
+    errors: z.optional(z.array(z.object({ field: z.string(), message: z.string() }))),
+    broker: z.optional(z.string()),
+    broker_code: z.optional(z.string()),
+    retry_after_seconds: z.optional(z.number()),
+  })
+  .check(
+    z.meta({
+      id: "Problem",
+      description: "RFC 9457 problem details (application/problem+json).",
+    }),
+  );
+
+export type TokenResponse = z.infer<typeof tokenSchema>;
+export type TokenStatusResponse = z.infer<typeof tokenStatusSchema>;
+export type ProblemDocument = z.infer<typeof problemSchema>;

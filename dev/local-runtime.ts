@@ -1,0 +1,88 @@
+/**
+ * The local composition of the service: the same pieces the Lambda functions
+ * build, with local defaults. `npm start`, the e2e tests and the API
+ * benchmark all build the app through here.
+ */
+import { type ApiTokenService, createApp } from "../core/api";
+import { type ApiKeyStore, createAuthenticator } from "../core/auth";
+import {
+  type BrokerRegistry,
+  type BrokerRegistryDependencies,
+  createBrokerRegistry,
+  parseBrokerSettings,
+} from "../core/brokers";
+import { type Clock, systemClock } from "../core/clock";
+import {
+  type Cipher,
+  createCipher,
+  createKeyProvider,
+  type KeyProvider,
+  parseCryptoSettings,
+} from "../core/crypto";
+import { createSql, type Sql } from "../core/db";
+import type { Logger } from "../core/log";
+import { createTokenService, parseTokenSettings, type TokenService } from "../core/tokens";
+
+export interface LocalRuntimeOptions {
+  databaseUrl: string;
+  /** Settings (crypto, brokers, tokens), read with the core parsers. */
+  env: Record<string, string | undefined>;
+  apiKeys: ApiKeyStore;
+  logger: Logger;
+  clock?: Clock;
+  /** Overrides the key provider the settings name (tests, benchmarks). */
+  keys?: KeyProvider;
+  fetch?: BrokerRegistryDependencies["fetch"];
+  /** Pool size (default 10). */
+  maxConnections?: number;
+}
+
+export interface LocalRuntime {
+  app: ReturnType<typeof createApp>;
+  sql: Sql;
+  cipher: Cipher;
+  brokers: BrokerRegistry;
+  tokens: TokenService;
+  /** Closes the pool. */
+  close(): Promise<void>;
+}
+
+/** Builds sql, cipher, brokers, tokens, auth and the app from settings. */
+export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const clock = options.clock ?? systemClock;
+  const crypto = parseCryptoSettings(options.env);
+  const brokerSettings = parseBrokerSettings(options.env);
+  const tokenSettings = parseTokenSettings(options.env);
+  const sql = createSql(options.databaseUrl, {
+    max: options.maxConnections ?? 10,
+    applicationName: "securities-support-api",
+  });
+  const keys = options.keys ?? (await createKeyProvider(crypto));
+  const cipher = createCipher({
+    sql,
+    keys,
+    clock,
+    maxDataKeyAgeMs: crypto.maxDataKeyAgeMs,
+    maxDataKeyUses: crypto.maxDataKeyUses,
+  });
+  const brokers = createBrokerRegistry(brokerSettings, {
+    clock,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const tokens = createTokenService({
+    sql,
+    cipher,
+    brokers,
+    clock,
+    logger: options.logger,
+    settings: tokenSettings,
+  });
+  const app = createApp({
+    sql,
+    cipher,
+    tokens: tokens satisfies ApiTokenService,
+    auth: createAuthenticator(options.apiKeys),
+    logger: options.logger,
+  });
+  return { app, sql, cipher, brokers, tokens, close: () => sql.end({ timeout: 5 }) };
+}
