@@ -77,28 +77,14 @@ export const refreshFunction = new sst.aws.Function("RefreshTokens", {
 });
 
 // The scheduler's own retries and DLQ cover failures to start a run (throttling,
-// permissions); Lambda's retries and DLQ above cover runs that fail.
+// permissions); Lambda's retries and DLQ above cover runs that fail. Both roles
+// hold sqs:SendMessage on the queue, so it needs no resource policy.
 export const refreshSchedule = new sst.aws.CronV2("RefreshSchedule", {
   function: refreshFunction,
   schedule: settings.refresh.schedule as `rate(${string})` | `cron(${string})`,
   timezone: settings.refresh.timezone,
   retries: 3,
   dlq: refreshDeadLetters.arn,
-});
-
-new aws.sqs.QueuePolicy("RefreshDeadLettersPolicy", {
-  queueUrl: refreshDeadLetters.url,
-  policy: $jsonStringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Service: "scheduler.amazonaws.com" },
-        Action: "sqs:SendMessage",
-        Resource: refreshDeadLetters.arn,
-      },
-    ],
-  }),
 });
 
 export const apiFunction = new sst.aws.Function("ApiHandler", {
