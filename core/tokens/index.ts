@@ -1,5 +1,10 @@
 export { TokenIssuanceDeferredError } from "./errors";
-export { type RefreshDependencies, type RefreshSummary, refreshDueTokens } from "./refresh";
+export {
+  type RefreshDependencies,
+  type RefreshSummary,
+  refreshDueTokens,
+  UNREFRESHED_ALARM_HORIZON_MS,
+} from "./refresh";
 export {
   createTokenService,
   type IssueOutcome,

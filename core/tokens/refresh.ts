@@ -27,7 +27,16 @@ export interface RefreshSummary {
   /** Not started because the run's time budget ran out. */
   notStarted: number;
   failures: { accountId: number; code: string; message: string }[];
+  /**
+   * After the run: active securities accounts whose token is missing or
+   * expires within the hour. The deploy's alarm watches this number (logged
+   * as `tokens_expiring_unrefreshed`).
+   */
+  expiringUnrefreshed: number;
 }
+
+/** How close to expiry an unrefreshed token counts against the alarm. */
+export const UNREFRESHED_ALARM_HORIZON_MS = 3_600_000;
 
 export interface RefreshDependencies {
   sql: Sql;
@@ -67,6 +76,7 @@ export async function refreshDueTokens(
     failed: 0,
     notStarted: 0,
     failures: [],
+    expiringUnrefreshed: 0,
   };
 
   const due = await sql<{ account_id: number }[]>`
@@ -93,10 +103,7 @@ export async function refreshDueTokens(
     LIMIT ${options.limit ?? 100_000}
   `;
   summary.due = due.length;
-  if (due.length === 0) {
-    summary.durationMs = clock.now().getTime() - started.getTime();
-    return summary;
-  }
+  if (due.length === 0) return finish();
 
   const claimUntil = new Date(
     started.getTime() + settings.refreshTimeBudgetMs + settings.issueLeaseMs,
@@ -169,12 +176,29 @@ export async function refreshDueTokens(
       WHERE account_id = ANY(${unstarted}::int[]) AND claimed_by = ${runId}
     `;
   }
-  summary.durationMs = clock.now().getTime() - started.getTime();
-  logger.info(
-    { event: "refresh_run", ...summary, failures: summary.failures.length },
-    "refresh run finished",
-  );
-  return summary;
+  return finish();
+
+  async function finish(): Promise<RefreshSummary> {
+    const horizon = new Date(clock.now().getTime() + UNREFRESHED_ALARM_HORIZON_MS);
+    const [left] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n
+      FROM accounts a LEFT JOIN securities_tokens st ON st.account_id = a.id
+      WHERE a.account_type = 'SECURITIES_STOCK' AND a.is_active
+        AND (st.expires_at IS NULL OR st.expires_at <= ${horizon})
+    `;
+    summary.expiringUnrefreshed = left?.n ?? 0;
+    summary.durationMs = clock.now().getTime() - started.getTime();
+    logger.info(
+      {
+        event: "refresh_run",
+        ...summary,
+        failures: summary.failures.length,
+        tokens_expiring_unrefreshed: summary.expiringUnrefreshed,
+      },
+      "refresh run finished",
+    );
+    return summary;
+  }
 }
 
 async function releaseClaim(sql: Sql, accountId: number, runId: string): Promise<void> {

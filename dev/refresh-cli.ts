@@ -1,0 +1,51 @@
+/**
+ * `npm run refresh`: one run of the refresh job against DATABASE_URL or the
+ * embedded Postgres under DATA_DIR, with the brokers from KIS_REAL_URL… (the
+ * real ones by default; point them at `npm run sandbox` to try it offline).
+ * Prints the summary; exit code 1 when any account failed.
+ */
+import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
+import { createCipher, createKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createSql } from "../core/db";
+import { createLogger } from "../core/log";
+import { migrate } from "../core/migrations";
+import { createTokenService, parseTokenSettings, refreshDueTokens } from "../core/tokens";
+import { openDevDatabase } from "./database";
+
+const env = process.env;
+const dataDir = env.DATA_DIR || ".data";
+const logger = createLogger({ level: env.LOG_LEVEL ?? "warn" });
+try {
+  const tokenSettings = parseTokenSettings(env);
+  const crypto = parseCryptoSettings({ ...env, DATA_DIR: dataDir });
+  const brokers = createBrokerRegistry(parseBrokerSettings(env));
+  const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });
+  try {
+    const migrated = await migrate({
+      databaseUrl: database.url,
+      action: "up",
+      backup: false,
+      dataDir,
+    });
+    if (!migrated.ok) throw new Error(`migrations failed: ${migrated.error?.message}`);
+    const sql = createSql(database.url, { max: tokenSettings.refreshConcurrency + 2 });
+    const keys = await createKeyProvider(crypto);
+    const cipher = createCipher({ sql, keys });
+    const tokens = createTokenService({ sql, cipher, brokers, logger, settings: tokenSettings });
+    const summary = await refreshDueTokens({ sql, tokens, logger });
+    await sql.end();
+    const { failures, ...counts } = summary;
+    console.log(
+      Object.entries(counts)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" "),
+    );
+    for (const f of failures) console.log(`  account ${f.accountId}: ${f.code}: ${f.message}`);
+    process.exitCode = summary.failed > 0 ? 1 : 0;
+  } finally {
+    await database.stop();
+  }
+} catch (error) {
+  console.error(`refresh: ${(error as Error).message}`);
+  process.exitCode = 1;
+}
