@@ -7,7 +7,7 @@
 export default $config({
   async app(input) {
     const { parseInfraSettings } = await import("./infra/settings");
-    const settings = parseInfraSettings(input.stage, process.env);
+    const settings = parseInfraSettings(input?.stage ?? "dev", process.env);
     return {
       name: "securities-support",
       home: "aws",
