@@ -9,13 +9,13 @@ cd "$(dirname "$0")/.."
 export SST_SKIP_DEPENDENCY_CHECK=1 SST_NO_BUN=1 SST_TELEMETRY_DISABLED=1
 export SST_STAGE="${1:-${SST_STAGE:-ci}}"
 
-if ! npx --no-install sst install >.sst-install.log 2>&1; then
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! npx --no-install sst install >"$log" 2>&1; then
   echo "check-infra: sst install failed:" >&2
-  cat .sst-install.log >&2
-  rm -f .sst-install.log
+  cat "$log" >&2
   exit 1
 fi
-rm -f .sst-install.log
 test -f .sst/platform/config.d.ts || { echo "check-infra: sst install wrote no .sst/platform/config.d.ts" >&2; exit 1; }
 
 npx --no-install tsc --noEmit -p tsconfig.infra.json
