@@ -1,5 +1,7 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+// PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
+import { Hono } from "hono/tiny";
 import {
   ACCOUNT_TYPES,
   type AccountBrokerCredentials,

@@ -1,0 +1,226 @@
+/**
+ * `npm start`: the whole service on one machine. Embedded Postgres under
+ * DATA_DIR (or DATABASE_URL), migrations up, the broker sandbox (unless real
+ * broker URLs are configured), the HTTP API on PORT and the refresh job on a
+ * local interval. Prints where everything is and a curl line; Ctrl-C or
+ * SIGTERM stops everything in reverse order.
+ *
+ * Settings: DATABASE_URL, DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
+ * SANDBOX_PORT (any free port), LOCAL_API_KEY, LOG_LEVEL (info),
+ * REFRESH_INTERVAL_SECONDS (60, 0 turns the job off), plus every setting the
+ * core parsers read (KMS_KEY_ID/LOCAL_MASTER_KEY, KIS_REAL_URL…, REFRESH_*).
+ */
+import { mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import pretty from "pino-pretty";
+import { redactDatabaseUrl } from "../core/db";
+import { createLogger, type Logger } from "../core/log";
+import { migrate } from "../core/migrations";
+import { refreshDueTokens } from "../core/tokens";
+import { openLocalApiKeys } from "./api-keys-file";
+import { openDevDatabase } from "./database";
+import { createLocalRuntime } from "./local-runtime";
+import { startBrokerSandbox } from "./sandbox";
+
+const BROKER_URL_SETTINGS = [
+  "KIS_REAL_URL",
+  "KIS_PAPER_URL",
+  "KIWOOM_REAL_URL",
+  "KIWOOM_PAPER_URL",
+];
+
+function fail(message: string): never {
+  console.error(`npm start: ${message}`);
+  process.exit(1);
+}
+
+function whole(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || value < min || value > max) {
+    fail(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
+  }
+  return value;
+}
+
+const env = { ...process.env };
+const dataDir = resolve(env.DATA_DIR?.trim() || ".data");
+env.DATA_DIR = dataDir;
+const port = whole("PORT", 3000, 0, 65535);
+const sandboxPort = whole("SANDBOX_PORT", 0, 0, 65535);
+const refreshSeconds = whole("REFRESH_INTERVAL_SECONDS", 60, 0, 86_400);
+const host = env.HOST?.trim() || "127.0.0.1";
+const logger: Logger = createLogger({
+  level: env.LOG_LEVEL?.trim() || "info",
+  ...(process.stdout.isTTY
+    ? {
+        destination: pretty({
+          colorize: true,
+          translateTime: "SYS:HH:MM:ss",
+          ignore: "pid,hostname,service",
+        }),
+      }
+    : {}),
+});
+
+/** What to stop, newest first. */
+const stops: { name: string; stop: () => Promise<void> }[] = [];
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const { name, stop } of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.warn(
+          { part: name, err: { message: (error as Error).message } },
+          "could not stop cleanly",
+        );
+      }
+    }
+    logger.info("stopped");
+  }
+  process.exit(code);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      console.error("\nStopping already; exiting now.");
+      process.exit(130);
+    }
+    console.error(`\n${signal}: stopping…`);
+    void shutdown(0);
+  });
+}
+
+try {
+  await mkdir(dataDir, { recursive: true });
+
+  const database = await openDevDatabase({
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    dataDir,
+  });
+  stops.push({ name: "database", stop: database.stop });
+
+  const report = await migrate({
+    databaseUrl: database.url,
+    action: "up",
+    // A server someone else owns gets a pg_dump first; the embedded one is ours.
+    backup: database.kind === "external",
+    dataDir,
+    onNotice: (line) => logger.debug({ notice: line }, "migration notice"),
+  });
+  if (!report.ok)
+    throw new Error(`migrations failed: ${report.error?.message ?? "see the report"}`);
+  const applied = report.applied.filter((step) => step.direction === "up").length;
+  logger.info({ applied }, applied ? `applied ${applied} migration(s)` : "schema is up to date");
+
+  let sandboxUrl: string | undefined;
+  if (!BROKER_URL_SETTINGS.some((name) => env[name]?.trim())) {
+    const sandbox = await startBrokerSandbox({
+      port: sandboxPort,
+      logger: logger.child({ part: "sandbox" }),
+    });
+    stops.push({ name: "sandbox", stop: sandbox.close });
+    Object.assign(env, sandbox.env);
+    sandboxUrl = sandbox.url;
+  }
+
+  const apiKeys = await openLocalApiKeys({
+    dataDir,
+    ...(env.LOCAL_API_KEY ? { fixedKey: env.LOCAL_API_KEY } : {}),
+    logger,
+  });
+  const runtime = await createLocalRuntime({
+    databaseUrl: database.url,
+    env,
+    apiKeys: apiKeys.store,
+    logger,
+  });
+  stops.push({ name: "pool", stop: runtime.close });
+
+  const server = serve({ fetch: runtime.app.fetch, port, hostname: host });
+  await new Promise<void>((ready, failed) => {
+    server.once("listening", ready);
+    server.once("error", failed);
+  });
+  stops.push({
+    name: "server",
+    stop: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        // Keep-alive connections would hold close() open.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  });
+  const apiUrl = `http://${host}:${(server.address() as AddressInfo).port}`;
+
+  let running: Promise<unknown> | undefined;
+  if (refreshSeconds > 0) {
+    const runRefresh = () => {
+      if (running || stopping) return;
+      // The job logs its own summary line.
+      running = refreshDueTokens({ sql: runtime.sql, tokens: runtime.tokens, logger })
+        .catch((error: Error) =>
+          logger.error({ err: { name: error.name, message: error.message } }, "refresh run failed"),
+        )
+        .finally(() => {
+          running = undefined;
+        });
+    };
+    const timer = setInterval(runRefresh, refreshSeconds * 1000);
+    runRefresh();
+    stops.push({
+      name: "refresh",
+      stop: async () => {
+        clearInterval(timer);
+        await running;
+      },
+    });
+  }
+
+  const key = apiKeys.createdKey ?? (env.LOCAL_API_KEY ? "$LOCAL_API_KEY" : "<your key>");
+  const lines = [
+    "",
+    "securities-support is running",
+    `  API        ${apiUrl}   (document: ${apiUrl}/openapi.json)`,
+    `  database   ${database.kind === "embedded" ? `embedded Postgres, data in ${dataDir}/pg` : "DATABASE_URL"}: ${redactDatabaseUrl(database.url)}`,
+    `  brokers    ${sandboxUrl ? `sandbox at ${sandboxUrl} (stats: ${sandboxUrl}/_sandbox/stats)` : "the URLs in KIS_*_URL / KIWOOM_*_URL"}`,
+    `  refresh    ${refreshSeconds > 0 ? `every ${refreshSeconds} s` : "off (REFRESH_INTERVAL_SECONDS=0)"}`,
+    `  API keys   ${apiKeys.path} (admin key id: ${apiKeys.adminKeyId})`,
+  ];
+  if (apiKeys.createdKey) {
+    lines.push(
+      "",
+      "  A new admin API key was created. It is shown this once; only its hash is stored:",
+      `    ${apiKeys.createdKey}`,
+    );
+  } else if (!env.LOCAL_API_KEY) {
+    lines.push(
+      "",
+      `  The admin key was printed at first start. Lost it? Delete ${apiKeys.path} and start again, or set LOCAL_API_KEY.`,
+    );
+  }
+  lines.push(
+    "",
+    "  Try:",
+    `    curl -H "Authorization: Bearer ${key}" ${apiUrl}/accounts`,
+    "",
+    "  Ctrl-C stops everything.",
+    "",
+  );
+  console.log(lines.join("\n"));
+} catch (error) {
+  logger.error(
+    { err: { name: (error as Error).name, message: (error as Error).message } },
+    "npm start failed",
+  );
+  console.error(`npm start: ${(error as Error).message}`);
+  await shutdown(1);
+}

@@ -1,0 +1,66 @@
+/**
+ * The HTTP API behind API Gateway v2. Dependencies are built once per
+ * container, at module scope: the database URL (DATABASE_URL, or DB_* and the
+ * RDS-managed secret), the KMS key provider (KMS_KEY_ID), the broker clients,
+ * the token service and the API keys from Secrets Manager (API_KEYS_SECRET_ID,
+ * cached API_KEYS_CACHE_SECONDS).
+ */
+import { handle } from "hono/aws-lambda";
+import { createApp } from "../core/api";
+import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
+import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
+import { resolveDatabaseUrl } from "../core/config/database-url";
+import { createCipher, createKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createSql } from "../core/db";
+import { createLogger } from "../core/log";
+import { createTokenService, parseTokenSettings } from "../core/tokens";
+
+const env = process.env;
+const logger = createLogger({
+  level: env.LOG_LEVEL || "info",
+  base: { service: "securities-support", function: "api", stage: env.STAGE },
+});
+
+const authSettings = parseAuthSettings(env);
+if (!authSettings.secretId) {
+  throw new Error("API_KEYS_SECRET_ID must name the Secrets Manager secret holding the API keys.");
+}
+const cryptoSettings = parseCryptoSettings(env);
+if (cryptoSettings.provider !== "kms") {
+  throw new Error(
+    "KMS_KEY_ID must be set for the API function (the local key file is for npm start).",
+  );
+}
+const brokerSettings = parseBrokerSettings(env);
+const tokenSettings = parseTokenSettings(env);
+
+const sql = createSql(await resolveDatabaseUrl(env), {
+  max: 2,
+  applicationName: "securities-support-api",
+});
+const cipher = createCipher({
+  sql,
+  keys: await createKeyProvider(cryptoSettings),
+  maxDataKeyAgeMs: cryptoSettings.maxDataKeyAgeMs,
+  maxDataKeyUses: cryptoSettings.maxDataKeyUses,
+});
+const brokers = createBrokerRegistry(brokerSettings);
+const tokens = createTokenService({ sql, cipher, brokers, logger, settings: tokenSettings });
+const apiKeys = createSecretsManagerKeyStore({
+  secretId: authSettings.secretId,
+  ttlMs: authSettings.cacheTtlMs,
+  logger,
+});
+
+// Read the keys during init so a denied or malformed secret is in the log at
+// once; requests then answer 503 naming the problem until it is fixed.
+await apiKeys.keys().catch((error: Error) => {
+  logger.error(
+    { err: { name: error.name, message: error.message } },
+    "API keys unavailable at start",
+  );
+});
+
+export const handler = handle(
+  createApp({ sql, cipher, tokens, auth: createAuthenticator(apiKeys), logger }),
+);

@@ -1,0 +1,333 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { PROBLEM_BASE, problemSchema } from "../../core/api";
+import { startTestServer, type TestServer } from "../support/server";
+
+let server: TestServer;
+let kisId: number;
+let cryptoId: number;
+
+/** Percent-encodes; a lone surrogate becomes its raw (invalid UTF-8) bytes, which is hostile too. */
+function encode(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return "%ED%A0%80";
+  }
+}
+
+interface HostileRequest {
+  method: string;
+  path: string;
+  body?: string;
+  key?: string | null;
+}
+
+const KIS_BODY = {
+  name: "KIS real",
+  account_type: "SECURITIES_STOCK",
+  exchange: "KIS",
+  environment: "real",
+  api_key: "PSfuzzappkey000001",
+  api_secret: "fuzz-secret-000001",
+  securities_config: {
+    account_number: "12345678",
+    product_code: "01",
+    market_type: "DOMESTIC_STOCK",
+    cert_password: "fuzz-cert-password",
+  },
+};
+
+const sqlish = fc.constantFrom(
+  "'; DROP TABLE accounts; --",
+  "1 OR 1=1",
+  "1; DELETE FROM securities_tokens",
+  "' UNION SELECT api_secret FROM accounts --",
+  "$1",
+  "\\x00",
+  "$" + "{jndi:ldap://x}",
+  "<script>alert(1)</script>",
+);
+const hostileString = fc.oneof(
+  sqlish,
+  fc.string(),
+  fc.string({ unit: "grapheme", maxLength: 200 }),
+  fc.string({ minLength: 1100, maxLength: 3000 }),
+  fc.constant("\u0000nul"),
+  fc.constant("\uD800lone"),
+);
+/** Values of the wrong JSON type for a string field. */
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+);
+
+/** One change that makes a create body invalid, whatever else it holds. */
+const breakCreate: fc.Arbitrary<(body: Record<string, unknown>) => void> = fc.oneof(
+  fc
+    .constantFrom("name", "account_type", "exchange", "api_key", "api_secret")
+    .map((field) => (body: Record<string, unknown>) => {
+      delete body[field];
+    }),
+  fc
+    .tuple(fc.constantFrom("name", "exchange", "api_key", "api_secret", "environment"), notAString)
+    .map(([field, value]) => (body: Record<string, unknown>) => {
+      body[field] = value;
+    }),
+  fc
+    .string({ minLength: 1, maxLength: 30 })
+    .filter((exchange) => exchange !== "KIS" && exchange !== "KIWOOM")
+    .map((exchange) => (body: Record<string, unknown>) => {
+      body.exchange = exchange;
+    }),
+  fc
+    .oneof(hostileString, fc.stringMatching(/^[0-9]{1,7}$/), fc.stringMatching(/^[0-9]{9,12}$/))
+    .filter((number) => !/^[0-9]{8}$/.test(number))
+    .map((number) => (body: Record<string, unknown>) => {
+      (body.securities_config as Record<string, unknown>).account_number = number;
+    }),
+  fc
+    .oneof(hostileString, notAString)
+    .filter(
+      (value) =>
+        ![
+          "DOMESTIC_STOCK",
+          "OVERSEAS_STOCK",
+          "DOMESTIC_FUTURES_OPTIONS",
+          "OVERSEAS_FUTURES_OPTIONS",
+        ].includes(value as string),
+    )
+    .map((value) => (body: Record<string, unknown>) => {
+      (body.securities_config as Record<string, unknown>).market_type = value;
+    }),
+  fc
+    .constantFrom("CRYPTO_FUTURES", "", "securities_stock", "STOCK")
+    .map((type) => (body: Record<string, unknown>) => {
+      body.account_type = type;
+    }),
+  fc.string({ minLength: 101, maxLength: 400 }).map((name) => (body: Record<string, unknown>) => {
+    body.name = name;
+  }),
+  fc.constant((body: Record<string, unknown>) => {
+    body.unexpected_field = "x";
+  }),
+  fc.constant((body: Record<string, unknown>) => {
+    body.securities_config = "12345678-01";
+  }),
+  fc.constant((body: Record<string, unknown>) => {
+    delete body.securities_config;
+  }),
+);
+
+const createRequests: fc.Arbitrary<HostileRequest> = fc
+  .tuple(breakCreate, fc.option(sqlish, { nil: undefined }))
+  .map(([breakIt, name]) => {
+    const body = structuredClone(KIS_BODY) as Record<string, unknown>;
+    if (name !== undefined) body.name = name;
+    breakIt(body);
+    return { method: "POST", path: "/accounts", body: JSON.stringify(body) };
+  });
+
+const anyJson = fc.jsonValue().map((value) => JSON.stringify(value) ?? "null");
+const brokenJson = fc.oneof(
+  fc.constantFrom("{", "{'name': 'x'}", '{"name": }', "[1,2", "nul", '{"a":1}}', "\u0000", "NaN"),
+  fc.string({ minLength: 1 }).filter((text) => {
+    try {
+      JSON.parse(text);
+      return false;
+    } catch {
+      return true;
+    }
+  }),
+);
+
+const badId = fc.oneof(
+  fc.constantFrom(
+    "0",
+    "-1",
+    "00",
+    "1.0",
+    "1e3",
+    "0x10",
+    "2147483648",
+    "99999999999999999999",
+    "%27%20OR%201%3D1",
+    "null",
+    "%00",
+  ),
+  fc
+    .string({ minLength: 1, maxLength: 20 })
+    .filter((id) => !/^[1-9][0-9]{0,9}$/.test(id))
+    .map((id) => encode(id)),
+  sqlish.map((id) => encode(id)),
+);
+
+const patchBreak: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  fc.constant({}),
+  notAString.map((name) => ({ name })),
+  fc.string({ minLength: 101, maxLength: 300 }).map((name) => ({ name })),
+  notAString.filter((v) => typeof v !== "boolean").map((is_active) => ({ is_active })),
+  fc.constantFrom("1234567890", "123456789", "abcdefgh", "1234-5678").map((account_number) => ({
+    securities_config: { account_number },
+  })),
+  fc
+    .constantFrom("02", "99", "1", "AB")
+    .map((product_code) => ({ securities_config: { product_code } })),
+  sqlish.map((field) => ({ [field]: "x", name: "valid but with an unknown field" })),
+  fc.constantFrom("live", "REAL", "", "mock").map((environment) => ({ environment })),
+);
+
+const requests: fc.Arbitrary<HostileRequest> = fc.oneof(
+  { weight: 4, arbitrary: createRequests },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(anyJson, brokenJson)
+      .map((body) => ({ method: "POST", path: "/accounts", body })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(patchBreak, fc.boolean()).map(([patch, onKis]) => ({
+      method: "PATCH",
+      path: `/accounts/${onKis ? kisId : cryptoId}`,
+      body: JSON.stringify(patch),
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: brokenJson.map((body) => ({ method: "PATCH", path: `/accounts/${kisId}`, body })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        badId,
+        fc.constantFrom(
+          "GET",
+          "PATCH",
+          "DELETE",
+          "GET /token",
+          "POST /token/refresh",
+          "POST /token/invalidate",
+        ),
+      )
+      .map(([id, route]) => {
+        const [method, suffix = ""] = route.split(" ");
+        return {
+          method: method as string,
+          path: `/accounts/${id}${suffix}`,
+          body: method === "GET" ? undefined : '{"name":"x"}',
+        };
+      }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(hostileString, fc.constantFrom("crypto", "SECURITIES", ""))
+      .map((type) => ({ method: "GET", path: `/accounts?type=${encode(type)}` })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(
+        notAString.map((token) => JSON.stringify({ access_token: token })),
+        brokenJson,
+        fc.constant('{"access_token":""}'),
+        fc.constant('{"token":"x"}'),
+      )
+      .map((body) => ({ method: "POST", path: `/accounts/${kisId}/token/invalidate`, body })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom("/accounts", `/accounts/${kisId}`, "/tokens/status"),
+        fc.oneof(
+          fc.constant(null),
+          fc.constant("Bearer"),
+          fc
+            .oneof(sqlish, fc.string({ maxLength: 300 }))
+            .filter((k) => /^[\x20-\x7e]*$/.test(k))
+            .map((k) => `x.${k}`),
+          fc.constant("test-admin.wrongwrongwrongwrong"),
+        ),
+      )
+      .map(([path, key]) => ({ method: "GET", path, key })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom("PUT", "OPTIONS", "POST"),
+        fc.constantFrom("/accounts", `/accounts/${kisId}`, "/health", "/tokens/status"),
+      )
+      .map(([method, path]) => ({ method, path })),
+  },
+);
+
+async function checksum(): Promise<string> {
+  const [row] = await server.db.sql<{ sum: string }[]>`
+    SELECT md5(
+      coalesce((SELECT string_agg(row_to_json(a)::text, ',' ORDER BY a.id) FROM accounts a), '') || '|' ||
+      coalesce((SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.account_id) FROM securities_tokens t), '')
+    ) AS sum`;
+  return row?.sum ?? "";
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const kis = await server.call("/accounts", { method: "POST", body: JSON.stringify(KIS_BODY) });
+  kisId = ((await kis.json()) as { id: number }).id;
+  const crypto = await server.call("/accounts", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "upbit",
+      account_type: "CRYPTO",
+      exchange: "upbit",
+      api_key: "upbit-fuzz-key",
+      api_secret: "upbit-fuzz-secret",
+    }),
+  });
+  cryptoId = ((await crypto.json()) as { id: number }).id;
+  // A token, so that the token table has a row whose checksum matters.
+  expect((await server.call(`/accounts/${kisId}/token`)).status).toBe(200);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+test("1,200 malformed or hostile requests each get a 4xx problem document and change nothing", async () => {
+  const before = await checksum();
+  const seen = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(requests, async (request) => {
+      const response = await server.call(request.path, {
+        method: request.method,
+        ...(request.body !== undefined
+          ? { body: request.body, headers: { "content-type": "application/json" } }
+          : {}),
+        ...(request.key !== undefined ? { key: request.key } : {}),
+      });
+      const text = await response.text();
+      seen.set(response.status, (seen.get(response.status) ?? 0) + 1);
+      expect(
+        response.status,
+        `${request.method} ${request.path} ${request.body?.slice(0, 200)} → ${text.slice(0, 300)}`,
+      ).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      const problem = problemSchema.parse(JSON.parse(text));
+      expect(problem.status).toBe(response.status);
+      expect(problem.type.startsWith(PROBLEM_BASE)).toBe(true);
+    }),
+    { numRuns: 1200 },
+  );
+  expect(await checksum()).toBe(before);
+  // The run exercised validation, authentication and routing refusals.
+  expect([...seen.keys()]).toEqual(expect.arrayContaining([400, 401, 405]));
+});
