@@ -4,8 +4,8 @@ import { PROBLEM_BASE, problemSchema } from "../../core/api";
 import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
-let kisId: number;
-let cryptoId: number;
+let kisId = 0;
+let cryptoId = 0;
 
 /** Percent-encodes; a lone surrogate becomes its raw (invalid UTF-8) bytes, which is hostile too. */
 function encode(text: string): string {
@@ -181,93 +181,95 @@ const patchBreak: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.constantFrom("live", "REAL", "", "mock").map((environment) => ({ environment })),
 );
 
-const requests: fc.Arbitrary<HostileRequest> = fc.oneof(
-  { weight: 4, arbitrary: createRequests },
-  {
-    weight: 2,
-    arbitrary: fc
-      .oneof(anyJson, brokenJson)
-      .map((body) => ({ method: "POST", path: "/accounts", body })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.tuple(patchBreak, fc.boolean()).map(([patch, onKis]) => ({
-      method: "PATCH",
-      path: `/accounts/${onKis ? kisId : cryptoId}`,
-      body: JSON.stringify(patch),
-    })),
-  },
-  {
-    weight: 1,
-    arbitrary: brokenJson.map((body) => ({ method: "PATCH", path: `/accounts/${kisId}`, body })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .tuple(
-        badId,
-        fc.constantFrom(
-          "GET",
-          "PATCH",
-          "DELETE",
-          "GET /token",
-          "POST /token/refresh",
-          "POST /token/invalidate",
-        ),
-      )
-      .map(([id, route]) => {
-        const [method, suffix = ""] = route.split(" ");
-        return {
-          method: method as string,
-          path: `/accounts/${id}${suffix}`,
-          body: method === "GET" ? undefined : '{"name":"x"}',
-        };
-      }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .oneof(hostileString, fc.constantFrom("crypto", "SECURITIES", ""))
-      .map((type) => ({ method: "GET", path: `/accounts?type=${encode(type)}` })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .oneof(
-        notAString.map((token) => JSON.stringify({ access_token: token })),
-        brokenJson,
-        fc.constant('{"access_token":""}'),
-        fc.constant('{"token":"x"}'),
-      )
-      .map((body) => ({ method: "POST", path: `/accounts/${kisId}/token/invalidate`, body })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .tuple(
-        fc.constantFrom("/accounts", `/accounts/${kisId}`, "/tokens/status"),
-        fc.oneof(
-          fc.constant(null),
-          fc.constant("Bearer"),
-          fc
-            .oneof(sqlish, fc.string({ maxLength: 300 }))
-            .filter((k) => /^[\x20-\x7e]*$/.test(k))
-            .map((k) => `x.${k}`),
-          fc.constant("test-admin.wrongwrongwrongwrong"),
-        ),
-      )
-      .map(([path, key]) => ({ method: "GET", path, key })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .tuple(
-        fc.constantFrom("PUT", "OPTIONS", "POST"),
-        fc.constantFrom("/accounts", `/accounts/${kisId}`, "/health", "/tokens/status"),
-      )
-      .map(([method, path]) => ({ method, path })),
-  },
-);
+/** Built after the seed accounts exist, so paths name them. */
+const hostileRequests = (): fc.Arbitrary<HostileRequest> =>
+  fc.oneof(
+    { weight: 4, arbitrary: createRequests },
+    {
+      weight: 2,
+      arbitrary: fc
+        .oneof(anyJson, brokenJson)
+        .map((body) => ({ method: "POST", path: "/accounts", body })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(patchBreak, fc.boolean()).map(([patch, onKis]) => ({
+        method: "PATCH",
+        path: `/accounts/${onKis ? kisId : cryptoId}`,
+        body: JSON.stringify(patch),
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: brokenJson.map((body) => ({ method: "PATCH", path: `/accounts/${kisId}`, body })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(
+          badId,
+          fc.constantFrom(
+            "GET",
+            "PATCH",
+            "DELETE",
+            "GET /token",
+            "POST /token/refresh",
+            "POST /token/invalidate",
+          ),
+        )
+        .map(([id, route]) => {
+          const [method, suffix = ""] = route.split(" ");
+          return {
+            method: method as string,
+            path: `/accounts/${id}${suffix}`,
+            body: method === "GET" ? undefined : '{"name":"x"}',
+          };
+        }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(hostileString, fc.constantFrom("crypto", "SECURITIES", ""))
+        .map((type) => ({ method: "GET", path: `/accounts?type=${encode(type)}` })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(
+          notAString.map((token) => JSON.stringify({ access_token: token })),
+          brokenJson,
+          fc.constant('{"access_token":""}'),
+          fc.constant('{"token":"x"}'),
+        )
+        .map((body) => ({ method: "POST", path: `/accounts/${kisId}/token/invalidate`, body })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom("/accounts", `/accounts/${kisId}`, "/tokens/status"),
+          fc.oneof(
+            fc.constant(null),
+            fc.constant("Bearer"),
+            fc
+              .oneof(sqlish, fc.string({ maxLength: 300 }))
+              .filter((k) => /^[\x20-\x7e]*$/.test(k))
+              .map((k) => `x.${k}`),
+            fc.constant("test-admin.wrongwrongwrongwrong"),
+          ),
+        )
+        .map(([path, key]) => ({ method: "GET", path, key })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom("PUT", "OPTIONS", "POST"),
+          fc.constantFrom("/accounts", `/accounts/${kisId}`, "/health", "/tokens/status"),
+        )
+        .map(([method, path]) => ({ method, path })),
+    },
+  );
 
 async function checksum(): Promise<string> {
   const [row] = await server.db.sql<{ sum: string }[]>`
@@ -305,7 +307,7 @@ test("1,200 malformed or hostile requests each get a 4xx problem document and ch
   const before = await checksum();
   const seen = new Map<number, number>();
   await fc.assert(
-    fc.asyncProperty(requests, async (request) => {
+    fc.asyncProperty(hostileRequests(), async (request) => {
       const response = await server.call(request.path, {
         method: request.method,
         ...(request.body !== undefined
