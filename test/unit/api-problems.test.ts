@@ -1,0 +1,84 @@
+import { Writable } from "node:stream";
+import { describe, expect, test } from "vitest";
+import { type ApiTokenService, createApp, PROBLEM_BASE, toProblem } from "../../core/api";
+import { createAuthenticator, createStaticKeyStore, generateApiKey } from "../../core/auth";
+import { BrokerRateLimitedError, BrokerRejectedError } from "../../core/brokers";
+import type { Cipher } from "../../core/crypto";
+import type { Sql } from "../../core/db";
+import { createLogger } from "../../core/log";
+import { TokenIssuanceDeferredError } from "../../core/tokens";
+
+const admin = generateApiKey("ops", ["admin"]);
+
+function appWith(tokens: Partial<ApiTokenService>) {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const app = createApp({
+    sql: {} as Sql,
+    cipher: {} as Cipher,
+    tokens: tokens as ApiTokenService,
+    auth: createAuthenticator(createStaticKeyStore([admin.record])),
+    logger: createLogger({ destination }),
+  });
+  const get = (path: string) =>
+    app.request(path, { headers: { authorization: `Bearer ${admin.key}` } });
+  return { get, logs: () => lines.join("") };
+}
+
+describe("error mapping", () => {
+  test("an unknown error is a bare 500, logged without the values it carried", async () => {
+    const error = Object.assign(new Error("boom"), { parameters: ["a-secret-parameter"] });
+    const { get, logs } = appWith({ getValidToken: () => Promise.reject(error) });
+    const response = await get("/accounts/1/token");
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({
+      type: `${PROBLEM_BASE}internal`,
+      detail: "An unexpected error happened; it has been logged.",
+    });
+    expect(logs()).toContain("boom");
+    expect(logs()).not.toContain("a-secret-parameter");
+  });
+
+  test("a broker rate limit is 503 with Retry-After in whole seconds and the broker code", () => {
+    const answer = toProblem(
+      new BrokerRateLimitedError("too fast", {
+        broker: "KIS",
+        brokerCode: "EGW00133",
+        retryAfterMs: 60_500,
+      }),
+    );
+    expect(answer.problem).toMatchObject({
+      status: 503,
+      broker_code: "EGW00133",
+      retry_after_seconds: 61,
+    });
+    expect(answer.headers["Retry-After"]).toBe("61");
+  });
+
+  test("an issuance deferred for the broker's pace is 503 with Retry-After", () => {
+    const answer = toProblem(
+      new TokenIssuanceDeferredError("KIS allows one issue a minute", 30_000),
+    );
+    expect(answer.problem.status).toBe(503);
+    expect(answer.headers["Retry-After"]).toBe("30");
+  });
+
+  test("a broker rejection is 502 naming the broker's code", () => {
+    const answer = toProblem(
+      new BrokerRejectedError("refused", { broker: "KIWOOM", brokerCode: "8030" }),
+    );
+    expect(answer.problem).toMatchObject({ status: 502, broker: "KIWOOM", broker_code: "8030" });
+  });
+
+  test("an unreachable database is 503, not 500", () => {
+    const answer = toProblem(
+      Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+    );
+    expect(answer.problem.status).toBe(503);
+  });
+});
