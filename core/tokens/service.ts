@@ -16,14 +16,13 @@ import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
   claimIssuanceSlot,
+  commitToken,
   credentialKey,
   markFailed,
-  markSucceeded,
   readStoredToken,
   recordAttempt,
   releaseIssuanceSlot,
   type StoredToken,
-  writeToken,
 } from "./store";
 
 /** A token ready to use. */
@@ -102,12 +101,15 @@ export function createTokenService(deps: TokenServiceDependencies) {
     accountId: number,
     request: IssueRequest,
   ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
-    const credentials = await loadBrokerCredentials(sql, cipher, accountId);
+    const [credentials, firstRead] = await Promise.all([
+      loadBrokerCredentials(sql, cipher, accountId),
+      readStoredToken(sql, accountId),
+    ]);
     const client = brokers.get(credentials.broker);
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
     const deadline = clock.now().getTime() + request.waitMs;
-    for (;;) {
-      const stored = await readStoredToken(sql, accountId);
+    for (let round = 0; ; round++) {
+      const stored = round === 0 ? firstRead : await readStoredToken(sql, accountId);
       if (good(stored, request)) return { token: await decrypted(stored), outcome: "current" };
       const now = clock.now();
       const claim = await claimIssuanceSlot(sql, {
@@ -176,8 +178,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
         cipher.encrypt(issued.accessToken, accountBinding("access_token", accountId)),
       ]);
       const refreshedAt = clock.now();
-      await sql.begin(async (tx) => {
-        await writeToken(tx, {
+      await commitToken(
+        sql,
+        {
           accountId,
           storeCiphertext,
           mirrorCiphertext,
@@ -185,9 +188,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
           expiresIn: issued.expiresIn,
           expiresAt: issued.expiresAt,
           refreshedAt,
-        });
-        await markSucceeded(tx, accountId);
-        await recordAttempt(tx, {
+        },
+        {
           accountId,
           at: refreshedAt,
           action: "issue",
@@ -196,14 +198,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
           broker,
           environment,
           durationMs: refreshedAt.getTime() - started.getTime(),
-        });
-        await releaseIssuanceSlot(tx, {
-          key,
-          owner,
-          issuedForAccount: accountId,
-          now: refreshedAt,
-        });
-      });
+        },
+        { key, owner },
+      );
       logger.info(
         {
           event: "token_issued",
@@ -307,8 +304,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
       cipher.encrypt(token.accessToken, accountBinding("access_token", accountId)),
     ]);
     const now = clock.now();
-    await sql.begin(async (tx) => {
-      await writeToken(tx, {
+    await commitToken(
+      sql,
+      {
         accountId,
         storeCiphertext,
         mirrorCiphertext,
@@ -316,9 +314,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
         expiresIn: Math.max(0, Math.round((token.expiresAt.getTime() - now.getTime()) / 1000)),
         expiresAt: token.expiresAt,
         refreshedAt: now,
-      });
-      await markSucceeded(tx, accountId);
-      await recordAttempt(tx, {
+      },
+      {
         accountId,
         at: now,
         action: "reuse",
@@ -327,8 +324,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
         broker: credentials.broker,
         environment: credentials.environment,
         message: `shared the token of account ${siblingId}, which uses the same app key`,
-      });
-    });
+      },
+    );
     return token;
   }
 

@@ -139,42 +139,6 @@ export async function releaseIssuanceSlot(
   `;
 }
 
-/**
- * Writes a new token: the seed's securities_tokens row and the legacy mirror
- * on accounts, each with its own row-bound ciphertext. Call inside the
- * transaction that also records the attempt.
- */
-export async function writeToken(
-  tx: TransactionSql,
-  token: {
-    accountId: number;
-    storeCiphertext: string;
-    mirrorCiphertext: string;
-    tokenType: string;
-    expiresIn: number;
-    expiresAt: Date;
-    refreshedAt: Date;
-  },
-): Promise<void> {
-  await tx`
-    INSERT INTO securities_tokens
-      (account_id, access_token, token_type, expires_in, expires_at, created_at, last_refreshed_at)
-    VALUES (${token.accountId}, ${token.storeCiphertext}, ${token.tokenType}, ${token.expiresIn},
-            ${token.expiresAt}, ${token.refreshedAt}, ${token.refreshedAt})
-    ON CONFLICT (account_id) DO UPDATE
-      SET access_token = EXCLUDED.access_token,
-          token_type = EXCLUDED.token_type,
-          expires_in = EXCLUDED.expires_in,
-          expires_at = EXCLUDED.expires_at,
-          last_refreshed_at = EXCLUDED.last_refreshed_at
-  `;
-  await tx`
-    UPDATE accounts
-    SET access_token = ${token.mirrorCiphertext}, token_expires_at = ${token.expiresAt}
-    WHERE id = ${token.accountId}
-  `;
-}
-
 export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate";
 export type AttemptOutcome = "ok" | "failed";
 
@@ -199,16 +163,6 @@ export async function recordAttempt(sql: Db, attempt: Attempt): Promise<void> {
     VALUES (${attempt.accountId}, ${attempt.at}, ${attempt.action}, ${attempt.outcome}, ${attempt.trigger},
             ${attempt.broker}, ${attempt.environment}, ${attempt.brokerCode ?? null},
             ${attempt.message?.slice(0, 500) ?? null}, ${attempt.durationMs ?? null})
-  `;
-}
-
-/** After a success: failures cleared, claim released. */
-export async function markSucceeded(sql: Db, accountId: number): Promise<void> {
-  await sql`
-    INSERT INTO securities_token_state (account_id) VALUES (${accountId})
-    ON CONFLICT (account_id) DO UPDATE
-      SET consecutive_failures = 0, next_attempt_at = NULL, rejected_token_refreshed_at = NULL,
-          claimed_by = NULL, claimed_until = NULL
   `;
 }
 
@@ -240,5 +194,73 @@ export async function markFailed(
   await sql`
     UPDATE securities_token_state SET next_attempt_at = ${new Date(next)}
     WHERE account_id = ${failure.accountId}
+  `;
+}
+
+/** A token to store for an account, already encrypted for both of its places. */
+export interface TokenToCommit {
+  accountId: number;
+  storeCiphertext: string;
+  mirrorCiphertext: string;
+  tokenType: string;
+  expiresIn: number;
+  expiresAt: Date;
+  refreshedAt: Date;
+}
+
+/**
+ * Commits a token in ONE statement, so it is atomic without a transaction
+ * block and costs one round trip: the seed's securities_tokens row, the
+ * legacy mirror on accounts, the account's state (failures cleared, claim
+ * released), the attempt, and (for an issuance) the lease's release. A
+ * process that dies before this statement leaves everything as it was.
+ */
+export async function commitToken(
+  sql: Db,
+  token: TokenToCommit,
+  attempt: Attempt,
+  release?: { key: string; owner: string },
+): Promise<void> {
+  await sql`
+    WITH stored AS (
+      INSERT INTO securities_tokens
+        (account_id, access_token, token_type, expires_in, expires_at, created_at, last_refreshed_at)
+      VALUES (${token.accountId}, ${token.storeCiphertext}, ${token.tokenType}, ${token.expiresIn},
+              ${token.expiresAt}, ${token.refreshedAt}, ${token.refreshedAt})
+      ON CONFLICT (account_id) DO UPDATE
+        SET access_token = EXCLUDED.access_token,
+            token_type = EXCLUDED.token_type,
+            expires_in = EXCLUDED.expires_in,
+            expires_at = EXCLUDED.expires_at,
+            last_refreshed_at = EXCLUDED.last_refreshed_at
+      RETURNING account_id
+    ), mirrored AS (
+      UPDATE accounts
+      SET access_token = ${token.mirrorCiphertext}, token_expires_at = ${token.expiresAt}
+      WHERE id = ${token.accountId}
+      RETURNING id
+    ), state AS (
+      INSERT INTO securities_token_state (account_id) VALUES (${token.accountId})
+      ON CONFLICT (account_id) DO UPDATE
+        SET consecutive_failures = 0, next_attempt_at = NULL, rejected_token_refreshed_at = NULL,
+            claimed_by = NULL, claimed_until = NULL
+      RETURNING account_id
+    ), recorded AS (
+      INSERT INTO securities_token_attempts
+        (account_id, attempted_at, action, outcome, trigger, broker, environment, broker_code, message, duration_ms)
+      VALUES (${attempt.accountId}, ${attempt.at}, ${attempt.action}, ${attempt.outcome}, ${attempt.trigger},
+              ${attempt.broker}, ${attempt.environment}, ${attempt.brokerCode ?? null},
+              ${attempt.message?.slice(0, 500) ?? null}, ${attempt.durationMs ?? null})
+      RETURNING id
+    ), released AS (
+      UPDATE broker_issuance_slots
+      SET lease_owner = NULL, lease_until = NULL,
+          last_issued_at = ${token.refreshedAt}, last_account_id = ${token.accountId}
+      WHERE credential_key = ${release?.key ?? null} AND lease_owner = ${release?.owner ?? null}
+      RETURNING credential_key
+    )
+    SELECT (SELECT count(*) FROM stored) AS stored, (SELECT count(*) FROM mirrored) AS mirrored,
+           (SELECT count(*) FROM state) AS state, (SELECT count(*) FROM recorded) AS recorded,
+           (SELECT count(*) FROM released) AS released
   `;
 }
