@@ -1,9 +1,13 @@
 /** What kind of account a row is (accounts.account_type). */
 export type AccountType = "CRYPTO" | "SECURITIES_STOCK";
-/** The securities brokers we support, stored in accounts.exchange for securities accounts. */
-export type Broker = "KIS" | "KIWOOM";
-/** Real trading or the broker's paper/mock environment; kept inside the encrypted securities_config. */
-export type BrokerEnvironment = "real" | "paper";
+
+// The broker (stored in accounts.exchange for securities accounts) and its
+// environment (kept inside the encrypted securities_config) are the brokers
+// domain's words; accounts only store them.
+import type { Broker, BrokerEnvironment } from "../brokers/types";
+
+export { BROKER_ENVIRONMENTS, BROKERS } from "../brokers/types";
+export type { Broker, BrokerEnvironment };
 export type MarketType =
   | "DOMESTIC_STOCK"
   | "OVERSEAS_STOCK"
@@ -14,11 +18,6 @@ export const ACCOUNT_TYPES = [
   "CRYPTO",
   "SECURITIES_STOCK",
 ] as const satisfies readonly AccountType[];
-export const BROKERS = ["KIS", "KIWOOM"] as const satisfies readonly Broker[];
-export const BROKER_ENVIRONMENTS = [
-  "real",
-  "paper",
-] as const satisfies readonly BrokerEnvironment[];
 export const MARKET_TYPES = [
   "DOMESTIC_STOCK",
   "OVERSEAS_STOCK",

@@ -4,7 +4,6 @@ import { bodyLimit } from "hono/body-limit";
 import { Hono } from "hono/tiny";
 import {
   ACCOUNT_TYPES,
-  type AccountBrokerCredentials,
   type AccountType,
   createAccount,
   deleteAccount,
@@ -13,7 +12,6 @@ import {
   parseCreateAccount,
   parseUpdateAccount,
   toFieldIssues,
-  tokenBinding,
   toPublicAccount,
   updateAccount,
 } from "../accounts";
@@ -37,7 +35,7 @@ import { invalidateRequestSchema } from "./schemas";
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<
   TokenService,
-  "getValidToken" | "forceRefresh" | "invalidate" | "revoke" | "status"
+  "getValidToken" | "forceRefresh" | "invalidate" | "revoke" | "retireToken" | "status"
 >;
 
 export interface ApiDependencies {
@@ -133,7 +131,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       const patch = parseUpdateAccount(await readJson(c));
       const result = await updateAccount(sql, cipher, id, patch);
       if (result.credentialsChanged && result.previousCredentials) {
-        await retireTokenOf(result.previousCredentials);
+        await tokens.retireToken(result.previousCredentials, "credentials_changed");
       }
       return c.json(toPublicAccount(result.account));
     },
@@ -200,20 +198,6 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
    * old ones. Mark it rejected (the next read issues a new one with the new
    * credentials), then revoke it at the broker with the old ones, best effort.
    */
-  async function retireTokenOf(previous: AccountBrokerCredentials): Promise<void> {
-    const [row] = await sql<{ access_token: string }[]>`
-      SELECT access_token FROM securities_tokens WHERE account_id = ${previous.accountId}`;
-    if (!row) return;
-    const accessToken = await cipher.decrypt(row.access_token, tokenBinding(previous.accountId));
-    await tokens.invalidate(previous.accountId).catch((error: unknown) => {
-      logger.warn(
-        { event: "token_retire_failed", account_id: previous.accountId, err: describeError(error) },
-        "could not mark the old token rejected after a credentials change",
-      );
-    });
-    await tokens.revoke(previous, accessToken, "credentials_changed");
-  }
-
   for (const route of ROUTES) {
     const path = route.path.replace(/\{(\w+)\}/g, ":$1");
     const handler = handlers[route.operationId];

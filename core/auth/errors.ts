@@ -1,18 +1,9 @@
 import { type ErrorKind, ServiceError } from "../errors";
 import type { Scope } from "./keys";
 
-/**
- * Base of the errors that say a caller may not proceed. Not a ServiceError:
- * core/errors' ErrorKind has no words for "who are you" and "not allowed",
- * and only the API's error handler ever sees these.
- */
-export abstract class AuthError extends Error {
-  abstract readonly kind: "unauthenticated" | "forbidden";
-
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
+/** Base of the errors that say a caller may not proceed. */
+export abstract class AuthError extends ServiceError {
+  abstract override readonly kind: "unauthenticated" | "forbidden";
 }
 
 /** No key, a malformed key or a key the store does not hold. */
@@ -21,7 +12,7 @@ export class AuthenticationError extends AuthError {
   readonly reason: "missing" | "malformed" | "unknown";
 
   constructor(reason: "missing" | "malformed" | "unknown", message: string) {
-    super(message);
+    super(`api_key_${reason}`, message);
     this.reason = reason;
   }
 }
@@ -33,7 +24,7 @@ export class ForbiddenError extends AuthError {
   readonly keyId: string;
 
   constructor(keyId: string, scope: Scope) {
-    super(`The API key ${keyId} lacks the scope ${scope} this request needs.`);
+    super("missing_scope", `The API key ${keyId} lacks the scope ${scope} this request needs.`);
     this.scope = scope;
     this.keyId = keyId;
   }

@@ -4,8 +4,11 @@ export type Broker = "KIS" | "KIWOOM";
 /** Our word for a broker's environment: "paper" is KIS 모의투자 and Kiwoom's mock host. */
 export type BrokerEnvironment = "real" | "paper";
 
-export const BROKERS: readonly Broker[] = ["KIS", "KIWOOM"];
-export const BROKER_ENVIRONMENTS: readonly BrokerEnvironment[] = ["real", "paper"];
+export const BROKERS = ["KIS", "KIWOOM"] as const satisfies readonly Broker[];
+export const BROKER_ENVIRONMENTS = [
+  "real",
+  "paper",
+] as const satisfies readonly BrokerEnvironment[];
 
 /** One app key pair. Real and paper keys are different keys at both brokers. */
 export interface BrokerCredentials {

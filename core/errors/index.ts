@@ -6,6 +6,8 @@ export type ErrorKind =
   | "validation"
   | "not_found"
   | "conflict"
+  | "unauthenticated"
+  | "forbidden"
   | "rate_limited"
   | "upstream_unavailable"
   | "upstream_rejected"

@@ -329,6 +329,61 @@ export function createTokenService(deps: TokenServiceDependencies) {
     return token;
   }
 
+  /**
+   * Revokes a token at the broker, best effort: the outcome is recorded and
+   * logged, never thrown (the account may already be gone).
+   */
+  async function revoke(
+    credentials: AccountBrokerCredentials,
+    accessToken: string,
+    trigger: string,
+  ): Promise<{ revoked: boolean }> {
+    const started = clock.now();
+    let revoked = false;
+    let error: unknown;
+    try {
+      await brokers.get(credentials.broker).revokeToken(
+        {
+          environment: credentials.environment,
+          appKey: credentials.appKey,
+          appSecret: credentials.appSecret,
+        },
+        accessToken,
+      );
+      revoked = true;
+    } catch (caught) {
+      error = caught;
+    }
+    const now = clock.now();
+    await recordAttempt(sql, {
+      accountId: credentials.accountId,
+      at: now,
+      action: "revoke",
+      outcome: revoked ? "ok" : "failed",
+      trigger,
+      broker: credentials.broker,
+      environment: credentials.environment,
+      brokerCode: error instanceof BrokerError ? error.brokerCode : undefined,
+      message:
+        error instanceof BrokerError
+          ? error.message
+          : error
+            ? "revoke failed (see logs)"
+            : undefined,
+      durationMs: now.getTime() - started.getTime(),
+    }).catch(() => {});
+    logger[revoked ? "info" : "warn"](
+      {
+        event: revoked ? "token_revoked" : "token_revoke_failed",
+        accountId: credentials.accountId,
+        broker: credentials.broker,
+        trigger,
+      },
+      revoked ? "revoked a broker token" : "could not revoke a broker token",
+    );
+    return { revoked };
+  }
+
   return {
     /** A token valid beyond the safety margin: the cached one, or one issuance shared by all callers. */
     async getValidToken(accountId: number): Promise<ValidToken> {
@@ -394,59 +449,28 @@ export function createTokenService(deps: TokenServiceDependencies) {
       return { invalidated: true };
     },
 
+    revoke,
+
     /**
-     * Revokes a token at the broker, best effort: the outcome is recorded and
-     * logged, never thrown (the account may already be gone).
+     * The account's credentials changed: its token (issued under the old app
+     * key) is removed from the store and the mirror at once, then revoked at
+     * the broker with the old credentials, best effort. The next
+     * getValidToken issues under the new key.
      */
-    async revoke(
-      credentials: AccountBrokerCredentials,
-      accessToken: string,
-      trigger: string,
-    ): Promise<{ revoked: boolean }> {
-      const started = clock.now();
-      let revoked = false;
-      let error: unknown;
-      try {
-        await brokers.get(credentials.broker).revokeToken(
-          {
-            environment: credentials.environment,
-            appKey: credentials.appKey,
-            appSecret: credentials.appSecret,
-          },
-          accessToken,
-        );
-        revoked = true;
-      } catch (caught) {
-        error = caught;
-      }
-      const now = clock.now();
-      await recordAttempt(sql, {
-        accountId: credentials.accountId,
-        at: now,
-        action: "revoke",
-        outcome: revoked ? "ok" : "failed",
-        trigger,
-        broker: credentials.broker,
-        environment: credentials.environment,
-        brokerCode: error instanceof BrokerError ? error.brokerCode : undefined,
-        message:
-          error instanceof BrokerError
-            ? error.message
-            : error
-              ? "revoke failed (see logs)"
-              : undefined,
-        durationMs: now.getTime() - started.getTime(),
-      }).catch(() => {});
-      logger[revoked ? "info" : "warn"](
-        {
-          event: revoked ? "token_revoked" : "token_revoke_failed",
-          accountId: credentials.accountId,
-          broker: credentials.broker,
-          trigger,
-        },
-        revoked ? "revoked a broker token" : "could not revoke a broker token",
-      );
-      return { revoked };
+    async retireToken(previous: AccountBrokerCredentials, trigger: string): Promise<void> {
+      const [row] = await sql<{ access_token: string }[]>`
+        WITH retired AS (
+          DELETE FROM securities_tokens WHERE account_id = ${previous.accountId} RETURNING access_token
+        ), unmirrored AS (
+          UPDATE accounts SET access_token = NULL, token_expires_at = NULL
+          WHERE id = ${previous.accountId} AND EXISTS (SELECT 1 FROM retired)
+          RETURNING id
+        )
+        SELECT access_token, (SELECT count(*) FROM unmirrored) AS unmirrored FROM retired
+      `;
+      if (!row) return;
+      const accessToken = await cipher.decrypt(row.access_token, tokenBinding(previous.accountId));
+      await revoke(previous, accessToken, trigger);
     },
 
     /** For the refresh job: make the account's token good beyond `validBeyond`, never waiting. */
