@@ -1,41 +1,71 @@
 /**
  * The migrate function the pipeline invokes after `sst deploy`:
  * `{"action": "status"|"plan"|"up"|"down", "to"?: N}` → the runner's JSON report.
- * A failed migration is a report with `ok: false`, not a thrown error, so the
- * pipeline reads one document either way.
+ * Before `up` it takes an RDS snapshot (the seed makes a backup mandatory);
+ * if the snapshot fails, nothing is migrated. A failure of any kind is a
+ * report with `ok: false`, not a thrown error, so the pipeline reads one
+ * document either way.
  */
+import { RDSClient } from "@aws-sdk/client-rds";
+import { createPreMigrationSnapshot } from "../core/backups";
+import { systemClock } from "../core/clock";
+import { resolveDatabaseUrl } from "../core/config/database-url";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
 
 const ACTIONS: readonly MigrationAction[] = ["status", "plan", "up", "down"];
+const rds = new RDSClient({});
 
 export interface MigrateEvent {
   action?: unknown;
   to?: unknown;
 }
 
-export async function handler(
-  event: MigrateEvent,
-): Promise<MigrationReport | { ok: false; error: { code: string; message: string } }> {
+type Failure = { ok: false; error: { code: string; message: string } };
+
+export async function handler(event: MigrateEvent): Promise<MigrationReport | Failure> {
+  const env = process.env;
   const action = event?.action as MigrationAction;
   if (!ACTIONS.includes(action)) {
-    return invalid(
+    return failure(
+      "invalid_event",
       `action must be one of ${ACTIONS.join(", ")}, got ${JSON.stringify(event?.action ?? null)}`,
     );
   }
   if (event.to !== undefined && !(Number.isInteger(event.to) && (event.to as number) >= 0)) {
-    return invalid(`to must be a migration version number, got ${JSON.stringify(event.to)}`);
+    return failure(
+      "invalid_event",
+      `to must be a migration version number, got ${JSON.stringify(event.to)}`,
+    );
   }
-  const databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) return invalid("DATABASE_URL is not set for the migrate function");
+  let databaseUrl: string;
+  try {
+    databaseUrl = await resolveDatabaseUrl(env);
+  } catch (error) {
+    return failure("database_settings", (error as Error).message);
+  }
+  const instanceId = env.DB_INSTANCE_ID;
+  const snapshotWaitMs = Number(env.SNAPSHOT_MAX_WAIT_MS) || undefined;
   return migrate({
     databaseUrl,
     action,
     ...(event.to !== undefined ? { to: event.to as number } : {}),
-    migrationsDir: process.env.MIGRATIONS_DIR ?? "migrations",
+    migrationsDir: env.MIGRATIONS_DIR ?? "migrations",
     backup: false,
+    ...(instanceId
+      ? {
+          beforeUp: () =>
+            createPreMigrationSnapshot({
+              rds,
+              instanceId,
+              stage: env.STAGE ?? "unknown",
+              clock: systemClock,
+              ...(snapshotWaitMs ? { maxWaitMs: snapshotWaitMs } : {}),
+            }),
+        }
+      : {}),
   });
 }
 
-function invalid(message: string) {
-  return { ok: false as const, error: { code: "invalid_event", message } };
+function failure(code: string, message: string): Failure {
+  return { ok: false, error: { code, message } };
 }

@@ -342,7 +342,15 @@ async function takeBackup(
   clock: Clock,
 ): Promise<void> {
   if (options.beforeUp) {
-    report.backup = { kind: "snapshot", id: await options.beforeUp() };
+    try {
+      report.backup = { kind: "snapshot", id: await options.beforeUp() };
+    } catch (error) {
+      throw new MigrationError(
+        "backup_failed",
+        `backup failed, nothing was migrated: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
     return;
   }
   if (options.backup === false) {

@@ -1,0 +1,82 @@
+import {
+  CreateDBSnapshotCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+} from "@aws-sdk/client-rds";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { handler } from "../../functions/migrate";
+import { createTestDatabase, type TestDatabase } from "../support/database";
+import { createLegacyAccounts } from "../support/legacy";
+
+const rds = mockClient(RDSClient);
+let db: TestDatabase;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrate: false, before: (sql) => createLegacyAccounts(sql, 5) });
+  process.env.DATABASE_URL = db.url;
+  process.env.MIGRATIONS_DIR = "migrations";
+  process.env.DB_INSTANCE_ID = "securities-db";
+  process.env.STAGE = "test";
+});
+afterEach(() => rds.reset());
+afterAll(async () => {
+  process.env = saved;
+  await db.drop();
+});
+
+async function applied(): Promise<number> {
+  const [history] = await db.sql`SELECT to_regclass('securities_support_migrations') AS t`;
+  if (!history?.t) return 0;
+  const [row] = await db.sql<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM securities_support_migrations`;
+  return row?.n ?? 0;
+}
+
+describe("the migrate function", () => {
+  it("refuses an unknown action, naming it", async () => {
+    expect(await handler({ action: "upp" })).toEqual({
+      ok: false,
+      error: {
+        code: "invalid_event",
+        message: 'action must be one of status, plan, up, down, got "upp"',
+      },
+    });
+  });
+
+  it("migrates nothing when the RDS snapshot is refused", async () => {
+    rds.on(CreateDBSnapshotCommand).rejects(
+      Object.assign(new Error("not authorized to rds:CreateDBSnapshot"), {
+        name: "AccessDenied",
+      }),
+    );
+    const report = await handler({ action: "up" });
+    expect(report.ok).toBe(false);
+    expect(report.error?.code).toBe("backup_failed");
+    expect(report.error?.message).toMatch(/^backup failed, nothing was migrated/);
+    expect(await applied()).toBe(0);
+  });
+
+  it("takes a snapshot of the instance before up, then migrates and reports it", async () => {
+    rds.on(CreateDBSnapshotCommand).resolves({ DBSnapshot: { Status: "creating" } });
+    rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: "available" }] });
+    const report = await handler({ action: "up" });
+    expect(report.error).toBeUndefined();
+    expect(report.ok).toBe(true);
+    const create = rds.commandCalls(CreateDBSnapshotCommand)[0]?.args[0].input;
+    expect(create?.DBInstanceIdentifier).toBe("securities-db");
+    expect("backup" in report && report.backup).toMatchObject({
+      kind: "snapshot",
+      id: create?.DBSnapshotIdentifier,
+    });
+    expect(await applied()).toBeGreaterThanOrEqual(5);
+  });
+
+  it("answers status without a snapshot", async () => {
+    const report = await handler({ action: "status" });
+    expect(report.ok).toBe(true);
+    expect(rds.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+});
