@@ -10,7 +10,7 @@ import { createApp } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
 import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
 import { resolveDatabaseUrl } from "../core/config/database-url";
-import { createCipher, createKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createCipher, createKmsKeyProvider, parseCryptoSettings } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
 import { createTokenService, parseTokenSettings } from "../core/tokens";
@@ -26,7 +26,7 @@ if (!authSettings.secretId) {
   throw new Error("API_KEYS_SECRET_ID must name the Secrets Manager secret holding the API keys.");
 }
 const cryptoSettings = parseCryptoSettings(env);
-if (cryptoSettings.provider !== "kms") {
+if (!cryptoSettings.kmsKeyId) {
   throw new Error(
     "KMS_KEY_ID must be set for the API function (the local key file is for npm start).",
   );
@@ -40,7 +40,7 @@ const sql = createSql(await resolveDatabaseUrl(env), {
 });
 const cipher = createCipher({
   sql,
-  keys: await createKeyProvider(cryptoSettings),
+  keys: createKmsKeyProvider({ keyId: cryptoSettings.kmsKeyId }),
   maxDataKeyAgeMs: cryptoSettings.maxDataKeyAgeMs,
   maxDataKeyUses: cryptoSettings.maxDataKeyUses,
 });

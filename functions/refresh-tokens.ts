@@ -9,7 +9,7 @@
 import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
 import { systemClock } from "../core/clock";
 import { resolveDatabaseUrl } from "../core/config/database-url";
-import { createCipher, createKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createCipher, createKmsKeyProvider, parseCryptoSettings } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
 import { createTokenService, parseTokenSettings, refreshDueTokens } from "../core/tokens";
@@ -21,6 +21,12 @@ const logger = createLogger({
 });
 const tokenSettings = parseTokenSettings(env);
 const crypto = parseCryptoSettings(env);
+if (!crypto.kmsKeyId) {
+  throw new Error(
+    "KMS_KEY_ID must be set for the refresh function (the local key file is for npm start).",
+  );
+}
+const kmsKeyId = crypto.kmsKeyId;
 const brokers = createBrokerRegistry(parseBrokerSettings(env), { clock: systemClock });
 
 const ready = (async () => {
@@ -28,7 +34,7 @@ const ready = (async () => {
     max: tokenSettings.refreshConcurrency + 2,
     applicationName: "securities-support-refresh",
   });
-  const keys = await createKeyProvider(crypto);
+  const keys = createKmsKeyProvider({ keyId: kmsKeyId });
   const cipher = createCipher({
     sql,
     keys,

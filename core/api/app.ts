@@ -1,3 +1,4 @@
+import { brotliDecompressSync } from "node:zlib";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 // PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
@@ -21,7 +22,7 @@ import type { Sql } from "../db";
 import { ValidationError } from "../errors";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
-import { buildOpenApiDocument } from "./openapi";
+import { OPENAPI_DOCUMENT_BROTLI } from "./openapi-document";
 import {
   MalformedJsonError,
   PayloadTooLargeError,
@@ -109,7 +110,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       );
     },
     async getOpenApi(c) {
-      openApi ??= buildOpenApiDocument({ ...(deps.version ? { version: deps.version } : {}) });
+      openApi ??= servedOpenApiDocument(deps.version);
       return c.json(openApi);
     },
     async listAccounts(c) {
@@ -317,4 +318,16 @@ function describeError(error: unknown): Record<string, unknown> {
     ...(typeof code === "string" ? { code } : {}),
     stack: error.stack,
   };
+}
+
+/**
+ * The OpenAPI document as `npm run openapi` built it from the zod schemas
+ * (prebuilt and compressed: see dev/openapi-cli.ts), with this deployment's version.
+ */
+function servedOpenApiDocument(version?: string): { info: { version: string } } {
+  const document = JSON.parse(
+    brotliDecompressSync(Buffer.from(OPENAPI_DOCUMENT_BROTLI, "base64")).toString("utf8"),
+  ) as { info: { version: string } };
+  if (version) document.info.version = version;
+  return document;
 }

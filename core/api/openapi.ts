@@ -1,7 +1,124 @@
 import * as z from "zod/mini";
+import { createAccountSchema, updateAccountSchema } from "../accounts";
 import { SCOPES } from "../auth";
-import { ROUTES, type RouteSpec } from "./routes";
-import { problemSchema } from "./schemas";
+import { type OperationId, ROUTES, type RouteSpec } from "./routes";
+import {
+  accountListSchema,
+  healthSchema,
+  invalidateRequestSchema,
+  invalidateResponseSchema,
+  problemSchema,
+  publicAccountSchema,
+  refreshedTokenSchema,
+  tokenSchema,
+  tokenStatusSchema,
+} from "./schemas";
+
+/**
+ * How each route is documented. Kept apart from the route table, which the
+ * app bundles: the document is prebuilt (`npm run openapi`), so none of this
+ * (nor the response schemas) ships in the Lambda.
+ */
+interface RouteDoc {
+  summary: string;
+  query?: { name: string; values: readonly string[]; description: string }[];
+  body?: { schema: z.ZodMiniType; required: boolean };
+  response: { status: number; description: string; schema?: z.ZodMiniType };
+  /** Problem statuses this route can answer besides the common ones (401, 403, 413, 500). */
+  errors: number[];
+}
+
+const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
+  getHealth: {
+    summary: "Service and database reachability (no key needed).",
+    response: {
+      status: 200,
+      description: "Healthy; 503 with the same body when the database is unreachable.",
+      schema: healthSchema,
+    },
+    errors: [],
+  },
+  getOpenApi: {
+    summary: "This document (no key needed).",
+    response: { status: 200, description: "The OpenAPI 3.1 document." },
+    errors: [],
+  },
+  listAccounts: {
+    summary: "List accounts, optionally of one type.",
+    query: [
+      {
+        name: "type",
+        values: ["CRYPTO", "SECURITIES_STOCK"],
+        description: "Only accounts of this account_type.",
+      },
+    ],
+    response: { status: 200, description: "The accounts, redacted.", schema: accountListSchema },
+    errors: [400],
+  },
+  createAccount: {
+    summary:
+      "Create a CRYPTO or SECURITIES_STOCK account; secrets are encrypted before they are stored.",
+    body: { schema: createAccountSchema, required: true },
+    response: {
+      status: 201,
+      description: "The new account, redacted.",
+      schema: publicAccountSchema,
+    },
+    errors: [400],
+  },
+  getAccount: {
+    summary: "One account, redacted.",
+    response: { status: 200, description: "The account.", schema: publicAccountSchema },
+    errors: [400, 404],
+  },
+  updateAccount: {
+    summary:
+      "Change an account. Changing its broker credentials revokes the token issued with the old ones.",
+    body: { schema: updateAccountSchema, required: true },
+    response: {
+      status: 200,
+      description: "The account after the change.",
+      schema: publicAccountSchema,
+    },
+    errors: [400, 404],
+  },
+  deleteAccount: {
+    summary: "Delete an account and its token; the token is revoked at the broker (best effort).",
+    response: { status: 204, description: "Deleted." },
+    errors: [400, 404],
+  },
+  getToken: {
+    summary:
+      "A valid broker access token for a securities account (issued if needed). The only route that returns a secret.",
+    response: { status: 200, description: "The token.", schema: tokenSchema },
+    errors: [400, 404, 409, 502, 503],
+  },
+  refreshToken: {
+    summary: "Issue a new token now (within the broker's issuance pace).",
+    response: {
+      status: 200,
+      description: "The new token's type and expiry.",
+      schema: refreshedTokenSchema,
+    },
+    errors: [400, 404, 409, 502, 503],
+  },
+  invalidateToken: {
+    summary: "Report that the broker rejected the token; the next read issues a fresh one, once.",
+    body: { schema: invalidateRequestSchema, required: false },
+    response: {
+      status: 200,
+      description: "Whether a stored token was invalidated.",
+      schema: invalidateResponseSchema,
+    },
+    errors: [400, 404, 409],
+  },
+  getTokenStatus: {
+    summary:
+      "Token health per securities account and totals, for operators. Needs accounts:read: it shows no secret.",
+    response: { status: 200, description: "Token status.", schema: tokenStatusSchema },
+    errors: [],
+  },
+};
 
 const COMMON_ERRORS: Record<number, string> = {
   400: "Invalid request: the problem's errors name each offending field; malformed JSON also answers 400.",
@@ -25,16 +142,16 @@ function jsonSchema(schema: z.ZodMiniType): Record<string, unknown> {
   return rest;
 }
 
-function operation(route: RouteSpec): Record<string, unknown> {
+function operation(route: RouteSpec, doc: RouteDoc): Record<string, unknown> {
   const responses: Record<string, unknown> = {
-    [route.response.status]: {
-      description: route.response.description,
-      ...(route.response.schema
-        ? { content: { "application/json": { schema: jsonSchema(route.response.schema) } } }
+    [doc.response.status]: {
+      description: doc.response.description,
+      ...(doc.response.schema
+        ? { content: { "application/json": { schema: jsonSchema(doc.response.schema) } } }
         : {}),
     },
   };
-  const statuses = new Set<number>([...route.errors, 413, 500]);
+  const statuses = new Set<number>([...doc.errors, 413, 500]);
   if (route.scope) {
     statuses.add(401);
     statuses.add(403);
@@ -55,7 +172,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
       schema: { type: "integer", minimum: 1, maximum: 2147483647 },
     });
   }
-  for (const q of "query" in route ? (route.query ?? []) : []) {
+  for (const q of doc.query ?? []) {
     parameters.push({
       name: q.name,
       in: "query",
@@ -66,16 +183,16 @@ function operation(route: RouteSpec): Record<string, unknown> {
   }
   return {
     operationId: route.operationId,
-    summary: route.summary,
+    summary: doc.summary,
     ...(route.scope
       ? { security: [{ apiKey: [route.scope] }], "x-required-scope": route.scope }
       : { security: [] }),
     ...(parameters.length ? { parameters } : {}),
-    ...(route.body
+    ...(doc.body
       ? {
           requestBody: {
-            required: route.body.required,
-            content: { "application/json": { schema: jsonSchema(route.body.schema) } },
+            required: doc.body.required,
+            content: { "application/json": { schema: jsonSchema(doc.body.schema) } },
           },
         }
       : {}),
@@ -88,7 +205,10 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of ROUTES as readonly RouteSpec[]) {
     paths[route.path] ??= {};
-    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(
+      route,
+      ROUTE_DOCS[route.operationId as OperationId],
+    );
   }
   return {
     openapi: "3.1.0",
