@@ -88,12 +88,17 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 
+// npm and tsx pass a terminal's Ctrl-C on, so one key press can arrive twice
+// within milliseconds: only a second press a moment later forces the exit.
+let firstSignalAt = 0;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (stopping) {
+      if (Date.now() - firstSignalAt < 1_000) return;
       console.error("\nStopping already; exiting now.");
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     console.error(`\n${signal}: stopping…`);
     void shutdown(0);
   });
