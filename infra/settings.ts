@@ -1,3 +1,5 @@
+import { DEFAULT_TOKEN_SETTINGS } from "../core/tokens/settings";
+
 /**
  * Every knob of the deployment, in one place. Read once from the stage and the
  * environment of the machine running `sst deploy`; pure (no SST globals) so
@@ -199,8 +201,14 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     refresh: {
       schedule,
       timezone: read("REFRESH_TIMEZONE") ?? "UTC",
-      windowHours: integer("REFRESH_WINDOW_HOURS", 2, 1, 23),
-      concurrency: integer("REFRESH_CONCURRENCY", 4, 1, 32),
+      // The service's own defaults (the seed's 6-hour window; the concurrency the refresh benchmark runs at).
+      windowHours: integer(
+        "REFRESH_WINDOW_HOURS",
+        DEFAULT_TOKEN_SETTINGS.refreshWindowMs / 3_600_000,
+        1,
+        23,
+      ),
+      concurrency: integer("REFRESH_CONCURRENCY", DEFAULT_TOKEN_SETTINGS.refreshConcurrency, 1, 32),
       retries: integer("REFRESH_RETRIES", 2, 0, 2),
       timeoutSeconds: integer("REFRESH_TIMEOUT_SECONDS", 300, 60, 900),
       memoryMb: integer("REFRESH_MEMORY_MB", 512, 128, 10240),

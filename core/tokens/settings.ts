@@ -22,7 +22,7 @@ export interface TokenSettings {
 export const DEFAULT_TOKEN_SETTINGS: TokenSettings = {
   refreshWindowMs: 6 * 3_600_000,
   safetyMarginMs: 5 * 60_000,
-  refreshConcurrency: 16,
+  refreshConcurrency: 8,
   refreshTimeBudgetMs: 4 * 60_000,
   issueWaitMs: 15_000,
   issueLeaseMs: 30_000,

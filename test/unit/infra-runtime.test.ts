@@ -105,8 +105,8 @@ describe("function environment", () => {
       expect(env.KMS_KEY_ID).toBe(KEY);
       expect(env.KIS_PAPER_URL).toBe("https://sandbox.example:29443");
       expect(env.KIS_REAL_URL).toBeUndefined();
-      expect(env.REFRESH_WINDOW_HOURS).toBe("2");
-      expect(env.REFRESH_CONCURRENCY).toBe("4");
+      expect(env.REFRESH_WINDOW_HOURS).toBe("6");
+      expect(env.REFRESH_CONCURRENCY).toBe("8");
     }
   });
 
