@@ -32,7 +32,7 @@ if (masterKey) {
 /** The key the functions use: the one created here, or KMS_KEY_ARN. */
 export const masterKeyArn = masterKey ? masterKey.arn : $output(existing ?? "");
 
-/** Empty at first: docs/DEPLOY.md says how to put the API keys in it. */
+/** Empty at first: the README's Deploy section says how to put the API keys in it. */
 export const apiKeysSecret = new aws.secretsmanager.Secret("ApiKeys", {
   description: `securities-support ${$app.stage}: API client keys, re-read by the API without a redeploy`,
   recoveryWindowInDays: settings.production ? 30 : 0,

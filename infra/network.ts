@@ -3,7 +3,7 @@
  * reach RDS privately and the brokers, KMS and Secrets Manager through one
  * egress address. Functions run only in the first private subnet: each AZ
  * has its own NAT and IP, and Kiwoom rejects a token used from another IP
- * than the one that issued it (error 8010). See docs/DEPLOY.md for the cost.
+ * than the one that issued it (error 8010). See the README's Deploy section for the cost.
  */
 import { AVAILABILITY_ZONES } from "./settings";
 import { settings } from "./stage";

@@ -3,7 +3,7 @@ import { DEFAULT_TOKEN_SETTINGS } from "../core/tokens/settings";
 /**
  * Every knob of the deployment, in one place. Read once from the stage and the
  * environment of the machine running `sst deploy`; pure (no SST globals) so
- * that unit tests cover the defaults and the checks. docs/DEPLOY.md lists them.
+ * that unit tests cover the defaults and the checks. The README's Deploy section lists them.
  */
 
 /** The embedded Postgres this project tests against is 15; RDS must run the same major. */

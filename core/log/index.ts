@@ -72,13 +72,19 @@ const CENSOR = "[redacted]";
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = (options.level?.trim().toLowerCase() || "info") as LogLevel;
   if (!(level in RANK)) {
-    throw new Error(`LOG_LEVEL must be one of debug, info, warn, error, silent; got "${options.level}"`);
+    throw new Error(
+      `LOG_LEVEL must be one of debug, info, warn, error, silent; got "${options.level}"`,
+    );
   }
   const destination = options.destination ?? process.stdout;
   return makeLogger(level, destination, options.base ?? { service: "securities-support" });
 }
 
-function makeLogger(level: LogLevel, destination: LogDestination, bindings: Record<string, unknown>): Logger {
+function makeLogger(
+  level: LogLevel,
+  destination: LogDestination,
+  bindings: Record<string, unknown>,
+): Logger {
   const threshold = RANK[level];
   const method =
     (name: Exclude<LogLevel, "silent">): LogMethod =>
