@@ -20,7 +20,7 @@ import {
   secretsOf,
   stringField,
 } from "./http";
-import { parseKoreaTime } from "./korea-time";
+import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
 import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
@@ -106,13 +106,12 @@ function interpretError(
   return new BrokerRejectedError(`KIS refused the request${said}.`, details);
 }
 
-function unparseable(what: string, status: number): BrokerUnavailableError {
-  return new BrokerUnavailableError(`KIS answered HTTP ${status} without ${what}.`, {
-    broker: BROKER,
-    httpStatus: status,
-    reason: "unparseable",
-  });
-}
+const TOKEN_ANSWER: TokenAnswerShape = {
+  broker: BROKER,
+  tokenField: "access_token",
+  expiryField: "access_token_token_expired",
+  defaultTokenType: "Bearer",
+};
 
 function createClient(context: AdapterContext): BrokerClient {
   return {
@@ -135,25 +134,7 @@ function createClient(context: AdapterContext): BrokerClient {
       const secrets = secretsOf(credentials);
       const error = interpretError(response, { secrets, clock: context.clock });
       if (error) throw error;
-      const body = asRecord(response.body);
-      const accessToken = body ? stringField(body, "access_token") : undefined;
-      if (!body || !accessToken) throw unparseable("an access_token", response.status);
-      // The expiry field wins: clients have seen expires_in off by ~4000 s.
-      const stated = stringField(body, "access_token_token_expired");
-      const expiresInField = numberField(body, "expires_in");
-      const expiresAt =
-        (stated !== undefined ? parseKoreaTime(stated) : undefined) ??
-        (expiresInField !== undefined
-          ? new Date(issuedAt.getTime() + expiresInField * 1000)
-          : undefined);
-      if (!expiresAt) throw unparseable("a readable expiry", response.status);
-      return {
-        accessToken,
-        tokenType: stringField(body, "token_type") ?? "Bearer",
-        expiresIn: Math.round((expiresAt.getTime() - issuedAt.getTime()) / 1000),
-        expiresAt,
-        issuedAt,
-      };
+      return readIssuedToken(TOKEN_ANSWER, response, issuedAt);
     },
 
     async revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void> {

@@ -21,7 +21,7 @@ import {
   secretsOf,
   stringField,
 } from "./http";
-import { parseKoreaTime } from "./korea-time";
+import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
 import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIWOOM";
@@ -112,13 +112,12 @@ function interpretError(
   return new BrokerRejectedError(`Kiwoom refused the request${said}.`, details);
 }
 
-function unparseable(what: string, status: number): BrokerUnavailableError {
-  return new BrokerUnavailableError(`Kiwoom answered HTTP ${status} without ${what}.`, {
-    broker: BROKER,
-    httpStatus: status,
-    reason: "unparseable",
-  });
-}
+const TOKEN_ANSWER: TokenAnswerShape = {
+  broker: BROKER,
+  tokenField: "token",
+  expiryField: "expires_dt",
+  defaultTokenType: "bearer",
+};
 
 function createClient(context: AdapterContext): BrokerClient {
   return {
@@ -143,25 +142,7 @@ function createClient(context: AdapterContext): BrokerClient {
         clock: context.clock,
       });
       if (error) throw error;
-      const body = asRecord(response.body);
-      const accessToken = body ? stringField(body, "token") : undefined;
-      if (!body || !accessToken) throw unparseable("a token", response.status);
-      const stated = stringField(body, "expires_dt");
-      // Kiwoom sends no expires_in; accept one only as a fallback if it ever appears.
-      const expiresInField = numberField(body, "expires_in");
-      const expiresAt =
-        (stated !== undefined ? parseKoreaTime(stated) : undefined) ??
-        (expiresInField !== undefined
-          ? new Date(issuedAt.getTime() + expiresInField * 1000)
-          : undefined);
-      if (!expiresAt) throw unparseable("a readable expires_dt", response.status);
-      return {
-        accessToken,
-        tokenType: stringField(body, "token_type") ?? "bearer",
-        expiresIn: Math.round((expiresAt.getTime() - issuedAt.getTime()) / 1000),
-        expiresAt,
-        issuedAt,
-      };
+      return readIssuedToken(TOKEN_ANSWER, response, issuedAt);
     },
 
     async revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
+// The script needs jq (as the deploy machine does); skipped only where jq is not installed.
 const hasJq = spawnSync("jq", ["--version"]).status === 0;
 const stubDir = mkdtempSync(join(tmpdir(), "migrate-script-"));
 afterAll(() => rmSync(stubDir, { recursive: true, force: true }));
