@@ -88,6 +88,15 @@ export function createTokenService(deps: TokenServiceDependencies) {
     };
   }
 
+  /** The token's two ciphertexts: the store's and the legacy mirror's, each bound to its place. */
+  async function encryptForBoth(accessToken: string, accountId: number) {
+    const [storeCiphertext, mirrorCiphertext] = await Promise.all([
+      cipher.encrypt(accessToken, tokenBinding(accountId)),
+      cipher.encrypt(accessToken, accountBinding("access_token", accountId)),
+    ]);
+    return { storeCiphertext, mirrorCiphertext };
+  }
+
   function backoff(failures: number): number {
     return Math.min(settings.backoffBaseMs * 2 ** Math.max(0, failures - 1), settings.backoffMaxMs);
   }
@@ -173,10 +182,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
         await client.revokeToken(brokerCredentials, rejected).catch(() => {});
       }
       const issued = await client.issueToken(brokerCredentials);
-      const [storeCiphertext, mirrorCiphertext] = await Promise.all([
-        cipher.encrypt(issued.accessToken, tokenBinding(accountId)),
-        cipher.encrypt(issued.accessToken, accountBinding("access_token", accountId)),
-      ]);
+      const { storeCiphertext, mirrorCiphertext } = await encryptForBoth(
+        issued.accessToken,
+        accountId,
+      );
       const refreshedAt = clock.now();
       await commitToken(
         sql,
@@ -299,10 +308,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
     }
     const token = await decrypted(sibling);
     const { accountId } = credentials;
-    const [storeCiphertext, mirrorCiphertext] = await Promise.all([
-      cipher.encrypt(token.accessToken, tokenBinding(accountId)),
-      cipher.encrypt(token.accessToken, accountBinding("access_token", accountId)),
-    ]);
+    const { storeCiphertext, mirrorCiphertext } = await encryptForBoth(
+      token.accessToken,
+      accountId,
+    );
     const now = clock.now();
     await commitToken(
       sql,
