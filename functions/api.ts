@@ -9,7 +9,7 @@ import { handle } from "hono/aws-lambda";
 import { createApp } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
 import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
-import { resolveDatabaseUrl } from "../core/config/database-url";
+import { resolveDatabaseConnection } from "../core/config/database-url";
 import { createCipher, createKmsKeyProvider, parseCryptoSettings } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
@@ -34,9 +34,11 @@ if (!cryptoSettings.kmsKeyId) {
 const brokerSettings = parseBrokerSettings(env);
 const tokenSettings = parseTokenSettings(env);
 
-const sql = createSql(await resolveDatabaseUrl(env), {
+const database = await resolveDatabaseConnection(env);
+const sql = createSql(database.url, {
   max: 2,
   applicationName: "securities-support-api",
+  ...(database.password ? { password: database.password } : {}),
 });
 const cipher = createCipher({
   sql,

@@ -8,7 +8,7 @@
  */
 import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
 import { systemClock } from "../core/clock";
-import { resolveDatabaseUrl } from "../core/config/database-url";
+import { resolveDatabaseConnection } from "../core/config/database-url";
 import { createCipher, createKmsKeyProvider, parseCryptoSettings } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
@@ -30,9 +30,11 @@ const kmsKeyId = crypto.kmsKeyId;
 const brokers = createBrokerRegistry(parseBrokerSettings(env), { clock: systemClock });
 
 const ready = (async () => {
-  const sql = createSql(await resolveDatabaseUrl(env), {
+  const database = await resolveDatabaseConnection(env);
+  const sql = createSql(database.url, {
     max: tokenSettings.refreshConcurrency + 2,
     applicationName: "securities-support-refresh",
+    ...(database.password ? { password: database.password } : {}),
   });
   const keys = createKmsKeyProvider({ keyId: kmsKeyId });
   const cipher = createCipher({

@@ -60,6 +60,45 @@ export async function resolveDatabaseUrl(
   return `postgres://${user}:${password}@${host}:${port}/${encodeURIComponent(database)}?sslmode=${sslmode}`;
 }
 
+/** A database to connect to: the URL, and where the URL carries no password, how to get the current one. */
+export interface DatabaseConnection {
+  url: string;
+  /** Called by the driver for each new connection; absent when the URL holds the password. */
+  password?: () => Promise<string>;
+}
+
+/**
+ * Like resolveDatabaseUrl, for a long-lived pool (the API and refresh
+ * functions): the URL carries no password, and `password` reads the
+ * RDS-managed secret again when its copy is older than `ttlMs` (default
+ * 60 s). RDS rotates that password; a warm function's new connections then
+ * pick up the new one within a minute instead of failing until a cold start.
+ */
+export async function resolveDatabaseConnection(
+  env: Record<string, string | undefined>,
+  options: ResolveDatabaseUrlOptions & { ttlMs?: number; now?: () => number } = {},
+): Promise<DatabaseConnection> {
+  const direct = env.DATABASE_URL?.trim();
+  if (direct) return { url: direct };
+  const url = new URL(await resolveDatabaseUrl(env, options));
+  const client = options.secretsManager ?? new SecretsManagerClient({});
+  const secretId = required(env, "DB_SECRET_ARN");
+  const ttlMs = options.ttlMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  let cached = { password: decodeURIComponent(url.password), readAt: now() };
+  url.password = "";
+  return {
+    url: url.toString(),
+    async password() {
+      if (now() - cached.readAt >= ttlMs) {
+        const credentials = await readCredentials(client, secretId, env.DB_USER?.trim());
+        cached = { password: credentials.password, readAt: now() };
+      }
+      return cached.password;
+    },
+  };
+}
+
 function required(env: Record<string, string | undefined>, name: string): string {
   const value = env[name]?.trim();
   if (!value) {

@@ -10,6 +10,8 @@ export interface DatabaseOptions {
   onNotice?: (notice: Notice) => void;
   /** Shown in pg_stat_activity, so an operator can tell our sessions apart. */
   applicationName?: string;
+  /** The password for each new connection, when the URL carries none (a rotating secret). */
+  password?: () => Promise<string>;
 }
 
 /**
@@ -25,6 +27,7 @@ export function createSql(url: string, options: DatabaseOptions = {}): Sql {
     max_lifetime: 60 * 30,
     connect_timeout: 10,
     onnotice: options.onNotice ?? (() => {}),
+    ...(options.password ? { password: options.password } : {}),
     types: {
       // TIMESTAMP (without time zone) holds UTC here; postgres.js would read it
       // as local time, which is nine hours wrong on a machine set to Korea time.

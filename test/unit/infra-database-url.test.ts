@@ -2,7 +2,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { mockClient } from "aws-sdk-client-mock";
 import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
-import { DatabaseSettingsError, resolveDatabaseUrl } from "../../core/config/database-url";
+import {
+  DatabaseSettingsError,
+  resolveDatabaseConnection,
+  resolveDatabaseUrl,
+} from "../../core/config/database-url";
 
 const secretsMock = mockClient(SecretsManagerClient);
 afterEach(() => secretsMock.reset());
@@ -131,5 +135,40 @@ describe("resolveDatabaseUrl", () => {
     await expect(
       resolveDatabaseUrl({ ...parts, DB_SSLMODE: "sometimes" }, { secretsManager: client }),
     ).rejects.toThrow(/DB_SSLMODE must be one of/);
+  });
+});
+
+describe("resolveDatabaseConnection", () => {
+  it("keeps the password out of the URL and hands the driver the current one", async () => {
+    secretHolds(JSON.stringify({ username: "securities_admin", password: "first" }));
+    const connection = await resolveDatabaseConnection(parts, {
+      secretsManager: new SecretsManagerClient({}),
+    });
+    expect(connection.url).toBe(
+      "postgres://securities_admin@db.example.internal:5432/securities?sslmode=require",
+    );
+    expect(await connection.password?.()).toBe("first");
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it("reads a rotated password once its copy is older than the TTL", async () => {
+    let now = 0;
+    secretHolds(JSON.stringify({ username: "securities_admin", password: "before-rotation" }));
+    const connection = await resolveDatabaseConnection(parts, {
+      secretsManager: new SecretsManagerClient({}),
+      ttlMs: 60_000,
+      now: () => now,
+    });
+    secretHolds(JSON.stringify({ username: "securities_admin", password: "after-rotation" }));
+    now = 59_000;
+    expect(await connection.password?.()).toBe("before-rotation");
+    now = 60_000;
+    expect(await connection.password?.()).toBe("after-rotation");
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it("uses DATABASE_URL as it is, with no password function", async () => {
+    const connection = await resolveDatabaseConnection({ DATABASE_URL: "postgres://a:b@h/d" });
+    expect(connection).toEqual({ url: "postgres://a:b@h/d" });
   });
 });
