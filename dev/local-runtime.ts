@@ -5,23 +5,13 @@
  */
 import { type ApiTokenService, createApp } from "../core/api";
 import { type ApiKeyStore, createAuthenticator } from "../core/auth";
-import {
-  type BrokerRegistry,
-  type BrokerRegistryDependencies,
-  createBrokerRegistry,
-  parseBrokerSettings,
-} from "../core/brokers";
-import { type Clock, systemClock } from "../core/clock";
-import {
-  type Cipher,
-  createCipher,
-  createKeyProvider,
-  type KeyProvider,
-  parseCryptoSettings,
-} from "../core/crypto";
+import type { BrokerRegistry, BrokerRegistryDependencies } from "../core/brokers";
+import type { Clock } from "../core/clock";
+import { type Cipher, createKeyProvider, type KeyProvider } from "../core/crypto";
 import { createSql, type Sql } from "../core/db";
 import type { Logger } from "../core/log";
-import { createTokenService, parseTokenSettings, type TokenService } from "../core/tokens";
+import { composeService, parseServiceSettings } from "../core/service";
+import type { TokenService } from "../core/tokens";
 
 export interface LocalRuntimeOptions {
   databaseUrl: string;
@@ -49,33 +39,18 @@ export interface LocalRuntime {
 
 /** Builds sql, cipher, brokers, tokens, auth and the app from settings. */
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const clock = options.clock ?? systemClock;
-  const crypto = parseCryptoSettings(options.env);
-  const brokerSettings = parseBrokerSettings(options.env);
-  const tokenSettings = parseTokenSettings(options.env);
+  const settings = parseServiceSettings(options.env);
   const sql = createSql(options.databaseUrl, {
     max: options.maxConnections ?? 10,
     applicationName: "securities-support-api",
   });
-  const keys = options.keys ?? (await createKeyProvider(crypto));
-  const cipher = createCipher({
+  const { cipher, brokers, tokens } = composeService({
     sql,
-    keys,
-    clock,
-    maxDataKeyAgeMs: crypto.maxDataKeyAgeMs,
-    maxDataKeyUses: crypto.maxDataKeyUses,
-  });
-  const brokers = createBrokerRegistry(brokerSettings, {
-    clock,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-  });
-  const tokens = createTokenService({
-    sql,
-    cipher,
-    brokers,
-    clock,
+    keys: options.keys ?? (await createKeyProvider(settings.crypto)),
+    settings,
     logger: options.logger,
-    settings: tokenSettings,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const app = createApp({
     sql,

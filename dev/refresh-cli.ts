@@ -4,21 +4,19 @@
  * real ones by default; point them at `npm run sandbox` to try it offline).
  * Prints the summary; exit code 1 when any account failed.
  */
-import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
-import { createCipher, createKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
 import { migrate } from "../core/migrations";
-import { createTokenService, parseTokenSettings, refreshDueTokens } from "../core/tokens";
+import { composeService, parseServiceSettings } from "../core/service";
+import { refreshDueTokens } from "../core/tokens";
 import { openDevDatabase } from "./database";
 
 const env = process.env;
 const dataDir = env.DATA_DIR || ".data";
 const logger = createLogger({ level: env.LOG_LEVEL ?? "warn" });
 try {
-  const tokenSettings = parseTokenSettings(env);
-  const crypto = parseCryptoSettings({ ...env, DATA_DIR: dataDir });
-  const brokers = createBrokerRegistry(parseBrokerSettings(env));
+  const settings = parseServiceSettings({ ...env, DATA_DIR: dataDir });
   const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });
   try {
     const migrated = await migrate({
@@ -28,10 +26,13 @@ try {
       dataDir,
     });
     if (!migrated.ok) throw new Error(`migrations failed: ${migrated.error?.message}`);
-    const sql = createSql(database.url, { max: tokenSettings.refreshConcurrency + 2 });
-    const keys = await createKeyProvider(crypto);
-    const cipher = createCipher({ sql, keys });
-    const tokens = createTokenService({ sql, cipher, brokers, logger, settings: tokenSettings });
+    const sql = createSql(database.url, { max: settings.tokens.refreshConcurrency + 2 });
+    const { tokens } = composeService({
+      sql,
+      keys: await createKeyProvider(settings.crypto),
+      settings,
+      logger,
+    });
     const summary = await refreshDueTokens({ sql, tokens, logger });
     await sql.end();
     const { failures, ...counts } = summary;

@@ -8,12 +8,11 @@
 import { handle } from "hono/aws-lambda";
 import { createApp } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
 import { resolveDatabaseConnection } from "../core/config/database-url";
-import { createCipher, createKmsKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
-import { createTokenService, parseTokenSettings } from "../core/tokens";
+import { composeService, parseServiceSettings } from "../core/service";
 
 const env = process.env;
 const logger = createLogger({
@@ -25,14 +24,12 @@ const authSettings = parseAuthSettings(env);
 if (!authSettings.secretId) {
   throw new Error("API_KEYS_SECRET_ID must name the Secrets Manager secret holding the API keys.");
 }
-const cryptoSettings = parseCryptoSettings(env);
-if (!cryptoSettings.kmsKeyId) {
+const settings = parseServiceSettings(env);
+if (!settings.crypto.kmsKeyId) {
   throw new Error(
     "KMS_KEY_ID must be set for the API function (the local key file is for npm start).",
   );
 }
-const brokerSettings = parseBrokerSettings(env);
-const tokenSettings = parseTokenSettings(env);
 
 const database = await resolveDatabaseConnection(env);
 const sql = createSql(database.url, {
@@ -40,14 +37,12 @@ const sql = createSql(database.url, {
   applicationName: "securities-support-api",
   ...(database.password ? { password: database.password } : {}),
 });
-const cipher = createCipher({
+const { cipher, tokens } = composeService({
   sql,
-  keys: createKmsKeyProvider({ keyId: cryptoSettings.kmsKeyId }),
-  maxDataKeyAgeMs: cryptoSettings.maxDataKeyAgeMs,
-  maxDataKeyUses: cryptoSettings.maxDataKeyUses,
+  keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
+  settings,
+  logger,
 });
-const brokers = createBrokerRegistry(brokerSettings);
-const tokens = createTokenService({ sql, cipher, brokers, logger, settings: tokenSettings });
 const apiKeys = createSecretsManagerKeyStore({
   secretId: authSettings.secretId,
   ttlMs: authSettings.cacheTtlMs,

@@ -6,48 +6,38 @@
  * A run that fails as a whole throws, so the schedule's retries and
  * dead-letter queue see it.
  */
-import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
-import { systemClock } from "../core/clock";
 import { resolveDatabaseConnection } from "../core/config/database-url";
-import { createCipher, createKmsKeyProvider, parseCryptoSettings } from "../core/crypto";
+import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
-import { createTokenService, parseTokenSettings, refreshDueTokens } from "../core/tokens";
+import { composeService, parseServiceSettings } from "../core/service";
+import { refreshDueTokens } from "../core/tokens";
 
 const env = process.env;
 const logger = createLogger({
   level: env.LOG_LEVEL,
-  base: { service: "securities-support", fn: "refresh-tokens" },
+  base: { service: "securities-support", function: "refresh-tokens", stage: env.STAGE },
 });
-const tokenSettings = parseTokenSettings(env);
-const crypto = parseCryptoSettings(env);
-if (!crypto.kmsKeyId) {
+const settings = parseServiceSettings(env);
+if (!settings.crypto.kmsKeyId) {
   throw new Error(
     "KMS_KEY_ID must be set for the refresh function (the local key file is for npm start).",
   );
 }
-const kmsKeyId = crypto.kmsKeyId;
-const brokers = createBrokerRegistry(parseBrokerSettings(env), { clock: systemClock });
 
-const ready = (async () => {
-  const database = await resolveDatabaseConnection(env);
-  const sql = createSql(database.url, {
-    max: tokenSettings.refreshConcurrency + 2,
-    applicationName: "securities-support-refresh",
-    ...(database.password ? { password: database.password } : {}),
-  });
-  const keys = createKmsKeyProvider({ keyId: kmsKeyId });
-  const cipher = createCipher({
-    sql,
-    keys,
-    maxDataKeyAgeMs: crypto.maxDataKeyAgeMs,
-    maxDataKeyUses: crypto.maxDataKeyUses,
-  });
-  const tokens = createTokenService({ sql, cipher, brokers, logger, settings: tokenSettings });
-  return { sql, tokens };
-})();
+const database = await resolveDatabaseConnection(env);
+const sql = createSql(database.url, {
+  max: settings.tokens.refreshConcurrency + 2,
+  applicationName: "securities-support-refresh",
+  ...(database.password ? { password: database.password } : {}),
+});
+const { tokens } = composeService({
+  sql,
+  keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
+  settings,
+  logger,
+});
 
 export async function handler() {
-  const { sql, tokens } = await ready;
   return refreshDueTokens({ sql, tokens, logger });
 }

@@ -190,15 +190,10 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       return c.json({ invalidated: result.invalidated });
     },
     async getTokenStatus(c) {
-      return c.json(isoDates(await tokens.status()) as Record<string, unknown>);
+      return c.json(await tokens.status());
     },
   };
 
-  /**
-   * The account's credentials changed: its stored token was issued with the
-   * old ones. Mark it rejected (the next read issues a new one with the new
-   * credentials), then revoke it at the broker with the old ones, best effort.
-   */
   for (const route of ROUTES) {
     const path = route.path.replace(/\{(\w+)\}/g, ":$1");
     const handler = handlers[route.operationId];
@@ -296,16 +291,6 @@ function accountTypeQuery(values: string[] | undefined): AccountType | undefined
     ]);
   }
   return value as AccountType;
-}
-
-/** Dates become ISO strings, recursively (the token status report holds Dates). */
-function isoDates(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(isoDates);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isoDates(v)]));
-  }
-  return value;
 }
 
 /** What may be logged of an error: never its enumerable extras (query parameters, bodies). */

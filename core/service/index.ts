@@ -1,0 +1,84 @@
+import {
+  type BrokerRegistry,
+  type BrokerRegistryDependencies,
+  type BrokerSettings,
+  createBrokerRegistry,
+  parseBrokerSettings,
+} from "../brokers";
+import { type Clock, systemClock } from "../clock";
+import {
+  type Cipher,
+  type CryptoSettings,
+  createCipher,
+  type KeyProvider,
+  parseCryptoSettings,
+} from "../crypto";
+import type { Sql } from "../db";
+import { type Logger, silentLogger } from "../log";
+import {
+  createTokenService,
+  parseTokenSettings,
+  type TokenService,
+  type TokenSettings,
+} from "../tokens";
+
+/** Every setting the token lifecycle needs, read once at start. */
+export interface ServiceSettings {
+  crypto: CryptoSettings;
+  brokers: BrokerSettings;
+  tokens: TokenSettings;
+}
+
+/** Reads and checks the service's settings from an environment object (one sentence per bad one). */
+export function parseServiceSettings(env: Record<string, string | undefined>): ServiceSettings {
+  return {
+    crypto: parseCryptoSettings(env),
+    brokers: parseBrokerSettings(env),
+    tokens: parseTokenSettings(env),
+  };
+}
+
+export interface ServicePieces {
+  cipher: Cipher;
+  brokers: BrokerRegistry;
+  tokens: TokenService;
+}
+
+/**
+ * The cipher, the broker clients and the token service, built the same way
+ * by every entry point (the functions, `npm start`, the CLIs). The caller
+ * brings the pool and the key provider: KMS in AWS, the local key file on a
+ * laptop.
+ */
+export function composeService(options: {
+  sql: Sql;
+  keys: KeyProvider;
+  settings: ServiceSettings;
+  clock?: Clock;
+  logger?: Logger;
+  fetch?: BrokerRegistryDependencies["fetch"];
+}): ServicePieces {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const { crypto, brokers: brokerSettings, tokens: tokenSettings } = options.settings;
+  const cipher = createCipher({
+    sql: options.sql,
+    keys: options.keys,
+    clock,
+    maxDataKeyAgeMs: crypto.maxDataKeyAgeMs,
+    maxDataKeyUses: crypto.maxDataKeyUses,
+  });
+  const brokers = createBrokerRegistry(brokerSettings, {
+    clock,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const tokens = createTokenService({
+    sql: options.sql,
+    cipher,
+    brokers,
+    clock,
+    logger,
+    settings: tokenSettings,
+  });
+  return { cipher, brokers, tokens };
+}
