@@ -315,6 +315,63 @@ describe("concurrent runners", () => {
   });
 });
 
+describe("lock timeouts", () => {
+  it("retries a migration whose table lock is held a moment, and applies it", async () => {
+    const db = await legacyDatabase(10);
+    await migrate({ databaseUrl: db.url, action: "up", to: 1, backup: false });
+    const holder = await db.sql.reserve();
+    await holder`BEGIN`;
+    await holder`LOCK TABLE accounts IN ACCESS SHARE MODE`;
+    const released = new Promise<void>((resolve) =>
+      setTimeout(async () => {
+        await holder`COMMIT`;
+        holder.release();
+        resolve();
+      }, 1_200),
+    );
+    const report = await migrate({
+      databaseUrl: db.url,
+      action: "up",
+      to: 2,
+      backup: false,
+      lockTimeout: "200ms",
+    });
+    await released;
+    expect(report.error).toBeUndefined();
+    expect(report.applied.find((a) => a.version === 2)?.attempts).toBeGreaterThan(1);
+  });
+
+  it("gives up after its retries with a sentence naming the cause, and changes nothing", async () => {
+    const db = await legacyDatabase(10);
+    await migrate({ databaseUrl: db.url, action: "up", to: 1, backup: false });
+    const holder = await db.sql.reserve();
+    await holder`BEGIN`;
+    await holder`LOCK TABLE accounts IN ACCESS SHARE MODE`;
+    try {
+      const report = await migrate({
+        databaseUrl: db.url,
+        action: "up",
+        to: 2,
+        backup: false,
+        lockTimeout: "100ms",
+        lockRetries: 1,
+      });
+      expect(report.ok).toBe(false);
+      expect(report.error?.code).toBe("lock_timeout");
+      expect(report.error?.message).toMatch(
+        /could not get a table lock in time, even after retries/,
+      );
+    } finally {
+      await holder`ROLLBACK`;
+      holder.release();
+    }
+    const [state] = await db.sql`
+      SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'account_type'
+    `;
+    expect(state?.n).toBe(0);
+  });
+});
+
 describe("concurrent index build", () => {
   it("drops an INVALID idx_account_type left by a failed concurrent build and rebuilds it", async () => {
     const db = await legacyDatabase(20);
