@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pLimit from "p-limit";
@@ -53,16 +53,30 @@ async function startSandboxProcess(
   return { url: `http://127.0.0.1:${port}`, env, child };
 }
 
-/** User + system CPU time of a process (and its threads) from /proc, in ms; 0 where /proc is absent. */
+/**
+ * User + system CPU time in ms of a process and its children (the sandbox runs
+ * as tsx's child process), from /proc; 0 where /proc is absent.
+ */
 async function processCpuMs(pid: number | undefined): Promise<number> {
   if (!pid) return 0;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
+  const statOf = async (id: string) => {
+    try {
+      const stat = await readFile(`/proc/${id}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    } catch {
+      return undefined;
+    }
+  };
+  let total = 0;
+  for (const id of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(id)) continue;
+    const fields = await statOf(id);
+    // fields[1] is the parent pid; [11] and [12] are user and system clock ticks.
+    if (fields && (id === String(pid) || fields[1] === String(pid))) {
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    }
   }
+  return total;
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -22,7 +22,7 @@ export interface LocalRuntimeOptions {
   clock?: Clock;
   /** Overrides the key provider the settings name (tests, benchmarks). */
   keys?: KeyProvider;
-  fetch?: BrokerRegistryDependencies["fetch"];
+  post?: BrokerRegistryDependencies["post"];
   /** Pool size (default 10). */
   maxConnections?: number;
 }
@@ -50,7 +50,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     settings,
     logger: options.logger,
     ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.post ? { post: options.post } : {}),
   });
   const app = createApp({
     sql,

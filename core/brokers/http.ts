@@ -1,10 +1,11 @@
 import type { Clock } from "../clock";
 import { BrokerUnavailableError } from "./errors";
+import type { JsonPost, RawAnswer } from "./transport";
 import type { Broker, BrokerCredentials, BrokerEnvironment } from "./types";
 
 /** What an adapter gets from the registry. */
 export interface AdapterContext {
-  fetch: typeof fetch;
+  post: JsonPost;
   timeoutMs: number;
   clock: Clock;
   baseUrls: Record<BrokerEnvironment, string>;
@@ -26,18 +27,11 @@ export async function postJson(
   payload: Record<string, string>,
   headers: Record<string, string>,
 ): Promise<BrokerResponse> {
-  let response: Response;
-  let text: string;
+  let answer: RawAnswer;
   try {
-    response = await context.fetch(url, {
-      method: "POST",
-      headers,
-      body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(context.timeoutMs),
-    });
-    text = await response.text();
+    answer = await context.post(url, JSON.stringify(payload), headers, context.timeoutMs);
   } catch (error) {
-    // The fetch error names only the URL and the failure, never the body we sent.
+    // The transport's error names only the address and the failure, never the body we sent.
     if (isTimeout(error)) {
       throw new BrokerUnavailableError(`${broker} did not answer within ${context.timeoutMs} ms.`, {
         broker,
@@ -51,7 +45,7 @@ export async function postJson(
       cause: error,
     });
   }
-  return { status: response.status, headers: response.headers, body: parseJson(text) };
+  return { status: answer.status, headers: answer.headers, body: parseJson(answer.text) };
 }
 
 function isTimeout(error: unknown): boolean {

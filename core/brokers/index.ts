@@ -26,6 +26,7 @@ export {
   DEFAULT_BROKER_TIMEOUT_MS,
   parseBrokerSettings,
 } from "./settings";
+export { type JsonPost, postJsonOverHttp, type RawAnswer } from "./transport";
 export {
   BROKER_ENVIRONMENTS,
   BROKERS,

@@ -5,6 +5,7 @@ import type { BrokerResponse } from "./http";
 import { kisAdapter } from "./kis";
 import { kiwoomAdapter } from "./kiwoom";
 import type { BrokerSettings } from "./settings";
+import { type JsonPost, postJsonOverHttp } from "./transport";
 import type { Broker, BrokerClient } from "./types";
 
 /** One entry per broker: adding a broker is its adapter file plus a line here (and its literal in `Broker`). */
@@ -28,8 +29,8 @@ export interface BrokerRegistry {
 }
 
 export interface BrokerRegistryDependencies {
-  /** Defaults to the global fetch. */
-  fetch?: typeof fetch;
+  /** How a JSON POST reaches the broker; node:http(s) with keep-alive by default. */
+  post?: JsonPost;
   /** Stamps `issuedAt`; defaults to the system clock. */
   clock?: Clock;
 }
@@ -39,7 +40,7 @@ export function createBrokerRegistry(
   settings: BrokerSettings,
   dependencies: BrokerRegistryDependencies = {},
 ): BrokerRegistry {
-  const fetchImpl = dependencies.fetch ?? globalThis.fetch;
+  const post = dependencies.post ?? postJsonOverHttp;
   const clock = dependencies.clock ?? systemClock;
   const clients = new Map<Broker, BrokerClient>();
   for (const adapter of Object.values(BROKER_ADAPTERS)) {
@@ -47,7 +48,7 @@ export function createBrokerRegistry(
     clients.set(
       adapter.broker,
       adapter.createClient({
-        fetch: fetchImpl,
+        post,
         timeoutMs: settings.timeoutMs,
         clock,
         baseUrls: own.baseUrls,

@@ -56,7 +56,7 @@ export function composeService(options: {
   settings: ServiceSettings;
   clock?: Clock;
   logger?: Logger;
-  fetch?: BrokerRegistryDependencies["fetch"];
+  post?: BrokerRegistryDependencies["post"];
 }): ServicePieces {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
@@ -70,7 +70,7 @@ export function composeService(options: {
   });
   const brokers = createBrokerRegistry(brokerSettings, {
     clock,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.post ? { post: options.post } : {}),
   });
   const tokens = createTokenService({
     sql: options.sql,

@@ -233,34 +233,28 @@ export async function commitToken(
             expires_in = EXCLUDED.expires_in,
             expires_at = EXCLUDED.expires_at,
             last_refreshed_at = EXCLUDED.last_refreshed_at
-      RETURNING account_id
     ), mirrored AS (
       UPDATE accounts
       SET access_token = ${token.mirrorCiphertext}, token_expires_at = ${token.expiresAt}
       WHERE id = ${token.accountId}
-      RETURNING id
     ), state AS (
       INSERT INTO securities_token_state (account_id) VALUES (${token.accountId})
       ON CONFLICT (account_id) DO UPDATE
         SET consecutive_failures = 0, next_attempt_at = NULL, rejected_token_refreshed_at = NULL,
             claimed_by = NULL, claimed_until = NULL
-      RETURNING account_id
     ), recorded AS (
       INSERT INTO securities_token_attempts
         (account_id, attempted_at, action, outcome, trigger, broker, environment, broker_code, message, duration_ms)
       VALUES (${attempt.accountId}, ${attempt.at}, ${attempt.action}, ${attempt.outcome}, ${attempt.trigger},
               ${attempt.broker}, ${attempt.environment}, ${attempt.brokerCode ?? null},
               ${attempt.message?.slice(0, 500) ?? null}, ${attempt.durationMs ?? null})
-      RETURNING id
     ), released AS (
       UPDATE broker_issuance_slots
       SET lease_owner = NULL, lease_until = NULL,
           last_issued_at = ${token.refreshedAt}, last_account_id = ${token.accountId}
       WHERE credential_key = ${release?.key ?? null} AND lease_owner = ${release?.owner ?? null}
-      RETURNING credential_key
     )
-    SELECT (SELECT count(*) FROM stored) AS stored, (SELECT count(*) FROM mirrored) AS mirrored,
-           (SELECT count(*) FROM state) AS state, (SELECT count(*) FROM recorded) AS recorded,
-           (SELECT count(*) FROM released) AS released
+    -- Data-modifying WITH parts run to completion whether or not anything reads them.
+    SELECT 1
   `;
 }
