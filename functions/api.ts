@@ -8,7 +8,7 @@
 import { handle } from "hono/aws-lambda";
 import { createApp } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { resolveDatabaseConnection } from "../core/config/database-url";
+import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";

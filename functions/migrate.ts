@@ -9,7 +9,7 @@
 import { RDSClient } from "@aws-sdk/client-rds";
 import { createPreMigrationSnapshot } from "../core/backups";
 import { systemClock } from "../core/clock";
-import { resolveDatabaseUrl } from "../core/config/database-url";
+import { resolveDatabaseUrl } from "../core/config";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
 
 const ACTIONS: readonly MigrationAction[] = ["status", "plan", "up", "down"];

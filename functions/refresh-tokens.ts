@@ -6,7 +6,7 @@
  * A run that fails as a whole throws, so the schedule's retries and
  * dead-letter queue see it.
  */
-import { resolveDatabaseConnection } from "../core/config/database-url";
+import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";

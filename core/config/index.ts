@@ -1,0 +1,7 @@
+export {
+  type DatabaseConnection,
+  DatabaseSettingsError,
+  type ResolveDatabaseUrlOptions,
+  resolveDatabaseConnection,
+  resolveDatabaseUrl,
+} from "./database-url";
