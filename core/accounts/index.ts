@@ -5,6 +5,7 @@ export {
   type DeletedAccount,
   deleteAccount,
   getAccount,
+  inactiveAccount,
   listAccounts,
   loadBrokerCredentials,
   type UpdateAccountResult,

@@ -240,9 +240,9 @@ export async function deleteAccount(
 }
 
 /**
- * The broker, environment and decrypted app key pair of a securities account.
- * NotFoundError for no account; ConflictError for a crypto account or one
- * without keys.
+ * The broker, environment and decrypted app key pair of an active securities
+ * account. NotFoundError for no account; ConflictError for a crypto account,
+ * one without keys, or an inactive one.
  */
 export async function loadBrokerCredentials(
   sql: Db,
@@ -257,7 +257,16 @@ export async function loadBrokerCredentials(
       `account ${accountId} is not a securities account with a broker app key and secret`,
     );
   }
+  if (!account.isActive) throw inactiveAccount(accountId);
   return credentials;
+}
+
+/** A deactivated account gets no broker token: deactivating it stops its trading. */
+export function inactiveAccount(accountId: number): ConflictError {
+  return new ConflictError(
+    "account_inactive",
+    `account ${accountId} is inactive: set is_active to true to use its broker token again`,
+  );
 }
 
 function brokerCredentialsOf(account: Account): AccountBrokerCredentials | null {

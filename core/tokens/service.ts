@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AccountBrokerCredentials,
   accountBinding,
+  inactiveAccount,
   loadBrokerCredentials,
   tokenBinding,
 } from "../accounts";
@@ -402,6 +403,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         validBeyond: after(settings.safetyMarginMs),
         waitMs: settings.issueWaitMs,
       };
+      if (stored && !stored.active) throw inactiveAccount(accountId);
       if (good(stored, request)) return decrypted(stored);
       return (await ensureToken(accountId, request)).token;
     },

@@ -12,6 +12,8 @@ export interface StoredToken {
   lastRefreshedAt: Date;
   /** True when a caller reported this very token as rejected by the broker. */
   rejected: boolean;
+  /** The account's is_active: an inactive account's token is not handed out. */
+  active: boolean;
 }
 
 /**
@@ -34,11 +36,14 @@ export async function readStoredToken(
       expires_at: Date;
       last_refreshed_at: Date;
       rejected: boolean;
+      active: boolean;
     }[]
   >`
     SELECT st.access_token, st.token_type, st.expires_at, st.last_refreshed_at,
-           coalesce(s.rejected_token_refreshed_at = st.last_refreshed_at, false) AS rejected
+           coalesce(s.rejected_token_refreshed_at = st.last_refreshed_at, false) AS rejected,
+           a.is_active AS active
     FROM securities_tokens st
+    JOIN accounts a ON a.id = st.account_id
     LEFT JOIN securities_token_state s ON s.account_id = st.account_id
     WHERE st.account_id = ${accountId}
   `;
@@ -50,6 +55,7 @@ export async function readStoredToken(
     expiresAt: row.expires_at,
     lastRefreshedAt: row.last_refreshed_at,
     rejected: row.rejected,
+    active: row.active,
   };
 }
 

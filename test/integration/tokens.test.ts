@@ -96,6 +96,21 @@ describe("getValidToken", () => {
     expect(broker.sandbox.stats().issued.total).toBe(2);
   });
 
+  it("refuses an inactive account's token, cached or not, without calling the broker", async () => {
+    const cached = await securitiesAccount(db.sql, crypto.cipher);
+    const fresh = await securitiesAccount(db.sql, crypto.cipher);
+    const tokens = service();
+    await tokens.getValidToken(cached.id);
+    await db.sql`UPDATE accounts SET is_active = false WHERE id IN ${db.sql([cached.id, fresh.id])}`;
+    for (const id of [cached.id, fresh.id]) {
+      await expect(tokens.getValidToken(id)).rejects.toMatchObject({
+        kind: "conflict",
+        code: "account_inactive",
+      });
+    }
+    expect(broker.sandbox.stats().issued.total).toBe(1);
+  });
+
   it("names an unknown account", async () => {
     await expect(service().getValidToken(999_999)).rejects.toMatchObject({ kind: "not_found" });
   });
