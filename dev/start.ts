@@ -77,10 +77,7 @@ async function shutdown(code: number): Promise<never> {
       try {
         await stop();
       } catch (error) {
-        logger.warn(
-          { part: name, err: { message: (error as Error).message } },
-          "could not stop cleanly",
-        );
+        logger.warn({ part: name, err: error }, "could not stop cleanly");
       }
     }
     logger.info("stopped");
@@ -172,9 +169,7 @@ try {
       if (running || stopping) return;
       // The job logs its own summary line.
       running = refreshDueTokens({ sql: runtime.sql, tokens: runtime.tokens, logger })
-        .catch((error: Error) =>
-          logger.error({ err: { name: error.name, message: error.message } }, "refresh run failed"),
-        )
+        .catch((error: Error) => logger.error({ err: error }, "refresh run failed"))
         .finally(() => {
           running = undefined;
         });
@@ -222,10 +217,7 @@ try {
   );
   console.log(lines.join("\n"));
 } catch (error) {
-  logger.error(
-    { err: { name: (error as Error).name, message: (error as Error).message } },
-    "npm start failed",
-  );
+  logger.error({ err: error }, "npm start failed");
   console.error(`npm start: ${(error as Error).message}`);
   await shutdown(1);
 }

@@ -52,10 +52,7 @@ const apiKeys = createSecretsManagerKeyStore({
 // Read the keys during init so a denied or malformed secret is in the log at
 // once; requests then answer 503 naming the problem until it is fixed.
 await apiKeys.keys().catch((error: Error) => {
-  logger.error(
-    { err: { name: error.name, message: error.message } },
-    "API keys unavailable at start",
-  );
+  logger.error({ err: error }, "API keys unavailable at start");
 });
 
 export const handler = handle(

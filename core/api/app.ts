@@ -101,7 +101,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
         await sql`SELECT 1`;
       } catch (error) {
         database = "unreachable";
-        logger.warn({ err: describeError(error) }, "health check: database unreachable");
+        logger.warn({ err: error }, "health check: database unreachable");
       }
       const healthy = database === "ok";
       return c.json(
@@ -242,7 +242,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
           event: "request_failed",
           method: c.req.method,
           path: c.req.path,
-          err: describeError(error),
+          err: error,
         },
         answer.problem.status === 500 ? "unexpected error" : "dependency unavailable",
       );
@@ -291,18 +291,6 @@ function accountTypeQuery(values: string[] | undefined): AccountType | undefined
     ]);
   }
   return value as AccountType;
-}
-
-/** What may be logged of an error: never its enumerable extras (query parameters, bodies). */
-function describeError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return {
-    name: error.name,
-    message: error.message,
-    ...(typeof code === "string" ? { code } : {}),
-    stack: error.stack,
-  };
 }
 
 /**

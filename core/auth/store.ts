@@ -50,7 +50,7 @@ export function createCachedKeyStore(options: CachedStoreOptions): ApiKeyStore {
             );
       if (cached) {
         options.logger?.error(
-          { err: { name: storeError.name, message: storeError.message } },
+          { err: storeError },
           "API key store reload failed; using the last keys read",
         );
         cached = { keys: cached.keys, expiresAt: clock.now().getTime() + retryMs };

@@ -105,7 +105,11 @@ function makeLogger(
   };
 }
 
-/** JSON with redacted keys, errors as {type, message, code, stack}, and cycles cut. */
+/**
+ * JSON with redacted keys and cycles cut. An error is written as its type,
+ * message, code and stack only: never its other properties, which may carry
+ * query parameters or request bodies; callers log `{ err: error }` as it is.
+ */
 function safeStringify(value: unknown): string {
   const seen = new WeakSet<object>();
   return JSON.stringify(value, function replacer(key, current: unknown) {
