@@ -31,11 +31,9 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
-const database = await resolveDatabaseConnection(env);
-const sql = createSql(database.url, {
+const sql = createSql(await resolveDatabaseConnection(env), {
   max: 2,
   applicationName: "securities-support-api",
-  ...(database.password ? { password: database.password } : {}),
 });
 const { cipher, tokens } = composeService({
   sql,

@@ -25,11 +25,9 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
-const database = await resolveDatabaseConnection(env);
-const sql = createSql(database.url, {
+const sql = createSql(await resolveDatabaseConnection(env), {
   max: settings.tokens.refreshConcurrency + 2,
   applicationName: "securities-support-refresh",
-  ...(database.password ? { password: database.password } : {}),
 });
 const { tokens } = composeService({
   sql,

@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { DatabaseConnection } from "../db";
 import { type ErrorKind, ServiceError } from "../errors";
 
 /** The database settings are missing or unusable; names the setting, never a password. */
@@ -58,13 +59,6 @@ export async function resolveDatabaseUrl(
   const user = encodeURIComponent(credentials.username);
   const password = encodeURIComponent(credentials.password);
   return `postgres://${user}:${password}@${host}:${port}/${encodeURIComponent(database)}?sslmode=${sslmode}`;
-}
-
-/** A database to connect to: the URL, and where the URL carries no password, how to get the current one. */
-export interface DatabaseConnection {
-  url: string;
-  /** Called by the driver for each new connection; absent when the URL holds the password. */
-  password?: () => Promise<string>;
 }
 
 /**

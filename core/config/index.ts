@@ -1,5 +1,5 @@
+export type { DatabaseConnection } from "../db";
 export {
-  type DatabaseConnection,
   DatabaseSettingsError,
   type ResolveDatabaseUrlOptions,
   resolveDatabaseConnection,

@@ -10,7 +10,12 @@ export interface DatabaseOptions {
   onNotice?: (notice: Notice) => void;
   /** Shown in pg_stat_activity, so an operator can tell our sessions apart. */
   applicationName?: string;
-  /** The password for each new connection, when the URL carries none (a rotating secret). */
+}
+
+/** A database to connect to: its URL, and where the URL carries no password, how to get the current one. */
+export interface DatabaseConnection {
+  url: string;
+  /** Called for each new connection (a rotating secret); absent when the URL holds the password. */
   password?: () => Promise<string>;
 }
 
@@ -20,14 +25,16 @@ export interface DatabaseOptions {
  * frozen Lambda containers do not pin server slots (the postgres.js README's
  * advice for serverless).
  */
-export function createSql(url: string, options: DatabaseOptions = {}): Sql {
+export function createSql(target: string | DatabaseConnection, options: DatabaseOptions = {}): Sql {
+  const { url, password } =
+    typeof target === "string" ? { url: target, password: undefined } : target;
   const settings: Options<Record<string, never>> = {
     max: options.max ?? 10,
     idle_timeout: 20,
     max_lifetime: 60 * 30,
     connect_timeout: 10,
     onnotice: options.onNotice ?? (() => {}),
-    ...(options.password ? { password: options.password } : {}),
+    ...(password ? { password } : {}),
     types: {
       // TIMESTAMP (without time zone) holds UTC here; postgres.js would read it
       // as local time, which is nine hours wrong on a machine set to Korea time.

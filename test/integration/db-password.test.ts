@@ -16,7 +16,10 @@ afterAll(async () => {
 });
 
 async function serverAsksForPasswords(url: URL): Promise<boolean> {
-  const probe = createSql(url.toString(), { max: 1, password: async () => "wrong-password" });
+  const probe = createSql(
+    { url: url.toString(), password: async () => "wrong-password" },
+    { max: 1 },
+  );
   try {
     await probe`SELECT 1`;
     return false;
@@ -36,13 +39,16 @@ it("asks for the password on each new connection, so a rotated password is used 
   // A server with trust authentication (the CI service on 5432) never asks.
   if (!(await serverAsksForPasswords(url)))
     ctx.skip("this server trusts connections without a password");
-  const sql = createSql(url.toString(), {
-    max: 1,
-    password: async () => {
-      asked.push(current);
-      return current;
+  const sql = createSql(
+    {
+      url: url.toString(),
+      password: async () => {
+        asked.push(current);
+        return current;
+      },
     },
-  });
+    { max: 1 },
+  );
   try {
     const [first] = await sql`SELECT current_user AS who`;
     expect(first?.who).toBe(role);
