@@ -110,10 +110,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
   async function ensureToken(
     accountId: number,
     request: IssueRequest,
+    /** The token row as the caller just read it, so it is not read again. */
+    alreadyRead?: { stored: StoredToken | undefined },
   ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
     const [credentials, firstRead] = await Promise.all([
       loadBrokerCredentials(sql, cipher, accountId),
-      readStoredToken(sql, accountId),
+      alreadyRead ? alreadyRead.stored : readStoredToken(sql, accountId),
     ]);
     const client = brokers.get(credentials.broker);
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
@@ -405,7 +407,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       };
       if (stored && !stored.active) throw inactiveAccount(accountId);
       if (good(stored, request)) return decrypted(stored);
-      return (await ensureToken(accountId, request)).token;
+      return (await ensureToken(accountId, request, { stored })).token;
     },
 
     /** A token issued after this call began (one issuance even when several callers force at once). */
