@@ -87,7 +87,7 @@ export interface MigrationReport {
 
 /** Name of the history table; chosen not to collide with a legacy `schema_migrations`. */
 export const HISTORY_TABLE = "securities_support_migrations";
-/** Session advisory lock key every runner takes: hashtext('securities-support:migrations'). */
+/** The session advisory lock every runner takes: a fixed key of this service's own, so runners of one database exclude each other. */
 export const MIGRATION_LOCK_KEY = 0x5ec5_0001;
 
 const DEFAULT_MIGRATIONS_DIR = join(import.meta.dirname ?? ".", "..", "..", "migrations");
@@ -180,8 +180,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       const script = step.direction === "up" ? migration.up : (migration.down as MigrationScript);
       noticeSink = [];
       const stepStarted = performance.now();
-      const where = `${script.file}`;
-      const attempts = await applyScript(conn, script, options, where, async (tx) => {
+      const attempts = await applyScript(conn, script, options, async (tx) => {
         if (step.direction === "up") {
           await tx`
             INSERT INTO ${tx(HISTORY_TABLE)} (version, name, checksum, duration_ms)
@@ -411,7 +410,6 @@ async function applyScript(
   conn: ReservedSql,
   script: MigrationScript,
   options: MigrateOptions,
-  where: string,
   record: (tx: ReservedSql) => Promise<void>,
 ): Promise<number> {
   const lockTimeout = script.lockTimeout ?? options.lockTimeout ?? "5s";
@@ -426,7 +424,7 @@ async function applyScript(
           await conn.unsafe(`SET LOCAL statement_timeout = '${statementTimeout}'`);
           await conn.unsafe(HISTORY_DDL(HISTORY_TABLE));
           for (const statement of script.statements) {
-            await runStatement(conn, statement.text, where, statement.line);
+            await runStatement(conn, statement.text, script.file, statement.line);
           }
           await record(conn);
           await conn.unsafe("COMMIT");
@@ -440,7 +438,7 @@ async function applyScript(
         try {
           await dropInvalidIndexes(conn, script.concurrentIndexes);
           for (const statement of script.statements) {
-            await runStatement(conn, statement.text, where, statement.line);
+            await runStatement(conn, statement.text, script.file, statement.line);
           }
           await conn.unsafe("BEGIN");
           await conn.unsafe(HISTORY_DDL(HISTORY_TABLE));
@@ -462,7 +460,7 @@ async function applyScript(
         continue;
       }
       if (error instanceof MigrationError) throw error;
-      throw explainDatabaseError(error, where);
+      throw explainDatabaseError(error, script.file);
     }
   }
 }
