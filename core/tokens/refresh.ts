@@ -138,7 +138,8 @@ export async function refreshDueTokens(
             new Date(clock.now().getTime() + settings.refreshWindowMs),
           );
           summary[outcome]++;
-          if (outcome !== "issued") await releaseClaim(sql, accountId, runId);
+          // An issued or shared token was committed together with the claim's release.
+          if (outcome === "current") await releaseClaim(sql, accountId, runId);
         } catch (error) {
           await releaseClaim(sql, accountId, runId);
           if (error instanceof TokenIssuanceDeferredError) {
