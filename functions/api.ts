@@ -35,7 +35,7 @@ const sql = createSql(await resolveDatabaseConnection(env), {
   max: 2,
   applicationName: "securities-support-api",
 });
-const { cipher, tokens } = composeService({
+const { cipher, tokens, gateway } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
   settings,
@@ -54,5 +54,5 @@ await apiKeys.keys().catch((error: Error) => {
 });
 
 export const handler = handle(
-  createApp({ sql, cipher, tokens, auth: createAuthenticator(apiKeys), logger }),
+  createApp({ sql, cipher, tokens, auth: createAuthenticator(apiKeys), gateway, logger }),
 );

@@ -8,6 +8,7 @@ export {
   inactiveAccount,
   listAccounts,
   loadBrokerCredentials,
+  loadVersionedBrokerCredentials,
   type UpdateAccountResult,
   updateAccount,
 } from "./repository";

@@ -249,6 +249,18 @@ export async function loadBrokerCredentials(
   cipher: Cipher,
   accountId: number,
 ): Promise<AccountBrokerCredentials> {
+  return (await loadVersionedBrokerCredentials(sql, cipher, accountId)).credentials;
+}
+
+/**
+ * The same, with the row's `updated_at`: a caller that keeps the decrypted
+ * credentials can tell from it that they changed.
+ */
+export async function loadVersionedBrokerCredentials(
+  sql: Db,
+  cipher: Cipher,
+  accountId: number,
+): Promise<{ credentials: AccountBrokerCredentials; updatedAt: Date }> {
   const account = await getAccount(sql, cipher, accountId);
   const credentials = brokerCredentialsOf(account);
   if (!credentials) {
@@ -258,7 +270,7 @@ export async function loadBrokerCredentials(
     );
   }
   if (!account.isActive) throw inactiveAccount(accountId);
-  return credentials;
+  return { credentials, updatedAt: account.updatedAt };
 }
 
 /** A deactivated account gets no broker token: deactivating it stops its trading. */

@@ -20,6 +20,7 @@ import type { Authenticator, Caller } from "../auth";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { ValidationError } from "../errors";
+import type { BrokerGateway } from "../gateway";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
 import { OPENAPI_DOCUMENT_BROTLI } from "./openapi-document";
@@ -30,7 +31,7 @@ import {
   type ProblemResponse,
   toProblem,
 } from "./problems";
-import { allowedMethods, type OperationId, ROUTES } from "./routes";
+import { allowedMethods, BROKER_PATH_PARAM, type OperationId, ROUTES } from "./routes";
 import { invalidateRequestSchema } from "./schemas";
 
 /** What the API calls of the token service (core/tokens). */
@@ -44,6 +45,8 @@ export interface ApiDependencies {
   cipher: Cipher;
   tokens: ApiTokenService;
   auth: Authenticator;
+  /** The brokers' one door (core/gateway). */
+  gateway: BrokerGateway;
   logger: Logger;
   /** Largest accepted request body (default 64 KiB). */
   bodyLimitBytes?: number;
@@ -63,7 +66,7 @@ const MAX_ID = 2_147_483_647;
  * every error becomes a problem document in `onError` / `notFound`.
  */
 export function createApp(deps: ApiDependencies): Hono<AppEnv> {
-  const { sql, cipher, tokens, auth, logger } = deps;
+  const { sql, cipher, tokens, auth, gateway, logger } = deps;
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = new Hono<AppEnv>();
   let openApi: unknown;
@@ -192,10 +195,38 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     async getTokenStatus(c) {
       return c.json(await tokens.status());
     },
+    callBrokerGet: (c) => callBroker(c, "GET"),
+    callBrokerPost: (c) => callBroker(c, "POST"),
+    async getBrokerCallStatus(c) {
+      return c.json(await gateway.status());
+    },
   };
 
+  async function callBroker(c: Context<AppEnv>, method: "GET" | "POST"): Promise<Response> {
+    const id = accountId(c);
+    const { pathname, search } = new URL(c.req.url);
+    let body: string | undefined;
+    if (method === "POST") {
+      body = await c.req.text();
+      if (body.trim() === "") body = undefined;
+      else if (!isJson(body)) throw new MalformedJsonError();
+    }
+    const answer = await gateway.call({
+      accountId: id,
+      method,
+      target: pathname.slice(pathname.indexOf("/broker/") + "/broker".length) + search,
+      header: (name) => c.req.header(name),
+      body,
+      keyId: c.get("caller")?.keyId,
+    });
+    return new Response(answer.body, {
+      status: answer.status,
+      headers: { ...answer.headers, "cache-control": "no-store" },
+    });
+  }
+
   for (const route of ROUTES) {
-    const path = route.path.replace(/\{(\w+)\}/g, ":$1");
+    const path = route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
     const handler = handlers[route.operationId];
     const scope = route.scope;
     app.on(route.method, path, async (c) => {
@@ -268,6 +299,15 @@ async function readJson(c: Context<AppEnv>): Promise<unknown> {
     return JSON.parse(text);
   } catch {
     throw new MalformedJsonError();
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,6 +1,7 @@
 import { ApiKeyStoreError, AuthenticationError, ForbiddenError } from "../auth";
-import { BrokerError, BrokerRateLimitedError } from "../brokers";
+import { BrokerError, BrokerRateLimitedError, BrokerUnavailableError } from "../brokers";
 import { ServiceError, ValidationError } from "../errors";
+import { CallPaceExceededError } from "../gateway";
 
 /** Every problem `type` starts with this; the slugs after it are part of the API contract. */
 export const PROBLEM_BASE = "https://securities-support/problems/";
@@ -117,6 +118,20 @@ export function toProblem(error: unknown): ProblemResponse {
     );
   }
   if (error instanceof BrokerError) return known(...brokerProblem(error));
+  if (error instanceof CallPaceExceededError) {
+    // Our own pacing said no before anything was sent: the caller is too fast, so 429.
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    return known(
+      problem(
+        "too-many-requests",
+        "Too many requests",
+        429,
+        `${sentence(error.message)} Retry after ${seconds} s.`,
+        { code: error.code, retry_after_seconds: seconds },
+      ),
+      { "Retry-After": String(seconds) },
+    );
+  }
   if (error instanceof ApiKeyStoreError) {
     return {
       problem: problem(
@@ -223,6 +238,18 @@ function brokerProblem(error: BrokerError): [Problem, Record<string, string>] {
         { ...extra, retry_after_seconds: seconds },
       ),
       { "Retry-After": String(seconds) },
+    ];
+  }
+  if (error instanceof BrokerUnavailableError && error.reason === "timeout") {
+    return [
+      problem(
+        "broker-timeout",
+        "Broker timeout",
+        504,
+        `${broker} did not answer in time; try again shortly.`,
+        extra,
+      ),
+      { "Retry-After": "5" },
     ];
   }
   if (error.kind === "upstream_unavailable") {

@@ -12,7 +12,7 @@ export {
   isTokenRejection,
   type UnavailableReason,
 } from "./errors";
-export type { BrokerResponse } from "./http";
+export { type BrokerResponse, brokerUnreachable } from "./http";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
 export {
   BROKER_ADAPTERS,
@@ -26,7 +26,13 @@ export {
   DEFAULT_BROKER_TIMEOUT_MS,
   parseBrokerSettings,
 } from "./settings";
-export { type JsonPost, postJsonOverHttp, type RawAnswer } from "./transport";
+export {
+  type BrokerSend,
+  type JsonPost,
+  postJsonOverHttp,
+  type RawAnswer,
+  sendOverHttp,
+} from "./transport";
 export {
   BROKER_ENVIRONMENTS,
   BROKERS,

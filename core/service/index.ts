@@ -1,6 +1,7 @@
 import {
   type BrokerRegistry,
   type BrokerRegistryDependencies,
+  type BrokerSend,
   type BrokerSettings,
   createBrokerRegistry,
   parseBrokerSettings,
@@ -14,6 +15,12 @@ import {
   parseCryptoSettings,
 } from "../crypto";
 import type { Sql } from "../db";
+import {
+  type BrokerGateway,
+  createBrokerGateway,
+  type GatewaySettings,
+  parseGatewaySettings,
+} from "../gateway";
 import { type Logger, silentLogger } from "../log";
 import {
   createTokenService,
@@ -27,6 +34,7 @@ export interface ServiceSettings {
   crypto: CryptoSettings;
   brokers: BrokerSettings;
   tokens: TokenSettings;
+  gateway: GatewaySettings;
 }
 
 /** Reads and checks the service's settings from an environment object (one sentence per bad one). */
@@ -35,6 +43,7 @@ export function parseServiceSettings(env: Record<string, string | undefined>): S
     crypto: parseCryptoSettings(env),
     brokers: parseBrokerSettings(env),
     tokens: parseTokenSettings(env),
+    gateway: parseGatewaySettings(env),
   };
 }
 
@@ -42,10 +51,11 @@ export interface ServicePieces {
   cipher: Cipher;
   brokers: BrokerRegistry;
   tokens: TokenService;
+  gateway: BrokerGateway;
 }
 
 /**
- * The cipher, the broker clients and the token service, built the same way
+ * The cipher, the broker clients, the token service and the broker gateway, built the same way
  * by every entry point (the functions, `npm start`, the CLIs). The caller
  * brings the pool and the key provider: KMS in AWS, the local key file on a
  * laptop.
@@ -57,6 +67,8 @@ export function composeService(options: {
   clock?: Clock;
   logger?: Logger;
   post?: BrokerRegistryDependencies["post"];
+  /** How the gateway's calls reach the brokers (node:http(s) by default). */
+  send?: BrokerSend;
 }): ServicePieces {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
@@ -80,5 +92,15 @@ export function composeService(options: {
     logger,
     settings: tokenSettings,
   });
-  return { cipher, brokers, tokens };
+  const gateway = createBrokerGateway({
+    sql: options.sql,
+    cipher,
+    tokens,
+    brokers,
+    brokerSettings,
+    settings: options.settings.gateway,
+    logger,
+    ...(options.send ? { send: options.send } : {}),
+  });
+  return { cipher, brokers, tokens, gateway };
 }

@@ -19,4 +19,4 @@ export {
   type TokenStatusReport,
   tokenStatus,
 } from "./status";
-export { credentialKey } from "./store";
+export { credentialKey, type StoredToken } from "./store";

@@ -398,8 +398,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
 
   return {
     /** A token valid beyond the safety margin: the cached one, or one issuance shared by all callers. */
-    async getValidToken(accountId: number): Promise<ValidToken> {
-      const stored = await readStoredToken(sql, accountId);
+    async getValidToken(
+      accountId: number,
+      /** The token row as the caller just read it (the gateway reads it with its pacing), so it is not read again. */
+      alreadyRead?: { stored: StoredToken | undefined },
+    ): Promise<ValidToken> {
+      const stored = alreadyRead ? alreadyRead.stored : await readStoredToken(sql, accountId);
       const request: IssueRequest = {
         trigger: stored ? "expiring" : "missing",
         validBeyond: after(settings.safetyMarginMs),

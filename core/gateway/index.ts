@@ -1,0 +1,16 @@
+export type { AccountCallStatus, GatewayStatusReport } from "./audit";
+export { CallPaceExceededError } from "./errors";
+export {
+  type BrokerCall,
+  type BrokerCallAnswer,
+  type BrokerGateway,
+  type BrokerGatewayDependencies,
+  createBrokerGateway,
+} from "./gateway";
+export { FORWARDED_HEADERS, paperTrId } from "./request";
+export {
+  callSpacingMs,
+  DEFAULT_GATEWAY_SETTINGS,
+  type GatewaySettings,
+  parseGatewaySettings,
+} from "./settings";

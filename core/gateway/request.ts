@@ -1,0 +1,77 @@
+import type { Broker, BrokerEnvironment } from "../brokers";
+import { ValidationError } from "../errors";
+
+/** Where each broker's REST calls live; anything else (/oauth2/…, /_sandbox/…) is never forwarded. */
+const PATH_PREFIXES: Record<Broker, string> = { KIS: "/uapi/", KIWOOM: "/api/" };
+
+/** The broker headers a caller may send; every other header stays here. */
+export const FORWARDED_HEADERS: Record<Broker, readonly string[]> = {
+  KIS: ["tr_id", "tr_cont", "custtype", "hashkey", "gt_uid"],
+  KIWOOM: ["api-id", "cont-yn", "next-key"],
+};
+
+/** The broker's answer headers passed back: the transaction id and paging. */
+export const RETURNED_HEADERS = ["tr_id", "tr_cont", "gt_uid", "api-id", "cont-yn", "next-key"];
+
+/** One path segment: letters, digits, `-` and `_` (every KIS and Kiwoom REST path fits). */
+const SEGMENT = /^[A-Za-z0-9_-]{1,100}$/;
+/** Query text as a URL carries it; `%` only as a complete escape. */
+const QUERY = /^(?:[A-Za-z0-9_\-.~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2}){0,2000}$/;
+
+/**
+ * The broker path and query from the part of the URL after `/broker`, or a
+ * 400 naming what is wrong. Strict on purpose: segments of plain characters
+ * only, so `..`, `%2e%2e`, `%2f`, backslashes, empty segments and the like
+ * never reach the broker, and the path must sit under the broker's REST
+ * prefix. (Dot segments, literal or as %2e, are resolved by the URL parser
+ * before routing; what is checked here is exactly what would be sent.)
+ */
+export function brokerTarget(broker: Broker, tail: string): { path: string; query: string } {
+  const mark = tail.indexOf("?");
+  const path = mark < 0 ? tail : tail.slice(0, mark);
+  const query = mark < 0 ? "" : tail.slice(mark + 1);
+  const prefix = PATH_PREFIXES[broker];
+  const segments = path.split("/").slice(1);
+  if (!path.startsWith(prefix) || segments.length < 2 || !segments.every((s) => SEGMENT.test(s))) {
+    throw new ValidationError([
+      {
+        field: "path",
+        message: `must be a ${broker === "KIS" ? "KIS" : "Kiwoom"} REST path under ${prefix} made of letters, digits, "-" and "_" segments`,
+      },
+    ]);
+  }
+  if (!QUERY.test(query)) {
+    throw new ValidationError([{ field: "query", message: "must be a plain URL query string" }]);
+  }
+  return { path, query };
+}
+
+/**
+ * KIS paper (모의투자) trading tr_ids are the real ones with T, J or C
+ * replaced by V; quote ids (FHK…) are the same on both hosts.
+ */
+export function paperTrId(trId: string): string {
+  return /^[TJC]/.test(trId) ? `V${trId.slice(1)}` : trId;
+}
+
+/** The caller's allowed broker headers, lower-cased, with a paper KIS tr_id mapped. */
+export function forwardedHeaders(
+  broker: Broker,
+  environment: BrokerEnvironment,
+  headers: (name: string) => string | undefined,
+): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of FORWARDED_HEADERS[broker]) {
+    const value = headers(name);
+    if (value !== undefined && value !== "") picked[name] = value;
+  }
+  if (broker === "KIS" && environment === "paper" && picked.tr_id) {
+    picked.tr_id = paperTrId(picked.tr_id);
+  }
+  return picked;
+}
+
+/** The transaction a call names: KIS tr_id, Kiwoom api-id. */
+export function transactionId(broker: Broker, headers: Record<string, string>): string | undefined {
+  return (broker === "KIS" ? headers.tr_id : headers["api-id"])?.slice(0, 40);
+}
