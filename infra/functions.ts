@@ -7,6 +7,7 @@ import { apiKeysSecret, masterKeyArn } from "./keys";
 import { functionNetwork } from "./network";
 import { grantsFor, snapshotArnPattern } from "./permissions";
 import {
+  BUNDLE_PLUGINS,
   type FunctionKey,
   functionEnvironment,
   HANDLERS,
@@ -52,7 +53,7 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
     environment: functionEnvironment(key, settings, resources),
     permissions: grantsFor(key, targets),
     logging: { retention: settings.logRetention },
-    nodejs: { format: "esm" as const, minify: true },
+    nodejs: { format: "esm" as const, minify: true, plugins: BUNDLE_PLUGINS },
   };
 }
 

@@ -123,7 +123,9 @@ export function toProblem(error: unknown): ProblemResponse {
         "service-unavailable",
         "Service unavailable",
         503,
-        `API keys cannot be checked right now: ${error.message}`,
+        // The caller is not authenticated yet: the store's name, account and
+        // IAM hint go to the log (onError), never into this answer.
+        "API keys cannot be checked right now; try again later.",
         { code: error.code },
       ),
       headers: { "Retry-After": "30" },
