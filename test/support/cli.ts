@@ -1,5 +1,6 @@
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
 
@@ -26,11 +27,7 @@ export function runCli(
   const childEnv: Record<string, string | undefined> = { ...process.env, DATABASE_URL: undefined };
   for (const [name, value] of Object.entries(env)) childEnv[name] = value;
   for (const name of Object.keys(childEnv)) if (childEnv[name] === undefined) delete childEnv[name];
-  const child = spawn(
-    join(repoRoot, "node_modules", ".bin", "tsx"),
-    [join(repoRoot, "dev", script), ...args],
-    { cwd: repoRoot, env: childEnv, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawnDevScript(script, args, childEnv);
   let output = "";
   const collect = (chunk: Buffer) => {
     output += String(chunk);
@@ -44,5 +41,22 @@ export function runCli(
       clearTimeout(timer);
       resolve({ code, signal, output });
     });
+  });
+}
+
+/**
+ * One node process running a dev/ script under tsx's loader. The `tsx`
+ * binary would put a wrapper process in between, and killing the wrapper
+ * (a test timing out) would leave the command itself running.
+ */
+export function spawnDevScript(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "dev", script), ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
   });
 }
