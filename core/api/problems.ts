@@ -16,6 +16,8 @@ export interface Problem {
   broker?: string;
   broker_code?: string;
   retry_after_seconds?: number;
+  /** The request's id, as in its `x-request-id` header and its log lines. */
+  request_id?: string;
 }
 
 export interface ProblemResponse {
@@ -123,7 +125,9 @@ export function toProblem(error: unknown): ProblemResponse {
         "service-unavailable",
         "Service unavailable",
         503,
-        `API keys cannot be checked right now: ${error.message}`,
+        // The caller is not authenticated yet: the store's name, account and
+        // IAM hint go to the log (onError), never into this answer.
+        "API keys cannot be checked right now; try again later.",
         { code: error.code },
       ),
       headers: { "Retry-After": "30" },

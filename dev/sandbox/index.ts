@@ -124,12 +124,15 @@ export async function startBrokerSandbox(
     const target = match ? BROKER_PATHS[match[1] as string] : undefined;
     if (!match || !target) return { status: 404, body: { error: "not found" } };
     state.stats.requests += 1;
+    const arrivedAt = performance.now();
     const request: BrokerRequest = {
       method: req.method ?? "GET",
       path: match[3] as string,
       query: url.searchParams,
       headers: req.headers,
       body: await readJsonObject(req),
+      clientIp: (req.socket.remoteAddress ?? "").replace(/^::ffff:/, ""),
+      arrivedAt,
     };
     if (config.latencyMs > 0) await sleep(config.latencyMs);
     if (closing || res.destroyed) return "hang";
