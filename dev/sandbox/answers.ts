@@ -17,6 +17,8 @@ export interface BrokerRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON body; {} when absent or unreadable. */
   body: Record<string, unknown>;
+  /** The client's address as the socket sees it. */
+  remoteAddress: string | undefined;
 }
 
 export interface BrokerContext {

@@ -4,6 +4,7 @@ import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import { type Clock, systemClock } from "../../core/clock";
 import { type Logger, silentLogger } from "../../core/log";
 import type { Answer, BrokerRequest, SandboxBroker } from "./answers";
+import { isKisCode, kisError, kiwoomError } from "./codes";
 import {
   applyConfigChange,
   DEFAULT_SANDBOX_CONFIG,
@@ -102,6 +103,25 @@ export async function startBrokerSandbox(
     return undefined;
   }
 
+  /** A queued broker code for this broker, or KIS's check of registered IPs. */
+  function codedAnswer(broker: Broker, request: BrokerRequest): Answer | undefined {
+    const kis = broker === "KIS";
+    const index = config.failNextCodes.findIndex((code) => isKisCode(code) === kis);
+    const code =
+      index >= 0
+        ? config.failNextCodes.splice(index, 1)[0]
+        : kis &&
+            config.kisRegisteredIps.length > 0 &&
+            !config.kisRegisteredIps.includes(plainAddress(request.remoteAddress))
+          ? "EGW00207"
+          : undefined;
+    if (code === undefined) return undefined;
+    state.recordRejection(code);
+    return kis
+      ? kisError(code, request.path.startsWith("/oauth2/"))
+      : kiwoomError(code, { status: config.kiwoomErrorStatus });
+  }
+
   function faultAnswer(
     kind: SandboxFaultKind,
     request: BrokerRequest,
@@ -130,11 +150,14 @@ export async function startBrokerSandbox(
       query: url.searchParams,
       headers: req.headers,
       body: await readJsonObject(req),
+      remoteAddress: req.socket.remoteAddress,
     };
     if (config.latencyMs > 0) await sleep(config.latencyMs);
     if (closing || res.destroyed) return "hang";
     const fault = drawFault(request, target.handler);
     if (fault) return faultAnswer(fault, request, target.handler);
+    const coded = codedAnswer(target.broker, request);
+    if (coded) return coded;
     const answer = target.handler.handle(request, {
       state,
       config,
@@ -286,6 +309,11 @@ async function readJsonObject(req: IncomingMessage): Promise<Record<string, unkn
   } catch {
     return {};
   }
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1". */
+function plainAddress(address: string | undefined): string {
+  return (address ?? "").replace(/^::ffff:/, "");
 }
 
 function write(res: ServerResponse, answer: Answer) {

@@ -16,6 +16,8 @@ export interface SandboxToken {
   issuedAt: number;
   expiresAt: number;
   revoked: boolean;
+  /** The client address that asked for it (Kiwoom binds a token to it: 8010). */
+  issuedFrom: string | undefined;
 }
 
 /** Counts served at GET /_sandbox/stats. */
@@ -136,7 +138,12 @@ export class SandboxState {
     return undefined;
   }
 
-  createToken(broker: Broker, environment: BrokerEnvironment, appKey: string): SandboxToken {
+  createToken(
+    broker: Broker,
+    environment: BrokerEnvironment,
+    appKey: string,
+    issuedFrom?: string,
+  ): SandboxToken {
     const issuedAt = this.now();
     const record: SandboxToken = {
       token: `${broker === "KIS" ? "kis" : "kw"}-${randomBytes(24).toString("base64url")}`,
@@ -146,6 +153,7 @@ export class SandboxState {
       issuedAt,
       expiresAt: issuedAt + TOKEN_LIFETIME_MS,
       revoked: false,
+      issuedFrom,
     };
     this.tokens.set(record.token, record);
     this.keyState(broker, environment, appKey).current = record;
