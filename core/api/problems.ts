@@ -124,7 +124,9 @@ export function toProblem(error: unknown): ProblemResponse {
         "service-unavailable",
         "Service unavailable",
         503,
-        `API keys cannot be checked right now: ${error.message}`,
+        // The caller is not authenticated yet: the store's name, account and
+        // IAM hint go to the log (onError), never into this answer.
+        "API keys cannot be checked right now; try again later.",
         { code: error.code },
       ),
       headers: { "Retry-After": "30" },
@@ -250,7 +252,9 @@ function brokerProblem(error: BrokerError): [Problem, Record<string, string>, bo
         { "Retry-After": "60" },
       ];
     case "credentials_invalid":
-      return rejected(`${broker} refused the account's app key and secret${codeText}: fix them with PATCH /accounts/{id}.`);
+      return rejected(
+        `${broker} refused the account's app key and secret${codeText}: fix them with PATCH /accounts/{id}.`,
+      );
     case "wrong_environment":
       return rejected(
         `${error.environment ? hostName(error.broker, error.environment) : broker} refused the app key as one of the other environment${codeText}: real and mock (paper) keys are mixed up. Store the key issued for this account's environment, or change the account's environment; ${fixWith}.`,

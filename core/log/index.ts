@@ -8,7 +8,10 @@
  * humans (`npm start` in a terminal).
  */
 
-export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+/** Every level a logger accepts, lowest first: the one list LOG_LEVEL settings are checked against. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 type LogMethod = (objectOrMessage: object | string, message?: string) => void;
 
@@ -71,10 +74,8 @@ const CENSOR = "[redacted]";
 /** Creates a logger; an unknown level name is refused with a sentence naming it. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = (options.level?.trim().toLowerCase() || "info") as LogLevel;
-  if (!(level in RANK)) {
-    throw new Error(
-      `LOG_LEVEL must be one of debug, info, warn, error, silent; got "${options.level}"`,
-    );
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}; got "${options.level}"`);
   }
   const destination = options.destination ?? process.stdout;
   return makeLogger(level, destination, options.base ?? { service: "securities-support" });

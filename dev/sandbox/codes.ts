@@ -58,9 +58,10 @@ const KIWOOM_GROUP_TEXT: Record<2 | 3 | 5, string> = {
  */
 export function kiwoomError(
   code: string,
-  options: { status?: number; apiId?: string } = {},
+  options: { status?: number; apiId?: string; message?: string | undefined } = {},
 ): Answer {
-  const [group, message] = KIWOOM_CODES[code] ?? [3, "처리 중 오류가 발생했습니다"];
+  const [group, standard] = KIWOOM_CODES[code] ?? [3, "처리 중 오류가 발생했습니다"];
+  const message = options.message ?? standard;
   const detail = code === "1700" && options.apiId ? `${message}. API ID=${options.apiId}` : message;
   return {
     status: group === 5 ? 429 : (options.status ?? 200),

@@ -40,6 +40,14 @@ export interface SandboxConfig {
   failNextCodes: string[];
   /** Client IPs registered for KIS app keys; a request from any other gets EGW00207. Empty: every IP is allowed. Default []. */
   kisRegisteredIps: string[];
+  /**
+   * Calls (not token requests) each app key may make in any 1000 ms (a sliding
+   * window, the strictest reading of "per second"), per broker and
+   * environment; more get KIS EGW00201 or Kiwoom HTTP 429 [1700:…]. 0 turns
+   * a limit off. Default: the figures clients use, KIS 20 real / 2 paper,
+   * Kiwoom 5 real / 1 mock.
+   */
+  callsPerSecond: Record<"KIS" | "KIWOOM", Record<"real" | "paper", number>>;
 }
 
 export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
@@ -54,6 +62,7 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   kiwoomErrorStatus: 200,
   failNextCodes: [],
   kisRegisteredIps: [],
+  callsPerSecond: { KIS: { real: 20, paper: 2 }, KIWOOM: { real: 5, paper: 1 } },
 };
 
 /** Merge a partial change into a config, validating every field; throws one sentence naming the field. */
@@ -65,6 +74,7 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
     ...current,
     failNext: [...current.failNext],
     failNextCodes: [...current.failNextCodes],
+    callsPerSecond: structuredClone(current.callsPerSecond),
   };
   for (const [field, value] of Object.entries(change)) {
     switch (field) {
@@ -124,8 +134,42 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
           throw new Error("kisTokenErrorStatus must be 200 or 500.");
         next.kisTokenErrorStatus = value;
         break;
+      case "callsPerSecond":
+        next.callsPerSecond = callLimits(next.callsPerSecond, value);
+        break;
       default:
         throw new Error(`${field} is not a sandbox setting.`);
+    }
+  }
+  return next;
+}
+
+/** Merges `{"KIS": {"paper": 5}}`-shaped changes into the call limits. */
+function callLimits(
+  current: SandboxConfig["callsPerSecond"],
+  change: unknown,
+): SandboxConfig["callsPerSecond"] {
+  const rule =
+    'callsPerSecond must look like {"KIS": {"real": 20, "paper": 2}, "KIWOOM": {…}} with whole numbers of at least 0.';
+  if (typeof change !== "object" || change === null || Array.isArray(change)) throw new Error(rule);
+  const next = structuredClone(current);
+  for (const [broker, limits] of Object.entries(change)) {
+    if (
+      (broker !== "KIS" && broker !== "KIWOOM") ||
+      typeof limits !== "object" ||
+      limits === null
+    ) {
+      throw new Error(rule);
+    }
+    for (const [environment, limit] of Object.entries(limits)) {
+      if (
+        (environment !== "real" && environment !== "paper") ||
+        !Number.isInteger(limit) ||
+        (limit as number) < 0
+      ) {
+        throw new Error(rule);
+      }
+      next[broker][environment] = limit as number;
     }
   }
   return next;

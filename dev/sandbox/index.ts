@@ -112,7 +112,7 @@ export async function startBrokerSandbox(
         ? config.failNextCodes.splice(index, 1)[0]
         : kis &&
             config.kisRegisteredIps.length > 0 &&
-            !config.kisRegisteredIps.includes(plainAddress(request.remoteAddress))
+            !config.kisRegisteredIps.includes(request.clientIp)
           ? "EGW00207"
           : undefined;
     if (code === undefined) return undefined;
@@ -144,13 +144,15 @@ export async function startBrokerSandbox(
     const target = match ? BROKER_PATHS[match[1] as string] : undefined;
     if (!match || !target) return { status: 404, body: { error: "not found" } };
     state.stats.requests += 1;
+    const arrivedAt = performance.now();
     const request: BrokerRequest = {
       method: req.method ?? "GET",
       path: match[3] as string,
       query: url.searchParams,
       headers: req.headers,
       body: await readJsonObject(req),
-      remoteAddress: req.socket.remoteAddress,
+      clientIp: (req.socket.remoteAddress ?? "").replace(/^::ffff:/, ""),
+      arrivedAt,
     };
     if (config.latencyMs > 0) await sleep(config.latencyMs);
     if (closing || res.destroyed) return "hang";
@@ -309,11 +311,6 @@ async function readJsonObject(req: IncomingMessage): Promise<Record<string, unkn
   } catch {
     return {};
   }
-}
-
-/** "::ffff:127.0.0.1" → "127.0.0.1". */
-function plainAddress(address: string | undefined): string {
-  return (address ?? "").replace(/^::ffff:/, "");
 }
 
 function write(res: ServerResponse, answer: Answer) {

@@ -12,12 +12,19 @@ import { kiwoomError } from "./codes";
 const TOKEN_PATH = "/oauth2/token";
 const REVOKE_PATH = "/oauth2/revoke";
 const STOCK_INFO_PATH = "/api/dostk/stkinfo";
+const ORDER_PATH = "/api/dostk/ordr";
+/** The api-ids each call path serves. */
+const API_IDS: Record<string, readonly string[]> = {
+  [STOCK_INFO_PATH]: ["ka10001"],
+  [ORDER_PATH]: ["kt10000", "kt10001"],
+};
+const ORDER_FIELDS = ["dmst_stex_tp", "stk_cd", "ord_qty", "trde_tp"];
 const OK = { return_code: 0, return_msg: "정상적으로 처리되었습니다" };
 
 /** A Kiwoom error in the real shape (prefixed return_msg, coarse return_code), counted. */
-function failure(context: BrokerContext, code: string): Answer {
+function failure(context: BrokerContext, code: string, message?: string): Answer {
   context.state.recordRejection(code);
-  return kiwoomError(code, { status: context.config.kiwoomErrorStatus });
+  return kiwoomError(code, { status: context.config.kiwoomErrorStatus, message });
 }
 
 function credentialsError(
@@ -62,7 +69,7 @@ function issue(request: BrokerRequest, context: BrokerContext): Answer {
     state.recordRejection("1700");
     return rateLimit("au10001", 0);
   }
-  const record = state.createToken("KIWOOM", environment, appKey, request.remoteAddress);
+  const record = state.createToken("KIWOOM", environment, appKey, request.clientIp);
   state.recordIssue("KIWOOM", environment, appKey);
   return {
     status: 200,
@@ -90,22 +97,84 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
   return { status: 200, body: { ...OK } };
 }
 
-function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
-  const verdict = context.state.checkToken("KIWOOM", context.environment, bearer(request.headers));
-  if (!verdict.ok) {
-    return failure(context, verdict.why === "other_environment" ? "8031" : "8005");
+/**
+ * What every Kiwoom call goes through: the token (from this host, and from
+ * the address that issued it), the app key's per-second limit, the api-id.
+ */
+function guardCall(request: BrokerRequest, context: BrokerContext): Answer | undefined {
+  const apiId = header(request.headers, "api-id") ?? "";
+  const token = bearer(request.headers);
+  if (!token) return failure(context, "1513", "헤더 authorization 값이 없습니다");
+  const verdict = context.state.checkToken("KIWOOM", context.environment, token);
+  if (!verdict.ok) return failure(context, verdict.why === "other_environment" ? "8031" : "8005");
+  const { record } = verdict;
+  if (record.issuerIp !== undefined && record.issuerIp !== request.clientIp) {
+    return failure(context, "8010");
   }
-  // Kiwoom binds a token to the IP that issued it.
-  if (verdict.record.issuedFrom !== request.remoteAddress) return failure(context, "8010");
+  const limit = context.config.callsPerSecond.KIWOOM[context.environment];
+  if (
+    !context.state.admitCall("KIWOOM", context.environment, record.appKey, limit, request.arrivedAt)
+  ) {
+    context.state.recordRejection("1700");
+    return rateLimit(apiId || "unknown", 0);
+  }
+  if (!API_IDS[request.path]?.includes(apiId)) {
+    return failure(
+      context,
+      "1504",
+      `해당 URI에서는 지원하지 않는 API ID입니다 (${apiId || "없음"})`,
+    );
+  }
+  return undefined;
+}
+
+function pagingHeaders(request: BrokerRequest): Record<string, string> {
+  return { "api-id": header(request.headers, "api-id") ?? "", "cont-yn": "N", "next-key": "" };
+}
+
+function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
+  const refused = guardCall(request, context);
+  if (refused) return refused;
   const stockCode = typeof request.body.stk_cd === "string" ? request.body.stk_cd : "005930";
   return {
     status: 200,
     body: { stk_cd: stockCode, cur_prc: "+71000", ...OK },
-    headers: { "api-id": header(request.headers, "api-id") ?? "ka10001" },
+    headers: pagingHeaders(request),
   };
 }
 
-/** Kiwoom REST: au10001, au10002 and one stock-info endpoint that checks the bearer token. */
+function order(request: BrokerRequest, context: BrokerContext): Answer {
+  const refused = guardCall(request, context);
+  if (refused) return refused;
+  const missing = ORDER_FIELDS.filter((field) => typeof request.body[field] !== "string");
+  if (missing.length > 0) {
+    return failure(
+      context,
+      "1511",
+      `필수 입력 값에 값이 존재하지 않습니다 (${missing.join(", ")})`,
+    );
+  }
+  return {
+    status: 200,
+    body: {
+      ord_no: String(Math.floor(Math.random() * 1e7)).padStart(7, "0"),
+      dmst_stex_tp: request.body.dmst_stex_tp,
+      ...OK,
+    },
+    headers: pagingHeaders(request),
+  };
+}
+
+/** Counts a call's answer in the stats by the code in its message, or its return_code. */
+function counted(request: BrokerRequest, context: BrokerContext, answer: Answer): Answer {
+  const body = answer.body as { return_code?: number; return_msg?: string };
+  const code =
+    /\[(\d+):/.exec(body.return_msg ?? "")?.[1] ?? String(body.return_code ?? answer.status);
+  context.state.recordCall(`KIWOOM ${context.environment} ${request.method} ${request.path}`, code);
+  return answer;
+}
+
+/** Kiwoom REST: au10001, au10002, stock info (ka10001) and orders (kt10000/kt10001), each call checking token, issuing IP, limit and api-id. */
 export const kiwoomSandbox: SandboxBroker = {
   isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
 
@@ -117,7 +186,9 @@ export const kiwoomSandbox: SandboxBroker = {
     if (request.method !== "POST") return undefined;
     if (request.path === TOKEN_PATH) return issue(request, context);
     if (request.path === REVOKE_PATH) return revoke(request, context);
-    if (request.path === STOCK_INFO_PATH) return stockInfo(request, context);
+    if (request.path === STOCK_INFO_PATH)
+      return counted(request, context, stockInfo(request, context));
+    if (request.path === ORDER_PATH) return counted(request, context, order(request, context));
     return undefined;
   },
 };
