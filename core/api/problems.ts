@@ -16,6 +16,8 @@ export interface Problem {
   broker?: string;
   broker_code?: string;
   retry_after_seconds?: number;
+  /** The request's id, as in its `x-request-id` header and its log lines. */
+  request_id?: string;
 }
 
 export interface ProblemResponse {
