@@ -1,5 +1,5 @@
 import { ApiKeyStoreError, AuthenticationError, ForbiddenError } from "../auth";
-import { BrokerError, type BrokerRateLimitedError, brokerName, hostName } from "../brokers";
+import { type BrokerCodeKind, BrokerError, BrokerRateLimitedError } from "../brokers";
 import { ServiceError, ValidationError } from "../errors";
 
 /** Every problem `type` starts with this; the slugs after it are part of the API contract. */
@@ -116,10 +116,7 @@ export function toProblem(error: unknown): ProblemResponse {
       ),
     );
   }
-  if (error instanceof BrokerError) {
-    const [body, headers, unexpected = false] = brokerProblem(error);
-    return { problem: body, headers, unexpected };
-  }
+  if (error instanceof BrokerError) return brokerProblem(error);
   if (error instanceof ApiKeyStoreError) {
     return {
       problem: problem(
@@ -207,110 +204,88 @@ export function toProblem(error: unknown): ProblemResponse {
   };
 }
 
+const REJECTED = "broker-rejected";
+const FIX = "with PATCH /accounts/{id}.";
+
 /**
- * A broker's refusal as a problem that says what to do, decided by what the
- * broker's code means (BrokerCodeKind), never by the broker's code itself.
+ * What a caller should do about each kind of broker answer (BrokerCodeKind,
+ * never the broker's own code): problem slug, status, advice. The error's
+ * message says what happened; the advice follows it.
  */
-function brokerProblem(error: BrokerError): [Problem, Record<string, string>, boolean?] {
-  const broker = brokerName(error.broker);
-  const codeText = error.brokerCode ? ` (${error.brokerCode})` : "";
-  const extra: Partial<Problem> = {
-    code: error.code,
-    broker: error.broker,
-    ...(error.brokerCode ? { broker_code: error.brokerCode } : {}),
+const BROKER_ADVICE: Record<BrokerCodeKind, [string, number, string]> = {
+  credentials_invalid: [REJECTED, 502, `Fix them ${FIX}`],
+  wrong_environment: [
+    REJECTED,
+    502,
+    `Store the key issued for the account's environment, or change its environment, ${FIX}`,
+  ],
+  ip_not_registered: [
+    REJECTED,
+    502,
+    "Register this service's egress IP address for the app key on the broker's developer portal, then retry.",
+  ],
+  device_not_registered: [
+    REJECTED,
+    502,
+    "Register the designated device for the app key with the broker, then retry.",
+  ],
+  token_rejected: [
+    REJECTED,
+    502,
+    "Report it with POST /accounts/{id}/token/invalidate and ask for the token again: a new one is issued once.",
+  ],
+  ip_mismatch: [
+    REJECTED,
+    502,
+    "The broker binds a token to the IP that issued it: call the broker from the registered egress IP that issues the tokens (this service's gateway).",
+  ],
+  rate_limited: ["broker-rate-limited", 503, ""],
+  retry_later: ["broker-unavailable", 503, "Try again in a minute."],
+  bad_request: ["broker-bad-request", 400, "Fix the request and send it again."],
+  not_permitted: [
+    "broker-not-permitted",
+    403,
+    "Request access to the API for the app key on the broker's developer portal.",
+  ],
+  our_bug: [
+    REJECTED,
+    502,
+    "This is a bug in this service, not in the account's keys; it is logged.",
+  ],
+  revoke_failed: [REJECTED, 502, "The token stays valid until it expires; try again later."],
+  rejected: [REJECTED, 502, ""],
+};
+
+/** A broker's refusal as a problem: what happened (the error's message), then what to do. */
+function brokerProblem(error: BrokerError): ProblemResponse {
+  const [slug, status, advice] = BROKER_ADVICE[error.codeKind];
+  const seconds =
+    error instanceof BrokerRateLimitedError
+      ? Math.max(1, Math.ceil(error.retryAfterMs / 1000))
+      : status === 503
+        ? 60
+        : undefined;
+  const detail = `${sentence(error.message.replace(/; retry after \d+ ms\.?$/, ""))} ${
+    seconds && !advice ? `Retry after ${seconds} s.` : advice
+  }`.trim();
+  return {
+    problem: problem(
+      slug,
+      // "broker-rate-limited" → "Broker rate limited".
+      `B${slug.slice(1).replaceAll("-", " ")}`,
+      status,
+      detail,
+      {
+        code: error.code,
+        broker: error.broker,
+        ...(error.brokerCode ? { broker_code: error.brokerCode } : {}),
+        ...(seconds ? { retry_after_seconds: seconds } : {}),
+      },
+    ),
+    headers: seconds ? { "Retry-After": String(seconds) } : {},
+    // The broker called our request malformed: a bug to look at.
+    unexpected: error.codeKind === "our_bug",
   };
-  const rejected = (
-    detail: string,
-    slug = "broker-rejected",
-    status = 502,
-  ): [Problem, Record<string, string>] => [
-    problem(slug, "Broker rejected the request", status, detail, extra),
-    {},
-  ];
-  const fixWith = "fix it with PATCH /accounts/{id}";
-  switch (error.codeKind) {
-    case "rate_limited": {
-      const seconds = Math.max(1, Math.ceil((error as BrokerRateLimitedError).retryAfterMs / 1000));
-      return [
-        problem(
-          "broker-rate-limited",
-          "Broker rate limit",
-          503,
-          `${broker} asks to slow down${codeText}; retry after ${seconds} s.`,
-          { ...extra, retry_after_seconds: seconds },
-        ),
-        { "Retry-After": String(seconds) },
-      ];
-    }
-    case "retry_later":
-      return [
-        problem(
-          "broker-unavailable",
-          "Broker unavailable",
-          503,
-          `${broker} could not serve the request right now${codeText}; try again in a minute.`,
-          { ...extra, retry_after_seconds: 60 },
-        ),
-        { "Retry-After": "60" },
-      ];
-    case "credentials_invalid":
-      return rejected(
-        `${broker} refused the account's app key and secret${codeText}: fix them with PATCH /accounts/{id}.`,
-      );
-    case "wrong_environment":
-      return rejected(
-        `${error.environment ? hostName(error.broker, error.environment) : broker} refused the app key as one of the other environment${codeText}: real and mock (paper) keys are mixed up. Store the key issued for this account's environment, or change the account's environment; ${fixWith}.`,
-      );
-    case "ip_not_registered":
-      return rejected(
-        `${broker} refused the calling IP address${codeText}: register this service's egress IP address for the app key on the ${broker} developer portal, then retry.`,
-      );
-    case "device_not_registered":
-      return rejected(
-        `${broker} refused the device authentication of the app key${codeText}: register the designated device for the app key with ${broker}, then retry.`,
-      );
-    case "token_rejected":
-      return rejected(
-        error.brokerCode === "8031"
-          ? `${error.environment ? hostName(error.broker, error.environment) : broker} refused a token issued for the other environment${codeText}; report it with POST /accounts/{id}/token/invalidate and ask for the token again: a new one is issued once, in the right environment.`
-          : `${broker} rejected the access token${codeText}; report it with POST /accounts/{id}/token/invalidate and ask for the token again: a new one is issued once.`,
-      );
-    case "ip_mismatch":
-      return rejected(
-        `${broker} refused the token because it was issued to a different IP address than the one using it${codeText}. ${broker} binds a token to the IP that issued it: call the broker from the same registered egress IP that issues the tokens (this service's broker gateway), not from elsewhere.`,
-      );
-    case "not_permitted":
-      return rejected(
-        `${broker} does not permit this app key to use the API${codeText}: request access to it for the app key on the ${broker} developer portal.`,
-        "broker-not-permitted",
-        403,
-      );
-    case "bad_request":
-      return rejected(
-        `${broker} refused the request as invalid${codeText}: ${sentence(error.brokerMessage ?? "check the request's fields")}`,
-        "broker-bad-request",
-        400,
-      );
-    case "revoke_failed":
-      return rejected(
-        `${broker} could not revoke the token${codeText}; it stays valid until it expires. Try again later.`,
-      );
-    case "our_bug":
-      // Logged as unexpected: the broker called our request malformed.
-      return [
-        problem(
-          "broker-rejected",
-          "Broker rejected the request",
-          502,
-          `${broker} called this service's request malformed${codeText}; this is a bug here, not in the account's keys, and it has been logged.`,
-          extra,
-        ),
-        {},
-        true,
-      ];
-    default:
-      return rejected(`${broker} rejected the request${codeText}: ${sentence(error.message)}`);
-  }
 }
 
 function hasRetryAfter(error: object): error is { retryAfterMs: number } {

@@ -88,7 +88,7 @@ describe("broker codes reach the caller as problems that say what to do", () => 
     try {
       const { problem } = await tokenProblem(id, 502, "broker-rejected");
       expect(problem).toMatchObject({ code: "broker_ip_not_registered", broker_code: "EGW00207" });
-      expect(problem.detail).toContain("register this service's egress IP address");
+      expect(problem.detail).toContain("Register this service's egress IP address");
     } finally {
       server.sandbox.sandbox.configure({ kisRegisteredIps: [] });
     }

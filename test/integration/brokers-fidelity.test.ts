@@ -156,7 +156,7 @@ describe("Kiwoom's real error shapes over HTTP", () => {
     const error = interpret(test, "KIWOOM", await kiwoomCall(test, "paper", token.accessToken));
     expect(error).toBeInstanceOf(BrokerTokenRejectedError);
     expect(error?.brokerCode).toBe("8031");
-    expect(toProblem(error).problem.detail).toContain("issued for the other environment");
+    expect(toProblem(error).problem.detail).toContain("host refused a token issued for the real environment");
   });
 
   it("8005 after the prefix on a call (expired token) is a token rejection: re-issue once", async () => {
@@ -270,7 +270,7 @@ describe("KIS codes over HTTP", () => {
     expect(error).toMatchObject({ brokerCode: "EGW00207", codeKind: "ip_not_registered" });
     const { problem } = toProblem(error);
     expect(problem.code).toBe("broker_ip_not_registered");
-    expect(problem.detail).toContain("register this service's egress IP address");
+    expect(problem.detail).toContain("Register this service's egress IP address");
 
     test.sandbox.configure({ kisRegisteredIps: ["127.0.0.1"] });
     await expect(
@@ -284,7 +284,7 @@ describe("KIS codes over HTTP", () => {
     const denied = await failure(client.issueToken(creds("paper", "kis-206")));
     expect(denied.codeKind).toBe("not_permitted");
     expect(toProblem(denied).problem).toMatchObject({ status: 403, code: "broker_not_permitted" });
-    expect(toProblem(denied).problem.detail).toContain("request access to it");
+    expect(toProblem(denied).problem.detail).toContain("Request access to the API");
     for (const code of ["EGW00001", "EGW00002"]) {
       const busy = await failure(client.issueToken(creds("paper", "kis-busy")));
       expect(busy).toBeInstanceOf(BrokerUnavailableError);
