@@ -221,11 +221,36 @@ export interface AnswerContext {
   unreadable: boolean;
 }
 
+/** What the broker did, by kind; OTHER becomes the other environment's name. */
+const SAYS: Record<BrokerCodeKind, string> = {
+  credentials_invalid: "rejected the app key or secret",
+  wrong_environment:
+    "refused an app key of the OTHER environment: real and mock (paper) keys are mixed up",
+  ip_not_registered: "refused the calling IP address, which is not registered for the app key",
+  device_not_registered: "refused the device authentication of the app key",
+  token_rejected: "rejected the access token",
+  ip_mismatch:
+    "refused the token because it was issued to a different IP address than the one using it",
+  rate_limited: "asks to slow down",
+  retry_later: "could not serve the request right now",
+  bad_request: "refused the request as invalid",
+  not_permitted: "does not permit the app key to use this API",
+  our_bug: "called a request from this service malformed",
+  revoke_failed: "could not revoke the token",
+  rejected: "refused the request",
+};
+
+const PROBLEMS: Partial<Record<BrokerCodeKind, CredentialsProblem>> = {
+  credentials_invalid: "invalid",
+  wrong_environment: "environment_mismatch",
+  ip_not_registered: "ip_not_registered",
+  device_not_registered: "device_not_registered",
+};
+
 /** The one place a classified broker answer becomes a typed error with a message that says what happened. */
 export function brokerError(answer: BrokerAnswerClass, context: AnswerContext): BrokerError {
-  const { broker, httpStatus, brokerMessage, environment } = context;
-  const name = brokerName(broker);
-  const code = answer.code;
+  const { broker, httpStatus, brokerMessage, environment, retryAfterMs } = context;
+  const { code, kind } = answer;
   const details: BrokerErrorDetails = {
     broker,
     brokerCode: code,
@@ -238,83 +263,29 @@ export function brokerError(answer: BrokerAnswerClass, context: AnswerContext): 
     : brokerMessage
       ? ` (${brokerMessage})`
       : ` (HTTP ${httpStatus})`;
-  const here = environment ? hostName(broker, environment) : name;
-  const other = environment ? (environment === "real" ? "paper/mock" : "real") : "other";
-  switch (answer.kind) {
-    case "credentials_invalid":
-      return new BrokerCredentialsError(`${name} rejected the app key or secret${said}.`, {
-        ...details,
-        problem: "invalid",
-      });
-    case "wrong_environment":
-      return new BrokerCredentialsError(
-        `${here} refused the app key as one of the ${other} environment${said}: real and mock (paper) keys are mixed up.`,
-        { ...details, problem: "environment_mismatch" },
-      );
-    case "ip_not_registered":
-      return new BrokerCredentialsError(
-        `${name} refused the calling IP address: it is not registered for this app key${said}.`,
-        { ...details, problem: "ip_not_registered" },
-      );
-    case "device_not_registered":
-      return new BrokerCredentialsError(
-        `${name} refused the device authentication of this app key${said}.`,
-        { ...details, problem: "device_not_registered" },
-      );
-    case "token_rejected":
-      return new BrokerTokenRejectedError(
-        code === "8031"
-          ? `${here} refused a token issued for the ${other} environment${said}.`
-          : `${name} rejected the access token${said}.`,
-        details,
-      );
-    case "ip_mismatch":
-      return new BrokerIpMismatchError(
-        `${name} refused the token because it was issued to a different IP address than the one using it${said}.`,
-        details,
-      );
+  const reason = httpStatus >= 500 ? "server_error" : context.unreadable ? "unparseable" : "busy";
+  const text =
+    kind === "retry_later" && reason !== "busy"
+      ? `answered HTTP ${httpStatus}${context.unreadable ? " with a body that is not JSON" : ""}`
+      : code === "8031"
+        ? "refused a token issued for the OTHER environment"
+        : SAYS[kind];
+  const other = environment === "real" ? "paper/mock" : environment ? "real" : "other";
+  const message = `${environment ? hostName(broker, environment) : brokerName(broker)} ${text.replace("OTHER", other)}${said}${
+    kind === "rate_limited" ? `; retry after ${retryAfterMs} ms` : ""
+  }.`;
+  const problem = PROBLEMS[kind];
+  if (problem) return new BrokerCredentialsError(message, { ...details, problem });
+  switch (kind) {
     case "rate_limited":
-      return new BrokerRateLimitedError(
-        `${name} rate limit hit${said}; retry after ${context.retryAfterMs} ms.`,
-        { ...details, retryAfterMs: context.retryAfterMs },
-      );
+      return new BrokerRateLimitedError(message, { ...details, retryAfterMs });
     case "retry_later":
-      return new BrokerUnavailableError(
-        httpStatus >= 500
-          ? `${name} failed with a server error${said}.`
-          : context.unreadable
-            ? `${name} answered HTTP ${httpStatus} with a body that is not JSON.`
-            : `${name} could not serve the request right now${said}.`,
-        {
-          ...details,
-          reason: httpStatus >= 500 ? "server_error" : context.unreadable ? "unparseable" : "busy",
-        },
-      );
-    case "bad_request":
-      return new BrokerRejectedError(
-        `${name} refused the request as invalid${said}.`,
-        details,
-        "bad_request",
-      );
-    case "not_permitted":
-      return new BrokerRejectedError(
-        `${name} does not permit this app key to use the API${said}.`,
-        details,
-        "not_permitted",
-      );
-    case "our_bug":
-      return new BrokerRejectedError(
-        `${name} called a request from this service malformed${said}.`,
-        details,
-        "our_bug",
-      );
-    case "revoke_failed":
-      return new BrokerRejectedError(
-        `${name} could not revoke the token${said}.`,
-        details,
-        "revoke_failed",
-      );
-    case "rejected":
-      return new BrokerRejectedError(`${name} refused the request${said}.`, details, "rejected");
+      return new BrokerUnavailableError(message, { ...details, reason });
+    case "token_rejected":
+      return new BrokerTokenRejectedError(message, details);
+    case "ip_mismatch":
+      return new BrokerIpMismatchError(message, details);
+    default:
+      return new BrokerRejectedError(message, details, kind);
   }
 }
