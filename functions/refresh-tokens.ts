@@ -8,7 +8,6 @@
  * A run that fails as a whole throws, so the schedule's retries and
  * dead-letter queue see it.
  */
-
 import type { Context } from "aws-lambda";
 import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
@@ -51,6 +50,6 @@ const coldStart = coldStartTracker();
 
 export async function handler(_event: unknown, context?: Pick<Context, "awsRequestId">) {
   return withLogContext({ request_id: context?.awsRequestId, cold_start: coldStart() }, () =>
-    refreshDueTokens({ sql, tokens, logger }),
+    refreshDueTokens({ sql, tokens, logger, metrics }),
   );
 }
