@@ -1,6 +1,7 @@
 export { accountBinding, ENCRYPTED_COLUMNS, tokenBinding } from "./encrypted-columns";
 export { maskTail, type PublicAccount, toPublicAccount } from "./public";
 export {
+  type AccountPage,
   createAccount,
   type DeletedAccount,
   deleteAccount,
@@ -9,6 +10,7 @@ export {
   listAccounts,
   loadBrokerCredentials,
   loadVersionedBrokerCredentials,
+  type UnreadableAccount,
   type UpdateAccountResult,
   updateAccount,
 } from "./repository";

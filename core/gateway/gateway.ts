@@ -17,6 +17,7 @@ import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { NotFoundError } from "../errors";
 import { type Logger, silentLogger } from "../log";
+import { type Metrics, noMetrics, recordGatewayCall } from "../metrics";
 import { credentialKey, type TokenService } from "../tokens";
 import { type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
 import { CallPaceExceededError } from "./errors";
@@ -62,6 +63,8 @@ export interface BrokerGatewayDependencies {
   logger?: Logger;
   /** How a call reaches the broker; node:http(s) with keep-alive by default. */
   send?: BrokerSend;
+  /** Calls by broker and answer, latency, paced waits (EMF). */
+  metrics?: Metrics;
 }
 
 interface Access {
@@ -87,6 +90,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   const settings = deps.settings ?? DEFAULT_GATEWAY_SETTINGS;
   const logger = deps.logger ?? silentLogger;
   const send = deps.send ?? sendOverHttp;
+  const metrics = deps.metrics ?? noMetrics;
   // Decrypted credentials per account, checked against the row's updated_at on every call.
   const accesses = new Map<number, Access>();
 
@@ -147,7 +151,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       ]);
       // Issuing a token can outlast the slot; a call sent late would crowd the next ones.
       if (performance.now() - due > lateness(settings) && round < 3) continue;
-      return forward(request, access, target, token.accessToken, replayed);
+      return forward(request, access, target, token.accessToken, replayed, slot.waitMs);
     }
   }
 
@@ -157,6 +161,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     target: { path: string; query: string },
     accessToken: string,
     replayed: boolean,
+    pacedWaitMs: number,
   ): Promise<Attempt> {
     const { broker, environment, appKey, appSecret } = access.credentials;
     const forwarded = forwardedHeaders(broker, environment, request.header);
@@ -188,6 +193,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       transactionId: transactionId(broker, forwarded),
       keyId: request.keyId,
       replayed,
+      pacedWaitMs,
     };
     let raw: Awaited<ReturnType<BrokerSend>>;
     try {
@@ -200,6 +206,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         brokerCode: undefined,
         latencyMs: performance.now() - started,
         failed: true,
+        rateLimited: false,
       });
       throw unreachable;
     }
@@ -215,6 +222,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       brokerCode: isBrokerError(error) ? error.brokerCode : undefined,
       latencyMs,
       failed: error !== undefined,
+      rateLimited: error?.kind === "rate_limited",
     });
     if (isTokenRejection(error) && !replayed) return { rejectedToken: accessToken };
     const answerHeaders: Record<string, string> = {
@@ -227,7 +235,10 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     return { answer: { status: raw.status, headers: answerHeaders, body: raw.text } };
   }
 
-  async function finish(record: Parameters<typeof recordCall>[1]): Promise<void> {
+  async function finish(
+    record: Parameters<typeof recordCall>[1] & { pacedWaitMs: number; rateLimited: boolean },
+  ): Promise<void> {
+    recordGatewayCall(metrics, record);
     logger.info(
       {
         event: "broker_call",

@@ -22,6 +22,7 @@ import {
   parseGatewaySettings,
 } from "../gateway";
 import { type Logger, silentLogger } from "../log";
+import { type Metrics, recordTokenRead } from "../metrics";
 import {
   createTokenService,
   parseTokenSettings,
@@ -69,6 +70,8 @@ export function composeService(options: {
   post?: BrokerRegistryDependencies["post"];
   /** How the gateway's calls reach the brokers (node:http(s) by default). */
   send?: BrokerSend;
+  /** When given, every token read is counted and timed (EMF). */
+  metrics?: Metrics;
 }): ServicePieces {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
@@ -92,15 +95,36 @@ export function composeService(options: {
     logger,
     settings: tokenSettings,
   });
+  const measured = options.metrics ? measureTokenReads(tokens, options.metrics) : tokens;
   const gateway = createBrokerGateway({
     sql: options.sql,
     cipher,
-    tokens,
+    tokens: measured,
     brokers,
     brokerSettings,
     settings: options.settings.gateway,
     logger,
     ...(options.send ? { send: options.send } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  return { cipher, brokers, tokens, gateway };
+  return { cipher, brokers, tokens: measured, gateway };
+}
+
+/** The token service with each getValidToken (API and gateway reads alike) counted and timed. */
+function measureTokenReads(tokens: TokenService, metrics: Metrics): TokenService {
+  const read = tokens.getValidToken;
+  return {
+    ...tokens,
+    async getValidToken(...args: Parameters<TokenService["getValidToken"]>) {
+      const started = performance.now();
+      let ok = false;
+      try {
+        const token = await read(...args);
+        ok = true;
+        return token;
+      } finally {
+        recordTokenRead(metrics, { ok, latencyMs: performance.now() - started });
+      }
+    },
+  };
 }
