@@ -31,8 +31,8 @@ import {
   type ProblemResponse,
   toProblem,
 } from "./problems";
+import { invalidateRequestSchema } from "./request-schemas";
 import { allowedMethods, BROKER_PATH_PARAM, type OperationId, ROUTES } from "./routes";
-import { invalidateRequestSchema } from "./schemas";
 
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<
