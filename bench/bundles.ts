@@ -1,13 +1,14 @@
 /**
  * `npm run bench -- bundles`: bundles each deployed function the way SST does
  * (esbuild, ESM, platform node, Node 22, everything bundled including the AWS
- * SDK, minified) and splits each bundle's bytes into the AWS SDK's share
+ * SDK, minified, with infra/esbuild-plugins.mjs) and splits each bundle's bytes into the AWS SDK's share
  * (@aws-sdk, @smithy, @aws-crypto and the helpers they pull in) and ours.
  * Goal: our share under 150 KB for every function. Last line: one JSON object.
  */
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { build } from "esbuild";
+import bundlePlugins from "../infra/esbuild-plugins.mjs";
 import { NODE_TARGET } from "../infra/runtime";
 
 export const FUNCTIONS = {
@@ -56,6 +57,8 @@ export async function measureBundle(entry: string, root = process.cwd()): Promis
     minify: true,
     metafile: true,
     logLevel: "silent",
+    // The same plugins SST runs (infra/functions.ts `nodejs.plugins`).
+    plugins: bundlePlugins,
     // What SST prepends so CommonJS dependencies can `require` in an ES module.
     banner: {
       js: 'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);',

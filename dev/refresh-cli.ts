@@ -4,12 +4,14 @@
  * with the brokers from KIS_REAL_URL… (the real ones by default; point them
  * at `npm run sandbox` to try it offline). `--workers N` runs N worker
  * processes against the one database; `--worker I/N` is one of them.
- * Prints the summary; exit code 1 when any account failed, 2 on bad arguments.
+ * Prints the summary and the EMF metric lines the refresh function writes in
+ * AWS; exit code 1 when any account failed, 2 on bad arguments.
  */
 import { parseArgs } from "node:util";
 import { createKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
+import { createMetrics, metricNamespace } from "../core/metrics";
 import { migrate } from "../core/migrations";
 import { composeService, parseServiceSettings } from "../core/service";
 import {
@@ -135,7 +137,12 @@ try {
         settings,
         logger,
       });
-      const summary = await refreshDueTokens({ sql, tokens, logger }, worker ? { worker } : {});
+      // A worker's parent prints the totals; only a lone run prints metric lines.
+      const metrics = worker ? undefined : createMetrics({ namespace: metricNamespace("local") });
+      const summary = await refreshDueTokens(
+        { sql, tokens, logger, ...(metrics ? { metrics } : {}) },
+        worker ? { worker } : {},
+      );
       await sql.end();
       if (values.json) console.log(JSON.stringify(summary));
       else {

@@ -3,6 +3,7 @@
  * summary line per run; a CloudWatch Logs metric filter turns its
  * `tokens_expiring_unrefreshed` field into a metric.
  */
+import { API_KEYS_STALE_EVENT } from "../core/auth/store";
 import { scheduleIntervalSeconds } from "./settings";
 
 /** The field the refresh job's summary line must carry (a count, 0 when all is well). */
@@ -21,6 +22,21 @@ export function expiringUnrefreshedFilter(stage: string) {
     metricName: TOKENS_EXPIRING_UNREFRESHED_METRIC,
     namespace: metricNamespace(stage),
     value: `$.${EXPIRING_UNREFRESHED_FIELD}`,
+  };
+}
+
+export const API_KEYS_STALE_METRIC = "ApiKeysStale";
+
+/**
+ * Counts the API's `api_keys_stale` lines: its key store has not loaded for
+ * twice the cache time and every request is being refused (fail closed).
+ */
+export function apiKeysStaleFilter(stage: string) {
+  return {
+    pattern: `{ $.event = "${API_KEYS_STALE_EVENT}" }`,
+    metricName: API_KEYS_STALE_METRIC,
+    namespace: metricNamespace(stage),
+    value: "1",
   };
 }
 
@@ -45,7 +61,7 @@ export interface AlarmRule {
   treatMissingData: "breaching" | "notBreaching";
 }
 
-/** The three alarms, one line each of what they mean. */
+/** The alarms, one line each of what they mean. */
 export const ALARM_RULES = {
   refreshErrors: {
     name: "RefreshErrors",
@@ -71,5 +87,14 @@ export const ALARM_RULES = {
     threshold: 1,
     statistic: "Maximum",
     treatMissingData: "breaching",
+  },
+  apiKeysStale: {
+    name: "ApiKeysStale",
+    description:
+      "The API could not load its keys for twice their cache time and refuses every request (503) until the secret loads again.",
+    comparison: "GreaterThanOrEqualToThreshold",
+    threshold: 1,
+    statistic: "Sum",
+    treatMissingData: "notBreaching",
   },
 } as const satisfies Record<string, AlarmRule>;

@@ -7,9 +7,10 @@ import {
   ALARM_RULES,
   type AlarmRule,
   alarmPeriodSeconds,
+  apiKeysStaleFilter,
   expiringUnrefreshedFilter,
 } from "./alarm-rules";
-import { refreshDeadLetters, refreshFunction } from "./functions";
+import { apiFunction, refreshDeadLetters, refreshFunction } from "./functions";
 import { settings } from "./stage";
 
 export const alarmTopic = new aws.sns.Topic("Alarms");
@@ -82,4 +83,24 @@ alarm(
   ALARM_RULES.tokensExpiringUnrefreshed,
   { namespace: filter.namespace, metricName: filter.metricName },
   [metricFilter],
+);
+
+const staleKeys = apiKeysStaleFilter(settings.stage);
+const staleKeysFilter = new aws.cloudwatch.LogMetricFilter("ApiKeysStaleFilter", {
+  logGroupName: apiFunction.nodes.logGroup.apply((group) => {
+    if (!group) throw new Error("The API function has no log group to watch.");
+    return group.name;
+  }),
+  pattern: staleKeys.pattern,
+  metricTransformation: {
+    namespace: staleKeys.namespace,
+    name: staleKeys.metricName,
+    value: staleKeys.value,
+  },
+});
+
+alarm(
+  ALARM_RULES.apiKeysStale,
+  { namespace: staleKeys.namespace, metricName: staleKeys.metricName },
+  [staleKeysFilter],
 );

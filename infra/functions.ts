@@ -7,6 +7,7 @@ import { apiKeysSecret, masterKeyArn } from "./keys";
 import { functionNetwork } from "./network";
 import { grantsFor, snapshotArnPattern } from "./permissions";
 import {
+  BUNDLE_PLUGINS,
   type FunctionKey,
   functionEnvironment,
   HANDLERS,
@@ -26,12 +27,19 @@ const resources = {
   apiKeysSecretArn: apiKeysSecret.arn,
 };
 
+/** Two weeks to look at a failed run before it is dropped. */
+export const refreshDeadLetters = new aws.sqs.Queue("RefreshDeadLetters", {
+  messageRetentionSeconds: 14 * 24 * 3600,
+  sqsManagedSseEnabled: true,
+});
+
 const targets = {
   kmsKeyArn: masterKeyArn,
   dbSecretArn: databaseSecretArn,
   apiKeysSecretArn: apiKeysSecret.arn,
   dbInstanceArn: database.arn,
   snapshotArnPattern: database.arn.apply((arn) => snapshotArnPattern(arn, settings.stage)),
+  refreshDeadLettersArn: refreshDeadLetters.arn,
 };
 
 function functionArgs(key: FunctionKey, size: FunctionSize) {
@@ -45,7 +53,7 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
     environment: functionEnvironment(key, settings, resources),
     permissions: grantsFor(key, targets),
     logging: { retention: settings.logRetention },
-    nodejs: { format: "esm" as const, minify: true },
+    nodejs: { format: "esm" as const, minify: true, plugins: BUNDLE_PLUGINS },
   };
 }
 
@@ -55,21 +63,10 @@ export const migrateFunction = new sst.aws.Function("Migrate", {
   copyFiles: [MIGRATIONS_COPY],
 });
 
-/** Two weeks to look at a failed run before it is dropped. */
-export const refreshDeadLetters = new aws.sqs.Queue("RefreshDeadLetters", {
-  messageRetentionSeconds: 14 * 24 * 3600,
-  sqsManagedSseEnabled: true,
-});
-
-const refreshArgs = functionArgs("refresh", settings.refresh);
 export const refreshFunction = new sst.aws.Function("RefreshTokens", {
-  ...refreshArgs,
+  ...functionArgs("refresh", settings.refresh),
   description: "Refreshes broker tokens inside the refresh window",
   retries: settings.refresh.retries,
-  permissions: [
-    ...refreshArgs.permissions,
-    { actions: ["sqs:SendMessage"], resources: [refreshDeadLetters.arn] },
-  ],
   transform: {
     // Lambda sends a run that failed all its async retries here.
     function: { deadLetterConfig: { targetArn: refreshDeadLetters.arn } },

@@ -3,15 +3,15 @@
  * resource. Pure; infra/functions.ts turns it into SST `permissions`.
  */
 import { preMigrationSnapshotPrefix } from "../core/backups/snapshot-name";
+import { KMS_ENCRYPTION_CONTEXT } from "../core/crypto/kms-context";
 import type { FunctionKey } from "./runtime";
 
-/** Envelope encryption: wrap new data keys, unwrap them, and re-wrap under a rotated key. */
-export const KEY_USE_ACTIONS = [
-  "kms:GenerateDataKey",
-  "kms:Decrypt",
-  "kms:ReEncryptFrom",
-  "kms:ReEncryptTo",
-] as const;
+/**
+ * Envelope encryption as the functions do it: make a data key, unwrap one.
+ * Re-wrapping under a rotated master key (kms:ReEncrypt*) is the operator
+ * CLI's (`npm run keys -- rotate`), run with the operator's own credentials.
+ */
+export const KEY_USE_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"] as const;
 
 export const SNAPSHOT_ACTIONS = [
   "rds:CreateDBSnapshot",
@@ -21,9 +21,29 @@ export const SNAPSHOT_ACTIONS = [
 
 export const READ_SECRET_ACTIONS = ["secretsmanager:GetSecretValue"] as const;
 
+/** An IAM condition in SST's form: `test` is the operator, `variable` the context key. */
+export interface GrantCondition {
+  test: "StringEquals";
+  variable: string;
+  values: string[];
+}
+
 export interface Grant<T> {
   actions: string[];
   resources: T[];
+  conditions?: GrantCondition[];
+}
+
+/**
+ * The key may be used only with the context the service sends on every
+ * GenerateDataKey and Decrypt, so these roles cannot use it for anything else.
+ */
+export function encryptionContextConditions(): GrantCondition[] {
+  return Object.entries(KMS_ENCRYPTION_CONTEXT).map(([name, value]) => ({
+    test: "StringEquals",
+    variable: `kms:EncryptionContext:${name}`,
+    values: [value],
+  }));
 }
 
 export interface GrantTargets<T> {
@@ -33,6 +53,8 @@ export interface GrantTargets<T> {
   dbInstanceArn: T;
   /** From snapshotArnPattern: only the snapshots this stage's migrate function names. */
   snapshotArnPattern: T;
+  /** The queue Lambda parks failed refresh runs in. */
+  refreshDeadLettersArn: T;
 }
 
 /** Which functions encrypt or decrypt broker configs and tokens. */
@@ -48,10 +70,17 @@ export function grantsFor<T>(key: FunctionKey, targets: GrantTargets<T>): Grant<
     { actions: [...READ_SECRET_ACTIONS], resources: [targets.dbSecretArn] },
   ];
   if (USES_MASTER_KEY[key]) {
-    grants.push({ actions: [...KEY_USE_ACTIONS], resources: [targets.kmsKeyArn] });
+    grants.push({
+      actions: [...KEY_USE_ACTIONS],
+      resources: [targets.kmsKeyArn],
+      conditions: encryptionContextConditions(),
+    });
   }
   if (key === "api") {
     grants.push({ actions: [...READ_SECRET_ACTIONS], resources: [targets.apiKeysSecretArn] });
+  }
+  if (key === "refresh") {
+    grants.push({ actions: ["sqs:SendMessage"], resources: [targets.refreshDeadLettersArn] });
   }
   if (key === "migrate") {
     grants.push({

@@ -17,6 +17,9 @@ export const HANDLERS: Record<FunctionKey, string> = {
 export const NODE_RUNTIME = "nodejs22.x" as const;
 export const NODE_TARGET = "node22";
 
+/** esbuild plugins for every function; SST resolves the path from sst.config.ts. */
+export const BUNDLE_PLUGINS = "./infra/esbuild-plugins.mjs";
+
 /** Copied next to the migrate handler; Lambda's working directory is the task root. */
 export const MIGRATIONS_COPY = { from: "migrations", to: "migrations" } as const;
 

@@ -1,3 +1,4 @@
+import { LOG_LEVELS, type LogLevel } from "../core/log";
 import { DEFAULT_TOKEN_SETTINGS } from "../core/tokens/settings";
 
 /**
@@ -65,7 +66,7 @@ export interface InfraSettings {
   };
   migrate: FunctionSize;
   api: FunctionSize;
-  logLevel: string;
+  logLevel: LogLevel;
   logRetention: LogRetention;
   alarmEmail?: string;
   /** Broker base URL overrides; the code defaults to the real hosts. */
@@ -79,8 +80,6 @@ export const BROKER_URL_SETTINGS = [
   "KIWOOM_PAPER_URL",
 ] as const;
 export type BrokerUrlSetting = (typeof BROKER_URL_SETTINGS)[number];
-
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
 
 type Env = Record<string, string | undefined>;
 

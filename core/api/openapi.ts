@@ -21,7 +21,7 @@ import {
  */
 interface RouteDoc {
   summary: string;
-  query?: { name: string; values: readonly string[]; description: string }[];
+  query?: { name: string; schema: Record<string, unknown>; description: string }[];
   body?: { schema: z.ZodMiniType; required: boolean };
   response: { status: number; description: string; schema?: z.ZodMiniType };
   /** Problem statuses this route can answer besides the common ones (401, 403, 413, 500). */
@@ -44,15 +44,30 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     errors: [],
   },
   listAccounts: {
-    summary: "List accounts, optionally of one type.",
+    summary: "List accounts by id, a page at a time, optionally of one type.",
     query: [
       {
         name: "type",
-        values: ["CRYPTO", "SECURITIES_STOCK"],
+        schema: { type: "string", enum: ["CRYPTO", "SECURITIES_STOCK"] },
         description: "Only accounts of this account_type.",
       },
+      {
+        name: "limit",
+        schema: { type: "integer", minimum: 1, maximum: 500, default: 100 },
+        description: "Accounts per page.",
+      },
+      {
+        name: "cursor",
+        schema: { type: "string" },
+        description: "The next_cursor of the previous page.",
+      },
     ],
-    response: { status: 200, description: "The accounts, redacted.", schema: accountListSchema },
+    response: {
+      status: 200,
+      description:
+        "A page of accounts by id, redacted; an account that cannot be decrypted appears as its error.",
+      schema: accountListSchema,
+    },
     errors: [400],
   },
   createAccount: {
@@ -133,21 +148,73 @@ const COMMON_ERRORS: Record<number, string> = {
   503: "The broker is rate limiting (Retry-After) or unavailable, or a dependency is down.",
 };
 
-function jsonSchema(schema: z.ZodMiniType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
-    io: "input",
-    unrepresentable: "any",
-    target: "draft-2020-12",
-  }) as Record<string, unknown>;
-  return rest;
+/**
+ * Every body and response schema becomes one entry of components/schemas, named
+ * by its zod `id` meta (or, lacking one, after its operation), and every use is a
+ * `#/components/schemas/…` reference. zod's per-schema output would instead carry
+ * its own `$defs` with `#/$defs/…` refs, which do not resolve once the schema is
+ * embedded in an OpenAPI document.
+ */
+class SchemaComponents {
+  private readonly registry = z.registry<{ id: string }>();
+
+  /** A `$ref` to the schema's component, registering it on first use. */
+  ref(schema: z.ZodMiniType, fallbackId: string): { $ref: string } {
+    let id = this.registry.get(schema)?.id;
+    if (!id) {
+      id = (z.globalRegistry.get(schema)?.id as string | undefined) ?? fallbackId;
+      this.registry.add(schema, { id });
+    }
+    return { $ref: `#/components/schemas/${id}` };
+  }
+
+  /** The components, sorted by name; nested schemas with an `id` meta are hoisted too. */
+  build(): Record<string, unknown> {
+    // A nested schema with a global `id` (Account inside AccountList) must be a
+    // component of its own, else zod files it under a `__shared` pseudo-schema.
+    for (const [id, schema] of z.globalRegistry._idmap) {
+      if (!this.registry.has(schema) && !this.registry._idmap.has(id)) {
+        this.registry.add(schema, { id });
+      }
+    }
+    const { schemas } = z.toJSONSchema(this.registry, {
+      io: "input",
+      unrepresentable: "any",
+      target: "draft-2020-12",
+      uri: (id) => `#/components/schemas/${id}`,
+    }) as { schemas: Record<string, Record<string, unknown>> };
+    if ("__shared" in schemas) {
+      throw new Error("zod produced shared $defs: give the reused schema an id meta");
+    }
+    const sorted: Record<string, unknown> = {};
+    for (const id of Object.keys(schemas).sort()) {
+      const { $schema: _ignored, $id: _id, ...rest } = schemas[id] as Record<string, unknown>;
+      sorted[id] = rest;
+    }
+    return sorted;
+  }
 }
 
-function operation(route: RouteSpec, doc: RouteDoc): Record<string, unknown> {
+function pascal(operationId: string): string {
+  return operationId.charAt(0).toUpperCase() + operationId.slice(1);
+}
+
+function operation(
+  route: RouteSpec,
+  doc: RouteDoc,
+  components: SchemaComponents,
+): Record<string, unknown> {
   const responses: Record<string, unknown> = {
     [doc.response.status]: {
       description: doc.response.description,
       ...(doc.response.schema
-        ? { content: { "application/json": { schema: jsonSchema(doc.response.schema) } } }
+        ? {
+            content: {
+              "application/json": {
+                schema: components.ref(doc.response.schema, `${pascal(route.operationId)}Response`),
+              },
+            },
+          }
         : {}),
     },
   };
@@ -159,7 +226,9 @@ function operation(route: RouteSpec, doc: RouteDoc): Record<string, unknown> {
   for (const status of [...statuses].sort()) {
     responses[status] = {
       description: COMMON_ERRORS[status] ?? "Problem",
-      content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+      content: {
+        "application/problem+json": { schema: components.ref(problemSchema, "Problem") },
+      },
     };
   }
   const parameters: unknown[] = [];
@@ -178,7 +247,7 @@ function operation(route: RouteSpec, doc: RouteDoc): Record<string, unknown> {
       in: "query",
       required: false,
       description: q.description,
-      schema: { type: "string", enum: [...q.values] },
+      schema: q.schema,
     });
   }
   return {
@@ -192,7 +261,11 @@ function operation(route: RouteSpec, doc: RouteDoc): Record<string, unknown> {
       ? {
           requestBody: {
             required: doc.body.required,
-            content: { "application/json": { schema: jsonSchema(doc.body.schema) } },
+            content: {
+              "application/json": {
+                schema: components.ref(doc.body.schema, `${pascal(route.operationId)}Request`),
+              },
+            },
           },
         }
       : {}),
@@ -203,11 +276,13 @@ function operation(route: RouteSpec, doc: RouteDoc): Record<string, unknown> {
 /** The OpenAPI 3.1 document of every route, generated from the route table and its zod schemas. */
 export function buildOpenApiDocument(options: { version?: string; serverUrl?: string } = {}) {
   const paths: Record<string, Record<string, unknown>> = {};
+  const components = new SchemaComponents();
   for (const route of ROUTES as readonly RouteSpec[]) {
     paths[route.path] ??= {};
     (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(
       route,
       ROUTE_DOCS[route.operationId as OperationId],
+      components,
     );
   }
   return {
@@ -227,7 +302,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
           description: `Authorization: Bearer <key id>.<secret>. Scopes: ${SCOPES.join(", ")} (admin implies all).`,
         },
       },
-      schemas: { Problem: jsonSchema(problemSchema) },
+      schemas: components.build(),
     },
     paths,
   };

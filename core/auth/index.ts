@@ -20,6 +20,7 @@ export {
 } from "./secrets-manager";
 export { type AuthSettings, DEFAULT_API_KEYS_CACHE_SECONDS, parseAuthSettings } from "./settings";
 export {
+  API_KEYS_STALE_EVENT,
   type ApiKeyStore,
   type CachedStoreOptions,
   createCachedKeyStore,

@@ -22,23 +22,37 @@ export interface CachedStoreOptions {
   logger?: Logger;
 }
 
+/** The log event of a key store that has not loaded for twice its cache time; an alarm watches it. */
+export const API_KEYS_STALE_EVENT = "api_keys_stale";
+
 /**
  * Caches a key source for `ttlMs`, so a rotated key takes effect within that
  * time without a redeploy, while requests cost no call to the source. One
  * load runs at a time; callers arriving meanwhile wait for it. When a reload
  * fails the last good set stays in use (logged) and the source is tried again
  * after `retryMs`; with no good set yet, the failure is thrown.
+ *
+ * Bounded staleness: once the last good load is older than twice `ttlMs`,
+ * the store fails closed (every request is refused with ApiKeyStoreError)
+ * until a load succeeds again, so a key removed from a source that stopped
+ * loading (a malformed secret, AccessDenied) cannot keep working in warm
+ * containers. Each refusal period is logged as `api_keys_stale` at error level.
  */
 export function createCachedKeyStore(options: CachedStoreOptions): ApiKeyStore {
   const clock = options.clock ?? systemClock;
   const retryMs = options.retryMs ?? 30_000;
-  let cached: { keys: ApiKeyRecord[]; expiresAt: number } | undefined;
+  const staleAfterMs = 2 * options.ttlMs;
+  let cached: { keys: ApiKeyRecord[]; loadedAt: number; expiresAt: number } | undefined;
+  /** Set while failing closed: the error to answer with until `retryAt`. */
+  let stale: { error: ApiKeyStoreError; retryAt: number } | undefined;
   let loading: Promise<ApiKeyRecord[]> | undefined;
 
   async function reload(): Promise<ApiKeyRecord[]> {
     try {
       const keys = await options.load();
-      cached = { keys, expiresAt: clock.now().getTime() + options.ttlMs };
+      const now = clock.now().getTime();
+      cached = { keys, loadedAt: now, expiresAt: now + options.ttlMs };
+      stale = undefined;
       return keys;
     } catch (error) {
       const storeError =
@@ -48,22 +62,42 @@ export function createCachedKeyStore(options: CachedStoreOptions): ApiKeyStore {
               `The API keys in ${options.description} could not be read: ${(error as Error).message}`,
               { cause: error },
             );
-      if (cached) {
+      if (!cached) throw storeError;
+      const now = clock.now().getTime();
+      if (now - cached.loadedAt >= staleAfterMs) {
+        const ageSeconds = Math.round((now - cached.loadedAt) / 1000);
         options.logger?.error(
-          { err: storeError },
-          "API key store reload failed; using the last keys read",
+          { event: API_KEYS_STALE_EVENT, age_seconds: ageSeconds, err: storeError },
+          "API keys not loaded for twice their cache time: refusing every request until a load succeeds",
         );
-        cached = { keys: cached.keys, expiresAt: clock.now().getTime() + retryMs };
-        return cached.keys;
+        stale = {
+          error: new ApiKeyStoreError(
+            `The API keys in ${options.description} were last read ${ageSeconds} s ago, over twice their cache time; requests are refused until they load again.`,
+            {
+              cause: storeError,
+              ...(storeError.awsError ? { awsError: storeError.awsError } : {}),
+            },
+          ),
+          retryAt: now + retryMs,
+        };
+        throw stale.error;
       }
-      throw storeError;
+      options.logger?.error(
+        { event: "api_keys_reload_failed", err: storeError },
+        "API key store reload failed; using the last keys read",
+      );
+      // Never past the staleness bound, so that bound holds to the request.
+      cached = { ...cached, expiresAt: Math.min(now + retryMs, cached.loadedAt + staleAfterMs) };
+      return cached.keys;
     }
   }
 
   return {
     description: options.description,
     async keys() {
-      if (cached && clock.now().getTime() < cached.expiresAt) return cached.keys;
+      const now = clock.now().getTime();
+      if (stale && now < stale.retryAt) throw stale.error;
+      if (!stale && cached && now < cached.expiresAt) return cached.keys;
       loading ??= reload().finally(() => {
         loading = undefined;
       });

@@ -29,8 +29,10 @@ export {
 export { type CipherBinding, dataKeyIdOf, FORMAT_VERSION, isCiphertext } from "./format";
 export type { GeneratedDataKey, KeyProvider, WrappedDataKey } from "./key-provider";
 export {
+  createKmsClient,
   createKmsKeyProvider,
   KMS_ENCRYPTION_CONTEXT,
+  KMS_MAX_ATTEMPTS,
   type KmsKeyProviderOptions,
 } from "./kms-keys";
 export {

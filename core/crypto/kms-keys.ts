@@ -2,6 +2,7 @@ import {
   DecryptCommand,
   GenerateDataKeyCommand,
   KMSClient,
+  type KMSClientConfig,
   ReEncryptCommand,
 } from "@aws-sdk/client-kms";
 import {
@@ -11,27 +12,28 @@ import {
   WrongMasterKeyError,
 } from "./errors";
 import type { GeneratedDataKey, KeyProvider, WrappedDataKey } from "./key-provider";
+import { KMS_ENCRYPTION_CONTEXT } from "./kms-context";
 
-/**
- * Coarse on purpose: one data key serves many rows, so the context names only
- * the service and the purpose. Row binding happens in the AES-GCM
- * authenticated data of each ciphertext instead.
- */
-export const KMS_ENCRYPTION_CONTEXT = {
-  service: "securities-support",
-  purpose: "data-key",
-} as const;
+export { KMS_ENCRYPTION_CONTEXT };
 
 export interface KmsKeyProviderOptions {
   /** KMS key id, ARN or alias that wraps new data keys. */
   keyId: string;
-  /** The client; tests pass one mocked with aws-sdk-client-mock. Created with the SDK defaults when omitted. */
+  /** The client; tests pass one mocked with aws-sdk-client-mock. createKmsClient() when omitted. */
   client?: KMSClient;
-  /** Attempts for a throttled call (default 5), with exponential backoff and full jitter. */
-  maxAttempts?: number;
-  /** First backoff in ms (default 100), doubled each retry, capped at 5 s. */
-  baseDelayMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Attempts per KMS call, the SDK's first try included. */
+export const KMS_MAX_ATTEMPTS = 5;
+
+/**
+ * The KMS client the functions use. Throttling is retried by the SDK alone,
+ * in its "adaptive" mode (backoff plus a client-side rate limiter that slows
+ * every call of the container after a throttle); the provider below adds no
+ * retries of its own, so one call makes at most KMS_MAX_ATTEMPTS requests.
+ */
+export function createKmsClient(overrides: KMSClientConfig = {}): KMSClient {
+  return new KMSClient({ retryMode: "adaptive", maxAttempts: KMS_MAX_ATTEMPTS, ...overrides });
 }
 
 const THROTTLED = new Set([
@@ -56,36 +58,21 @@ const WRONG_KEY = new Set([
 
 /** The one place that talks to AWS KMS. */
 export function createKmsKeyProvider(options: KmsKeyProviderOptions): KeyProvider {
-  const client = options.client ?? new KMSClient({});
-  const maxAttempts = options.maxAttempts ?? 5;
-  const baseDelayMs = options.baseDelayMs ?? 100;
-  const sleep =
-    options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const client = options.client ?? createKmsClient();
 
-  // Hand-rolled because it is eight lines and must classify KMS's error names;
-  // the SDK's own retries still run inside each attempt.
   async function call<T>(operation: string, send: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await send();
-      } catch (error) {
-        const name = (error as { name?: string }).name ?? "Error";
-        if (THROTTLED.has(name) && attempt < maxAttempts) {
-          await sleep(Math.random() * Math.min(5000, baseDelayMs * 2 ** (attempt - 1)));
-          continue;
-        }
-        throw classify(operation, name, attempt, error);
-      }
+    try {
+      return await send();
+    } catch (error) {
+      throw classify(operation, (error as { name?: string }).name ?? "Error", error);
     }
   }
 
-  function classify(operation: string, name: string, attempts: number, error: unknown): Error {
+  function classify(operation: string, name: string, error: unknown): Error {
     if (THROTTLED.has(name)) {
       return new KeyServiceThrottledError(
-        `KMS ${operation} was throttled ${attempts} times in a row (${name})`,
-        {
-          cause: error,
-        },
+        `KMS ${operation} was throttled even after the SDK's retries (${name})`,
+        { cause: error },
       );
     }
     if (DENIED.has(name)) {

@@ -4,6 +4,7 @@ import { type Clock, systemClock } from "../clock";
 import type { Sql } from "../db";
 import { ServiceError } from "../errors";
 import { type Logger, silentLogger } from "../log";
+import { type Metrics, recordRefreshRun } from "../metrics";
 import { TokenIssuanceDeferredError } from "./errors";
 import { type RefreshWorker, workerOrder } from "./refresh-plan";
 import type { TokenService } from "./service";
@@ -66,6 +67,8 @@ export interface RefreshDependencies {
   tokens: TokenService;
   clock?: Clock;
   logger?: Logger;
+  /** EMF metrics of the run's outcome and of every token state afterwards. */
+  metrics?: Metrics;
 }
 
 export interface RefreshOptions {
@@ -141,9 +144,9 @@ export async function refreshDueTokens(
   const horizon = new Date(started.getTime() + settings.refreshWindowMs);
   const summary: RefreshSummary = {
     runId,
-    worker: `${worker.index}/${worker.count}`,
     startedAt: started.toISOString(),
     durationMs: 0,
+    worker: `${worker.index}/${worker.count}`,
     due: 0,
     claimed: 0,
     issued: 0,
@@ -280,7 +283,7 @@ export async function refreshDueTokens(
       {
         event: "refresh_claims_of_dead_runs",
         accounts: summary.claimedByDeadRuns,
-        runs: dead,
+        run_ids: dead,
         expire_at: summary.deadClaimsExpireAt,
       },
       "due accounts are claimed by runs that are no longer connected; they wait until the claims expire",
@@ -317,7 +320,7 @@ export async function refreshDueTokens(
       }
       if (!(error instanceof ServiceError)) {
         logger.error(
-          { event: "refresh_account_error", accountId, err: error },
+          { event: "refresh_account_error", account_id: accountId, err: error },
           "unexpected error refreshing an account",
         );
       }
@@ -337,12 +340,31 @@ export async function refreshDueTokens(
     logger.info(
       {
         event: "refresh_run",
-        ...summary,
+        run_id: summary.runId,
+        worker: summary.worker,
+        started_at: summary.startedAt,
+        duration_ms: summary.durationMs,
+        due: summary.due,
+        claimed: summary.claimed,
+        issued: summary.issued,
+        current: summary.current,
+        reused: summary.reused,
+        deferred: summary.deferred,
+        failed: summary.failed,
+        not_started: summary.notStarted,
+        claimed_elsewhere: summary.claimedElsewhere,
+        claimed_by_dead_runs: summary.claimedByDeadRuns,
+        dead_claims_expire_at: summary.deadClaimsExpireAt,
         failures: summary.failures.length,
         tokens_expiring_unrefreshed: summary.expiringUnrefreshed,
       },
       "refresh run finished",
     );
+    if (deps.metrics) {
+      // Counting states reads every securities account, so only when someone records them.
+      const { accounts: _all, ...states } = (await tokens.status()).totals;
+      recordRefreshRun(deps.metrics, { ...summary, states });
+    }
     return summary;
   }
 }

@@ -17,6 +17,10 @@ export interface BrokerRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON body; {} when absent or unreadable. */
   body: Record<string, unknown>;
+  /** The client's address (IPv4-mapped IPv6 unwrapped): Kiwoom binds tokens to it. */
+  clientIp: string;
+  /** performance.now() when the request arrived, before any configured latency: what per-second limits count. */
+  arrivedAt: number;
 }
 
 export interface BrokerContext {

@@ -1,3 +1,5 @@
+import { SANDBOX_CODES } from "./codes";
+
 /** What an injected fault does to a token request. */
 export type SandboxFaultKind =
   /** Hold the request without answering (past any client timeout), then drop the connection. */
@@ -27,6 +29,25 @@ export interface SandboxConfig {
   kisExpiresInSkewSeconds: number;
   /** Kiwoom publishes no issue limit; the sandbox refuses (1700, HTTP 429) a second issue per app key within this. 0 turns it off. Default 1000. */
   kiwoomIssueIntervalMs: number;
+  /** HTTP status of Kiwoom's errors other than rate limits (429): both 200 and non-2xx must be read. Default 200. */
+  kiwoomErrorStatus: number;
+  /**
+   * Broker codes (8006, EGW00207, …): the next requests to that broker's
+   * endpoints (any endpoint) are answered with them, in order, in the
+   * broker's real shape. A KIS code waits for a KIS request and a Kiwoom code
+   * for a Kiwoom request. Default [].
+   */
+  failNextCodes: string[];
+  /** Client IPs registered for KIS app keys; a request from any other gets EGW00207. Empty: every IP is allowed. Default []. */
+  kisRegisteredIps: string[];
+  /**
+   * Calls (not token requests) each app key may make in any 1000 ms (a sliding
+   * window, the strictest reading of "per second"), per broker and
+   * environment; more get KIS EGW00201 or Kiwoom HTTP 429 [1700:…]. 0 turns
+   * a limit off. Default: the figures clients use, KIS 20 real / 2 paper,
+   * Kiwoom 5 real / 1 mock.
+   */
+  callsPerSecond: Record<"KIS" | "KIWOOM", Record<"real" | "paper", number>>;
 }
 
 export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
@@ -38,6 +59,10 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   kisTokenErrorStatus: 500,
   kisExpiresInSkewSeconds: 0,
   kiwoomIssueIntervalMs: 1_000,
+  kiwoomErrorStatus: 200,
+  failNextCodes: [],
+  kisRegisteredIps: [],
+  callsPerSecond: { KIS: { real: 20, paper: 2 }, KIWOOM: { real: 5, paper: 1 } },
 };
 
 /** Merge a partial change into a config, validating every field; throws one sentence naming the field. */
@@ -45,7 +70,12 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
   if (typeof change !== "object" || change === null || Array.isArray(change)) {
     throw new Error("The sandbox config change must be a JSON object.");
   }
-  const next: SandboxConfig = { ...current, failNext: [...current.failNext] };
+  const next: SandboxConfig = {
+    ...current,
+    failNext: [...current.failNext],
+    failNextCodes: [...current.failNextCodes],
+    callsPerSecond: structuredClone(current.callsPerSecond),
+  };
   for (const [field, value] of Object.entries(change)) {
     switch (field) {
       case "latencyMs":
@@ -79,13 +109,67 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
         }
         next[field] = [...value];
         break;
+      case "failNextCodes":
+        if (!Array.isArray(value) || !value.every((code) => SANDBOX_CODES.has(code))) {
+          throw new Error(
+            `failNextCodes must be a list of codes among ${[...SANDBOX_CODES].join(", ")}.`,
+          );
+        }
+        next.failNextCodes = [...value];
+        break;
+      case "kisRegisteredIps":
+        if (!Array.isArray(value) || !value.every((ip) => typeof ip === "string" && ip !== "")) {
+          throw new Error("kisRegisteredIps must be a list of IP addresses.");
+        }
+        next.kisRegisteredIps = [...value];
+        break;
+      case "kiwoomErrorStatus":
+        if (!Number.isInteger(value) || (value as number) < 200 || (value as number) > 599) {
+          throw new Error("kiwoomErrorStatus must be an HTTP status from 200 to 599.");
+        }
+        next.kiwoomErrorStatus = value as number;
+        break;
       case "kisTokenErrorStatus":
         if (value !== 200 && value !== 500)
           throw new Error("kisTokenErrorStatus must be 200 or 500.");
         next.kisTokenErrorStatus = value;
         break;
+      case "callsPerSecond":
+        next.callsPerSecond = callLimits(next.callsPerSecond, value);
+        break;
       default:
         throw new Error(`${field} is not a sandbox setting.`);
+    }
+  }
+  return next;
+}
+
+/** Merges `{"KIS": {"paper": 5}}`-shaped changes into the call limits. */
+function callLimits(
+  current: SandboxConfig["callsPerSecond"],
+  change: unknown,
+): SandboxConfig["callsPerSecond"] {
+  const rule =
+    'callsPerSecond must look like {"KIS": {"real": 20, "paper": 2}, "KIWOOM": {…}} with whole numbers of at least 0.';
+  if (typeof change !== "object" || change === null || Array.isArray(change)) throw new Error(rule);
+  const next = structuredClone(current);
+  for (const [broker, limits] of Object.entries(change)) {
+    if (
+      (broker !== "KIS" && broker !== "KIWOOM") ||
+      typeof limits !== "object" ||
+      limits === null
+    ) {
+      throw new Error(rule);
+    }
+    for (const [environment, limit] of Object.entries(limits)) {
+      if (
+        (environment !== "real" && environment !== "paper") ||
+        !Number.isInteger(limit) ||
+        (limit as number) < 0
+      ) {
+        throw new Error(rule);
+      }
+      next[broker][environment] = limit as number;
     }
   }
   return next;
@@ -101,4 +185,40 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE, read the same way by
+ * `npm run sandbox` and `npm start`; throws one sentence naming a bad one.
+ */
+export function parseSandboxSettings(
+  env: Record<string, string | undefined>,
+): Pick<SandboxConfig, "latencyMs" | "errorRate"> {
+  return {
+    latencyMs: readNumber(
+      env,
+      "SANDBOX_LATENCY_MS",
+      (v) => v >= 0,
+      "a number of milliseconds, at least 0",
+    ),
+    errorRate: readNumber(
+      env,
+      "SANDBOX_ERROR_RATE",
+      (v) => v >= 0 && v <= 1,
+      "a number from 0 to 1",
+    ),
+  };
+}
+
+function readNumber(
+  env: Record<string, string | undefined>,
+  name: string,
+  check: (value: number) => boolean,
+  rule: string,
+): number {
+  const raw = env[name]?.trim();
+  if (!raw) return 0;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || !check(value)) throw new Error(`${name} must be ${rule}.`);
+  return value;
 }

@@ -4,6 +4,7 @@ import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import { type Clock, systemClock } from "../../core/clock";
 import { type Logger, silentLogger } from "../../core/log";
 import type { Answer, BrokerRequest, SandboxBroker } from "./answers";
+import { isKisCode, kisError, kiwoomError } from "./codes";
 import {
   applyConfigChange,
   DEFAULT_SANDBOX_CONFIG,
@@ -16,7 +17,7 @@ import { kiwoomSandbox } from "./kiwoom";
 import { emptyStats, type RevokeFilter, SandboxState, type SandboxStats } from "./state";
 
 export type { SandboxConfig, SandboxFaultKind } from "./config";
-export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS } from "./config";
+export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS, parseSandboxSettings } from "./config";
 export type { RevokeFilter, SandboxStats } from "./state";
 export { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, TOKEN_LIFETIME_MS } from "./state";
 
@@ -102,6 +103,25 @@ export async function startBrokerSandbox(
     return undefined;
   }
 
+  /** A queued broker code for this broker, or KIS's check of registered IPs. */
+  function codedAnswer(broker: Broker, request: BrokerRequest): Answer | undefined {
+    const kis = broker === "KIS";
+    const index = config.failNextCodes.findIndex((code) => isKisCode(code) === kis);
+    const code =
+      index >= 0
+        ? config.failNextCodes.splice(index, 1)[0]
+        : kis &&
+            config.kisRegisteredIps.length > 0 &&
+            !config.kisRegisteredIps.includes(request.clientIp)
+          ? "EGW00207"
+          : undefined;
+    if (code === undefined) return undefined;
+    state.recordRejection(code);
+    return kis
+      ? kisError(code, request.path.startsWith("/oauth2/"))
+      : kiwoomError(code, { status: config.kiwoomErrorStatus });
+  }
+
   function faultAnswer(
     kind: SandboxFaultKind,
     request: BrokerRequest,
@@ -124,17 +144,22 @@ export async function startBrokerSandbox(
     const target = match ? BROKER_PATHS[match[1] as string] : undefined;
     if (!match || !target) return { status: 404, body: { error: "not found" } };
     state.stats.requests += 1;
+    const arrivedAt = performance.now();
     const request: BrokerRequest = {
       method: req.method ?? "GET",
       path: match[3] as string,
       query: url.searchParams,
       headers: req.headers,
       body: await readJsonObject(req),
+      clientIp: (req.socket.remoteAddress ?? "").replace(/^::ffff:/, ""),
+      arrivedAt,
     };
     if (config.latencyMs > 0) await sleep(config.latencyMs);
     if (closing || res.destroyed) return "hang";
     const fault = drawFault(request, target.handler);
     if (fault) return faultAnswer(fault, request, target.handler);
+    const coded = codedAnswer(target.broker, request);
+    if (coded) return coded;
     const answer = target.handler.handle(request, {
       state,
       config,

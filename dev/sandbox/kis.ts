@@ -7,16 +7,23 @@ import {
   header,
   type SandboxBroker,
 } from "./answers";
+import { kisError } from "./codes";
 import { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, type TokenVerdict } from "./state";
 
 const TOKEN_PATH = "/oauth2/tokenP";
 const REVOKE_PATH = "/oauth2/revokeP";
 const PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price";
+const ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash";
+const PRICE_TR_ID = "FHKST01010100";
+/** Cash order buy/sell, current and older ids; paper's twins start with V. */
+const REAL_ORDER_TR_IDS = new Set(["TTTC0012U", "TTTC0011U", "TTTC0802U", "TTTC0801U"]);
+const PAPER_ORDER_TR_IDS = new Set([...REAL_ORDER_TR_IDS].map((id) => `V${id.slice(1)}`));
+const ORDER_FIELDS = ["CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR"];
 
-/** The token gateway's error shape, HTTP 403. */
-function gatewayError(context: BrokerContext, code: string, description: string): Answer {
+/** The token gateway's error shape {error_code, error_description}, counted. */
+function gatewayError(context: BrokerContext, code: string): Answer {
   context.state.recordRejection(code);
-  return { status: 403, body: { error_code: code, error_description: description } };
+  return kisError(code, true);
 }
 
 function credentialsError(
@@ -29,13 +36,13 @@ function credentialsError(
     case "ok":
       return undefined;
     case "missing_key":
-      return gatewayError(context, "EGW00102", "AppKey는 필수입니다.");
+      return gatewayError(context, "EGW00102");
     case "missing_secret":
-      return gatewayError(context, "EGW00104", "AppSecret는 필수입니다.");
+      return gatewayError(context, "EGW00104");
     case "invalid":
     // The other host has never heard of a key from this one.
     case "other_environment":
-      return gatewayError(context, "EGW00103", "유효하지 않은 AppKey입니다.");
+      return gatewayError(context, "EGW00103");
   }
 }
 
@@ -47,7 +54,7 @@ function issue(request: BrokerRequest, context: BrokerContext): Answer {
   const appKey = appkey as string;
   const now = state.now();
   if (now - state.keyState("KIS", environment, appKey).lastIssueAt < KIS_ISSUE_INTERVAL_MS) {
-    return gatewayError(context, "EGW00133", "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)");
+    return gatewayError(context, "EGW00133");
   }
   const record =
     state.reusable("KIS", environment, appKey, KIS_REUSE_WINDOW_MS) ??
@@ -75,7 +82,7 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
     typeof token === "string" ? token : undefined,
     appkey as string,
   );
-  if (!verdict.ok) return gatewayError(context, "EGW00121", "유효하지 않은 token 입니다.");
+  if (!verdict.ok) return gatewayError(context, "EGW00121");
   context.state.revoke(verdict.record);
   // Both spellings of `code` are seen live; alternate so clients meet both.
   const code = context.state.stats.revoked.total % 2 === 0 ? "200" : 200;
@@ -83,20 +90,44 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
 }
 
 function tokenError(context: BrokerContext, verdict: Exclude<TokenVerdict, { ok: true }>): Answer {
-  const [code, message] =
+  const code =
     verdict.why === "missing"
-      ? ["EGW00122", "token을 찾을 수 없습니다."]
+      ? "EGW00122"
       : verdict.why === "expired" || verdict.why === "other_environment"
-        ? ["EGW00123", "기간이 만료된 token 입니다."]
-        : ["EGW00121", "유효하지 않은 token 입니다."];
+        ? "EGW00123"
+        : "EGW00121";
   context.state.recordRejection(code);
+  return kisError(code, false, context.config.kisTokenErrorStatus);
+}
+
+/** A call answer in KIS's normal shape; the gateway-level EGW codes come with HTTP 500. */
+function callAnswer(
+  code: string,
+  message: string,
+  extra: { status?: number; output?: unknown; trId?: string } = {},
+): Answer {
+  const ok = code === "MCA00000" || code.startsWith("APBK");
   return {
-    status: context.config.kisTokenErrorStatus,
-    body: { rt_cd: "1", msg_cd: code, msg1: message },
+    status: extra.status ?? (code.startsWith("EGW") ? 500 : 200),
+    body: {
+      rt_cd: ok ? "0" : "1",
+      msg_cd: code,
+      msg1: message,
+      ...(extra.output ? { output: extra.output } : {}),
+    },
+    headers: {
+      tr_id: extra.trId ?? "",
+      tr_cont: "D",
+      gt_uid: `sandbox${Math.floor(Math.random() * 1e12)}`,
+    },
   };
 }
 
-function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
+/**
+ * What every KIS call goes through before its own logic: the token (with the
+ * app key it was issued to), then the app key's per-second limit.
+ */
+function guardCall(request: BrokerRequest, context: BrokerContext): Answer | undefined {
   const verdict = context.state.checkToken(
     "KIS",
     context.environment,
@@ -104,45 +135,90 @@ function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
     header(request.headers, "appkey"),
   );
   if (!verdict.ok) return tokenError(context, verdict);
-  return {
-    status: 200,
-    body: {
-      rt_cd: "0",
-      msg_cd: "MCA00000",
-      msg1: "정상처리 되었습니다.",
-      output: {
-        stck_shrn_iscd: request.query.get("FID_INPUT_ISCD") ?? "005930",
-        stck_prpr: "71000",
-      },
-    },
-  };
+  const limit = context.config.callsPerSecond.KIS[context.environment];
+  if (
+    !context.state.admitCall(
+      "KIS",
+      context.environment,
+      verdict.record.appKey,
+      limit,
+      request.arrivedAt,
+    )
+  ) {
+    context.state.recordRejection("EGW00201");
+    return callAnswer("EGW00201", "초당 거래건수를 초과하였습니다.");
+  }
+  return undefined;
 }
 
-/** KIS Developers: tokenP, revokeP and one quotation endpoint that checks the bearer token. */
+function unknownTrId(trId: string | undefined): Answer {
+  return callAnswer("OPSQ0002", "없는 서비스 코드 입니다", { trId: trId ?? "" });
+}
+
+function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
+  const refused = guardCall(request, context);
+  if (refused) return refused;
+  const trId = header(request.headers, "tr_id");
+  if (trId !== PRICE_TR_ID) return unknownTrId(trId);
+  return callAnswer("MCA00000", "정상처리 되었습니다.", {
+    trId,
+    output: {
+      stck_shrn_iscd: request.query.get("FID_INPUT_ISCD") ?? "005930",
+      stck_prpr: "71000",
+    },
+  });
+}
+
+function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
+  const refused = guardCall(request, context);
+  if (refused) return refused;
+  const trId = header(request.headers, "tr_id") ?? "";
+  if (context.environment === "paper" && /^[TJC]/.test(trId)) {
+    // A real trading tr_id on the paper host (BROKERS.md).
+    context.state.recordRejection("EGW00213");
+    return callAnswer("EGW00213", "모의투자 TR 이 아닙니다.", { trId });
+  }
+  const known = context.environment === "paper" ? PAPER_ORDER_TR_IDS : REAL_ORDER_TR_IDS;
+  if (!known.has(trId)) return unknownTrId(trId);
+  const missing = ORDER_FIELDS.filter((field) => typeof request.body[field] !== "string");
+  if (missing.length > 0) {
+    return callAnswer("OPSQ2001", `필수항목 누락 (${missing.join(", ")})`, { trId });
+  }
+  return callAnswer("APBK0013", "주문 전송 완료 되었습니다.", {
+    trId,
+    output: {
+      KRX_FWDG_ORD_ORGNO: "91252",
+      ODNO: String(Math.floor(Math.random() * 1e10)).padStart(10, "0"),
+      ORD_TMD: "090000",
+    },
+  });
+}
+
+/** Counts a call's answer in the stats by its msg_cd. */
+function counted(request: BrokerRequest, context: BrokerContext, answer: Answer): Answer {
+  const body = answer.body as { msg_cd?: string };
+  context.state.recordCall(
+    `KIS ${context.environment} ${request.method} ${request.path}`,
+    body.msg_cd ?? String(answer.status),
+  );
+  return answer;
+}
+
+/** KIS Developers: tokenP, revokeP, a quotation and the cash order, each call checking token, app key, limit and tr_id. */
 export const kisSandbox: SandboxBroker = {
   isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
 
   rateLimitAnswer(request) {
-    if (request.path === TOKEN_PATH) {
-      return {
-        status: 403,
-        body: {
-          error_code: "EGW00133",
-          error_description: "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
-        },
-      };
-    }
-    return {
-      status: 500,
-      body: { rt_cd: "1", msg_cd: "EGW00201", msg1: "초당 거래건수를 초과하였습니다." },
-    };
+    return request.path === TOKEN_PATH ? kisError("EGW00133", true) : kisError("EGW00201", false);
   },
 
   handle(request, context) {
     if (request.method === "POST" && request.path === TOKEN_PATH) return issue(request, context);
     if (request.method === "POST" && request.path === REVOKE_PATH) return revoke(request, context);
     if (request.method === "GET" && request.path === PRICE_PATH)
-      return inquirePrice(request, context);
+      return counted(request, context, inquirePrice(request, context));
+    if (request.method === "POST" && request.path === ORDER_PATH)
+      return counted(request, context, orderCash(request, context));
     return undefined;
   },
 };

@@ -7,20 +7,24 @@ import {
   header,
   type SandboxBroker,
 } from "./answers";
+import { kiwoomError } from "./codes";
 
 const TOKEN_PATH = "/oauth2/token";
 const REVOKE_PATH = "/oauth2/revoke";
 const STOCK_INFO_PATH = "/api/dostk/stkinfo";
+const ORDER_PATH = "/api/dostk/ordr";
+/** The api-ids each call path serves. */
+const API_IDS: Record<string, readonly string[]> = {
+  [STOCK_INFO_PATH]: ["ka10001"],
+  [ORDER_PATH]: ["kt10000", "kt10001"],
+};
+const ORDER_FIELDS = ["dmst_stex_tp", "stk_cd", "ord_qty", "trde_tp"];
 const OK = { return_code: 0, return_msg: "정상적으로 처리되었습니다" };
 
-/**
- * Kiwoom puts the specific code in the message; the return_code of these
- * errors is not documented, so the sandbox uses a generic 3 and clients read
- * the bracketed code.
- */
-function failure(context: BrokerContext, code: string, message: string, status = 200): Answer {
+/** A Kiwoom error in the real shape (prefixed return_msg, coarse return_code), counted. */
+function failure(context: BrokerContext, code: string, message?: string): Answer {
   context.state.recordRejection(code);
-  return { status, body: { return_code: 3, return_msg: `[${code}:${message}]` } };
+  return kiwoomError(code, { status: context.config.kiwoomErrorStatus, message });
 }
 
 function credentialsError(
@@ -33,27 +37,25 @@ function credentialsError(
     case "ok":
       return undefined;
     case "missing_key":
-    case "invalid":
-      return failure(context, "8001", "App Key와 Secret Key 검증에 실패했습니다");
     case "missing_secret":
-      return failure(context, "8002", "App Key와 Secret Key 검증에 실패했습니다");
+      return failure(context, "8020");
+    case "invalid":
+      return failure(context, "8001");
+    // A key of the other environment, on either host.
     case "other_environment":
-      return context.environment === "paper"
-        ? failure(context, "8030", "실전투자 App Key로는 모의투자를 이용할 수 없습니다")
-        : failure(context, "8031", "모의투자 App Key로는 실전투자를 이용할 수 없습니다");
+      return failure(context, "8030");
   }
 }
 
+/** The three rate-limit shapes seen live: HTTP 429, HTTP 200 with group 5, HTTP 200 with the code as return_code. */
 function rateLimit(apiId: string, shape: number): Answer {
-  const message = `[1700:허용된 요청 개수를 초과하였습니다. API ID=${apiId}]`;
-  // The three shapes seen live: code 1700, HTTP 429, HTTP 200 with return_code 5.
-  if (shape === 0) return { status: 429, body: { return_code: 5, return_msg: message } };
-  if (shape === 1)
-    return {
-      status: 200,
-      body: { return_code: 5, return_msg: "허용된 요청 개수를 초과하였습니다" },
-    };
-  return { status: 200, body: { return_code: 1700, return_msg: message } };
+  const answer = kiwoomError("1700", { apiId });
+  if (shape === 0) return answer;
+  const body = answer.body as { return_code: number; return_msg: string };
+  return {
+    status: 200,
+    body: shape === 1 ? body : { return_code: 1700, return_msg: body.return_msg },
+  };
 }
 
 function issue(request: BrokerRequest, context: BrokerContext): Answer {
@@ -67,7 +69,7 @@ function issue(request: BrokerRequest, context: BrokerContext): Answer {
     state.recordRejection("1700");
     return rateLimit("au10001", 0);
   }
-  const record = state.createToken("KIWOOM", environment, appKey);
+  const record = state.createToken("KIWOOM", environment, appKey, request.clientIp);
   state.recordIssue("KIWOOM", environment, appKey);
   return {
     status: 200,
@@ -90,23 +92,89 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
     typeof token === "string" ? token : undefined,
     appkey as string,
   );
-  if (!verdict.ok) return failure(context, "8005", "Token이 유효하지 않습니다");
+  if (!verdict.ok) return failure(context, "8005");
   context.state.revoke(verdict.record);
   return { status: 200, body: { ...OK } };
 }
 
+/**
+ * What every Kiwoom call goes through: the token (from this host, and from
+ * the address that issued it), the app key's per-second limit, the api-id.
+ */
+function guardCall(request: BrokerRequest, context: BrokerContext): Answer | undefined {
+  const apiId = header(request.headers, "api-id") ?? "";
+  const token = bearer(request.headers);
+  if (!token) return failure(context, "1513", "헤더 authorization 값이 없습니다");
+  const verdict = context.state.checkToken("KIWOOM", context.environment, token);
+  if (!verdict.ok) return failure(context, verdict.why === "other_environment" ? "8031" : "8005");
+  const { record } = verdict;
+  if (record.issuerIp !== undefined && record.issuerIp !== request.clientIp) {
+    return failure(context, "8010");
+  }
+  const limit = context.config.callsPerSecond.KIWOOM[context.environment];
+  if (
+    !context.state.admitCall("KIWOOM", context.environment, record.appKey, limit, request.arrivedAt)
+  ) {
+    context.state.recordRejection("1700");
+    return rateLimit(apiId || "unknown", 0);
+  }
+  if (!API_IDS[request.path]?.includes(apiId)) {
+    return failure(
+      context,
+      "1504",
+      `해당 URI에서는 지원하지 않는 API ID입니다 (${apiId || "없음"})`,
+    );
+  }
+  return undefined;
+}
+
+function pagingHeaders(request: BrokerRequest): Record<string, string> {
+  return { "api-id": header(request.headers, "api-id") ?? "", "cont-yn": "N", "next-key": "" };
+}
+
 function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
-  const verdict = context.state.checkToken("KIWOOM", context.environment, bearer(request.headers));
-  if (!verdict.ok) return failure(context, "8005", "Token이 유효하지 않습니다");
+  const refused = guardCall(request, context);
+  if (refused) return refused;
   const stockCode = typeof request.body.stk_cd === "string" ? request.body.stk_cd : "005930";
   return {
     status: 200,
     body: { stk_cd: stockCode, cur_prc: "+71000", ...OK },
-    headers: { "api-id": header(request.headers, "api-id") ?? "ka10001" },
+    headers: pagingHeaders(request),
   };
 }
 
-/** Kiwoom REST: au10001, au10002 and one stock-info endpoint that checks the bearer token. */
+function order(request: BrokerRequest, context: BrokerContext): Answer {
+  const refused = guardCall(request, context);
+  if (refused) return refused;
+  const missing = ORDER_FIELDS.filter((field) => typeof request.body[field] !== "string");
+  if (missing.length > 0) {
+    return failure(
+      context,
+      "1511",
+      `필수 입력 값에 값이 존재하지 않습니다 (${missing.join(", ")})`,
+    );
+  }
+  return {
+    status: 200,
+    body: {
+      ord_no: String(Math.floor(Math.random() * 1e7)).padStart(7, "0"),
+      dmst_stex_tp: request.body.dmst_stex_tp,
+      ...OK,
+    },
+    headers: pagingHeaders(request),
+  };
+}
+
+/** Counts a call's answer in the stats by the code in its message, or its return_code. */
+function counted(request: BrokerRequest, context: BrokerContext, answer: Answer): Answer {
+  const body = answer.body as { return_code?: number; return_msg?: string };
+  const code =
+    /\[(\d+):/.exec(body.return_msg ?? "")?.[1] ?? String(body.return_code ?? answer.status);
+  context.state.recordCall(`KIWOOM ${context.environment} ${request.method} ${request.path}`, code);
+  return answer;
+}
+
+/** Kiwoom REST: au10001, au10002, stock info (ka10001) and orders (kt10000/kt10001), each call checking token, issuing IP, limit and api-id. */
 export const kiwoomSandbox: SandboxBroker = {
   isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
 
@@ -118,7 +186,9 @@ export const kiwoomSandbox: SandboxBroker = {
     if (request.method !== "POST") return undefined;
     if (request.path === TOKEN_PATH) return issue(request, context);
     if (request.path === REVOKE_PATH) return revoke(request, context);
-    if (request.path === STOCK_INFO_PATH) return stockInfo(request, context);
+    if (request.path === STOCK_INFO_PATH)
+      return counted(request, context, stockInfo(request, context));
+    if (request.path === ORDER_PATH) return counted(request, context, order(request, context));
     return undefined;
   },
 };

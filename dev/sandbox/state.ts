@@ -16,6 +16,8 @@ export interface SandboxToken {
   issuedAt: number;
   expiresAt: number;
   revoked: boolean;
+  /** The client address that asked for it: Kiwoom accepts the token only from there (8010). */
+  issuerIp: string | undefined;
 }
 
 /** Counts served at GET /_sandbox/stats. */
@@ -41,6 +43,14 @@ export interface SandboxStats {
   rejections: { total: number; byCode: Record<string, number> };
   /** Injected faults by kind. */
   faults: Record<"timeout" | "server_error" | "rate_limit", number>;
+  /** API calls (everything but the token endpoints). */
+  calls: {
+    total: number;
+    /** By "<BROKER> <environment> <METHOD> <path>". */
+    byEndpoint: Record<string, number>;
+    /** Answers by the broker's code: KIS msg_cd (MCA00000, EGW00201…), Kiwoom's bracketed code or return_code (0, 8005, 1700…). */
+    byCode: Record<string, number>;
+  };
 }
 
 export function emptyStats(): SandboxStats {
@@ -55,6 +65,7 @@ export function emptyStats(): SandboxStats {
     revoked: { total: 0, early: 0 },
     rejections: { total: 0, byCode: {} },
     faults: { timeout: 0, server_error: 0, rate_limit: 0 },
+    calls: { total: 0, byEndpoint: {}, byCode: {} },
   };
 }
 
@@ -87,9 +98,43 @@ export class SandboxState {
   private readonly keyEnvironments = new Map<string, BrokerEnvironment>();
   /** `${broker}|${environment}|${appKey}` → last successful issue and the KIS token to hand back. */
   private readonly keys = new Map<string, { lastIssueAt: number; current?: SandboxToken }>();
+  /** `${broker}|${environment}|${appKey}` → arrival times (performance.now) of admitted calls in the last second. */
+  private readonly callWindows = new Map<string, number[]>();
   stats: SandboxStats = emptyStats();
 
   constructor(private readonly clock: Clock) {}
+
+  /**
+   * Counts a call against its app key's per-second limit: false when `limit`
+   * calls were already admitted in the last 1000 ms. Real elapsed time, not
+   * the injected clock: a limit per second is about the wire.
+   */
+  admitCall(
+    broker: Broker,
+    environment: BrokerEnvironment,
+    appKey: string,
+    limit: number,
+    arrivedAt: number,
+  ): boolean {
+    if (limit <= 0) return true;
+    const id = `${broker}|${environment}|${appKey}`;
+    const window = this.callWindows.get(id) ?? [];
+    while (window.length > 0 && (window[0] as number) <= arrivedAt - 1000) window.shift();
+    if (window.length >= limit) {
+      this.callWindows.set(id, window);
+      return false;
+    }
+    window.push(arrivedAt);
+    this.callWindows.set(id, window);
+    return true;
+  }
+
+  recordCall(endpoint: string, code: string): void {
+    const calls = this.stats.calls;
+    calls.total += 1;
+    calls.byEndpoint[endpoint] = (calls.byEndpoint[endpoint] ?? 0) + 1;
+    calls.byCode[code] = (calls.byCode[code] ?? 0) + 1;
+  }
 
   now(): number {
     return this.clock.now().getTime();
@@ -136,7 +181,12 @@ export class SandboxState {
     return undefined;
   }
 
-  createToken(broker: Broker, environment: BrokerEnvironment, appKey: string): SandboxToken {
+  createToken(
+    broker: Broker,
+    environment: BrokerEnvironment,
+    appKey: string,
+    issuerIp?: string,
+  ): SandboxToken {
     const issuedAt = this.now();
     const record: SandboxToken = {
       token: `${broker === "KIS" ? "kis" : "kw"}-${randomBytes(24).toString("base64url")}`,
@@ -146,6 +196,7 @@ export class SandboxState {
       issuedAt,
       expiresAt: issuedAt + TOKEN_LIFETIME_MS,
       revoked: false,
+      issuerIp,
     };
     this.tokens.set(record.token, record);
     this.keyState(broker, environment, appKey).current = record;

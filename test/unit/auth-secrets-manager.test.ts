@@ -4,6 +4,7 @@ import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, test } from "vitest";
 import { type ApiTokenService, createApp } from "../../core/api";
 import {
+  API_KEYS_STALE_EVENT,
   ApiKeyStoreError,
   createAuthenticator,
   createSecretsManagerKeyStore,
@@ -11,7 +12,8 @@ import {
 } from "../../core/auth";
 import type { Cipher } from "../../core/crypto";
 import type { Sql } from "../../core/db";
-import { silentLogger } from "../../core/log";
+import { createLogger } from "../../core/log";
+import { apiKeysStaleFilter } from "../../infra/alarm-rules";
 import { manualClock } from "../support/sandbox";
 
 const SECRET_ID = "arn:aws:secretsmanager:ap-northeast-2:111122223333:secret:api-keys-AbCdEf";
@@ -23,6 +25,22 @@ function awsError(name: string): Error {
 
 function secretOf(...keys: ReturnType<typeof generateApiKey>[]) {
   return { SecretString: JSON.stringify({ keys: keys.map((key) => key.record) }) };
+}
+
+/** A real JSON logger whose lines the test reads back. */
+function capturedLog() {
+  const written: string[] = [];
+  const logger = createLogger({
+    level: "debug",
+    destination: { write: (line) => written.push(line) },
+  });
+  const lines = () => written.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    logger,
+    text: () => written.join(""),
+    lines,
+    events: () => lines().map((line) => line.event),
+  };
 }
 
 beforeEach(() => {
@@ -84,23 +102,87 @@ describe("API keys from Secrets Manager", () => {
     expect((error as Error).message).toContain("secretsmanager:GetSecretValue");
   });
 
-  test("a request while the secret is denied is a 503 problem that says why", async () => {
+  test("a request while the secret is denied is a generic 503; the ARN, account and IAM hint go only to the log", async () => {
     secretsManager.on(GetSecretValueCommand).rejects(awsError("AccessDeniedException"));
     const { keys } = store();
+    const log = capturedLog();
     const app = createApp({
       sql: {} as Sql,
       cipher: {} as Cipher,
       tokens: {} as ApiTokenService,
       auth: createAuthenticator(keys),
-      logger: silentLogger,
+      logger: log.logger,
     });
     const response = await app.request("/accounts", {
       headers: { authorization: "Bearer ops.aaaaaaaaaaaaaaaaaaaa" },
     });
     expect(response.status).toBe(503);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
-    const problem = (await response.json()) as { detail: string };
-    expect(problem.detail).toContain("AccessDeniedException");
+    const text = await response.text();
+    for (const leak of [
+      SECRET_ID,
+      "111122223333",
+      "arn:",
+      "secretsmanager:",
+      "AccessDenied",
+      "kms:",
+    ]) {
+      expect(text).not.toContain(leak);
+    }
+    expect(JSON.parse(text)).toMatchObject({ code: "api_key_store_unavailable" });
+    expect(log.text()).toContain(SECRET_ID);
+    expect(log.text()).toContain("AccessDeniedException");
+  });
+
+  test("after twice the cache time without a successful load it fails closed for every key, logging api_keys_stale", async () => {
+    const key = generateApiKey("ops", ["admin"]);
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolvesOnce(secretOf(key))
+      .rejects(awsError("AccessDeniedException"));
+    const clock = manualClock(new Date("2026-01-01T00:00:00Z"));
+    const log = capturedLog();
+    const keys = createSecretsManagerKeyStore({
+      secretId: SECRET_ID,
+      ttlMs: 300_000,
+      client: new SecretsManagerClient({ region: "ap-northeast-2" }),
+      clock,
+      logger: log.logger,
+    });
+    const auth = createAuthenticator(keys);
+    await auth.authenticate(`Bearer ${key.key}`);
+    // Inside twice the cache time the last keys read still serve.
+    clock.advance(301_000);
+    expect((await auth.authenticate(`Bearer ${key.key}`)).keyId).toBe("ops");
+    clock.advance(290_000);
+    expect((await auth.authenticate(`Bearer ${key.key}`)).keyId).toBe("ops");
+    expect(log.events()).not.toContain(API_KEYS_STALE_EVENT);
+    // Past it, nobody gets in, and the alarm's line is written.
+    clock.advance(10_000);
+    await expect(auth.authenticate(`Bearer ${key.key}`)).rejects.toBeInstanceOf(ApiKeyStoreError);
+    await expect(auth.authenticate(`Bearer ${key.key}`)).rejects.toBeInstanceOf(ApiKeyStoreError);
+    expect(log.events()).toContain(API_KEYS_STALE_EVENT);
+    const staleLine = log.lines().find((line) => line.event === API_KEYS_STALE_EVENT);
+    expect(staleLine?.level).toBe("error");
+    // The alarm's metric filter matches that line.
+    expect(apiKeysStaleFilter("prod").pattern).toBe(`{ $.event = "${API_KEYS_STALE_EVENT}" }`);
+    // Once the secret loads again, so do the keys.
+    secretsManager.on(GetSecretValueCommand).resolves(secretOf(key));
+    clock.advance(31_000);
+    expect((await auth.authenticate(`Bearer ${key.key}`)).keyId).toBe("ops");
+  });
+
+  test("while failing closed the secret is read again only every retry period, not per request", async () => {
+    const key = generateApiKey("ops", ["admin"]);
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolvesOnce(secretOf(key))
+      .rejects(awsError("AccessDeniedException"));
+    const { keys, clock } = store();
+    await keys.keys();
+    clock.advance(600_000);
+    for (let i = 0; i < 5; i++) await expect(keys.keys()).rejects.toBeInstanceOf(ApiKeyStoreError);
+    expect(secretsManager).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
   });
 
   test("a failed reload keeps the last keys read and tries again later", async () => {

@@ -1,17 +1,15 @@
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { preMigrationSnapshotId } from "../../core/backups";
+import { createKmsKeyProvider } from "../../core/crypto";
 import {
   ALARM_RULES,
   alarmPeriodSeconds,
   EXPIRING_UNREFRESHED_FIELD,
   expiringUnrefreshedFilter,
 } from "../../infra/alarm-rules";
-import {
-  grantsFor,
-  KEY_USE_ACTIONS,
-  SNAPSHOT_ACTIONS,
-  snapshotArnPattern,
-} from "../../infra/permissions";
+import { grantsFor, snapshotArnPattern } from "../../infra/permissions";
 import {
   type FunctionKey,
   functionEnvironment,
@@ -28,6 +26,7 @@ const targets = {
   apiKeysSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:api-keys",
   dbInstanceArn: DB,
   snapshotArnPattern: snapshotArnPattern(DB, "prod"),
+  refreshDeadLettersArn: "arn:aws:sqs:ap-northeast-2:123456789012:RefreshDeadLetters",
 };
 const resources = {
   dbHost: "db.internal",
@@ -117,16 +116,74 @@ describe("function environment", () => {
 });
 
 describe("permissions", () => {
-  it("lets only the refresh and API functions use the master key, and only that key", () => {
-    for (const key of ALL) {
+  const KMS_GRANT = {
+    actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+    resources: [KEY],
+    conditions: [
+      {
+        test: "StringEquals",
+        variable: "kms:EncryptionContext:service",
+        values: ["securities-support"],
+      },
+      { test: "StringEquals", variable: "kms:EncryptionContext:purpose", values: ["data-key"] },
+    ],
+  };
+
+  it("lets the refresh and API functions make and unwrap data keys, only with the service's context", () => {
+    for (const key of ["refresh", "api"] as const) {
       const kmsGrants = grantsFor(key, targets).filter((grant) =>
         grant.actions.some((action) => action.startsWith("kms:")),
       );
-      if (key === "migrate") {
-        expect(kmsGrants).toEqual([]);
-      } else {
-        expect(kmsGrants).toEqual([{ actions: [...KEY_USE_ACTIONS], resources: [KEY] }]);
+      expect(kmsGrants).toEqual([KMS_GRANT]);
+    }
+    expect(
+      grantsFor("migrate", targets).filter((grant) =>
+        grant.actions.some((action) => action.startsWith("kms:")),
+      ),
+    ).toEqual([]);
+  });
+
+  it("gives no function kms:ReEncrypt (the operator CLI's alone)", () => {
+    for (const key of ALL) {
+      const actions = grantsFor(key, targets).flatMap((grant) => grant.actions);
+      expect(actions.filter((action) => /^kms:ReEncrypt/i.test(action))).toEqual([]);
+    }
+  });
+
+  it("gives the refresh function exactly these permissions, nothing more", () => {
+    expect(grantsFor("refresh", targets)).toEqual([
+      { actions: ["secretsmanager:GetSecretValue"], resources: [targets.dbSecretArn] },
+      KMS_GRANT,
+      { actions: ["sqs:SendMessage"], resources: [targets.refreshDeadLettersArn] },
+    ]);
+  });
+
+  it("requires the encryption context the KMS provider really sends, on every call it makes", async () => {
+    const sent: Record<string, string>[] = [];
+    const kms = mockClient(KMSClient);
+    kms
+      .on(GenerateDataKeyCommand)
+      .callsFake((input: { EncryptionContext: Record<string, string> }) => {
+        sent.push(input.EncryptionContext);
+        return { KeyId: KEY, Plaintext: Buffer.alloc(32, 1), CiphertextBlob: Buffer.from("w") };
+      });
+    kms.on(DecryptCommand).callsFake((input: { EncryptionContext: Record<string, string> }) => {
+      sent.push(input.EncryptionContext);
+      return { KeyId: KEY, Plaintext: Buffer.alloc(32, 1) };
+    });
+    const keys = createKmsKeyProvider({ keyId: KEY, client: new KMSClient({}) });
+    const generated = await keys.generateDataKey();
+    await keys.unwrapDataKey(generated);
+    kms.restore();
+    expect(sent).toHaveLength(2);
+    const conditions = KMS_GRANT.conditions;
+    for (const context of sent) {
+      // IAM's StringEquals on kms:EncryptionContext:<key>: every condition must hold for the call.
+      for (const condition of conditions) {
+        const name = condition.variable.replace("kms:EncryptionContext:", "");
+        expect(condition.values).toContain(context[name]);
       }
+      expect(Object.keys(context).sort()).toEqual(["purpose", "service"]);
     }
   });
 
@@ -146,7 +203,7 @@ describe("permissions", () => {
     expect(ALL.filter((key) => reads(key, targets.apiKeysSecretArn))).toEqual(["api"]);
     expect(ALL.filter((key) => reads(key, targets.dbSecretArn))).toEqual(ALL);
     const snapshotters = ALL.filter((key) =>
-      grantsFor(key, targets).some((grant) => grant.actions.includes(SNAPSHOT_ACTIONS[0])),
+      grantsFor(key, targets).some((grant) => grant.actions.includes("rds:CreateDBSnapshot")),
     );
     expect(snapshotters).toEqual(["migrate"]);
   });

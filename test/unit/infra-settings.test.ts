@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { createLogger } from "../../core/log";
 import {
   checkRefreshCadence,
   POSTGRES_MAJOR,
@@ -96,6 +97,20 @@ describe("parseInfraSettings", () => {
     [{ REFRESH_SCHEDULE: "every 5 minutes" }, /^REFRESH_SCHEDULE must be a rate/],
   ])("rejects %o with one sentence naming the setting", (env, message) => {
     expect(() => parseInfraSettings("dev", env)).toThrow(message);
+  });
+  it("refuses the log levels the functions' logger would throw on at cold start", () => {
+    for (const level of ["trace", "fatal", "verbose"]) {
+      expect(() => parseInfraSettings("dev", { LOG_LEVEL: level })).toThrow(
+        `LOG_LEVEL must be one of debug, info, warn, error, silent, not "${level}".`,
+      );
+    }
+  });
+
+  it("deploys only log levels the functions' logger starts with", () => {
+    for (const level of ["debug", "info", "warn", "error", "silent"]) {
+      const settings = parseInfraSettings("dev", { LOG_LEVEL: level });
+      expect(createLogger({ level: settings.logLevel }).level).toBe(level);
+    }
   });
 });
 

@@ -1,0 +1,35 @@
+// esbuild plugins for the Lambda bundles, used by SST (`nodejs.plugins` in
+// infra/functions.ts) and by `npm run bench -- bundles`, so the figures the
+// bench reports are the bundles that deploy.
+//
+// postgres.js imports its logical-replication client (`sql.subscribe`) and its
+// large-object helper (`sql.largeObject`) from its entry module, so esbuild
+// cannot drop them although the service uses neither: about 5 KB of each
+// function's 150 KB own-code budget. This plugin swaps both modules for stubs
+// that fail loudly if anything ever calls them.
+
+const POSTGRES_UNUSED = /[\\/]node_modules[\\/]postgres[\\/]src[\\/](subscribe|large)\.js$/;
+
+const STUBS = {
+  subscribe: `export default function Subscribe() {
+  return function subscribe() {
+    throw new Error("sql.subscribe is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+  };
+}`,
+  large: `export default function largeObject() {
+  throw new Error("sql.largeObject is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+};
+
+/** @type {import("esbuild").Plugin} */
+export const dropUnusedPostgresModules = {
+  name: "drop-unused-postgres-modules",
+  setup(build) {
+    build.onLoad({ filter: POSTGRES_UNUSED }, (args) => {
+      const which = POSTGRES_UNUSED.exec(args.path)?.[1];
+      return { contents: STUBS[which], loader: "js" };
+    });
+  },
+};
+
+export default [dropUnusedPostgresModules];
