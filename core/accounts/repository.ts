@@ -330,7 +330,11 @@ export async function loadVersionedBrokerCredentials(
   cipher: Cipher,
   accountId: number,
 ): Promise<{ credentials: AccountBrokerCredentials; updatedAt: Date }> {
-  const account = await getAccount(sql, cipher, accountId);
+  const [row] = await sql<
+    AccountRow[]
+  >`SELECT ${sql(COLUMNS)} FROM accounts WHERE id = ${accountId}`;
+  if (!row) throw accountNotFound(accountId);
+  const account = await decryptAccount(cipher, row);
   const credentials = brokerCredentialsOf(account);
   if (!credentials) {
     throw new ConflictError(
@@ -339,7 +343,18 @@ export async function loadVersionedBrokerCredentials(
     );
   }
   if (!account.isActive) throw inactiveAccount(accountId);
-  return { credentials, updatedAt: account.updatedAt };
+  return {
+    credentials: {
+      ...credentials,
+      stamp: {
+        exchange: row.exchange,
+        apiKey: row.api_key,
+        apiSecret: row.api_secret,
+        securitiesConfig: row.securities_config,
+      },
+    },
+    updatedAt: account.updatedAt,
+  };
 }
 
 /** A deactivated account gets no broker token: deactivating it stops its trading. */

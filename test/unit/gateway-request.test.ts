@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the plugin test feeds TypeScript source text
 import { describe, expect, it } from "vitest";
 import {
   callSpacingMs,
