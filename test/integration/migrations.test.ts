@@ -241,13 +241,13 @@ describe("failures change nothing", () => {
     const db = await legacyDatabase(3);
     const dir = await migrationsCopy();
     await writeFile(
-      join(dir, "0009_broken.sql"),
+      join(dir, "0099_broken.sql"),
       "CREATE TABLE x (note TEXT DEFAULT 'unterminated);\n",
     );
     const report = await migrate({ databaseUrl: db.url, action: "up", migrationsDir: dir });
     expect(report.ok).toBe(false);
     expect(report.error?.message).toBe(
-      "0009_broken.sql: a quoted string starting on line 1 is never closed",
+      "0099_broken.sql: a quoted string starting on line 1 is never closed",
     );
     const [state] = await db.sql`SELECT to_regclass('securities_tokens') AS tokens`;
     expect(state?.tokens).toBeNull();
