@@ -26,6 +26,8 @@ export interface LocalRuntimeOptions {
   post?: BrokerRegistryDependencies["post"];
   /** Pool size (default 10). */
   maxConnections?: number;
+  /** How long a request may take before its caller gives up (default: API Gateway's 29 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface LocalRuntime {
@@ -61,6 +63,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     auth: createAuthenticator(options.apiKeys),
     gateway,
     logger: options.logger,
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
   return { app, sql, cipher, brokers, tokens, gateway, close: () => sql.end({ timeout: 5 }) };
 }

@@ -37,6 +37,8 @@ export interface BrokerCall {
   body: string | undefined;
   /** The caller's API key id, for the audit. */
   keyId: string | undefined;
+  /** When the caller stops waiting: a token issuance is not awaited past it. */
+  deadline?: Date;
 }
 
 /** The broker's answer as the caller gets it: status, body and paging headers unchanged. */
@@ -146,7 +148,10 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         );
       }
       const [token] = await Promise.all([
-        tokens.getValidToken(accountId, { stored: slot.account.stored }),
+        tokens.getValidToken(accountId, {
+          alreadyRead: { stored: slot.account.stored },
+          ...(request.deadline ? { deadline: request.deadline } : {}),
+        }),
         slot.waitMs > 0 ? sleep(slot.waitMs) : undefined,
       ]);
       // Issuing a token can outlast the slot; a call sent late would crowd the next ones.

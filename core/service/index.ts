@@ -93,7 +93,7 @@ export function composeService(options: {
     brokers,
     clock,
     logger,
-    settings: tokenSettings,
+    settings: { ...tokenSettings, issueCallBudgetMs: brokerSettings.timeoutMs + 1000 },
   });
   const measured = options.metrics ? measureTokenReads(tokens, options.metrics) : tokens;
   const gateway = createBrokerGateway({
