@@ -5,7 +5,9 @@
  * local interval. Prints where everything is and a curl line; Ctrl-C or
  * SIGTERM stops everything in reverse order.
  *
- * Settings: DATABASE_URL, DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
+ * Settings: DATABASE_URL (the owner, who migrates), RUNTIME_DATABASE_URL (the
+ * service's own connection; default: the runtime role with a password kept in
+ * DATA_DIR), DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
  * SANDBOX_PORT (any free port), LOCAL_API_KEY, LOG_LEVEL (info),
  * REFRESH_INTERVAL_SECONDS (60, 0 turns the job off), plus every setting the
  * core parsers read (KMS_KEY_ID/LOCAL_MASTER_KEY, KIS_REAL_URL…, REFRESH_*).
@@ -22,6 +24,7 @@ import { refreshDueTokens } from "../core/tokens";
 import { openLocalApiKeys } from "./api-keys-file";
 import { openDevDatabase } from "./database";
 import { createLocalRuntime } from "./local-runtime";
+import { runtimeDatabaseUrl } from "./runtime-role";
 import { startBrokerSandbox } from "./sandbox";
 
 const BROKER_URL_SETTINGS = [
@@ -139,8 +142,12 @@ try {
     ...(env.LOCAL_API_KEY ? { fixedKey: env.LOCAL_API_KEY } : {}),
     logger,
   });
+  // The service connects as the runtime role (migration 0008), as in AWS.
+  const runtimeUrl =
+    env.RUNTIME_DATABASE_URL?.trim() ||
+    (await runtimeDatabaseUrl({ ownerUrl: database.url, dataDir }));
   const runtime = await createLocalRuntime({
-    databaseUrl: database.url,
+    databaseUrl: runtimeUrl,
     env,
     apiKeys: apiKeys.store,
     logger,
