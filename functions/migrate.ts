@@ -9,7 +9,8 @@
 import { RDSClient } from "@aws-sdk/client-rds";
 import { createPreMigrationSnapshot } from "../core/backups";
 import { systemClock } from "../core/clock";
-import { resolveDatabaseUrl } from "../core/config";
+import { resolveDatabaseTls, resolveDatabaseUrl } from "../core/config";
+import type { DatabaseTls } from "../core/db";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
 
 const ACTIONS: readonly MigrationAction[] = ["status", "plan", "up", "down"];
@@ -38,8 +39,10 @@ export async function handler(event: MigrateEvent): Promise<MigrationReport | Fa
     );
   }
   let databaseUrl: string;
+  let ssl: DatabaseTls | undefined;
   try {
     databaseUrl = await resolveDatabaseUrl(env);
+    ssl = await resolveDatabaseTls(env);
   } catch (error) {
     return failure("database_settings", (error as Error).message);
   }
@@ -47,6 +50,7 @@ export async function handler(event: MigrateEvent): Promise<MigrationReport | Fa
   const snapshotWaitMs = Number(env.SNAPSHOT_MAX_WAIT_MS) || undefined;
   return migrate({
     databaseUrl,
+    ...(ssl ? { ssl } : {}),
     action,
     ...(event.to !== undefined ? { to: event.to as number } : {}),
     migrationsDir: env.MIGRATIONS_DIR ?? "migrations",

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Notice } from "postgres";
 import { type Clock, systemClock } from "../clock";
-import { createSql, type ReservedSql, redactDatabaseUrl } from "../db";
+import { createSql, type DatabaseTls, type ReservedSql, redactDatabaseUrl } from "../db";
 import { dumpDatabase, findOnPath } from "./backup";
 import { explainDatabaseError, MigrationError } from "./errors";
 import { loadMigrations, type Migration, type MigrationScript } from "./files";
@@ -18,6 +18,8 @@ export type MigrationAction = "status" | "plan" | "up" | "down";
 
 export interface MigrateOptions {
   databaseUrl: string;
+  /** Verify the server against this CA bundle (the migrate function on RDS). */
+  ssl?: DatabaseTls;
   action: MigrationAction;
   /** up: apply up to and including this version; down: revert down to (keeping) it. */
   to?: number;
@@ -126,11 +128,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     noticeSink?.push(line);
     options.onNotice?.(line);
   };
-  const sql = createSql(options.databaseUrl, {
-    max: 1,
-    onNotice,
-    applicationName: "securities-support-migrate",
-  });
+  const sql = createSql(
+    { url: options.databaseUrl, ...(options.ssl ? { ssl: options.ssl } : {}) },
+    {
+      max: 1,
+      onNotice,
+      applicationName: "securities-support-migrate",
+    },
+  );
   let reserved: ReservedSql | undefined;
   try {
     const migrations = await loadMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
