@@ -11,13 +11,18 @@ import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } 
 import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
-import { createLogger } from "../core/log";
+import { coldStartTracker, createLogger, withLogContext } from "../core/log";
 import { composeService, parseServiceSettings } from "../core/service";
 
 const env = process.env;
 const logger = createLogger({
   level: env.LOG_LEVEL || "info",
-  base: { service: "securities-support", function: "api", stage: env.STAGE },
+  base: {
+    service: "securities-support",
+    function: "api",
+    function_name: env.AWS_LAMBDA_FUNCTION_NAME ?? "api",
+    stage: env.STAGE,
+  },
 });
 
 const authSettings = parseAuthSettings(env);
@@ -53,6 +58,20 @@ await apiKeys.keys().catch((error: Error) => {
   logger.error({ err: error }, "API keys unavailable at start");
 });
 
-export const handler = handle(
-  createApp({ sql, cipher, tokens, auth: createAuthenticator(apiKeys), logger }),
+const app = handle(
+  createApp({
+    sql,
+    cipher,
+    tokens,
+    auth: createAuthenticator(apiKeys),
+    logger,
+    // API Gateway's request id, when the caller sent no usable x-request-id.
+    platformRequestId: (lambdaEnv) =>
+      (lambdaEnv as { requestContext?: { requestId?: string } } | undefined)?.requestContext
+        ?.requestId,
+  }),
 );
+const coldStart = coldStartTracker();
+
+export const handler: typeof app = (event, context) =>
+  withLogContext({ cold_start: coldStart() }, () => app(event, context));

@@ -6,17 +6,24 @@
  * A run that fails as a whole throws, so the schedule's retries and
  * dead-letter queue see it.
  */
+
+import type { Context } from "aws-lambda";
 import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
-import { createLogger } from "../core/log";
+import { coldStartTracker, createLogger, withLogContext } from "../core/log";
 import { composeService, parseServiceSettings } from "../core/service";
 import { refreshDueTokens } from "../core/tokens";
 
 const env = process.env;
 const logger = createLogger({
   level: env.LOG_LEVEL,
-  base: { service: "securities-support", function: "refresh-tokens", stage: env.STAGE },
+  base: {
+    service: "securities-support",
+    function: "refresh-tokens",
+    function_name: env.AWS_LAMBDA_FUNCTION_NAME ?? "refresh-tokens",
+    stage: env.STAGE,
+  },
 });
 const settings = parseServiceSettings(env);
 if (!settings.crypto.kmsKeyId) {
@@ -36,6 +43,10 @@ const { tokens } = composeService({
   logger,
 });
 
-export async function handler() {
-  return refreshDueTokens({ sql, tokens, logger });
+const coldStart = coldStartTracker();
+
+export async function handler(_event: unknown, context?: Pick<Context, "awsRequestId">) {
+  return withLogContext({ request_id: context?.awsRequestId, cold_start: coldStart() }, () =>
+    refreshDueTokens({ sql, tokens, logger }),
+  );
 }

@@ -102,14 +102,26 @@ export interface UpdateAccountResult {
    * issued with the previous credentials should be revoked and a new one issued.
    */
   credentialsChanged: boolean;
-  /** The credentials before the change (securities accounts whose credentials changed). */
+  /** The credentials before the change (securities accounts whose credentials changed or that were deactivated). */
   previousCredentials: AccountBrokerCredentials | null;
+  /** The patch turned an active account inactive: its token should be revoked and removed. */
+  deactivated: boolean;
 }
+
+/** How often a patch is re-read and re-applied when another write changed the account's secrets meanwhile. */
+const UPDATE_ATTEMPTS = 5;
 
 /**
  * Applies a validated patch. Rules that depend on the stored account (the
  * broker's account number format, securities-only fields) are checked on the
  * merged result; nothing is written when they fail.
+ *
+ * No transaction holds a row lock while the cipher works: decrypting can need
+ * a pooled connection of its own (a data key not yet unwrapped), and ten
+ * patches each holding a connection while waiting for an eleventh deadlock a
+ * pool of ten. So the row is read and decrypted first, the new values
+ * encrypted, and the write is a compare-and-set on the secret columns read:
+ * when another write changed them meanwhile, the patch is merged again.
  */
 export async function updateAccount(
   sql: Db,
@@ -117,90 +129,108 @@ export async function updateAccount(
   accountId: number,
   patch: UpdateAccountRequest,
 ): Promise<UpdateAccountResult> {
-  return inTransaction(sql, async (tx) => {
-    const [row] = await tx<
+  for (let attempt = 1; ; attempt++) {
+    const [row] = await sql<
       AccountRow[]
-    >`SELECT ${tx(COLUMNS)} FROM accounts WHERE id = ${accountId} FOR UPDATE`;
+    >`SELECT ${sql(COLUMNS)} FROM accounts WHERE id = ${accountId}`;
     if (!row) throw accountNotFound(accountId);
     const before = await decryptAccount(cipher, row);
-    const isSecurities = before.accountType === "SECURITIES_STOCK";
-    const exchange = patch.exchange ?? before.exchange;
-
-    let config: SecuritiesConfig | null = before.securitiesConfig;
-    if (isSecurities) {
-      const { environment: storedEnvironment, ...stored } =
-        before.securitiesConfig ?? ({} as Partial<SecuritiesConfig>);
-      const merged = { ...stored, ...(patch.securities_config ?? {}) };
-      const issues = securitiesRules({
-        account_type: before.accountType,
-        exchange,
-        securities_config: merged,
-      });
-      const missing = (["account_number", "market_type"] as const).filter(
-        (field) => merged[field] === undefined,
-      );
-      for (const field of missing)
-        issues.push({ field: `securities_config.${field}`, message: "is required" });
-      if (issues.length > 0) throw new ValidationError(issues);
-      config = {
-        ...(merged as SecuritiesConfig),
-        environment: patch.environment ?? storedEnvironment ?? "real",
-      };
-    } else {
-      const issues = securitiesRules({
-        account_type: before.accountType,
-        exchange,
-        environment: patch.environment,
-        securities_config: patch.securities_config,
-      });
-      if (issues.length > 0) throw new ValidationError(issues);
-    }
-
-    const apiKey = patch.api_key ?? before.apiKey;
-    const apiSecret = patch.api_secret ?? before.apiSecret;
-    const credentialsChanged =
-      apiKey !== before.apiKey ||
-      apiSecret !== before.apiSecret ||
-      exchange !== before.exchange ||
-      (config?.environment ?? null) !== before.environment;
-
-    const changes: Record<string, unknown> = {};
-    if (patch.name !== undefined) changes.name = patch.name;
-    if (patch.is_active !== undefined) changes.is_active = patch.is_active;
-    if (patch.exchange !== undefined) changes.exchange = patch.exchange;
-    // Legacy plaintext api keys are left as they are unless the patch replaces them.
-    if (patch.api_key !== undefined)
-      changes.api_key = await cipher.encrypt(patch.api_key, accountBinding("api_key", accountId));
-    if (patch.api_secret !== undefined) {
-      changes.api_secret = await cipher.encrypt(
-        patch.api_secret,
-        accountBinding("api_secret", accountId),
-      );
-    }
-    if (
-      isSecurities &&
-      (patch.securities_config !== undefined || patch.environment !== undefined)
-    ) {
-      changes.securities_config = await cipher.encrypt(
-        JSON.stringify(config),
-        accountBinding("securities_config", accountId),
-      );
-    }
-    const [updated] = await tx<AccountRow[]>`
-      UPDATE accounts SET ${tx(changes)}, updated_at = CURRENT_TIMESTAMP
+    const planned = await planUpdate(cipher, before, patch);
+    const [updated] = await sql<AccountRow[]>`
+      UPDATE accounts SET ${sql(planned.changes)}, updated_at = CURRENT_TIMESTAMP
       WHERE id = ${accountId}
-      RETURNING ${tx(COLUMNS)}`;
-    const account = toAccount(updated as AccountRow, {
-      apiKey,
-      apiSecret,
-      securitiesConfig: config,
-    });
+        AND exchange = ${row.exchange}
+        AND account_type = ${row.account_type}
+        AND api_key IS NOT DISTINCT FROM ${row.api_key}
+        AND api_secret IS NOT DISTINCT FROM ${row.api_secret}
+        AND securities_config IS NOT DISTINCT FROM ${row.securities_config}
+      RETURNING ${sql(COLUMNS)}`;
+    if (!updated) {
+      if (attempt < UPDATE_ATTEMPTS) continue;
+      throw new ConflictError(
+        "account_changed_concurrently",
+        `account ${accountId} kept changing while this change was applied: send it again`,
+      );
+    }
+    const deactivated = before.isActive && !updated.is_active;
     return {
-      account,
-      credentialsChanged,
-      previousCredentials: credentialsChanged ? brokerCredentialsOf(before) : null,
+      account: toAccount(updated, planned.secrets),
+      credentialsChanged: planned.credentialsChanged,
+      previousCredentials:
+        planned.credentialsChanged || deactivated ? brokerCredentialsOf(before) : null,
+      deactivated,
     };
-  });
+  }
+}
+
+/** The merged account a patch yields: its validated secrets, whether credentials changed, and the columns to write (already encrypted). */
+async function planUpdate(cipher: Cipher, before: Account, patch: UpdateAccountRequest) {
+  const accountId = before.id;
+  const isSecurities = before.accountType === "SECURITIES_STOCK";
+  const exchange = patch.exchange ?? before.exchange;
+
+  let config: SecuritiesConfig | null = before.securitiesConfig;
+  if (isSecurities) {
+    const { environment: storedEnvironment, ...stored } =
+      before.securitiesConfig ?? ({} as Partial<SecuritiesConfig>);
+    const merged = { ...stored, ...(patch.securities_config ?? {}) };
+    const issues = securitiesRules({
+      account_type: before.accountType,
+      exchange,
+      securities_config: merged,
+    });
+    const missing = (["account_number", "market_type"] as const).filter(
+      (field) => merged[field] === undefined,
+    );
+    for (const field of missing)
+      issues.push({ field: `securities_config.${field}`, message: "is required" });
+    if (issues.length > 0) throw new ValidationError(issues);
+    config = {
+      ...(merged as SecuritiesConfig),
+      environment: patch.environment ?? storedEnvironment ?? "real",
+    };
+  } else {
+    const issues = securitiesRules({
+      account_type: before.accountType,
+      exchange,
+      environment: patch.environment,
+      securities_config: patch.securities_config,
+    });
+    if (issues.length > 0) throw new ValidationError(issues);
+  }
+
+  const apiKey = patch.api_key ?? before.apiKey;
+  const apiSecret = patch.api_secret ?? before.apiSecret;
+  const credentialsChanged =
+    apiKey !== before.apiKey ||
+    apiSecret !== before.apiSecret ||
+    exchange !== before.exchange ||
+    (config?.environment ?? null) !== before.environment;
+
+  const changes: Record<string, unknown> = {};
+  if (patch.name !== undefined) changes.name = patch.name;
+  if (patch.is_active !== undefined) changes.is_active = patch.is_active;
+  if (patch.exchange !== undefined) changes.exchange = patch.exchange;
+  // Legacy plaintext api keys are left as they are unless the patch replaces them.
+  const [encryptedKey, encryptedSecret, encryptedConfig] = await Promise.all([
+    patch.api_key === undefined
+      ? undefined
+      : cipher.encrypt(patch.api_key, accountBinding("api_key", accountId)),
+    patch.api_secret === undefined
+      ? undefined
+      : cipher.encrypt(patch.api_secret, accountBinding("api_secret", accountId)),
+    isSecurities && (patch.securities_config !== undefined || patch.environment !== undefined)
+      ? cipher.encrypt(JSON.stringify(config), accountBinding("securities_config", accountId))
+      : undefined,
+  ]);
+  if (encryptedKey !== undefined) changes.api_key = encryptedKey;
+  if (encryptedSecret !== undefined) changes.api_secret = encryptedSecret;
+  if (encryptedConfig !== undefined) changes.securities_config = encryptedConfig;
+  return {
+    changes,
+    credentialsChanged,
+    secrets: { apiKey, apiSecret, securitiesConfig: config },
+  };
 }
 
 export interface DeletedAccount {
@@ -209,34 +239,33 @@ export interface DeletedAccount {
   revoke: { credentials: AccountBrokerCredentials; accessToken: string } | null;
 }
 
-/** Deletes an account (its token row goes with it, ON DELETE CASCADE) and returns what revoking its token needs. */
+/**
+ * Deletes an account (its token row goes with it, ON DELETE CASCADE) and
+ * returns what revoking its token needs. One statement, and the decryption
+ * after it: no row lock is held while the cipher may need a connection.
+ */
 export async function deleteAccount(
   sql: Db,
   cipher: Cipher,
   accountId: number,
 ): Promise<DeletedAccount> {
-  return inTransaction(sql, async (tx) => {
-    const [row] = await tx<
-      AccountRow[]
-    >`SELECT ${tx(COLUMNS)} FROM accounts WHERE id = ${accountId} FOR UPDATE`;
-    if (!row) throw accountNotFound(accountId);
-    const account = await decryptAccount(cipher, row);
-    const [token] = await tx<{ access_token: string }[]>`
-      SELECT access_token FROM securities_tokens WHERE account_id = ${accountId}`;
-    const [mirror] = await tx<{ access_token: string | null }[]>`
-      SELECT access_token FROM accounts WHERE id = ${accountId}`;
-    await tx`DELETE FROM accounts WHERE id = ${accountId}`;
-    const credentials = brokerCredentialsOf(account);
-    let accessToken: string | null = null;
-    if (token) accessToken = await cipher.decrypt(token.access_token, tokenBinding(accountId));
-    else if (mirror?.access_token) {
-      accessToken = await cipher.decrypt(
-        mirror.access_token,
-        accountBinding("access_token", accountId),
-      );
-    }
-    return { account, revoke: credentials && accessToken ? { credentials, accessToken } : null };
-  });
+  const [row] = await sql<(AccountRow & { token: string | null; mirror: string | null })[]>`
+    WITH token AS (
+      SELECT access_token FROM securities_tokens WHERE account_id = ${accountId}
+    ), deleted AS (
+      DELETE FROM accounts WHERE id = ${accountId}
+      RETURNING ${sql(COLUMNS)}, access_token AS mirror
+    )
+    SELECT deleted.*, (SELECT access_token FROM token) AS token FROM deleted`;
+  if (!row) throw accountNotFound(accountId);
+  const account = await decryptAccount(cipher, row);
+  const credentials = brokerCredentialsOf(account);
+  let accessToken: string | null = null;
+  if (row.token) accessToken = await cipher.decrypt(row.token, tokenBinding(accountId));
+  else if (row.mirror) {
+    accessToken = await cipher.decrypt(row.mirror, accountBinding("access_token", accountId));
+  }
+  return { account, revoke: credentials && accessToken ? { credentials, accessToken } : null };
 }
 
 /**
@@ -346,10 +375,4 @@ function toConfig(input: CreateAccountRequest): SecuritiesConfig {
 
 function accountNotFound(accountId: number): NotFoundError {
   return new NotFoundError("account_not_found", `account ${accountId} does not exist`);
-}
-
-/** Runs `fn` in a transaction, or in a savepoint when `sql` already is one, so callers can compose. */
-async function inTransaction<T>(sql: Db, fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
-  if ("savepoint" in sql) return (await sql.savepoint((tx) => fn(tx))) as T;
-  return (await (sql as Sql).begin((tx) => fn(tx))) as T;
 }

@@ -20,7 +20,7 @@ import type { Authenticator, Caller } from "../auth";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { ValidationError } from "../errors";
-import type { Logger } from "../log";
+import { type Logger, withLogContext } from "../log";
 import type { TokenService } from "../tokens";
 import { OPENAPI_DOCUMENT_BROTLI } from "./openapi-document";
 import {
@@ -49,9 +49,24 @@ export interface ApiDependencies {
   bodyLimitBytes?: number;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /**
+   * The request id to use when the caller sent none (or a malformed one):
+   * in Lambda, API Gateway's, read from the adapter's `c.env`. A random UUID otherwise.
+   */
+  platformRequestId?: (env: unknown) => string | undefined;
 }
 
-type AppEnv = { Variables: { caller?: Caller } };
+type AppEnv = { Variables: { caller?: Caller; requestId: string } };
+
+/** A caller's `x-request-id` is kept only if it looks like an id: no spaces, quotes or control characters. */
+const WELL_FORMED_REQUEST_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/;
+
+/** The caller's request id if well-formed, else the platform's, else a new UUID. */
+export function chooseRequestId(given: string | undefined, platform: string | undefined): string {
+  if (given && WELL_FORMED_REQUEST_ID.test(given)) return given;
+  if (platform && WELL_FORMED_REQUEST_ID.test(platform)) return platform;
+  return crypto.randomUUID();
+}
 type Handler = (c: Context<AppEnv>) => Promise<Response>;
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
@@ -68,6 +83,16 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   let openApi: unknown;
 
+  // First: every later line of the request, the problem documents included, carries its id.
+  app.use("*", async (c, next) => {
+    const requestId = chooseRequestId(
+      c.req.header("x-request-id"),
+      deps.platformRequestId?.(c.env),
+    );
+    c.set("requestId", requestId);
+    await withLogContext({ request_id: requestId }, next);
+    c.res.headers.set("x-request-id", requestId);
+  });
   app.use("*", async (c, next) => {
     const started = performance.now();
     await next();
@@ -78,7 +103,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
         ...(caller ? { key_id: caller.keyId } : {}),
       },
       "request",
@@ -254,10 +279,15 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
 }
 
 function problemResponse(c: Context<AppEnv>, answer: ProblemResponse): Response {
-  const body = { ...answer.problem, instance: c.req.path };
+  const requestId = c.get("requestId");
+  const body = { ...answer.problem, instance: c.req.path, request_id: requestId };
   return new Response(JSON.stringify(body), {
     status: answer.problem.status,
-    headers: { "Content-Type": "application/problem+json", ...answer.headers },
+    headers: {
+      "Content-Type": "application/problem+json",
+      "x-request-id": requestId,
+      ...answer.headers,
+    },
   });
 }
 

@@ -1,5 +1,5 @@
 import { ApiKeyStoreError, AuthenticationError, ForbiddenError } from "../auth";
-import { BrokerError, BrokerRateLimitedError } from "../brokers";
+import { type BrokerCodeKind, BrokerError, BrokerRateLimitedError } from "../brokers";
 import { ServiceError, ValidationError } from "../errors";
 
 /** Every problem `type` starts with this; the slugs after it are part of the API contract. */
@@ -16,6 +16,8 @@ export interface Problem {
   broker?: string;
   broker_code?: string;
   retry_after_seconds?: number;
+  /** The request's id, as in its `x-request-id` header and its log lines. */
+  request_id?: string;
 }
 
 export interface ProblemResponse {
@@ -52,8 +54,6 @@ function problem(
 ): Problem {
   return { type: `${PROBLEM_BASE}${slug}`, title, status, detail, ...extra };
 }
-
-const BROKER_NAMES: Record<string, string> = { KIS: "KIS", KIWOOM: "Kiwoom" };
 
 /**
  * The one mapping from an error to an HTTP answer. Core errors carry a kind,
@@ -116,7 +116,7 @@ export function toProblem(error: unknown): ProblemResponse {
       ),
     );
   }
-  if (error instanceof BrokerError) return known(...brokerProblem(error));
+  if (error instanceof BrokerError) return brokerProblem(error);
   if (error instanceof ApiKeyStoreError) {
     return {
       problem: problem(
@@ -204,52 +204,88 @@ export function toProblem(error: unknown): ProblemResponse {
   };
 }
 
-function brokerProblem(error: BrokerError): [Problem, Record<string, string>] {
-  const broker = BROKER_NAMES[error.broker] ?? error.broker;
-  const codeText = error.brokerCode ? ` (${error.brokerCode})` : "";
-  const extra: Partial<Problem> = {
-    code: error.code,
-    broker: error.broker,
-    ...(error.brokerCode ? { broker_code: error.brokerCode } : {}),
-  };
-  if (error instanceof BrokerRateLimitedError) {
-    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-    return [
-      problem(
-        "broker-rate-limited",
-        "Broker rate limit",
-        503,
-        `${broker} allows another token issuance in ${seconds} s${codeText}; retry after that.`,
-        { ...extra, retry_after_seconds: seconds },
-      ),
-      { "Retry-After": String(seconds) },
-    ];
-  }
-  if (error.kind === "upstream_unavailable") {
-    return [
-      problem(
-        "broker-unavailable",
-        "Broker unavailable",
-        503,
-        `${broker} did not answer usefully${codeText}; try again in a minute.`,
-        extra,
-      ),
-      { "Retry-After": "60" },
-    ];
-  }
-  const credentials = error.code === "broker_credentials_rejected";
-  return [
-    problem(
-      "broker-rejected",
-      "Broker rejected the request",
-      502,
-      credentials
-        ? `${broker} refused the account's app key and secret${codeText}: fix them with PATCH /accounts/{id}.`
-        : `${broker} rejected the request${codeText}: ${sentence(error.message)}`,
-      extra,
+const REJECTED = "broker-rejected";
+const FIX = "with PATCH /accounts/{id}.";
+
+/**
+ * What a caller should do about each kind of broker answer (BrokerCodeKind,
+ * never the broker's own code): problem slug, status, advice. The error's
+ * message says what happened; the advice follows it.
+ */
+const BROKER_ADVICE: Record<BrokerCodeKind, [string, number, string]> = {
+  credentials_invalid: [REJECTED, 502, `Fix them ${FIX}`],
+  wrong_environment: [
+    REJECTED,
+    502,
+    `Store the key issued for the account's environment, or change its environment, ${FIX}`,
+  ],
+  ip_not_registered: [
+    REJECTED,
+    502,
+    "Register this service's egress IP address for the app key on the broker's developer portal, then retry.",
+  ],
+  device_not_registered: [
+    REJECTED,
+    502,
+    "Register the designated device for the app key with the broker, then retry.",
+  ],
+  token_rejected: [
+    REJECTED,
+    502,
+    "Report it with POST /accounts/{id}/token/invalidate and ask for the token again: a new one is issued once.",
+  ],
+  ip_mismatch: [
+    REJECTED,
+    502,
+    "The broker binds a token to the IP that issued it: call the broker from the registered egress IP that issues the tokens (this service's gateway).",
+  ],
+  rate_limited: ["broker-rate-limited", 503, ""],
+  retry_later: ["broker-unavailable", 503, "Try again in a minute."],
+  bad_request: ["broker-bad-request", 400, "Fix the request and send it again."],
+  not_permitted: [
+    "broker-not-permitted",
+    403,
+    "Request access to the API for the app key on the broker's developer portal.",
+  ],
+  our_bug: [
+    REJECTED,
+    502,
+    "This is a bug in this service, not in the account's keys; it is logged.",
+  ],
+  revoke_failed: [REJECTED, 502, "The token stays valid until it expires; try again later."],
+  rejected: [REJECTED, 502, ""],
+};
+
+/** A broker's refusal as a problem: what happened (the error's message), then what to do. */
+function brokerProblem(error: BrokerError): ProblemResponse {
+  const [slug, status, advice] = BROKER_ADVICE[error.codeKind];
+  const seconds =
+    error instanceof BrokerRateLimitedError
+      ? Math.max(1, Math.ceil(error.retryAfterMs / 1000))
+      : status === 503
+        ? 60
+        : undefined;
+  const detail = `${sentence(error.message.replace(/; retry after \d+ ms\.?$/, ""))} ${
+    seconds && !advice ? `Retry after ${seconds} s.` : advice
+  }`.trim();
+  return {
+    problem: problem(
+      slug,
+      // "broker-rate-limited" → "Broker rate limited".
+      `B${slug.slice(1).replaceAll("-", " ")}`,
+      status,
+      detail,
+      {
+        code: error.code,
+        broker: error.broker,
+        ...(error.brokerCode ? { broker_code: error.brokerCode } : {}),
+        ...(seconds ? { retry_after_seconds: seconds } : {}),
+      },
     ),
-    {},
-  ];
+    headers: seconds ? { "Retry-After": String(seconds) } : {},
+    // The broker called our request malformed: a bug to look at.
+    unexpected: error.codeKind === "our_bug",
+  };
 }
 
 function hasRetryAfter(error: object): error is { retryAfterMs: number } {

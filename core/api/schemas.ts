@@ -135,6 +135,11 @@ export const problemSchema = z
     broker: z.optional(z.string()),
     broker_code: z.optional(z.string()),
     retry_after_seconds: z.optional(z.number()),
+    request_id: z
+      .string()
+      .check(
+        z.meta({ description: "The request's id, as in its x-request-id header and log lines." }),
+      ),
   })
   .check(
     z.meta({

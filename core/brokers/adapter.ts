@@ -1,7 +1,16 @@
 import type { Clock } from "../clock";
-import type { BrokerError } from "./errors";
+import type { BrokerAnswerClass, BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
 import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
+
+/** How an adapter reads an answer into an error. */
+export interface InterpretOptions {
+  /** Scrubbed from the broker's message (a broker might echo them). */
+  secrets?: readonly string[];
+  clock?: Clock;
+  /** The environment whose host answered, so messages can name it (8030, 8031). */
+  environment?: BrokerEnvironment;
+}
 
 /**
  * Everything the registry and the settings parser need to know about one
@@ -16,13 +25,12 @@ export interface BrokerAdapter {
   /** Issue pace per app key: the default, and the floor a setting may not go below. */
   readonly minIssueInterval: { defaultMs: number; floorMs: number };
   createClient(context: AdapterContext): BrokerClient;
+  /** Any answer of this broker → its code and what it means; undefined for a success. */
+  classify(status: number, body: unknown): BrokerAnswerClass | undefined;
   /**
    * Turn any answer from this broker (token endpoints or API calls) into a
    * typed error, or undefined when it is not an error. `secrets` are scrubbed
    * from the broker's message.
    */
-  interpretError(
-    response: BrokerResponse,
-    options?: { secrets?: readonly string[]; clock?: Clock },
-  ): BrokerError | undefined;
+  interpretError(response: BrokerResponse, options?: InterpretOptions): BrokerError | undefined;
 }

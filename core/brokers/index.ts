@@ -1,18 +1,26 @@
-export type { BrokerAdapter } from "./adapter";
+export type { BrokerAdapter, InterpretOptions } from "./adapter";
 export {
+  type BrokerAnswerClass,
+  type BrokerCodeKind,
   BrokerCredentialsError,
   BrokerError,
   type BrokerErrorDetails,
+  BrokerIpMismatchError,
   BrokerRateLimitedError,
   BrokerRejectedError,
   BrokerTokenRejectedError,
   BrokerUnavailableError,
+  brokerName,
   type CredentialsProblem,
+  hostName,
   isBrokerError,
   isTokenRejection,
   type UnavailableReason,
 } from "./errors";
 export type { BrokerResponse } from "./http";
+/** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
+export { classifyKisAnswer } from "./kis";
+export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
 export {
   BROKER_ADAPTERS,

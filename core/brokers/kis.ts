@@ -1,12 +1,11 @@
-import { type Clock, systemClock } from "../clock";
-import type { BrokerAdapter } from "./adapter";
+import { systemClock } from "../clock";
+import type { BrokerAdapter, InterpretOptions } from "./adapter";
 import {
-  BrokerCredentialsError,
+  type BrokerAnswerClass,
+  type BrokerCodeKind,
   type BrokerError,
-  BrokerRateLimitedError,
   BrokerRejectedError,
-  BrokerTokenRejectedError,
-  BrokerUnavailableError,
+  brokerError,
   isTokenRejection,
 } from "./errors";
 import {
@@ -25,85 +24,82 @@ import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
 
-/** EGW00133: one issue per minute per app key. EGW00201: too many requests per second. */
+/** KIS's gateway codes (BROKERS.md) by what each means for us. Unlisted codes fall back on the HTTP status. */
+const CODE_KINDS: Readonly<Record<string, BrokerCodeKind>> = {
+  // Invalid, not found, expired: seen both as HTTP 200 with rt_cd "1" and as HTTP 500.
+  EGW00121: "token_rejected",
+  EGW00122: "token_rejected",
+  EGW00123: "token_rejected",
+  // One issue per minute per app key; too many requests per second.
+  EGW00133: "rate_limited",
+  EGW00201: "rate_limited",
+  EGW00001: "retry_later",
+  EGW00002: "retry_later",
+  // App key or secret missing or invalid (copies of the portal's error page).
+  EGW00102: "credentials_invalid",
+  EGW00103: "credentials_invalid",
+  EGW00104: "credentials_invalid",
+  EGW00105: "credentials_invalid",
+  EGW00206: "not_permitted",
+  EGW00207: "ip_not_registered",
+  // A real trading tr_id on the paper host: the caller picked the wrong transaction id.
+  EGW00213: "bad_request",
+};
+
+/** How long each rate limit asks us to wait at least. */
 const RATE_LIMIT_WAIT_MS: Record<string, number> = { EGW00133: 60_000, EGW00201: 1_000 };
-/** Invalid, not found, expired. */
-const TOKEN_CODES = new Set(["EGW00121", "EGW00122", "EGW00123"]);
+
 /**
- * App key / secret missing or invalid. Not in BROKERS.md's sources; these are
- * the codes KIS's gateway is commonly reported to use. Other 4xx codes still
- * surface as BrokerRejectedError, so a wrong guess here is not silent.
+ * Classifies any KIS answer (token endpoints or API calls) from its status
+ * and parsed JSON body (undefined when not JSON): its code and what that
+ * code means, or undefined for a success. Two body shapes:
+ * {error_code, error_description} from the token gateway and
+ * {rt_cd, msg_cd, msg1} elsewhere.
  */
-const CREDENTIAL_CODES = new Set(["EGW00102", "EGW00103", "EGW00104", "EGW00105"]);
+export function classifyKisAnswer(status: number, body: unknown): BrokerAnswerClass | undefined {
+  const record = asRecord(body);
+  const rtCd = record ? stringField(record, "rt_cd") : undefined;
+  const failed =
+    status >= 400 || (rtCd !== undefined && rtCd !== "0") || record?.error_code !== undefined;
+  if (!failed) return undefined;
+  const code = record
+    ? (stringField(record, "error_code") ?? stringField(record, "msg_cd"))
+    : undefined;
+  const known = code !== undefined ? CODE_KINDS[code] : undefined;
+  if (known) return { code, kind: known };
+  if (status === 429) return { code, kind: "rate_limited" };
+  if (status >= 500 || !record) return { code, kind: "retry_later" };
+  return { code, kind: "rejected" };
+}
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=UTF-8",
   accept: "application/json",
 };
 
-/** Classify a KIS answer; undefined when it is a success. */
+/** Classify a KIS answer into a typed error; undefined when it is a success. */
 function interpretError(
   response: BrokerResponse,
-  options: { secrets?: readonly string[]; clock?: Clock } = {},
+  options: InterpretOptions = {},
 ): BrokerError | undefined {
-  const { status } = response;
+  const answer = classifyKisAnswer(response.status, response.body);
+  if (!answer) return undefined;
   const body = asRecord(response.body);
   const clock = options.clock ?? systemClock;
-  // Two shapes: {error_code, error_description} from the token gateway and {rt_cd, msg_cd, msg1} elsewhere.
-  const rtCd = body ? stringField(body, "rt_cd") : undefined;
-  const code = body ? (stringField(body, "error_code") ?? stringField(body, "msg_cd")) : undefined;
-  const failed =
-    status >= 400 || (rtCd !== undefined && rtCd !== "0") || body?.error_code !== undefined;
-  if (!failed) return undefined;
-  const brokerMessage = scrub(
-    body ? (stringField(body, "error_description") ?? stringField(body, "msg1")) : undefined,
-    options.secrets ?? [],
-  );
-  const details = { broker: BROKER, brokerCode: code, httpStatus: status, brokerMessage } as const;
-  const said = code
-    ? ` (${code}${brokerMessage ? `: ${brokerMessage}` : ""})`
-    : ` (HTTP ${status})`;
-
-  if (code !== undefined && code in RATE_LIMIT_WAIT_MS) {
-    const wait = Math.max(
-      RATE_LIMIT_WAIT_MS[code] ?? 0,
+  return brokerError(answer, {
+    broker: BROKER,
+    httpStatus: response.status,
+    brokerMessage: scrub(
+      body ? (stringField(body, "error_description") ?? stringField(body, "msg1")) : undefined,
+      options.secrets ?? [],
+    ),
+    environment: options.environment,
+    retryAfterMs: Math.max(
+      (answer.code !== undefined ? RATE_LIMIT_WAIT_MS[answer.code] : undefined) ?? 1_000,
       retryAfterMs(response.headers, clock) ?? 0,
-    );
-    return new BrokerRateLimitedError(`KIS rate limit hit${said}; retry after ${wait} ms.`, {
-      ...details,
-      retryAfterMs: wait,
-    });
-  }
-  // Token errors come both as HTTP 200 with rt_cd "1" and as HTTP 500.
-  if (code !== undefined && TOKEN_CODES.has(code)) {
-    return new BrokerTokenRejectedError(`KIS rejected the access token${said}.`, details);
-  }
-  if (code !== undefined && CREDENTIAL_CODES.has(code)) {
-    return new BrokerCredentialsError(`KIS rejected the app key or secret${said}.`, {
-      ...details,
-      problem: "invalid",
-    });
-  }
-  if (status === 429) {
-    const wait = retryAfterMs(response.headers, clock) ?? 1_000;
-    return new BrokerRateLimitedError(`KIS rate limit hit${said}; retry after ${wait} ms.`, {
-      ...details,
-      retryAfterMs: wait,
-    });
-  }
-  if (status >= 500) {
-    return new BrokerUnavailableError(`KIS failed with a server error${said}.`, {
-      ...details,
-      reason: "server_error",
-    });
-  }
-  if (!body) {
-    return new BrokerUnavailableError(`KIS answered HTTP ${status} with a body that is not JSON.`, {
-      ...details,
-      reason: "unparseable",
-    });
-  }
-  return new BrokerRejectedError(`KIS refused the request${said}.`, details);
+    ),
+    unreadable: !body,
+  });
 }
 
 const TOKEN_ANSWER: TokenAnswerShape = {
@@ -132,7 +128,11 @@ function createClient(context: AdapterContext): BrokerClient {
       );
       const issuedAt = context.clock.now();
       const secrets = secretsOf(credentials);
-      const error = interpretError(response, { secrets, clock: context.clock });
+      const error = interpretError(response, {
+        secrets,
+        clock: context.clock,
+        environment: credentials.environment,
+      });
       if (error) throw error;
       return readIssuedToken(TOKEN_ANSWER, response, issuedAt);
     },
@@ -146,7 +146,11 @@ function createClient(context: AdapterContext): BrokerClient {
         JSON_HEADERS,
       );
       const secrets = secretsOf(credentials, accessToken);
-      const error = interpretError(response, { secrets, clock: context.clock });
+      const error = interpretError(response, {
+        secrets,
+        clock: context.clock,
+        environment: credentials.environment,
+      });
       // A token the broker no longer knows is as revoked as it gets.
       if (isTokenRejection(error)) return;
       if (error) throw error;
@@ -157,7 +161,14 @@ function createClient(context: AdapterContext): BrokerClient {
         const brokerMessage = scrub(body ? stringField(body, "message") : undefined, secrets);
         throw new BrokerRejectedError(
           `KIS refused to revoke the token (code ${code}${brokerMessage ? `: ${brokerMessage}` : ""}).`,
-          { broker: BROKER, brokerCode: String(code), httpStatus: response.status, brokerMessage },
+          {
+            broker: BROKER,
+            brokerCode: String(code),
+            httpStatus: response.status,
+            brokerMessage,
+            environment: credentials.environment,
+          },
+          "revoke_failed",
         );
       }
     },
@@ -175,5 +186,6 @@ export const kisAdapter: BrokerAdapter = {
   // KIS allows one issue per minute per app key (EGW00133); a setting may slow it, never speed it.
   minIssueInterval: { defaultMs: 60_000, floorMs: 60_000 },
   createClient,
+  classify: classifyKisAnswer,
   interpretError,
 };

@@ -1,13 +1,10 @@
-import { type Clock, systemClock } from "../clock";
-import type { BrokerAdapter } from "./adapter";
+import { systemClock } from "../clock";
+import type { BrokerAdapter, InterpretOptions } from "./adapter";
 import {
-  BrokerCredentialsError,
+  type BrokerAnswerClass,
+  type BrokerCodeKind,
   type BrokerError,
-  BrokerRateLimitedError,
-  BrokerRejectedError,
-  BrokerTokenRejectedError,
-  BrokerUnavailableError,
-  type CredentialsProblem,
+  brokerError,
   isTokenRejection,
 } from "./errors";
 import {
@@ -26,90 +23,91 @@ import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIWOOM";
 
-/** Code groups as the official client uses them (BROKERS.md). */
-const RATE_LIMIT_CODES = new Set(["1700"]);
-const TOKEN_CODES = new Set(["8003", "8005", "8006", "8009", "8015", "8016"]);
-const CREDENTIAL_PROBLEMS: Record<string, CredentialsProblem> = {
-  "8001": "invalid",
-  "8002": "invalid",
-  "8011": "invalid",
-  "8012": "invalid",
-  "8030": "environment_mismatch",
-  "8031": "environment_mismatch",
-  // 8010 (token issued to another IP) is a deployment problem, not a stale
-  // token: issuing again from a different egress IP would loop, so it is not
-  // reported as a token rejection.
-  "8010": "ip_not_allowed",
-  "8040": "ip_not_allowed",
-  "8050": "ip_not_allowed",
-  "8103": "ip_not_allowed",
+/**
+ * Kiwoom's error table (BROKERS.md) by what each code means for us. A code
+ * not listed falls back on the HTTP status (429 rate limited, 5xx retry later).
+ */
+const CODE_KINDS: Readonly<Record<string, BrokerCodeKind>> = {
+  ...codes("bad_request", "1501 1504 1505 1511 1512 1517 1901 1902 1903 8104"),
+  ...codes("our_bug", "1513 1514 1515 1516 8011 8012 8016 8020"),
+  ...codes("rate_limited", "1687 1700 1701 1702"),
+  ...codes("retry_later", "1999 8006 8009"),
+  ...codes("credentials_invalid", "8001 8002"),
+  // 8031 is a token of the other environment: re-issuing in the right one cures it.
+  // 8103 ("token or device authentication failed") may be the token: re-issue once.
+  ...codes("token_rejected", "8003 8005 8031 8103"),
+  ...codes("ip_mismatch", "8010"),
+  ...codes("revoke_failed", "8015"),
+  ...codes("wrong_environment", "8030"),
+  ...codes("device_not_registered", "8040 8050"),
+  ...codes("not_permitted", "8200"),
 };
+
+function codes(kind: BrokerCodeKind, list: string): Record<string, BrokerCodeKind> {
+  return Object.fromEntries(list.split(" ").map((code) => [code, kind]));
+}
+
 /** Kiwoom's limit is per second; one second is the shortest sensible wait. */
 const RATE_LIMIT_WAIT_MS = 1_000;
 
-/** "[8005:Token이 유효하지 않습니다]" → "8005". */
-const BRACKETED_CODE = /^\s*\[(\d+)\s*:/;
+/** "인증에 실패했습니다[8005:Token이 유효하지 않습니다]" → "8005": the code sits anywhere in the message, after a prefix. */
+const BRACKETED_CODE = /\[\s*(\d{3,5})\s*:/;
+
+/**
+ * Kiwoom's specific code of an answer: `[NNNN:` anywhere in return_msg,
+ * else return_code (only a coarse group such as 2, 3 or 5, or sometimes the
+ * code itself); undefined when the answer has neither.
+ */
+export function readKiwoomCode(body: unknown): string | undefined {
+  const record = asRecord(body);
+  if (!record) return undefined;
+  const message = typeof record.return_msg === "string" ? record.return_msg : undefined;
+  const bracketed = message !== undefined ? BRACKETED_CODE.exec(message)?.[1] : undefined;
+  if (bracketed) return bracketed;
+  const returnCode = numberField(record, "return_code");
+  return returnCode !== undefined ? String(returnCode) : undefined;
+}
+
+/**
+ * Classifies any Kiwoom answer (token endpoints or API calls, HTTP 200 or
+ * not) from its status and parsed JSON body (undefined when not JSON):
+ * its code and what that code means, or undefined for a success.
+ */
+export function classifyKiwoomAnswer(status: number, body: unknown): BrokerAnswerClass | undefined {
+  const record = asRecord(body);
+  const returnCode = record ? numberField(record, "return_code") : undefined;
+  const failed = status >= 400 || (returnCode !== undefined && returnCode !== 0);
+  if (!failed) return undefined;
+  const code = readKiwoomCode(record);
+  const known = code !== undefined ? CODE_KINDS[code] : undefined;
+  if (known) return { code, kind: known };
+  // Group 5 without a readable code has only been seen for rate limits.
+  if (status === 429 || returnCode === 5) return { code, kind: "rate_limited" };
+  if (status >= 500 || !record) return { code, kind: "retry_later" };
+  return { code, kind: "rejected" };
+}
 
 function headersFor(apiId: string): Record<string, string> {
   return { "content-type": "application/json;charset=UTF-8", "api-id": apiId };
 }
 
-/** Classify a Kiwoom answer; undefined when it is a success. */
+/** Classify a Kiwoom answer into a typed error; undefined when it is a success. */
 function interpretError(
   response: BrokerResponse,
-  options: { secrets?: readonly string[]; clock?: Clock } = {},
+  options: InterpretOptions = {},
 ): BrokerError | undefined {
-  const { status } = response;
+  const answer = classifyKiwoomAnswer(response.status, response.body);
+  if (!answer) return undefined;
   const body = asRecord(response.body);
   const clock = options.clock ?? systemClock;
-  const returnCode = body ? numberField(body, "return_code") : undefined;
-  const failed = status >= 400 || (returnCode !== undefined && returnCode !== 0);
-  if (!failed) return undefined;
-  const rawMessage = body ? stringField(body, "return_msg") : undefined;
-  const brokerMessage = scrub(rawMessage, options.secrets ?? []);
-  // The specific code sits in the message; return_code itself is often a small generic number.
-  const code =
-    (rawMessage !== undefined ? BRACKETED_CODE.exec(rawMessage)?.[1] : undefined) ??
-    (returnCode !== undefined ? String(returnCode) : undefined);
-  const details = { broker: BROKER, brokerCode: code, httpStatus: status, brokerMessage } as const;
-  const said = brokerMessage ? ` (${brokerMessage})` : code ? ` (${code})` : ` (HTTP ${status})`;
-
-  // Seen as code 1700, as HTTP 429, and as HTTP 200 with return_code 5.
-  if (
-    (code !== undefined && RATE_LIMIT_CODES.has(code)) ||
-    status === 429 ||
-    (returnCode === 5 &&
-      !(code !== undefined && (TOKEN_CODES.has(code) || code in CREDENTIAL_PROBLEMS)))
-  ) {
-    const wait = Math.max(RATE_LIMIT_WAIT_MS, retryAfterMs(response.headers, clock) ?? 0);
-    return new BrokerRateLimitedError(`Kiwoom rate limit hit${said}; retry after ${wait} ms.`, {
-      ...details,
-      retryAfterMs: wait,
-    });
-  }
-  if (code !== undefined && TOKEN_CODES.has(code)) {
-    return new BrokerTokenRejectedError(`Kiwoom rejected the access token${said}.`, details);
-  }
-  const problem = code !== undefined ? CREDENTIAL_PROBLEMS[code] : undefined;
-  if (problem) {
-    return new BrokerCredentialsError(`Kiwoom rejected the app key or its use${said}.`, {
-      ...details,
-      problem,
-    });
-  }
-  if (status >= 500) {
-    return new BrokerUnavailableError(`Kiwoom failed with a server error${said}.`, {
-      ...details,
-      reason: "server_error",
-    });
-  }
-  if (!body) {
-    return new BrokerUnavailableError(
-      `Kiwoom answered HTTP ${status} with a body that is not JSON.`,
-      { ...details, reason: "unparseable" },
-    );
-  }
-  return new BrokerRejectedError(`Kiwoom refused the request${said}.`, details);
+  return brokerError(answer, {
+    broker: BROKER,
+    httpStatus: response.status,
+    brokerMessage: scrub(body ? stringField(body, "return_msg") : undefined, options.secrets ?? []),
+    environment: options.environment,
+    retryAfterMs: Math.max(RATE_LIMIT_WAIT_MS, retryAfterMs(response.headers, clock) ?? 0),
+    unreadable: !body,
+  });
 }
 
 const TOKEN_ANSWER: TokenAnswerShape = {
@@ -140,6 +138,7 @@ function createClient(context: AdapterContext): BrokerClient {
       const error = interpretError(response, {
         secrets: secretsOf(credentials),
         clock: context.clock,
+        environment: credentials.environment,
       });
       if (error) throw error;
       return readIssuedToken(TOKEN_ANSWER, response, issuedAt);
@@ -156,6 +155,7 @@ function createClient(context: AdapterContext): BrokerClient {
       const error = interpretError(response, {
         secrets: secretsOf(credentials, accessToken),
         clock: context.clock,
+        environment: credentials.environment,
       });
       // A token the broker no longer accepts is as revoked as it gets.
       if (isTokenRejection(error)) return;
@@ -174,5 +174,6 @@ export const kiwoomAdapter: BrokerAdapter = {
   // it matches the only published peer figure (KIS). Configurable down to 1 s.
   minIssueInterval: { defaultMs: 60_000, floorMs: 1_000 },
   createClient,
+  classify: classifyKiwoomAnswer,
   interpretError,
 };

@@ -1,12 +1,12 @@
 import { type Clock, systemClock } from "../clock";
 import type { BrokerAdapter } from "./adapter";
-import type { BrokerError } from "./errors";
+import type { BrokerAnswerClass, BrokerError } from "./errors";
 import type { BrokerResponse } from "./http";
 import { kisAdapter } from "./kis";
 import { kiwoomAdapter } from "./kiwoom";
 import type { BrokerSettings } from "./settings";
 import { type JsonPost, postJsonOverHttp } from "./transport";
-import type { Broker, BrokerClient } from "./types";
+import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
 
 /** One entry per broker: adding a broker is its adapter file plus a line here (and its literal in `Broker`). */
 export const BROKER_ADAPTERS: Readonly<Record<Broker, BrokerAdapter>> = {
@@ -25,7 +25,10 @@ export interface BrokerRegistry {
     broker: Broker,
     response: BrokerResponse,
     secrets?: readonly string[],
+    environment?: BrokerEnvironment,
   ): BrokerError | undefined;
+  /** The broker's code of an answer and what it means (see BrokerCodeKind); undefined for a success. */
+  classify(broker: Broker, status: number, body: unknown): BrokerAnswerClass | undefined;
 }
 
 export interface BrokerRegistryDependencies {
@@ -62,8 +65,11 @@ export function createBrokerRegistry(
       if (!client) throw new Error(`Unknown broker ${JSON.stringify(broker)}.`);
       return client;
     },
-    interpretError(broker, response, secrets = []) {
-      return BROKER_ADAPTERS[broker].interpretError(response, { secrets, clock });
+    interpretError(broker, response, secrets = [], environment) {
+      return BROKER_ADAPTERS[broker].interpretError(response, { secrets, clock, environment });
+    },
+    classify(broker, status, body) {
+      return BROKER_ADAPTERS[broker].classify(status, body);
     },
   };
 }

@@ -6,7 +6,11 @@
  * may weigh, and we use only its leveled JSON lines. The line shape is
  * pino's (level label, time, msg, bindings), so pino-pretty renders it for
  * humans (`npm start` in a terminal).
+ *
+ * Keys are snake_case, like the wire and the SQL, so one CloudWatch Logs
+ * Insights query finds them all.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 
 /** Every level a logger accepts, lowest first: the one list LOG_LEVEL settings are checked against. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -36,6 +40,31 @@ export interface LoggerOptions {
   destination?: LogDestination;
   /** Bound to every line (service, function name, …). */
   base?: Record<string, unknown>;
+}
+
+/**
+ * Fields of the invocation or request under way (`request_id`, `cold_start`),
+ * added to every line written inside it by any logger, so code deep in core
+ * needs no logger handed down per request.
+ */
+const context = new AsyncLocalStorage<Record<string, unknown>>();
+
+/** Runs `fn` with `fields` on every log line it writes (nested calls add to the outer fields). */
+export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return context.run({ ...context.getStore(), ...fields }, fn);
+}
+
+/**
+ * Whether this is a container's first invocation, for the `cold_start` field:
+ * true once, then false. Call it once per invocation.
+ */
+export function coldStartTracker(): () => boolean {
+  let cold = true;
+  return () => {
+    const first = cold;
+    cold = false;
+    return first;
+  };
 }
 
 const RANK: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
@@ -93,7 +122,14 @@ function makeLogger(
       if (RANK[name] < threshold) return;
       const fields = typeof objectOrMessage === "string" ? {} : objectOrMessage;
       const msg = typeof objectOrMessage === "string" ? objectOrMessage : message;
-      const line = { level: name, time: new Date().toISOString(), ...bindings, ...fields, msg };
+      const line = {
+        level: name,
+        time: new Date().toISOString(),
+        ...bindings,
+        ...context.getStore(),
+        ...fields,
+        msg,
+      };
       destination.write(`${safeStringify(line)}\n`);
     };
   return {

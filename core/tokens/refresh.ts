@@ -162,7 +162,7 @@ export async function refreshDueTokens(
           }
           if (!(error instanceof ServiceError)) {
             logger.error(
-              { event: "refresh_account_error", accountId, err: error },
+              { event: "refresh_account_error", account_id: accountId, err: error },
               "unexpected error refreshing an account",
             );
           }
@@ -192,7 +192,17 @@ export async function refreshDueTokens(
     logger.info(
       {
         event: "refresh_run",
-        ...summary,
+        run_id: summary.runId,
+        started_at: summary.startedAt,
+        duration_ms: summary.durationMs,
+        due: summary.due,
+        claimed: summary.claimed,
+        issued: summary.issued,
+        current: summary.current,
+        reused: summary.reused,
+        deferred: summary.deferred,
+        failed: summary.failed,
+        not_started: summary.notStarted,
         failures: summary.failures.length,
         tokens_expiring_unrefreshed: summary.expiringUnrefreshed,
       },

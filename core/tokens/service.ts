@@ -216,11 +216,11 @@ export function createTokenService(deps: TokenServiceDependencies) {
       logger.info(
         {
           event: "token_issued",
-          accountId,
+          account_id: accountId,
           broker,
           environment,
           trigger: request.trigger,
-          expiresAt: issued.expiresAt,
+          expires_at: issued.expiresAt,
         },
         "issued a broker token",
       );
@@ -278,12 +278,20 @@ export function createTokenService(deps: TokenServiceDependencies) {
       });
     } catch (recordError) {
       logger.error(
-        { event: "token_failure_not_recorded", accountId, err: recordError },
+        { event: "token_failure_not_recorded", account_id: accountId, err: recordError },
         "could not record a failed issuance",
       );
     }
     logger.warn(
-      { event: "token_issue_failed", accountId, broker, environment, trigger, code, brokerCode },
+      {
+        event: "token_issue_failed",
+        account_id: accountId,
+        broker,
+        environment,
+        trigger,
+        code,
+        broker_code: brokerCode,
+      },
       `token issuance failed: ${message}`,
     );
   }
@@ -456,7 +464,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         });
       });
       logger.info(
-        { event: "token_invalidated", accountId, broker: credentials.broker },
+        { event: "token_invalidated", account_id: accountId, broker: credentials.broker },
         "token reported as rejected by the broker",
       );
       return { invalidated: true };

@@ -1,3 +1,5 @@
+import { SANDBOX_CODES } from "./codes";
+
 /** What an injected fault does to a token request. */
 export type SandboxFaultKind =
   /** Hold the request without answering (past any client timeout), then drop the connection. */
@@ -27,6 +29,17 @@ export interface SandboxConfig {
   kisExpiresInSkewSeconds: number;
   /** Kiwoom publishes no issue limit; the sandbox refuses (1700, HTTP 429) a second issue per app key within this. 0 turns it off. Default 1000. */
   kiwoomIssueIntervalMs: number;
+  /** HTTP status of Kiwoom's errors other than rate limits (429): both 200 and non-2xx must be read. Default 200. */
+  kiwoomErrorStatus: number;
+  /**
+   * Broker codes (8006, EGW00207, …): the next requests to that broker's
+   * endpoints (any endpoint) are answered with them, in order, in the
+   * broker's real shape. A KIS code waits for a KIS request and a Kiwoom code
+   * for a Kiwoom request. Default [].
+   */
+  failNextCodes: string[];
+  /** Client IPs registered for KIS app keys; a request from any other gets EGW00207. Empty: every IP is allowed. Default []. */
+  kisRegisteredIps: string[];
   /**
    * Calls (not token requests) each app key may make in any 1000 ms (a sliding
    * window, the strictest reading of "per second"), per broker and
@@ -46,6 +59,9 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   kisTokenErrorStatus: 500,
   kisExpiresInSkewSeconds: 0,
   kiwoomIssueIntervalMs: 1_000,
+  kiwoomErrorStatus: 200,
+  failNextCodes: [],
+  kisRegisteredIps: [],
   callsPerSecond: { KIS: { real: 20, paper: 2 }, KIWOOM: { real: 5, paper: 1 } },
 };
 
@@ -57,6 +73,7 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
   const next: SandboxConfig = {
     ...current,
     failNext: [...current.failNext],
+    failNextCodes: [...current.failNextCodes],
     callsPerSecond: structuredClone(current.callsPerSecond),
   };
   for (const [field, value] of Object.entries(change)) {
@@ -91,6 +108,26 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
           throw new Error("errorKinds must name at least one fault.");
         }
         next[field] = [...value];
+        break;
+      case "failNextCodes":
+        if (!Array.isArray(value) || !value.every((code) => SANDBOX_CODES.has(code))) {
+          throw new Error(
+            `failNextCodes must be a list of codes among ${[...SANDBOX_CODES].join(", ")}.`,
+          );
+        }
+        next.failNextCodes = [...value];
+        break;
+      case "kisRegisteredIps":
+        if (!Array.isArray(value) || !value.every((ip) => typeof ip === "string" && ip !== "")) {
+          throw new Error("kisRegisteredIps must be a list of IP addresses.");
+        }
+        next.kisRegisteredIps = [...value];
+        break;
+      case "kiwoomErrorStatus":
+        if (!Number.isInteger(value) || (value as number) < 200 || (value as number) > 599) {
+          throw new Error("kiwoomErrorStatus must be an HTTP status from 200 to 599.");
+        }
+        next.kiwoomErrorStatus = value as number;
         break;
       case "kisTokenErrorStatus":
         if (value !== 200 && value !== 500)

@@ -4,6 +4,7 @@ import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import { type Clock, systemClock } from "../../core/clock";
 import { type Logger, silentLogger } from "../../core/log";
 import type { Answer, BrokerRequest, SandboxBroker } from "./answers";
+import { isKisCode, kisError, kiwoomError } from "./codes";
 import {
   applyConfigChange,
   DEFAULT_SANDBOX_CONFIG,
@@ -102,6 +103,25 @@ export async function startBrokerSandbox(
     return undefined;
   }
 
+  /** A queued broker code for this broker, or KIS's check of registered IPs. */
+  function codedAnswer(broker: Broker, request: BrokerRequest): Answer | undefined {
+    const kis = broker === "KIS";
+    const index = config.failNextCodes.findIndex((code) => isKisCode(code) === kis);
+    const code =
+      index >= 0
+        ? config.failNextCodes.splice(index, 1)[0]
+        : kis &&
+            config.kisRegisteredIps.length > 0 &&
+            !config.kisRegisteredIps.includes(request.clientIp)
+          ? "EGW00207"
+          : undefined;
+    if (code === undefined) return undefined;
+    state.recordRejection(code);
+    return kis
+      ? kisError(code, request.path.startsWith("/oauth2/"))
+      : kiwoomError(code, { status: config.kiwoomErrorStatus });
+  }
+
   function faultAnswer(
     kind: SandboxFaultKind,
     request: BrokerRequest,
@@ -138,6 +158,8 @@ export async function startBrokerSandbox(
     if (closing || res.destroyed) return "hang";
     const fault = drawFault(request, target.handler);
     if (fault) return faultAnswer(fault, request, target.handler);
+    const coded = codedAnswer(target.broker, request);
+    if (coded) return coded;
     const answer = target.handler.handle(request, {
       state,
       config,

@@ -7,6 +7,7 @@ import {
   header,
   type SandboxBroker,
 } from "./answers";
+import { kisError } from "./codes";
 import { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, type TokenVerdict } from "./state";
 
 const TOKEN_PATH = "/oauth2/tokenP";
@@ -19,10 +20,10 @@ const REAL_ORDER_TR_IDS = new Set(["TTTC0012U", "TTTC0011U", "TTTC0802U", "TTTC0
 const PAPER_ORDER_TR_IDS = new Set([...REAL_ORDER_TR_IDS].map((id) => `V${id.slice(1)}`));
 const ORDER_FIELDS = ["CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR"];
 
-/** The token gateway's error shape, HTTP 403. */
-function gatewayError(context: BrokerContext, code: string, description: string): Answer {
+/** The token gateway's error shape {error_code, error_description}, counted. */
+function gatewayError(context: BrokerContext, code: string): Answer {
   context.state.recordRejection(code);
-  return { status: 403, body: { error_code: code, error_description: description } };
+  return kisError(code, true);
 }
 
 function credentialsError(
@@ -35,13 +36,13 @@ function credentialsError(
     case "ok":
       return undefined;
     case "missing_key":
-      return gatewayError(context, "EGW00102", "AppKey는 필수입니다.");
+      return gatewayError(context, "EGW00102");
     case "missing_secret":
-      return gatewayError(context, "EGW00104", "AppSecret는 필수입니다.");
+      return gatewayError(context, "EGW00104");
     case "invalid":
     // The other host has never heard of a key from this one.
     case "other_environment":
-      return gatewayError(context, "EGW00103", "유효하지 않은 AppKey입니다.");
+      return gatewayError(context, "EGW00103");
   }
 }
 
@@ -53,7 +54,7 @@ function issue(request: BrokerRequest, context: BrokerContext): Answer {
   const appKey = appkey as string;
   const now = state.now();
   if (now - state.keyState("KIS", environment, appKey).lastIssueAt < KIS_ISSUE_INTERVAL_MS) {
-    return gatewayError(context, "EGW00133", "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)");
+    return gatewayError(context, "EGW00133");
   }
   const record =
     state.reusable("KIS", environment, appKey, KIS_REUSE_WINDOW_MS) ??
@@ -81,7 +82,7 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
     typeof token === "string" ? token : undefined,
     appkey as string,
   );
-  if (!verdict.ok) return gatewayError(context, "EGW00121", "유효하지 않은 token 입니다.");
+  if (!verdict.ok) return gatewayError(context, "EGW00121");
   context.state.revoke(verdict.record);
   // Both spellings of `code` are seen live; alternate so clients meet both.
   const code = context.state.stats.revoked.total % 2 === 0 ? "200" : 200;
@@ -89,17 +90,14 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
 }
 
 function tokenError(context: BrokerContext, verdict: Exclude<TokenVerdict, { ok: true }>): Answer {
-  const [code, message] =
+  const code =
     verdict.why === "missing"
-      ? ["EGW00122", "token을 찾을 수 없습니다."]
+      ? "EGW00122"
       : verdict.why === "expired" || verdict.why === "other_environment"
-        ? ["EGW00123", "기간이 만료된 token 입니다."]
-        : ["EGW00121", "유효하지 않은 token 입니다."];
+        ? "EGW00123"
+        : "EGW00121";
   context.state.recordRejection(code);
-  return {
-    status: context.config.kisTokenErrorStatus,
-    body: { rt_cd: "1", msg_cd: code, msg1: message },
-  };
+  return kisError(code, false, context.config.kisTokenErrorStatus);
 }
 
 /** A call answer in KIS's normal shape; the gateway-level EGW codes come with HTTP 500. */
@@ -211,19 +209,7 @@ export const kisSandbox: SandboxBroker = {
   isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
 
   rateLimitAnswer(request) {
-    if (request.path === TOKEN_PATH) {
-      return {
-        status: 403,
-        body: {
-          error_code: "EGW00133",
-          error_description: "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
-        },
-      };
-    }
-    return {
-      status: 500,
-      body: { rt_cd: "1", msg_cd: "EGW00201", msg1: "초당 거래건수를 초과하였습니다." },
-    };
+    return request.path === TOKEN_PATH ? kisError("EGW00133", true) : kisError("EGW00201", false);
   },
 
   handle(request, context) {

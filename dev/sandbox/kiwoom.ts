@@ -7,6 +7,7 @@ import {
   header,
   type SandboxBroker,
 } from "./answers";
+import { kiwoomError } from "./codes";
 
 const TOKEN_PATH = "/oauth2/token";
 const REVOKE_PATH = "/oauth2/revoke";
@@ -20,14 +21,10 @@ const API_IDS: Record<string, readonly string[]> = {
 const ORDER_FIELDS = ["dmst_stex_tp", "stk_cd", "ord_qty", "trde_tp"];
 const OK = { return_code: 0, return_msg: "정상적으로 처리되었습니다" };
 
-/**
- * Kiwoom puts the specific code in the message; the return_code of these
- * errors is not documented, so the sandbox uses a generic 3 and clients read
- * the bracketed code.
- */
-function failure(context: BrokerContext, code: string, message: string, status = 200): Answer {
+/** A Kiwoom error in the real shape (prefixed return_msg, coarse return_code), counted. */
+function failure(context: BrokerContext, code: string, message?: string): Answer {
   context.state.recordRejection(code);
-  return { status, body: { return_code: 3, return_msg: `[${code}:${message}]` } };
+  return kiwoomError(code, { status: context.config.kiwoomErrorStatus, message });
 }
 
 function credentialsError(
@@ -40,27 +37,25 @@ function credentialsError(
     case "ok":
       return undefined;
     case "missing_key":
-    case "invalid":
-      return failure(context, "8001", "App Key와 Secret Key 검증에 실패했습니다");
     case "missing_secret":
-      return failure(context, "8002", "App Key와 Secret Key 검증에 실패했습니다");
+      return failure(context, "8020");
+    case "invalid":
+      return failure(context, "8001");
+    // A key of the other environment, on either host.
     case "other_environment":
-      return context.environment === "paper"
-        ? failure(context, "8030", "실전투자 App Key로는 모의투자를 이용할 수 없습니다")
-        : failure(context, "8031", "모의투자 App Key로는 실전투자를 이용할 수 없습니다");
+      return failure(context, "8030");
   }
 }
 
+/** The three rate-limit shapes seen live: HTTP 429, HTTP 200 with group 5, HTTP 200 with the code as return_code. */
 function rateLimit(apiId: string, shape: number): Answer {
-  const message = `[1700:허용된 요청 개수를 초과하였습니다. API ID=${apiId}]`;
-  // The three shapes seen live: code 1700, HTTP 429, HTTP 200 with return_code 5.
-  if (shape === 0) return { status: 429, body: { return_code: 5, return_msg: message } };
-  if (shape === 1)
-    return {
-      status: 200,
-      body: { return_code: 5, return_msg: "허용된 요청 개수를 초과하였습니다" },
-    };
-  return { status: 200, body: { return_code: 1700, return_msg: message } };
+  const answer = kiwoomError("1700", { apiId });
+  if (shape === 0) return answer;
+  const body = answer.body as { return_code: number; return_msg: string };
+  return {
+    status: 200,
+    body: shape === 1 ? body : { return_code: 1700, return_msg: body.return_msg },
+  };
 }
 
 function issue(request: BrokerRequest, context: BrokerContext): Answer {
@@ -97,7 +92,7 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
     typeof token === "string" ? token : undefined,
     appkey as string,
   );
-  if (!verdict.ok) return failure(context, "8005", "Token이 유효하지 않습니다");
+  if (!verdict.ok) return failure(context, "8005");
   context.state.revoke(verdict.record);
   return { status: 200, body: { ...OK } };
 }
@@ -111,10 +106,10 @@ function guardCall(request: BrokerRequest, context: BrokerContext): Answer | und
   const token = bearer(request.headers);
   if (!token) return failure(context, "1513", "헤더 authorization 값이 없습니다");
   const verdict = context.state.checkToken("KIWOOM", context.environment, token);
-  if (!verdict.ok) return failure(context, "8005", "Token이 유효하지 않습니다");
+  if (!verdict.ok) return failure(context, verdict.why === "other_environment" ? "8031" : "8005");
   const { record } = verdict;
   if (record.issuerIp !== undefined && record.issuerIp !== request.clientIp) {
-    return failure(context, "8010", "Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다");
+    return failure(context, "8010");
   }
   const limit = context.config.callsPerSecond.KIWOOM[context.environment];
   if (

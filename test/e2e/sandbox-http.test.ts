@@ -100,7 +100,7 @@ describe("the sandbox's own HTTP endpoints", () => {
         body: "{}",
       }),
     );
-    expect(String(used.return_msg)).toMatch(/^\[8005:/);
+    expect(String(used.return_msg)).toMatch(/^인증에 실패했습니다\[8005:/);
   });
 
   it("answers 404 for paths no broker has", async () => {

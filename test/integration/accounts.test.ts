@@ -173,6 +173,50 @@ describe("account store", () => {
     expect(again.securitiesConfig?.cert_password).toBe("cert-pass-value");
   });
 
+  it("concurrent patches of one account's secrets are each merged, none lost", async () => {
+    const account = await createAccount(db.sql, cipher, kisBody());
+    const results = await Promise.all([
+      updateAccount(db.sql, cipher, account.id, parseUpdateAccount({ api_secret: "secret-two" })),
+      updateAccount(
+        db.sql,
+        cipher,
+        account.id,
+        parseUpdateAccount({ securities_config: { account_number: "87654321" } }),
+      ),
+      updateAccount(
+        db.sql,
+        cipher,
+        account.id,
+        parseUpdateAccount({ api_key: "PS-key-three-000" }),
+      ),
+    ]);
+    expect(results.map((r) => r.credentialsChanged)).toEqual([true, false, true]);
+    const after = await getAccount(db.sql, cipher, account.id);
+    expect(after.apiSecret).toBe("secret-two");
+    expect(after.apiKey).toBe("PS-key-three-000");
+    expect(after.securitiesConfig?.account_number).toBe("87654321");
+    expect(after.securitiesConfig?.cert_password).toBe("cert-pass-value");
+  });
+
+  it("a patch that deactivates an account says so and hands back its credentials", async () => {
+    const account = await createAccount(db.sql, cipher, kisBody());
+    const off = await updateAccount(
+      db.sql,
+      cipher,
+      account.id,
+      parseUpdateAccount({ is_active: false }),
+    );
+    expect(off.deactivated).toBe(true);
+    expect(off.previousCredentials).toMatchObject({ appKey: "PS-app-key-0123456789" });
+    const again = await updateAccount(
+      db.sql,
+      cipher,
+      account.id,
+      parseUpdateAccount({ is_active: false }),
+    );
+    expect(again.deactivated).toBe(false);
+  });
+
   it("a patch is validated against the stored account and changes nothing when invalid", async () => {
     const account = await createAccount(db.sql, cipher, kisBody());
     const error = await updateAccount(

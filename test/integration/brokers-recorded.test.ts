@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROBLEM_BASE, toProblem } from "../../core/api/problems";
 import {
   type Broker,
   BrokerError,
@@ -30,6 +31,17 @@ interface Fixture {
     problem?: string;
     reason?: string;
     tokenRejection?: boolean;
+    /** What the code means (BrokerCodeKind) and the service's own error code. */
+    codeKind?: string;
+    /** The problem document the API answers with. */
+    http?: {
+      status: number;
+      type: string;
+      code: string;
+      broker_code?: string;
+      detailIncludes?: string;
+      retryAfter?: string;
+    };
   };
 }
 
@@ -135,7 +147,22 @@ async function run(name: string, fixture: Fixture): Promise<unknown> {
 
 describe("adapters read every recorded broker answer", () => {
   it("has a recorded answer for every shape BROKERS.md lists", () => {
-    expect(fixtures.length).toBeGreaterThanOrEqual(40);
+    expect(fixtures.length).toBeGreaterThanOrEqual(80);
+    const recorded = new Set(fixtures.map(({ fixture }) => fixture.expect.brokerCode));
+    // Every code of BROKERS.md's Kiwoom table and the KIS codes it names.
+    const listed = [
+      ..."1501 1504 1505 1511 1512 1513 1514 1515 1516 1517 1687 1700 1701 1702 1901 1902 1903 1999".split(
+        " ",
+      ),
+      ..."8001 8002 8003 8005 8006 8009 8010 8011 8012 8015 8016 8020 8030 8031 8040 8050 8103 8104 8200".split(
+        " ",
+      ),
+      ..."EGW00001 EGW00002 EGW00102 EGW00103 EGW00104 EGW00105 EGW00121 EGW00122 EGW00123".split(
+        " ",
+      ),
+      ..."EGW00133 EGW00201 EGW00206 EGW00207 EGW00213".split(" "),
+    ];
+    expect(listed.filter((code) => !recorded.has(code))).toEqual([]);
   });
 
   for (const { name, fixture } of fixtures) {
@@ -171,6 +198,27 @@ describe("adapters read every recorded broker answer", () => {
         if (expected.problem !== undefined) expect(error.problem).toBe(expected.problem);
         if (expected.reason !== undefined) expect(error.reason).toBe(expected.reason);
         expect(isTokenRejection(error)).toBe(expected.tokenRejection ?? false);
+        if (expected.codeKind !== undefined) {
+          expect(error.codeKind).toBe(expected.codeKind);
+          // The exported classifier says the same as the adapter.
+          const response = fixture.response;
+          const body = typeof response.body === "string" ? undefined : response.body;
+          expect(registryFor(name).classify(fixture.broker, response.status, body)).toEqual({
+            code: expected.brokerCode,
+            kind: expected.codeKind,
+          });
+        }
+        if (expected.http) {
+          const { problem, headers } = toProblem(error);
+          expect(problem.status).toBe(expected.http.status);
+          expect(problem.type).toBe(`${PROBLEM_BASE}${expected.http.type}`);
+          expect(problem.code).toBe(expected.http.code);
+          expect(problem.broker_code).toBe(expected.http.broker_code);
+          if (expected.http.detailIncludes)
+            expect(problem.detail).toContain(expected.http.detailIncludes);
+          expect(headers["Retry-After"]).toBe(expected.http.retryAfter);
+          for (const secret of SECRETS) expect(JSON.stringify(problem)).not.toContain(secret);
+        }
         const visible = `${error.message} ${JSON.stringify(error)} ${String(error.brokerMessage)}`;
         for (const secret of SECRETS) expect(visible).not.toContain(secret);
       }

@@ -17,6 +17,8 @@ import { startTestBrokerSandbox, type TestBrokerSandbox } from "./sandbox";
 export interface TestServer {
   /** http://127.0.0.1:<port> */
   url: string;
+  /** The local master key its cipher uses. */
+  masterKey: Buffer;
   /** The admin key (LOCAL_API_KEY of the local key file). */
   adminKey: string;
   /** Plaintext keys by id for the extra keys asked for. */
@@ -36,6 +38,12 @@ export interface TestServerOptions {
   keys?: Record<string, Scope[]>;
   /** Extra settings (TOKEN_ISSUE_WAIT_MS, …). */
   env?: Record<string, string>;
+  /** The local master key (random by default): give another server's to read its rows. */
+  masterKey?: Buffer;
+  /** Serve this database instead of a fresh one; stop() then leaves it to its owner. */
+  db?: TestDatabase;
+  /** The runtime's pool size (default 5). */
+  maxConnections?: number;
 }
 
 /**
@@ -45,7 +53,8 @@ export interface TestServerOptions {
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "securities-support-api-"));
-  const db = await createTestDatabase();
+  const db = options.db ?? (await createTestDatabase());
+  const masterKey = options.masterKey ?? randomBytes(32);
   const sandbox = await startTestBrokerSandbox({ clock: systemClock });
   const lines: string[] = [];
   const destination = new Writable({
@@ -76,8 +85,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     env: { ...sandbox.env, DATA_DIR: dataDir, ...options.env },
     apiKeys,
     logger,
-    keys: createLocalKeyProvider({ masterKey: randomBytes(32) }),
-    maxConnections: 5,
+    keys: createLocalKeyProvider({ masterKey }),
+    maxConnections: options.maxConnections ?? 5,
   });
   const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
@@ -85,6 +94,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   return {
     url,
+    masterKey,
     adminKey,
     keys,
     runtime,
@@ -100,10 +110,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return fetch(`${url}${path}`, { ...rest, headers });
     },
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A request still hanging (a test that caught a deadlock) must not hang the teardown.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
       await runtime.close();
       await sandbox.stop();
-      await db.drop();
+      if (!options.db) await db.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../core/log";
+import { coldStartTracker, createLogger, withLogContext } from "../../core/log";
 
 function capture(level = "debug") {
   const lines: Record<string, unknown>[] = [];
@@ -14,14 +14,14 @@ function capture(level = "debug") {
 describe("the logger", () => {
   it("writes one JSON object per line with level, time, bindings and message", () => {
     const { logger, lines } = capture();
-    logger.child({ fn: "api" }).info({ accountId: 7 }, "issued");
+    logger.child({ fn: "api" }).info({ account_id: 7 }, "issued");
     expect(lines).toEqual([
       {
         level: "info",
         time: expect.any(String),
         service: "test",
         fn: "api",
-        accountId: 7,
+        account_id: 7,
         msg: "issued",
       },
     ]);
@@ -58,5 +58,36 @@ describe("the logger", () => {
     expect(() => createLogger({ level: "verbose" })).toThrow(
       'LOG_LEVEL must be one of debug, info, warn, error, silent; got "verbose"',
     );
+  });
+});
+
+describe("the log context", () => {
+  it("adds its fields to every line written inside it, by any logger, and only there", async () => {
+    const { logger, lines } = capture();
+    const other = capture();
+    await withLogContext({ request_id: "r-1" }, async () => {
+      logger.info("before await");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      other.logger.child({ part: "deep" }).info("after await");
+      withLogContext({ cold_start: false }, () => logger.info("nested"));
+    });
+    logger.info("outside");
+    expect(lines.map((l) => [l.msg, l.request_id, l.cold_start])).toEqual([
+      ["before await", "r-1", undefined],
+      ["nested", "r-1", false],
+      ["outside", undefined, undefined],
+    ]);
+    expect(other.lines[0]).toMatchObject({ request_id: "r-1", part: "deep" });
+  });
+
+  it("a line's own fields win over the context's", () => {
+    const { logger, lines } = capture();
+    withLogContext({ request_id: "outer" }, () => logger.info({ request_id: "own" }, "x"));
+    expect(lines[0]?.request_id).toBe("own");
+  });
+
+  it("reports a cold start once per tracker", () => {
+    const coldStart = coldStartTracker();
+    expect([coldStart(), coldStart(), coldStart()]).toEqual([true, false, false]);
   });
 });
