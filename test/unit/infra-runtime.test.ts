@@ -3,12 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { preMigrationSnapshotId } from "../../core/backups";
 import { createKmsKeyProvider } from "../../core/crypto";
-import {
-  ALARM_RULES,
-  alarmPeriodSeconds,
-  EXPIRING_UNREFRESHED_FIELD,
-  expiringUnrefreshedFilter,
-} from "../../infra/alarm-rules";
+import { ALARM_RULES, alarmPeriodSeconds } from "../../infra/alarm-rules";
 import { dbConnectArn, grantsFor, snapshotArnPattern } from "../../infra/permissions";
 import {
   type FunctionKey,
@@ -250,15 +245,6 @@ describe("permissions", () => {
 });
 
 describe("alarms", () => {
-  it("publishes the refresh summary's expiring-unrefreshed count as a metric", () => {
-    expect(expiringUnrefreshedFilter("prod")).toEqual({
-      pattern: `{ $.${EXPIRING_UNREFRESHED_FIELD} >= 0 }`,
-      metricName: "TokensExpiringUnrefreshed",
-      namespace: "SecuritiesSupport/prod",
-      value: "$.tokens_expiring_unrefreshed",
-    });
-  });
-
   it("spans two scheduled runs, in whole minutes", () => {
     expect(alarmPeriodSeconds("rate(10 minutes)")).toBe(1200);
     expect(alarmPeriodSeconds("rate(1 minute)")).toBe(120);
