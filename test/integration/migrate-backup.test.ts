@@ -2,9 +2,10 @@ import { chmod, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findOnPath, migrate } from "../../core/migrations";
+import { migrate } from "../../core/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createLegacyAccounts } from "../support/legacy";
+import { toolOnPath } from "../support/tools";
 
 let dir: string;
 const databases: TestDatabase[] = [];
@@ -105,7 +106,7 @@ describe("the backup before up", () => {
   });
 
   it("writes the dump readable by its owner only (it holds legacy plaintext keys)", async (context) => {
-    const pgDump = await findOnPath("pg_dump", process.env.PATH ?? "");
+    const pgDump = toolOnPath("pg_dump");
     if (!pgDump) {
       context.skip("pg_dump is not installed on this machine");
       return;
