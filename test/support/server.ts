@@ -44,6 +44,8 @@ export interface TestServerOptions {
   db?: TestDatabase;
   /** The runtime's pool size (default 5). */
   maxConnections?: number;
+  /** The API's request deadline (default API Gateway's 29 s). */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logger,
     keys: createLocalKeyProvider({ masterKey }),
     maxConnections: options.maxConnections ?? 5,
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
   const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
