@@ -82,7 +82,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
 
   const runtime = await createLocalRuntime({
-    databaseUrl: db.url,
+    // As the service connects in AWS: the runtime role, not the owner.
+    databaseUrl: db.runtimeUrl,
     env: { ...sandbox.env, DATA_DIR: dataDir, ...options.env },
     apiKeys,
     logger,
