@@ -2,7 +2,7 @@
  * What each deployed function is given: its size, its time budget and its
  * environment. Pure, so the relations are unit-tested without SST.
  */
-import type { InfraSettings } from "./settings";
+import { connectionBudgetOf, type InfraSettings } from "./settings";
 
 export type FunctionKey = "migrate" | "refresh" | "api";
 
@@ -74,6 +74,7 @@ export function functionEnvironment<T>(
     DB_SECRET_ARN: resources.dbSecretArn,
     DB_SSLMODE: "require",
   };
+  const budget = connectionBudgetOf(settings);
   const refreshKnobs = {
     REFRESH_WINDOW_HOURS: String(settings.refresh.windowHours),
     REFRESH_CONCURRENCY: String(settings.refresh.concurrency),
@@ -93,6 +94,9 @@ export function functionEnvironment<T>(
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         REFRESH_TIME_BUDGET_MS: String(refreshTimeBudgetMs(settings.refresh.timeoutSeconds)),
+        REFRESH_MAX_WORKERS: String(settings.refresh.maxWorkers),
+        REFRESH_ACCOUNT_MS: String(settings.refresh.accountMs),
+        DB_POOL_MAX: String(budget.refreshScheduler.poolMax),
       };
     case "api":
       return {
@@ -101,6 +105,7 @@ export function functionEnvironment<T>(
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         API_KEYS_SECRET_ID: resources.apiKeysSecretArn,
+        DB_POOL_MAX: String(budget.api.poolMax),
       };
   }
 }

@@ -5,3 +5,4 @@ export {
   resolveDatabaseConnection,
   resolveDatabaseUrl,
 } from "./database-url";
+export { positiveIntegerSetting } from "./integer";
