@@ -1,8 +1,10 @@
 export type { DatabaseConnection } from "../db";
 export {
+  type AuthTokenSigner,
   DatabaseSettingsError,
   type ResolveDatabaseUrlOptions,
   resolveDatabaseConnection,
+  resolveDatabaseTls,
   resolveDatabaseUrl,
 } from "./database-url";
 export { positiveIntegerSetting } from "./integer";
