@@ -165,8 +165,13 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       const id = accountId(c);
       const patch = parseUpdateAccount(await readJson(c));
       const result = await updateAccount(sql, cipher, id, patch);
-      if (result.credentialsChanged && result.previousCredentials) {
-        await tokens.retireToken(result.previousCredentials, "credentials_changed");
+      // New credentials or a deactivation: the stored token goes, and is
+      // revoked at the broker unless an account on the same key still holds it.
+      if (result.previousCredentials) {
+        await tokens.retireToken(
+          result.previousCredentials,
+          result.deactivated ? "account_deactivated" : "credentials_changed",
+        );
       }
       return c.json(toPublicAccount(result.account));
     },

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AccountBrokerCredentials,
   accountBinding,
+  type CredentialStamp,
   inactiveAccount,
   loadBrokerCredentials,
   tokenBinding,
@@ -12,7 +13,7 @@ import { type Clock, systemClock } from "../clock";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
-import { TokenIssuanceDeferredError } from "./errors";
+import { CredentialsChangedError, TokenIssuanceDeferredError } from "./errors";
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
@@ -20,6 +21,7 @@ import {
   commitToken,
   credentialKey,
   markFailed,
+  possibleTokenHolders,
   readStoredToken,
   recordAttempt,
   releaseIssuanceSlot,
@@ -113,6 +115,21 @@ export function createTokenService(deps: TokenServiceDependencies) {
     /** The token row as the caller just read it, so it is not read again. */
     alreadyRead?: { stored: StoredToken | undefined },
   ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
+    try {
+      return await ensureTokenOnce(accountId, request, alreadyRead);
+    } catch (error) {
+      // The credentials changed under the issuance, which was discarded: once
+      // more with the account as it is now (new key, or 409/404 if deactivated or deleted).
+      if (error instanceof CredentialsChangedError) return ensureTokenOnce(accountId, request);
+      throw error;
+    }
+  }
+
+  async function ensureTokenOnce(
+    accountId: number,
+    request: IssueRequest,
+    alreadyRead?: { stored: StoredToken | undefined },
+  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
     const [credentials, firstRead] = await Promise.all([
       loadBrokerCredentials(sql, cipher, accountId),
       alreadyRead ? alreadyRead.stored : readStoredToken(sql, accountId),
@@ -178,6 +195,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
       appKey: credentials.appKey,
       appSecret: credentials.appSecret,
     };
+    let committed = false;
+    let discarded: string | undefined;
     try {
       if (previous?.rejected) {
         // KIS hands back the same token within 6 hours: retire the rejected one first.
@@ -190,7 +209,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         accountId,
       );
       const refreshedAt = clock.now();
-      await commitToken(
+      committed = await commitToken(
         sql,
         {
           accountId,
@@ -200,7 +219,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
           expiresIn: issued.expiresIn,
           expiresAt: issued.expiresAt,
           refreshedAt,
+          credentialKey: key,
         },
+        { stamp: stampOf(credentials) },
         {
           accountId,
           at: refreshedAt,
@@ -213,26 +234,38 @@ export function createTokenService(deps: TokenServiceDependencies) {
         },
         { key, owner },
       );
-      logger.info(
-        {
-          event: "token_issued",
-          account_id: accountId,
-          broker,
-          environment,
-          trigger: request.trigger,
-          expires_at: issued.expiresAt,
-        },
-        "issued a broker token",
-      );
-      return {
-        accessToken: issued.accessToken,
-        tokenType: issued.tokenType,
-        expiresAt: issued.expiresAt,
-      };
+      if (!committed) {
+        discarded = issued.accessToken;
+      } else {
+        logger.info(
+          {
+            event: "token_issued",
+            account_id: accountId,
+            broker,
+            environment,
+            trigger: request.trigger,
+            expires_at: issued.expiresAt,
+          },
+          "issued a broker token",
+        );
+        return {
+          accessToken: issued.accessToken,
+          tokenType: issued.tokenType,
+          expiresAt: issued.expiresAt,
+        };
+      }
     } catch (error) {
       await recordFailure(credentials, key, request.trigger, started, error);
       throw error;
     }
+    // Issued under credentials the account no longer has: not stored, and
+    // revoked unless another account on the old key holds the same token.
+    logger.warn(
+      { event: "token_discarded", account_id: accountId, broker, trigger: request.trigger },
+      "the account's credentials changed while its token was issued; the token was not stored",
+    );
+    await revoke(credentials, discarded as string, "credentials_changed_during_issue");
+    throw new CredentialsChangedError(accountId);
   }
 
   async function recordFailure(
@@ -324,7 +357,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       accountId,
     );
     const now = clock.now();
-    await commitToken(
+    const stored = await commitToken(
       sql,
       {
         accountId,
@@ -334,6 +367,17 @@ export function createTokenService(deps: TokenServiceDependencies) {
         expiresIn: Math.max(0, Math.round((token.expiresAt.getTime() - now.getTime()) / 1000)),
         expiresAt: token.expiresAt,
         refreshedAt: now,
+        credentialKey: credentialKey(
+          credentials.broker,
+          credentials.environment,
+          credentials.appKey,
+        ),
+      },
+      // The sibling must still hold the token as read: one being deleted or
+      // re-keyed may be revoking it right now (it checks for holders after).
+      {
+        stamp: stampOf(credentials),
+        source: { accountId: siblingId, refreshedAt: sibling.lastRefreshedAt },
       },
       {
         accountId,
@@ -346,19 +390,64 @@ export function createTokenService(deps: TokenServiceDependencies) {
         message: `shared the token of account ${siblingId}, which uses the same app key`,
       },
     );
-    return token;
+    return stored ? token : undefined;
+  }
+
+  /** Another account still holding this very token (same app key), if any. */
+  async function otherHolder(
+    credentials: AccountBrokerCredentials,
+    accessToken: string,
+  ): Promise<number | undefined> {
+    const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
+    for (const holder of await possibleTokenHolders(sql, key, credentials.accountId)) {
+      const held = await cipher
+        .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
+        .catch(() => undefined);
+      if (held === accessToken) return holder.accountId;
+    }
+    return undefined;
   }
 
   /**
    * Revokes a token at the broker, best effort: the outcome is recorded and
    * logged, never thrown (the account may already be gone).
+   *
+   * Accounts on one app key share one token (the service copies it, and KIS
+   * hands back the same token within 6 hours), so a token that another
+   * account still holds is NOT revoked: the account letting go of it only
+   * drops its own copy, and the last holder to let go revokes it. Call this
+   * after the account's own copy is gone, so that it does not count itself.
    */
   async function revoke(
     credentials: AccountBrokerCredentials,
     accessToken: string,
     trigger: string,
-  ): Promise<{ revoked: boolean }> {
+  ): Promise<{ revoked: boolean; heldBy?: number }> {
     const started = clock.now();
+    const heldBy = await otherHolder(credentials, accessToken);
+    if (heldBy !== undefined) {
+      await recordAttempt(sql, {
+        accountId: credentials.accountId,
+        at: started,
+        action: "revoke",
+        outcome: "skipped",
+        trigger,
+        broker: credentials.broker,
+        environment: credentials.environment,
+        message: `not revoked: account ${heldBy} holds the same token (same app key)`,
+      }).catch(() => {});
+      logger.info(
+        {
+          event: "token_revoke_skipped",
+          account_id: credentials.accountId,
+          held_by: heldBy,
+          broker: credentials.broker,
+          trigger,
+        },
+        "kept a broker token another account on the same app key still holds",
+      );
+      return { revoked: false, heldBy };
+    }
     let revoked = false;
     let error: unknown;
     try {
@@ -395,7 +484,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     logger[revoked ? "info" : "warn"](
       {
         event: revoked ? "token_revoked" : "token_revoke_failed",
-        accountId: credentials.accountId,
+        account_id: credentials.accountId,
         broker: credentials.broker,
         trigger,
       },
@@ -473,10 +562,11 @@ export function createTokenService(deps: TokenServiceDependencies) {
     revoke,
 
     /**
-     * The account's credentials changed: its token (issued under the old app
-     * key) is removed from the store and the mirror at once, then revoked at
-     * the broker with the old credentials, best effort. The next
-     * getValidToken issues under the new key.
+     * The account's credentials changed, or it was deactivated: its token
+     * (issued under the old app key) is removed from the store and the
+     * mirror at once, then revoked at the broker with the old credentials,
+     * best effort, unless another account on that key still holds it. The
+     * next getValidToken issues under the new key (or, inactive, none).
      */
     async retireToken(previous: AccountBrokerCredentials, trigger: string): Promise<void> {
       const [row] = await sql<{ access_token: string }[]>`
@@ -510,3 +600,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
+
+function stampOf(credentials: AccountBrokerCredentials): CredentialStamp {
+  if (!credentials.stamp) {
+    throw new Error("broker credentials without their stored columns cannot guard a token commit");
+  }
+  return credentials.stamp;
+}

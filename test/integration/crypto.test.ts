@@ -17,9 +17,10 @@ import {
   rotateMasterKey,
 } from "../../core/crypto";
 import type { Sql } from "../../core/db";
-import { dumpDatabase, findOnPath } from "../../core/migrations";
+import { dumpDatabase } from "../../core/migrations";
 import { createTestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { requiredUnderCi, toolOnPath } from "../support/tools";
 
 const run = promisify(execFile);
 let db: TestDatabase;
@@ -159,9 +160,12 @@ describe("a database dump", () => {
   });
 });
 
-/** pg_dump when it is on PATH and not older than the server, else every table selected as text. */
+/**
+ * pg_dump when it is on PATH and of the server's major version, else every
+ * table selected as text; under CI=true a missing or other pg_dump fails.
+ */
 async function dumpText(target: TestDatabase): Promise<string> {
-  const pgDump = await findOnPath("pg_dump");
+  const pgDump = toolOnPath("pg_dump");
   const [server] = await target.sql<
     { major: string }[]
   >`SELECT current_setting('server_version_num')::int / 10000 AS major`;
@@ -183,6 +187,7 @@ async function dumpText(target: TestDatabase): Promise<string> {
         await rm(dir, { recursive: true, force: true });
       }
     }
+    requiredUnderCi(`pg_dump is version ${major}, the server ${server?.major}`);
   }
   const tables = await target.sql<{ name: string }[]>`
     SELECT quote_ident(table_name) AS name FROM information_schema.tables

@@ -6,7 +6,6 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSql } from "../../core/db";
 import {
-  findOnPath,
   HISTORY_TABLE,
   loadMigrations,
   migrate,
@@ -16,6 +15,7 @@ import {
 } from "../../core/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createLegacyAccounts, legacyChecksum } from "../support/legacy";
+import { toolOnPath } from "../support/tools";
 
 const run = promisify(execFile);
 const MIGRATIONS = join(import.meta.dirname, "..", "..", "migrations");
@@ -241,13 +241,13 @@ describe("failures change nothing", () => {
     const db = await legacyDatabase(3);
     const dir = await migrationsCopy();
     await writeFile(
-      join(dir, "0009_broken.sql"),
+      join(dir, "0099_broken.sql"),
       "CREATE TABLE x (note TEXT DEFAULT 'unterminated);\n",
     );
     const report = await migrate({ databaseUrl: db.url, action: "up", migrationsDir: dir });
     expect(report.ok).toBe(false);
     expect(report.error?.message).toBe(
-      "0009_broken.sql: a quoted string starting on line 1 is never closed",
+      "0099_broken.sql: a quoted string starting on line 1 is never closed",
     );
     const [state] = await db.sql`SELECT to_regclass('securities_tokens') AS tokens`;
     expect(state?.tokens).toBeNull();
@@ -415,8 +415,8 @@ describe("time zone", () => {
 });
 
 describe("the psql way", async () => {
-  const psql = await findOnPath("psql");
-  // Skipped only where the Postgres client is not installed; CI machines have it.
+  // Skipped only where the Postgres client is not installed; under CI=true a missing psql fails.
+  const psql = toolOnPath("psql");
   it.skipIf(!psql)(
     "applies the securities files atomically and a second run is a no-op",
     async () => {
