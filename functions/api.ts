@@ -5,6 +5,7 @@
  * the token service and the API keys from Secrets Manager (API_KEYS_SECRET_ID,
  * cached API_KEYS_CACHE_SECONDS).
  */
+import { readFile } from "node:fs/promises";
 import { handle } from "hono/aws-lambda";
 import { createApp } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
@@ -68,6 +69,8 @@ const app = handle(
     tokens,
     auth: createAuthenticator(apiKeys),
     logger,
+    // Copied beside the bundle by the deploy (infra/runtime.ts OPENAPI_COPY).
+    openApiDocument: () => readFile(env.OPENAPI_PATH || "openapi.json", "utf8"),
     // API Gateway's request id, when the caller sent no usable x-request-id.
     platformRequestId: (lambdaEnv) =>
       (lambdaEnv as { requestContext?: { requestId?: string } } | undefined)?.requestContext

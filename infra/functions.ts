@@ -13,6 +13,7 @@ import {
   HANDLERS,
   MIGRATIONS_COPY,
   NODE_RUNTIME,
+  OPENAPI_COPY,
 } from "./runtime";
 import type { FunctionSize } from "./settings";
 import { settings } from "./stage";
@@ -86,6 +87,7 @@ export const refreshSchedule = new sst.aws.CronV2("RefreshSchedule", {
 
 export const apiFunction = new sst.aws.Function("ApiHandler", {
   ...functionArgs("api", settings.api),
+  copyFiles: [OPENAPI_COPY],
   description: "HTTP API (Hono) behind API Gateway v2",
 });
 
