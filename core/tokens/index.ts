@@ -18,6 +18,7 @@ export {
 export {
   createTokenService,
   type IssueOutcome,
+  type TokenRequestOptions,
   type TokenService,
   type TokenServiceDependencies,
   type ValidToken,

@@ -57,6 +57,18 @@ interface IssueRequest {
   refreshedSince?: Date;
   /** How long to wait for another issuer or the broker's pace; 0 = not at all. */
   waitMs: number;
+  /**
+   * When the caller stops listening (an API request's gateway timeout). No
+   * issuance slot is claimed unless a broker call still fits before it: a
+   * token issued and then lost to the timeout costs the owner a KakaoTalk
+   * message and a minute of pace for nothing.
+   */
+  deadline?: Date | undefined;
+}
+
+/** What an API caller may pass: when its request will be cut off. */
+export interface TokenRequestOptions {
+  deadline?: Date;
 }
 
 const LEASE_POLL_MS = 100;
@@ -136,11 +148,17 @@ export function createTokenService(deps: TokenServiceDependencies) {
     ]);
     const client = brokers.get(credentials.broker);
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
-    const deadline = clock.now().getTime() + request.waitMs;
+    // The last moment a claim may still be made: within the wait, and early
+    // enough that the broker call (its timeout and the commit) ends before the caller's deadline.
+    const claimBy = Math.min(
+      clock.now().getTime() + request.waitMs,
+      request.deadline ? request.deadline.getTime() - settings.issueCallBudgetMs : Infinity,
+    );
     for (let round = 0; ; round++) {
       const stored = round === 0 ? firstRead : await readStoredToken(sql, accountId);
       if (good(stored, request)) return { token: await decrypted(stored), outcome: "current" };
       const now = clock.now();
+      if (now.getTime() > claimBy && request.deadline) throw tooLateToIssue(accountId);
       const claim = await claimIssuanceSlot(sql, {
         key,
         broker: credentials.broker,
@@ -165,7 +183,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       const readyAt = leased
         ? Math.min((claim.leaseUntil as Date).getTime(), now.getTime() + LEASE_POLL_MS)
         : (claim.nextAllowedAt?.getTime() ?? now.getTime());
-      if (readyAt > deadline) {
+      if (readyAt > claimBy) {
         const retryAfterMs = Math.max(
           1000,
           (leased ? (claim.leaseUntil as Date).getTime() : readyAt) - now.getTime(),
@@ -495,12 +513,13 @@ export function createTokenService(deps: TokenServiceDependencies) {
 
   return {
     /** A token valid beyond the safety margin: the cached one, or one issuance shared by all callers. */
-    async getValidToken(accountId: number): Promise<ValidToken> {
+    async getValidToken(accountId: number, options: TokenRequestOptions = {}): Promise<ValidToken> {
       const stored = await readStoredToken(sql, accountId);
       const request: IssueRequest = {
         trigger: stored ? "expiring" : "missing",
         validBeyond: after(settings.safetyMarginMs),
         waitMs: settings.issueWaitMs,
+        deadline: options.deadline,
       };
       if (stored && !stored.active) throw inactiveAccount(accountId);
       if (good(stored, request)) return decrypted(stored);
@@ -508,7 +527,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     },
 
     /** A token issued after this call began (one issuance even when several callers force at once). */
-    async forceRefresh(accountId: number): Promise<ValidToken> {
+    async forceRefresh(accountId: number, options: TokenRequestOptions = {}): Promise<ValidToken> {
       const requestedAt = clock.now();
       return (
         await ensureToken(accountId, {
@@ -516,6 +535,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
           validBeyond: requestedAt,
           refreshedSince: requestedAt,
           waitMs: settings.issueWaitMs,
+          deadline: options.deadline,
         })
       ).token;
     },
@@ -606,4 +626,12 @@ function stampOf(credentials: AccountBrokerCredentials): CredentialStamp {
     throw new Error("broker credentials without their stored columns cannot guard a token commit");
   }
   return credentials.stamp;
+}
+
+/** The caller's deadline leaves no room for a broker call: nothing was claimed or sent. */
+function tooLateToIssue(accountId: number): TokenIssuanceDeferredError {
+  return new TokenIssuanceDeferredError(
+    `too little time is left in this request to issue the token of account ${accountId} safely; ask again`,
+    1000,
+  );
 }
