@@ -6,8 +6,7 @@
  * cached API_KEYS_CACHE_SECONDS).
  */
 import { readFile } from "node:fs/promises";
-import { handle } from "hono/aws-lambda";
-import { createApp } from "../core/api";
+import { createApp, type HttpApiHandler, handleHttpApi } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
 import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
@@ -62,7 +61,7 @@ await apiKeys.keys().catch((error: Error) => {
   logger.error({ err: error }, "API keys unavailable at start");
 });
 
-const app = handle(
+const app = handleHttpApi(
   createApp({
     sql,
     cipher,
@@ -79,5 +78,5 @@ const app = handle(
 );
 const coldStart = coldStartTracker();
 
-export const handler: typeof app = (event, context) =>
+export const handler: HttpApiHandler = (event, context) =>
   withLogContext({ cold_start: coldStart() }, () => app(event, context));
