@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { createApp, type HttpApiHandler, handleHttpApi } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
@@ -37,8 +37,9 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
+// The deploy sizes the pool with the API's reserved concurrency (infra/connections.ts).
 const sql = createSql(await resolveDatabaseConnection(env), {
-  max: 2,
+  max: positiveIntegerSetting(env, "DB_POOL_MAX", 2),
   applicationName: "securities-support-api",
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });

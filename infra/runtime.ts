@@ -4,7 +4,7 @@
  */
 import { RUNTIME_DATABASE_ROLE } from "../core/db/runtime-role";
 import { RDS_CA_FILE } from "./rds-ca";
-import type { InfraSettings } from "./settings";
+import { connectionBudgetOf, type InfraSettings } from "./settings";
 
 export type FunctionKey = "migrate" | "refresh" | "api";
 
@@ -85,6 +85,7 @@ export function functionEnvironment<T>(
     DB_NAME: resources.dbName,
     DB_SSL_CA_FILE: RDS_CA_FILE,
   };
+  const budget = connectionBudgetOf(settings);
   const runtimeRole = { DB_IAM_AUTH: "true", DB_USER: RUNTIME_DATABASE_ROLE };
   const refreshKnobs = {
     REFRESH_WINDOW_HOURS: String(settings.refresh.windowHours),
@@ -107,6 +108,9 @@ export function functionEnvironment<T>(
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         REFRESH_TIME_BUDGET_MS: String(refreshTimeBudgetMs(settings.refresh.timeoutSeconds)),
+        REFRESH_MAX_WORKERS: String(settings.refresh.maxWorkers),
+        REFRESH_ACCOUNT_MS: String(settings.refresh.accountMs),
+        DB_POOL_MAX: String(budget.refreshScheduler.poolMax),
       };
     case "api":
       return {
@@ -117,6 +121,7 @@ export function functionEnvironment<T>(
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         API_KEYS_SECRET_ID: resources.apiKeysSecretArn,
+        DB_POOL_MAX: String(budget.api.poolMax),
       };
   }
 }
