@@ -1,7 +1,7 @@
 /**
- * The request schemas the app itself parses with. Kept apart from
- * schemas.ts (response schemas, for the OpenAPI document and tests) so the
- * Lambda bundle carries only these.
+ * Request bodies the app parses (besides the accounts', in core/accounts).
+ * Apart from schemas.ts so that the response schemas, needed only for the
+ * OpenAPI document, stay out of the Lambda bundle.
  */
 import * as z from "zod/mini";
 

@@ -1,7 +1,8 @@
 /**
- * Response and parameter schemas of the API, in zod/mini (the Lambda bundle
- * budget rules out classic zod). Request bodies of accounts come from
- * core/accounts; the OpenAPI document is generated from these same objects.
+ * Response schemas of the API, in zod/mini (the Lambda bundle budget rules
+ * out classic zod), for the OpenAPI document and the tests: the app never
+ * imports this file, so it stays out of the Lambda bundle. Request bodies the
+ * app parses are in request-schemas.ts (and core/accounts).
  */
 import * as z from "zod/mini";
 import { ACCOUNT_TYPES, BROKER_ENVIRONMENTS, MARKET_TYPES } from "../accounts";
