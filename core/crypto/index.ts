@@ -42,7 +42,9 @@ export {
   localMasterKeyId,
 } from "./local-keys";
 export {
+  DATA_KEY_RETIRE_MARGIN_MS,
   type EncryptedColumn,
+  type RetireDataKeysResult,
   type RewrapProgress,
   type RewrapResult,
   type RotateMasterKeyResult,
