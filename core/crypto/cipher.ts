@@ -11,6 +11,7 @@ import { createPostgresDataKeyStore, type DataKeyStore } from "./data-keys";
 import {
   CiphertextAuthenticationError,
   InvalidEncryptionInputError,
+  KeyProviderMismatchError,
   UnknownDataKeyError,
 } from "./errors";
 import {
@@ -100,7 +101,27 @@ export function createCipher(options: CipherOptions): Cipher {
   let current: Promise<ActiveKey> | undefined;
   const unwrapped = new Map<number, Promise<KeyObject>>();
 
+  // Checked once per process, before its first data key: afterwards every
+  // key it writes is of its own kind, so the answer cannot change.
+  let providerChecked: Promise<void> | undefined;
+  function checkProvider(): Promise<void> {
+    providerChecked ??= (async () => {
+      const foreign = await store.foreignMasterKey(keys.kind);
+      if (foreign === undefined) return;
+      throw new KeyProviderMismatchError(
+        keys.kind === "local"
+          ? `This process encrypts with a local master key, but this database's data keys are wrapped by AWS KMS (${foreign}), so the service could not read what it wrote: set KMS_KEY_ID to that key.`
+          : `This process encrypts with AWS KMS, but this database's data keys are wrapped by a local master key (${foreign}), so the local tools could not read what it wrote: use this database with the local key (no KMS_KEY_ID).`,
+      );
+    })();
+    providerChecked.catch(() => {
+      providerChecked = undefined;
+    });
+    return providerChecked;
+  }
+
   async function createDataKey(): Promise<ActiveKey> {
+    await checkProvider();
     const generated = await keys.generateDataKey();
     const id = await store.insert({
       masterKeyId: generated.masterKeyId,

@@ -20,6 +20,7 @@ export {
   CryptoSettingsError,
   InvalidEncryptionInputError,
   KeyAccessDeniedError,
+  KeyProviderMismatchError,
   KeyServiceThrottledError,
   KeyServiceUnavailableError,
   MalformedCiphertextError,
