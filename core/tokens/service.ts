@@ -164,7 +164,6 @@ export function createTokenService(deps: TokenServiceDependencies) {
         broker: credentials.broker,
         environment: credentials.environment,
         owner,
-        now,
         leaseMs: settings.issueLeaseMs,
         minIntervalMs: client.minIssueIntervalMs,
       });
@@ -172,7 +171,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
         const token = await issueUnderLease(credentials, key, request, stored);
         return { token, outcome: "issued" };
       }
-      const leased = !!claim.leaseUntil && claim.leaseUntil.getTime() > now.getTime();
+      // The slot's times are on the database's clock: wait out durations, not instants.
+      const leased = claim.leaseLeftMs > 0;
       // Another issuer may have finished between our read and our claim.
       const latest = await readStoredToken(sql, accountId);
       if (good(latest, request)) return { token: await decrypted(latest), outcome: "current" };
@@ -180,14 +180,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
         const reused = await reuseSiblingToken(credentials, claim.lastAccountId, request);
         if (reused) return { token: reused, outcome: "reused" };
       }
-      const readyAt = leased
-        ? Math.min((claim.leaseUntil as Date).getTime(), now.getTime() + LEASE_POLL_MS)
-        : (claim.nextAllowedAt?.getTime() ?? now.getTime());
+      const readyAt =
+        now.getTime() + (leased ? Math.min(claim.leaseLeftMs, LEASE_POLL_MS) : claim.paceLeftMs);
       if (readyAt > claimBy) {
-        const retryAfterMs = Math.max(
-          1000,
-          (leased ? (claim.leaseUntil as Date).getTime() : readyAt) - now.getTime(),
-        );
+        const retryAfterMs = Math.max(1000, leased ? claim.leaseLeftMs : claim.paceLeftMs);
         throw new TokenIssuanceDeferredError(
           leased
             ? `another process is issuing the token for account ${accountId}; ask again in ${Math.ceil(retryAfterMs / 1000)} s`
@@ -325,7 +321,11 @@ export function createTokenService(deps: TokenServiceDependencies) {
           backoff,
           notBefore,
         });
-        await releaseIssuanceSlot(tx, { key, owner, now, ...(notBefore ? { notBefore } : {}) });
+        await releaseIssuanceSlot(tx, {
+          key,
+          owner,
+          notBeforeMs: error instanceof BrokerRateLimitedError ? error.retryAfterMs : undefined,
+        });
       });
     } catch (recordError) {
       logger.error(
