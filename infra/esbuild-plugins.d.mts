@@ -1,7 +1,7 @@
 import type { Plugin } from "esbuild";
 
 export declare const dropUnusedPostgresModules: Plugin;
-export declare const collapseSqlTemplates: Plugin;
-export declare function collapseSqlIndentation(source: string): string;
+export declare const dropUnusedHonoModules: Plugin;
+export declare const forgetZodMetadata: Plugin;
 declare const plugins: Plugin[];
 export default plugins;

@@ -32,94 +32,61 @@ export const dropUnusedPostgresModules = {
   },
 };
 
-// postgres.js sends a tagged template's text as written, and the minifier
-// leaves template text alone, so the indentation of every multi-line query
-// ships in the bundle (about 2 KB of the API's). This plugin drops the
-// spaces and tabs that start a line inside `sql`/`tx`/`db` tagged templates
-// of our own code: Postgres reads the same statement, line breaks (which end
-// `--` comments) stay.
+// Hono's class methods `app.mount()` (deprecated), `c.req.parseBody()`
+// (forms and multipart) and `c.html()` import their helpers from their own
+// modules; a class method is never tree-shaken, so all three ship although
+// the service calls none of them (about 3 KB of the API's budget, which the
+// broker gateway needed). Same treatment: stubs that fail loudly.
 
-const OWN_SOURCE = /[\\/](?:core|functions)[\\/].*\.ts$/;
-const SQL_TAG = /(?<![\w$.])(?:sql|tx|db)(?:<[^`]*?>)?`/g;
+const HONO_UNUSED = /[\\/]node_modules[\\/]hono[\\/]dist[\\/]utils[\\/](mount|body|html)\.js$/;
 
-/** Index just past the template literal whose opening backtick is at `start`, collapsing indentation in its text. */
-function collapseTemplate(source, start, out) {
-  let i = start + 1;
-  let text = "";
-  const flush = () => {
-    out.push(text.replace(/\n[ \t]+/g, "\n"));
-    text = "";
-  };
-  out.push("`");
-  while (i < source.length) {
-    const ch = source[i];
-    if (ch === "\\") {
-      text += source.slice(i, i + 2);
-      i += 2;
-    } else if (ch === "`") {
-      flush();
-      out.push("`");
-      return i + 1;
-    } else if (ch === "$" && source[i + 1] === "{") {
-      flush();
-      const end = skipExpression(source, i + 2);
-      out.push(source.slice(i, end));
-      i = end;
-    } else {
-      text += ch;
-      i += 1;
-    }
-  }
-  throw new Error("unterminated template literal");
-}
-
-/** Index just past the `}` closing an expression that starts at `start`, skipping strings and nested templates. */
-function skipExpression(source, start) {
-  let depth = 1;
-  let i = start;
-  while (i < source.length) {
-    const ch = source[i];
-    if (ch === "'" || ch === '"') {
-      i += 1;
-      while (source[i] !== ch) i += source[i] === "\\" ? 2 : 1;
-      i += 1;
-    } else if (ch === "`") {
-      i = collapseTemplate(source, i, []);
-    } else {
-      if (ch === "{") depth += 1;
-      if (ch === "}" && --depth === 0) return i + 1;
-      i += 1;
-    }
-  }
-  throw new Error("unterminated template expression");
-}
-
-/** The source with the indentation inside its SQL tagged templates removed. */
-export function collapseSqlIndentation(source) {
-  const out = [];
-  let last = 0;
-  SQL_TAG.lastIndex = 0;
-  for (let match = SQL_TAG.exec(source); match; match = SQL_TAG.exec(source)) {
-    const tick = match.index + match[0].length - 1;
-    if (tick < last) continue;
-    out.push(source.slice(last, tick));
-    last = collapseTemplate(source, tick, out);
-    SQL_TAG.lastIndex = last;
-  }
-  out.push(source.slice(last));
-  return out.join("");
-}
+const HONO_STUBS = {
+  mount: `export function createMountedRequest() {
+  throw new Error("app.mount() is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+  body: `export function parseBody() {
+  throw new Error("c.req.parseBody() is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+  html: `export const HtmlEscapedCallbackPhase = { Stringify: 1 };
+export function resolveCallback() {
+  throw new Error("c.html() of a callback is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+};
 
 /** @type {import("esbuild").Plugin} */
-export const collapseSqlTemplates = {
-  name: "collapse-sql-templates",
+export const dropUnusedHonoModules = {
+  name: "drop-unused-hono-modules",
   setup(build) {
-    build.onLoad({ filter: OWN_SOURCE }, async (args) => {
-      if (args.path.includes("node_modules")) return undefined;
-      const { readFile } = await import("node:fs/promises");
-      return { contents: collapseSqlIndentation(await readFile(args.path, "utf8")), loader: "ts" };
+    build.onLoad({ filter: HONO_UNUSED }, (args) => {
+      const which = HONO_UNUSED.exec(args.path)?.[1];
+      return { contents: HONO_STUBS[which], loader: "js" };
     });
   },
 };
 
-export default [dropUnusedPostgresModules, collapseSqlTemplates];
+// zod keeps `.meta()` / `.describe()` data (ids and descriptions for the
+// OpenAPI document, which `npm run openapi` builds outside the bundle) in a
+// global registry. Nothing in a function reads it back, so the bundled
+// registry only accepts and forgets (about 0.7 KB).
+
+const ZOD_REGISTRIES = /[\\/]node_modules[\\/]zod[\\/]v4[\\/]core[\\/]registries\.js$/;
+
+const ZOD_REGISTRY_STUB = `export const $output = Symbol("ZodOutput");
+export const $input = Symbol("ZodInput");
+export class $ZodRegistry {
+  add() { return this; }
+  get() { return undefined; }
+  has() { return false; }
+}
+export function registry() { return new $ZodRegistry(); }
+export const globalRegistry = registry();`;
+
+/** @type {import("esbuild").Plugin} */
+export const forgetZodMetadata = {
+  name: "forget-zod-metadata",
+  setup(build) {
+    build.onLoad({ filter: ZOD_REGISTRIES }, () => ({ contents: ZOD_REGISTRY_STUB, loader: "js" }));
+  },
+};
+
+export default [dropUnusedPostgresModules, dropUnusedHonoModules, forgetZodMetadata];

@@ -123,20 +123,6 @@ export function toProblem(error: unknown): ProblemResponse {
     );
   }
   if (error instanceof BrokerError) return brokerProblem(error);
-  if (error instanceof CallPaceExceededError) {
-    // Our own pacing said no before anything was sent: the caller is too fast, so 429.
-    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-    return known(
-      problem(
-        "too-many-requests",
-        "Too many requests",
-        429,
-        `${sentence(error.message)} Retry after ${seconds} s.`,
-        { code: error.code, retry_after_seconds: seconds },
-      ),
-      { "Retry-After": String(seconds) },
-    );
-  }
   if (error instanceof ApiKeyStoreError) {
     return {
       problem: problem(
@@ -154,12 +140,14 @@ export function toProblem(error: unknown): ProblemResponse {
   }
   if (error instanceof ServiceError && error.kind === "rate_limited" && hasRetryAfter(error)) {
     // We hold back for the broker's pace (or another process's issuance): nothing was sent.
+    // The gateway's own call pace refusing means the callers are too fast together: 429.
     const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    const ours = error instanceof CallPaceExceededError;
     return known(
       problem(
-        "broker-rate-limited",
-        "Broker rate limit",
-        503,
+        ours ? "too-many-requests" : "broker-rate-limited",
+        ours ? "Too many requests" : "Broker rate limit",
+        ours ? 429 : 503,
         `${sentence(error.message)} Retry after ${seconds} s.`,
         {
           code: error.code,

@@ -65,7 +65,8 @@ function isTimeout(error: unknown): boolean {
   );
 }
 
-function parseJson(text: string): unknown {
+/** The JSON a text holds; undefined when it is empty or not JSON. */
+export function parseJson(text: string): unknown {
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);

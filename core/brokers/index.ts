@@ -17,7 +17,7 @@ export {
   isTokenRejection,
   type UnavailableReason,
 } from "./errors";
-export { type BrokerResponse, brokerUnreachable } from "./http";
+export { type BrokerResponse, brokerUnreachable, parseJson } from "./http";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
 export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";

@@ -5,25 +5,25 @@ import {
   loadVersionedBrokerCredentials,
 } from "../accounts";
 import {
+  type BrokerError,
   type BrokerRegistry,
   type BrokerSend,
   type BrokerSettings,
   brokerUnreachable,
-  isBrokerError,
   isTokenRejection,
+  parseJson,
+  type RawAnswer,
   sendOverHttp,
 } from "../brokers";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
-import { NotFoundError } from "../errors";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, noMetrics, recordGatewayCall } from "../metrics";
 import { credentialKey, type TokenService } from "../tokens";
-import { type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
+import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
 import { CallPaceExceededError } from "./errors";
 import { takeCallSlot } from "./pacing";
 import { brokerTarget, forwardedHeaders, RETURNED_HEADERS, transactionId } from "./request";
-import { callSpacingMs, DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./settings";
 
 /** A caller's request to a broker, as the route hands it over. */
 export interface BrokerCall {
@@ -61,7 +61,6 @@ export interface BrokerGatewayDependencies {
   tokens: Pick<TokenService, "getValidToken" | "invalidate">;
   brokers: BrokerRegistry;
   brokerSettings: BrokerSettings;
-  settings?: GatewaySettings;
   logger?: Logger;
   /** How a call reaches the broker; node:http(s) with keep-alive by default. */
   send?: BrokerSend;
@@ -79,9 +78,6 @@ type Attempt =
   | { answer: BrokerCallAnswer; rejectedToken?: undefined }
   | { answer?: undefined; rejectedToken: string };
 
-/** How late a slot may be used before a fresh one is taken: half the jitter allowance. */
-const lateness = (settings: GatewaySettings) => settings.jitterMs / 2;
-
 /**
  * The service as the brokers' one door: the account's token and the
  * broker's own auth headers are added here, calls are paced per app key
@@ -89,7 +85,7 @@ const lateness = (settings: GatewaySettings) => settings.jitterMs / 2;
  */
 export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGateway {
   const { sql, cipher, tokens, brokers, brokerSettings } = deps;
-  const settings = deps.settings ?? DEFAULT_GATEWAY_SETTINGS;
+  const { callMaxWaitMs: maxWaitMs, callJitterMs: jitterMs } = brokerSettings;
   const logger = deps.logger ?? silentLogger;
   const send = deps.send ?? sendOverHttp;
   const metrics = deps.metrics ?? noMetrics;
@@ -119,44 +115,41 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     const { accountId } = request;
     for (let round = 0; ; round++) {
       const { broker, environment } = access.credentials;
-      const spacingMs = callSpacingMs(settings, broker, environment);
       const slot = await takeCallSlot(sql, {
         key: access.key,
         broker,
         environment,
         accountId,
-        spacingMs,
-        maxWaitMs: settings.maxWaitMs,
+        // N calls per (1000 ms + jitter allowance).
+        spacingMs: (1000 + jitterMs) / brokerSettings.brokers[broker].callsPerSecond[environment],
+        maxWaitMs,
       });
-      const due = performance.now() + (slot.waitMs ?? 0);
-      if (!slot.account) {
-        accesses.delete(accountId);
-        throw new NotFoundError("account_not_found", `account ${accountId} does not exist`);
-      }
-      if (slot.account.updatedAt.getTime() !== access.updatedAt.getTime()) {
-        // The account changed (maybe its app key): decrypt it again and pace under its key.
+      const due = performance.now() + (slot?.waitMs ?? 0);
+      if (slot?.updatedAt.getTime() !== access.updatedAt.getTime()) {
+        // Gone, or changed (maybe its app key): load it again (a 404 if gone) and pace under its key.
         accesses.delete(accountId);
         access = await accessFor(accountId);
         continue;
       }
-      if (!slot.account.active) throw inactiveAccount(accountId);
-      if (slot.waitMs === undefined) {
-        const retryAfterMs = Math.max(1000, slot.queuedMs - settings.maxWaitMs);
+      if (!slot.active) throw inactiveAccount(accountId);
+      if (slot.waitMs === null) {
+        const queuedMs = slot.queuedMs ?? 0;
         throw new CallPaceExceededError(
-          `${broker} ${environment} calls of this app key are booked ${Math.ceil(slot.queuedMs)} ms ahead, more than the ${settings.maxWaitMs} ms a call may wait`,
-          retryAfterMs,
+          `calls of this app key are booked ${Math.ceil(queuedMs)} ms ahead (wait bound ${maxWaitMs} ms)`,
+          Math.max(1000, queuedMs - maxWaitMs),
         );
       }
+      const waitMs = Math.max(0, slot.waitMs);
       const [token] = await Promise.all([
         tokens.getValidToken(accountId, {
-          alreadyRead: { stored: slot.account.stored },
+          alreadyRead: { stored: slot.stored },
           ...(request.deadline ? { deadline: request.deadline } : {}),
         }),
-        slot.waitMs > 0 ? sleep(slot.waitMs) : undefined,
+        waitMs > 0 ? sleep(waitMs) : undefined,
       ]);
       // Issuing a token can outlast the slot; a call sent late would crowd the next ones.
-      if (performance.now() - due > lateness(settings) && round < 3) continue;
-      return forward(request, access, target, token.accessToken, replayed, slot.waitMs);
+      if (performance.now() - due > jitterMs / 2 && round < 3) continue;
+      return forward(request, access, target, token.accessToken, replayed, waitMs);
     }
   }
 
@@ -170,103 +163,74 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   ): Promise<Attempt> {
     const { broker, environment, appKey, appSecret } = access.credentials;
     const forwarded = forwardedHeaders(broker, environment, request.header);
-    const headers: Record<string, string> =
-      broker === "KIS"
-        ? {
-            "content-type": "application/json; charset=utf-8",
-            custtype: "P",
-            ...forwarded,
-            authorization: `Bearer ${accessToken}`,
-            appkey: appKey,
-            appsecret: appSecret,
-          }
-        : {
-            "content-type": "application/json;charset=UTF-8",
-            ...forwarded,
-            authorization: `Bearer ${accessToken}`,
-          };
-    const url = `${brokerSettings.brokers[broker].baseUrls[environment]}${target.path}${target.query ? `?${target.query}` : ""}`;
-    const at = new Date();
-    const started = performance.now();
-    const audit = {
-      accountId: request.accountId,
-      at,
+    const headers: Record<string, string> = {
+      "content-type": "application/json;charset=UTF-8",
+      ...(broker === "KIS"
+        ? { custtype: "P", ...forwarded, appkey: appKey, appsecret: appSecret }
+        : forwarded),
+      authorization: `Bearer ${accessToken}`,
+    };
+    const record: CallRecord = {
+      account_id: request.accountId,
+      called_at: new Date(),
       broker,
       environment,
       method: request.method,
       path: target.path,
-      transactionId: transactionId(broker, forwarded),
-      keyId: request.keyId,
+      transaction_id: transactionId(forwarded),
+      status: 0,
+      broker_code: null,
+      latency_ms: 0,
+      key_id: request.keyId ?? null,
       replayed,
-      pacedWaitMs,
     };
-    let raw: Awaited<ReturnType<BrokerSend>>;
+    const started = performance.now();
+    let raw: RawAnswer | undefined;
+    let error: BrokerError | undefined;
     try {
-      raw = await send(request.method, url, request.body, headers, brokerSettings.timeoutMs);
-    } catch (error) {
-      const unreachable = brokerUnreachable(broker, error, brokerSettings.timeoutMs);
-      await finish({
-        ...audit,
-        status: 0,
-        brokerCode: undefined,
-        latencyMs: performance.now() - started,
-        failed: true,
-        rateLimited: false,
-      });
-      throw unreachable;
+      raw = await send(
+        request.method,
+        `${brokerSettings.brokers[broker].baseUrls[environment]}${target.path}${target.query ? `?${target.query}` : ""}`,
+        request.body,
+        headers,
+        brokerSettings.timeoutMs,
+      );
+      record.status = raw.status;
+      error = brokers.interpretError(
+        broker,
+        { status: raw.status, headers: raw.headers, body: parseJson(raw.text) },
+        [appKey, appSecret, accessToken],
+      );
+    } catch (failure) {
+      error = brokerUnreachable(broker, failure, brokerSettings.timeoutMs);
     }
-    const latencyMs = performance.now() - started;
-    const error = brokers.interpretError(
+    record.latency_ms = Math.round(performance.now() - started);
+    record.broker_code = error?.brokerCode ?? null;
+    logger.info({ event: "broker_call", ...record }, "broker call");
+    recordGatewayCall(metrics, {
       broker,
-      { status: raw.status, headers: raw.headers, body: parseJson(raw.text) },
-      [appKey, appSecret, accessToken],
-    );
-    await finish({
-      ...audit,
-      status: raw.status,
-      brokerCode: isBrokerError(error) ? error.brokerCode : undefined,
-      latencyMs,
-      failed: error !== undefined,
+      status: record.status,
+      brokerCode: error?.brokerCode,
+      latencyMs: record.latency_ms,
+      pacedWaitMs,
       rateLimited: error?.kind === "rate_limited",
     });
+    await recordCall(sql, record, error !== undefined).catch((failure: unknown) => {
+      logger.error(
+        { event: "broker_call_not_recorded", err: failure },
+        "could not record a broker call",
+      );
+    });
+    if (!raw) throw error;
     if (isTokenRejection(error) && !replayed) return { rejectedToken: accessToken };
     const answerHeaders: Record<string, string> = {
-      "content-type": raw.headers.get("content-type") ?? "application/json; charset=utf-8",
+      "content-type": raw.headers.get("content-type") ?? "application/json",
     };
     for (const name of RETURNED_HEADERS) {
       const value = raw.headers.get(name);
       if (value !== null) answerHeaders[name] = value;
     }
     return { answer: { status: raw.status, headers: answerHeaders, body: raw.text } };
-  }
-
-  async function finish(
-    record: Parameters<typeof recordCall>[1] & { pacedWaitMs: number; rateLimited: boolean },
-  ): Promise<void> {
-    recordGatewayCall(metrics, record);
-    logger.info(
-      {
-        event: "broker_call",
-        account_id: record.accountId,
-        broker: record.broker,
-        environment: record.environment,
-        method: record.method,
-        path: record.path,
-        transaction_id: record.transactionId,
-        status: record.status,
-        broker_code: record.brokerCode,
-        latency_ms: Math.round(record.latencyMs * 10) / 10,
-        key_id: record.keyId,
-        replayed: record.replayed,
-      },
-      "broker call",
-    );
-    await recordCall(sql, record).catch((error: unknown) => {
-      logger.error(
-        { event: "broker_call_not_recorded", err: error },
-        "could not record a broker call",
-      );
-    });
   }
 
   return {
@@ -284,12 +248,4 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     },
     status: () => gatewayStatus(sql),
   };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

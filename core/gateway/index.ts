@@ -8,9 +8,3 @@ export {
   createBrokerGateway,
 } from "./gateway";
 export { FORWARDED_HEADERS, paperTrId } from "./request";
-export {
-  callSpacingMs,
-  DEFAULT_GATEWAY_SETTINGS,
-  type GatewaySettings,
-  parseGatewaySettings,
-} from "./settings";

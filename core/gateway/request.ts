@@ -10,13 +10,13 @@ export const FORWARDED_HEADERS: Record<Broker, readonly string[]> = {
   KIWOOM: ["api-id", "cont-yn", "next-key"],
 };
 
-/** The broker's answer headers passed back: the transaction id and paging. */
-export const RETURNED_HEADERS = ["tr_id", "tr_cont", "gt_uid", "api-id", "cont-yn", "next-key"];
+/** The broker's answer headers passed back: the same names (transaction id, paging). */
+export const RETURNED_HEADERS = [...FORWARDED_HEADERS.KIS, ...FORWARDED_HEADERS.KIWOOM];
 
 /** One path segment: letters, digits, `-` and `_` (every KIS and Kiwoom REST path fits). */
 const SEGMENT = /^[A-Za-z0-9_-]{1,100}$/;
-/** Query text as a URL carries it; `%` only as a complete escape. */
-const QUERY = /^(?:[A-Za-z0-9_\-.~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2}){0,2000}$/;
+/** Query text as a URL carries it (no spaces, quotes or brackets); `%` only as a complete escape. */
+const QUERY = /^(?:[\w\-.~!$&'()*+,;=:@/?]|%[\dA-Fa-f]{2}){0,2000}$/;
 
 /**
  * The broker path and query from the part of the URL after `/broker`, or a
@@ -36,7 +36,7 @@ export function brokerTarget(broker: Broker, tail: string): { path: string; quer
     throw new ValidationError([
       {
         field: "path",
-        message: `must be a ${broker === "KIS" ? "KIS" : "Kiwoom"} REST path under ${prefix} made of letters, digits, "-" and "_" segments`,
+        message: `must be a broker REST path under ${prefix} of letters, digits, - and _`,
       },
     ]);
   }
@@ -72,6 +72,6 @@ export function forwardedHeaders(
 }
 
 /** The transaction a call names: KIS tr_id, Kiwoom api-id. */
-export function transactionId(broker: Broker, headers: Record<string, string>): string | undefined {
-  return (broker === "KIS" ? headers.tr_id : headers["api-id"])?.slice(0, 40);
+export function transactionId(headers: Record<string, string>): string | null {
+  return (headers.tr_id ?? headers["api-id"])?.slice(0, 40) ?? null;
 }

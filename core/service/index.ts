@@ -15,12 +15,7 @@ import {
   parseCryptoSettings,
 } from "../crypto";
 import type { Sql } from "../db";
-import {
-  type BrokerGateway,
-  createBrokerGateway,
-  type GatewaySettings,
-  parseGatewaySettings,
-} from "../gateway";
+import { type BrokerGateway, createBrokerGateway } from "../gateway";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, recordTokenRead } from "../metrics";
 import {
@@ -35,7 +30,6 @@ export interface ServiceSettings {
   crypto: CryptoSettings;
   brokers: BrokerSettings;
   tokens: TokenSettings;
-  gateway: GatewaySettings;
 }
 
 /** Reads and checks the service's settings from an environment object (one sentence per bad one). */
@@ -44,7 +38,6 @@ export function parseServiceSettings(env: Record<string, string | undefined>): S
     crypto: parseCryptoSettings(env),
     brokers: parseBrokerSettings(env),
     tokens: parseTokenSettings(env),
-    gateway: parseGatewaySettings(env),
   };
 }
 
@@ -103,7 +96,6 @@ export function composeService(options: {
     tokens: measured,
     brokers,
     brokerSettings,
-    settings: options.settings.gateway,
     logger,
     ...(options.send ? { send: options.send } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -1,13 +1,7 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the plugin test feeds TypeScript source text
 import { describe, expect, it } from "vitest";
-import {
-  callSpacingMs,
-  DEFAULT_GATEWAY_SETTINGS,
-  paperTrId,
-  parseGatewaySettings,
-} from "../../core/gateway";
+import { parseBrokerSettings } from "../../core/brokers";
+import { paperTrId } from "../../core/gateway";
 import { brokerTarget, forwardedHeaders } from "../../core/gateway/request";
-import { collapseSqlIndentation } from "../../infra/esbuild-plugins.mjs";
 
 describe("broker paths", () => {
   it("accepts the brokers' REST paths with their query", () => {
@@ -68,42 +62,23 @@ describe("headers and tr_ids", () => {
   });
 });
 
-describe("pacing settings", () => {
+describe("pacing settings (core/brokers settings)", () => {
   it("defaults to KIS 20/2 and Kiwoom 5/1 per second, 5 s wait, 50 ms jitter allowance", () => {
-    expect(parseGatewaySettings({})).toEqual(DEFAULT_GATEWAY_SETTINGS);
-    expect(callSpacingMs(DEFAULT_GATEWAY_SETTINGS, "KIS", "real")).toBe(52.5);
-    expect(callSpacingMs(DEFAULT_GATEWAY_SETTINGS, "KIWOOM", "paper")).toBe(1050);
+    const settings = parseBrokerSettings({});
+    expect(settings.brokers.KIS.callsPerSecond).toEqual({ real: 20, paper: 2 });
+    expect(settings.brokers.KIWOOM.callsPerSecond).toEqual({ real: 5, paper: 1 });
+    expect(settings).toMatchObject({ callMaxWaitMs: 5000, callJitterMs: 50 });
   });
 
-  it("reads every setting and names each bad one", () => {
+  it("reads every setting and names a bad one", () => {
     expect(
-      parseGatewaySettings({ KIS_PAPER_CALLS_PER_SECOND: "4", BROKER_CALL_MAX_WAIT_MS: "100" }),
-    ).toMatchObject({ callsPerSecond: { KIS: { paper: 4 } }, maxWaitMs: 100 });
-    expect(() =>
-      parseGatewaySettings({ KIWOOM_REAL_CALLS_PER_SECOND: "0", BROKER_CALL_JITTER_MS: "x" }),
-    ).toThrow(/KIWOOM_REAL_CALLS_PER_SECOND.*BROKER_CALL_JITTER_MS/);
-  });
-});
-
-describe("the bundle's SQL indentation", () => {
-  it("drops the indentation inside sql, tx and db templates only, keeping line breaks and expressions", () => {
-    const source = [
-      "const a = `\n    keep me`;",
-      "await sql<{ a: string; b: number }[]>`",
-      '    SELECT ${x ? `  nested ${y}` : ""} -- comment',
-      "      FROM t WHERE s = '\\`'",
-      "  `;",
-      "tx`\n  UPDATE ${tx(changes)}\n  SET b = 1`;",
-    ].join("\n");
-    expect(collapseSqlIndentation(source)).toBe(
-      [
-        "const a = `\n    keep me`;",
-        "await sql<{ a: string; b: number }[]>`",
-        'SELECT ${x ? `  nested ${y}` : ""} -- comment',
-        "FROM t WHERE s = '\\`'",
-        "`;",
-        "tx`\nUPDATE ${tx(changes)}\nSET b = 1`;",
-      ].join("\n"),
+      parseBrokerSettings({ KIS_PAPER_CALLS_PER_SECOND: "4", BROKER_CALL_MAX_WAIT_MS: "100" }),
+    ).toMatchObject({ brokers: { KIS: { callsPerSecond: { paper: 4 } } }, callMaxWaitMs: 100 });
+    expect(() => parseBrokerSettings({ KIWOOM_REAL_CALLS_PER_SECOND: "0" })).toThrow(
+      "KIWOOM_REAL_CALLS_PER_SECOND must be a whole number, at least 1.",
+    );
+    expect(() => parseBrokerSettings({ BROKER_CALL_JITTER_MS: "x" })).toThrow(
+      "BROKER_CALL_JITTER_MS must be a whole number of milliseconds, at least 0.",
     );
   });
 });
