@@ -16,6 +16,7 @@ import {
   HANDLERS,
   MIGRATIONS_COPY,
   NODE_RUNTIME,
+  OPENAPI_COPY,
 } from "./runtime";
 import { connectionBudgetOf, type FunctionSize } from "./settings";
 import { settings } from "./stage";
@@ -130,6 +131,7 @@ export const refreshSchedule = new sst.aws.CronV2("RefreshSchedule", {
 
 export const apiFunction = new sst.aws.Function("ApiHandler", {
   ...functionArgs("api", settings.api),
+  copyFiles: [OPENAPI_COPY],
   description: "HTTP API (Hono) behind API Gateway v2",
   concurrency: { reserved: connectionBudget.api.reservedConcurrency },
 });

@@ -1,10 +1,13 @@
 /**
- * Response and parameter schemas of the API, in zod/mini (the Lambda bundle
- * budget rules out classic zod). Request bodies of accounts come from
- * core/accounts; the OpenAPI document is generated from these same objects.
+ * Response schemas of the API, in zod/mini (the Lambda bundle budget rules
+ * out classic zod), for the OpenAPI document and the tests: the app never
+ * imports this file, so it stays out of the Lambda bundle. Request bodies the
+ * app parses are in request-schemas.ts (and core/accounts).
  */
 import * as z from "zod/mini";
 import { ACCOUNT_TYPES, BROKER_ENVIRONMENTS, MARKET_TYPES } from "../accounts";
+
+export { invalidateRequestSchema } from "./request-schemas";
 
 const isoTime = z.string().check(z.meta({ format: "date-time" }));
 const nullableTime = z.nullable(isoTime);
@@ -73,25 +76,6 @@ export const refreshedTokenSchema = z.object({ token_type: z.string(), expires_a
     description: "The new token's expiry; the token itself is not returned.",
   }),
 );
-
-export const invalidateRequestSchema = z
-  .strictObject({
-    access_token: z.optional(
-      z
-        .string({ error: "must be a string" })
-        .check(
-          z.minLength(1, "must not be empty"),
-          z.maxLength(4096, "must be at most 4096 characters"),
-        ),
-    ),
-  })
-  .check(
-    z.meta({
-      id: "InvalidateRequest",
-      description:
-        "Optional. With access_token, only that token is invalidated (a stale report about an older token changes nothing).",
-    }),
-  );
 
 export const invalidateResponseSchema = z
   .object({ invalidated: z.boolean() })

@@ -417,7 +417,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
     accessToken: string,
   ): Promise<number | undefined> {
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
-    for (const holder of await possibleTokenHolders(sql, key, credentials.accountId)) {
+    for (const holder of await possibleTokenHolders(
+      sql,
+      key,
+      credentials.broker,
+      credentials.accountId,
+    )) {
       const held = await cipher
         .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
         .catch(() => undefined);

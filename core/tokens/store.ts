@@ -318,18 +318,25 @@ export async function commitToken(
   return row?.committed === true;
 }
 
-/** Another account holding this token: the accounts whose stored token was issued under the same credential (or is from before 0009 and says nothing), for the caller to compare. */
+/**
+ * Who may hold a token: the accounts whose stored token was issued under the
+ * same credential, and those of the same broker whose token predates 0009
+ * and does not say. The caller decrypts and compares.
+ */
 export async function possibleTokenHolders(
   sql: Db,
   credentialKey: string,
+  broker: string,
   exceptAccountId: number,
 ): Promise<{ accountId: number; ciphertext: string }[]> {
   const rows = await sql<{ account_id: number; access_token: string }[]>`
     SELECT st.account_id, st.access_token
     FROM securities_tokens st
+    JOIN accounts a ON a.id = st.account_id
     LEFT JOIN securities_token_state s ON s.account_id = st.account_id
     WHERE st.account_id <> ${exceptAccountId}
-      AND (s.token_credential_key = ${credentialKey} OR s.token_credential_key IS NULL)
+      AND (s.token_credential_key = ${credentialKey}
+        OR (s.token_credential_key IS NULL AND a.exchange = ${broker}))
   `;
   return rows.map((row) => ({ accountId: row.account_id, ciphertext: row.access_token }));
 }
