@@ -22,7 +22,16 @@ afterAll(async () => {
 
 it("npm run refresh prints its summary and the run's EMF metric lines", async () => {
   const { stdout } = await promisify(execFile)("npx", ["tsx", "dev/refresh-cli.ts"], {
-    env: { ...process.env, DATABASE_URL: db.url, DATA_DIR: dataDir, LOG_LEVEL: "silent" },
+    // The test server's runtime role and password: without RUNTIME_DATABASE_URL the CLI
+    // would set a password of its own on the role, which belongs to the whole server,
+    // and every other test file connecting as it would fail from then on.
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      RUNTIME_DATABASE_URL: db.runtimeUrl,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "silent",
+    },
   });
   const lines = stdout.split("\n").filter(Boolean);
   expect(lines.some((line) => /^runId=\S+ startedAt=/.test(line))).toBe(true);
