@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { METRIC } from "../../core/metrics";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { childDatabaseEnv, createTestDatabase, type TestDatabase } from "../support/database";
 import { parseEmf } from "../support/emf";
 
 let db: TestDatabase;
@@ -22,16 +22,7 @@ afterAll(async () => {
 
 it("npm run refresh prints its summary and the run's EMF metric lines", async () => {
   const { stdout } = await promisify(execFile)("npx", ["tsx", "dev/refresh-cli.ts"], {
-    // The test server's runtime role and password: without RUNTIME_DATABASE_URL the CLI
-    // would set a password of its own on the role, which belongs to the whole server,
-    // and every other test file connecting as it would fail from then on.
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      RUNTIME_DATABASE_URL: db.runtimeUrl,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "silent",
-    },
+    env: { ...process.env, ...childDatabaseEnv(db.url), DATA_DIR: dataDir, LOG_LEVEL: "silent" },
   });
   const lines = stdout.split("\n").filter(Boolean);
   expect(lines.some((line) => /^runId=\S+ startedAt=/.test(line))).toBe(true);
