@@ -94,7 +94,8 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     errors: [400, 404, 409, 502, 503],
   },
   refreshToken: {
-    summary: "Issue a new token now (within the broker's issuance pace).",
+    summary:
+      "Issue a new token now (within the broker's issuance pace). KIS: the current token is revoked first; 409 token_not_renewed if the broker still hands it back.",
     response: {
       status: 200,
       description: "The new token's type and expiry.",

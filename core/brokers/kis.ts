@@ -102,6 +102,8 @@ function interpretError(
   });
 }
 
+const HOUR = 3_600_000;
+
 const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
   tokenField: "access_token",
@@ -113,6 +115,8 @@ function createClient(context: AdapterContext): BrokerClient {
   return {
     broker: BROKER,
     minIssueIntervalMs: context.minIssueIntervalMs,
+    sameTokenWithinMs: 6 * HOUR,
+    maxRefreshWindowMs: 17 * HOUR,
 
     async issueToken(credentials: BrokerCredentials): Promise<IssuedToken> {
       const response = await postJson(

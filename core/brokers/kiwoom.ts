@@ -114,13 +114,15 @@ const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
   tokenField: "token",
   expiryField: "expires_dt",
-  defaultTokenType: "bearer",
+  defaultTokenType: "Bearer",
 };
 
 function createClient(context: AdapterContext): BrokerClient {
   return {
     broker: BROKER,
     minIssueIntervalMs: context.minIssueIntervalMs,
+    sameTokenWithinMs: 0,
+    maxRefreshWindowMs: Number.POSITIVE_INFINITY,
 
     async issueToken(credentials: BrokerCredentials): Promise<IssuedToken> {
       const response = await postJson(

@@ -20,7 +20,7 @@ export interface BrokerCredentials {
 /** A token as the broker gave it, with its expiry converted to UTC. */
 export interface IssuedToken {
   accessToken: string;
-  /** As the broker spelled it ("Bearer", "bearer"). */
+  /** "Bearer" whatever case the broker sent (Kiwoom sends "bearer"): callers build `Authorization: <type> <token>`. */
   tokenType: string;
   /** Seconds the token lives from `issuedAt`, derived from `expiresAt` when the broker sends one. */
   expiresIn: number;
@@ -35,6 +35,14 @@ export interface BrokerClient {
   readonly broker: Broker;
   /** Never issue twice for one app key faster than this. */
   readonly minIssueIntervalMs: number;
+  /** An issue within this long of the last one hands back the same token (KIS: 6 h); 0 when every issue is new. */
+  readonly sameTokenWithinMs: number;
+  /**
+   * The widest refresh window that still gets a new token: KIS's tokens live
+   * 24 h and re-issue the same one for 6 h, so 17 h (an hour of margin for
+   * clock skew). Infinity when any window does.
+   */
+  readonly maxRefreshWindowMs: number;
   /** Issue an access token; throws a BrokerError on any failure. */
   issueToken(credentials: BrokerCredentials): Promise<IssuedToken>;
   /**

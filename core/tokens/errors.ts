@@ -14,3 +14,16 @@ export class TokenIssuanceDeferredError extends ServiceError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/**
+ * A forced refresh got the current token back from the broker (KIS re-issues
+ * the same token within 6 hours of an issue): nothing was renewed, and the
+ * caller is told so instead of being shown the old token as a new one.
+ */
+export class TokenNotRenewedError extends ServiceError {
+  readonly kind = "conflict";
+
+  constructor(message: string) {
+    super("token_not_renewed", message);
+  }
+}

@@ -7,12 +7,12 @@ import {
   loadBrokerCredentials,
   tokenBinding,
 } from "../accounts";
-import { BrokerError, BrokerRateLimitedError, type BrokerRegistry } from "../brokers";
+import { BrokerError, BrokerRateLimitedError, type BrokerRegistry, bearerType } from "../brokers";
 import { type Clock, systemClock } from "../clock";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
-import { TokenIssuanceDeferredError } from "./errors";
+import { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
@@ -20,6 +20,7 @@ import {
   commitToken,
   credentialKey,
   markFailed,
+  markRejected,
   readStoredToken,
   recordAttempt,
   releaseIssuanceSlot,
@@ -84,7 +85,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
   async function decrypted(stored: StoredToken): Promise<ValidToken> {
     return {
       accessToken: await cipher.decrypt(stored.ciphertext, tokenBinding(stored.accountId)),
-      tokenType: stored.tokenType,
+      tokenType: bearerType(stored.tokenType),
       expiresAt: stored.expiresAt,
     };
   }
@@ -120,6 +121,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
     const client = brokers.get(credentials.broker);
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
     const deadline = clock.now().getTime() + request.waitMs;
+    // KIS hands back the same token for 6 h after an issue: a window wider
+    // than its cap would ask again (and message the owner) for nothing.
+    const widest = clock.now().getTime() + client.maxRefreshWindowMs;
+    if (request.validBeyond.getTime() > widest) {
+      request = { ...request, validBeyond: new Date(widest) };
+    }
     for (let round = 0; ; round++) {
       const stored = round === 0 ? firstRead : await readStoredToken(sql, accountId);
       if (good(stored, request)) return { token: await decrypted(stored), outcome: "current" };
@@ -133,10 +140,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         leaseMs: settings.issueLeaseMs,
         minIntervalMs: client.minIssueIntervalMs,
       });
-      if (claim.granted) {
-        const token = await issueUnderLease(credentials, key, request, stored);
-        return { token, outcome: "issued" };
-      }
+      if (claim.granted) return issueUnderLease(credentials, key, request, stored);
       const leased = !!claim.leaseUntil && claim.leaseUntil.getTime() > now.getTime();
       // Another issuer may have finished between our read and our claim.
       const latest = await readStoredToken(sql, accountId);
@@ -169,7 +173,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     key: string,
     request: IssueRequest,
     previous: StoredToken | undefined,
-  ): Promise<ValidToken> {
+  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
     const { accountId, broker, environment } = credentials;
     const client = brokers.get(broker);
     const started = clock.now();
@@ -178,13 +182,30 @@ export function createTokenService(deps: TokenServiceDependencies) {
       appKey: credentials.appKey,
       appSecret: credentials.appSecret,
     };
+    let revokedFirst = false;
     try {
-      if (previous?.rejected) {
+      const current = previous
+        ? await cipher.decrypt(previous.ciphertext, tokenBinding(accountId))
+        : undefined;
+      if (previous?.rejected && current) {
         // KIS hands back the same token within 6 hours: retire the rejected one first.
-        const rejected = await cipher.decrypt(previous.ciphertext, tokenBinding(accountId));
-        await client.revokeToken(brokerCredentials, rejected).catch(() => {});
+        await client.revokeToken(brokerCredentials, current).catch(() => {});
+      } else if (
+        request.refreshedSince &&
+        client.sameTokenWithinMs > 0 &&
+        previous &&
+        current &&
+        previous.expiresAt > started
+      ) {
+        // A forced refresh wants a different token, and KIS would hand this
+        // one back: revoke it first. A failed revoke stops here, nothing changed.
+        await client.revokeToken(brokerCredentials, current);
+        revokedFirst = true;
       }
       const issued = await client.issueToken(brokerCredentials);
+      if (previous && !previous.rejected && issued.accessToken === current) {
+        return await sameTokenBack(credentials, key, request, previous, started);
+      }
       const { storeCiphertext, mirrorCiphertext } = await encryptForBoth(
         issued.accessToken,
         accountId,
@@ -225,14 +246,67 @@ export function createTokenService(deps: TokenServiceDependencies) {
         "issued a broker token",
       );
       return {
-        accessToken: issued.accessToken,
-        tokenType: issued.tokenType,
-        expiresAt: issued.expiresAt,
+        token: {
+          accessToken: issued.accessToken,
+          tokenType: issued.tokenType,
+          expiresAt: issued.expiresAt,
+        },
+        outcome: "issued",
       };
     } catch (error) {
+      if (error instanceof TokenNotRenewedError) throw error;
+      // The stored token is revoked at the broker: the next read must issue.
+      if (revokedFirst && previous) await markRejected(sql, accountId, previous.lastRefreshedAt);
       await recordFailure(credentials, key, request.trigger, started, error);
       throw error;
     }
+  }
+
+  /**
+   * The broker answered an issue with the token the account already holds
+   * (KIS, within 6 h of issuing it). Nothing is renewed: the stored token and
+   * its refresh time stay, the refresh job leaves the account alone for
+   * those 6 h, and a forced refresh is told the truth.
+   */
+  async function sameTokenBack(
+    credentials: AccountBrokerCredentials,
+    key: string,
+    request: IssueRequest,
+    previous: StoredToken,
+    started: Date,
+  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
+    const { accountId, broker, environment } = credentials;
+    const now = clock.now();
+    const client = brokers.get(broker);
+    await sql.begin(async (tx) => {
+      await recordAttempt(tx, {
+        accountId,
+        at: now,
+        action: "issue",
+        outcome: "unchanged",
+        trigger: request.trigger,
+        broker,
+        environment,
+        message: "the broker handed back the current token; nothing renewed",
+        durationMs: now.getTime() - started.getTime(),
+      });
+      await tx`
+        INSERT INTO securities_token_state (account_id, next_attempt_at)
+        VALUES (${accountId}, ${new Date(now.getTime() + client.sameTokenWithinMs)})
+        ON CONFLICT (account_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+      `;
+      await releaseIssuanceSlot(tx, { key, owner, now });
+    });
+    logger.warn(
+      { event: "token_not_renewed", account_id: accountId, broker, trigger: request.trigger },
+      "the broker handed back the current token",
+    );
+    if (request.refreshedSince) {
+      throw new TokenNotRenewedError(
+        `${broker} handed back the account's current token (it re-issues the same token within ${Math.round(client.sameTokenWithinMs / 3_600_000)} h of an issue), so nothing was renewed; the token stays valid until ${previous.expiresAt.toISOString()}`,
+      );
+    }
+    return { token: await decrypted(previous), outcome: "current" };
   }
 
   async function recordFailure(
@@ -446,12 +520,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       }
       const now = clock.now();
       await sql.begin(async (tx) => {
-        await tx`
-          INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
-          VALUES (${accountId}, ${stored.lastRefreshedAt})
-          ON CONFLICT (account_id) DO UPDATE
-            SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
-        `;
+        await markRejected(tx, accountId, stored.lastRefreshedAt);
         await recordAttempt(tx, {
           accountId,
           at: now,

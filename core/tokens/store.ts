@@ -146,7 +146,8 @@ export async function releaseIssuanceSlot(
 }
 
 export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate";
-export type AttemptOutcome = "ok" | "failed";
+/** "unchanged": the broker handed back the token the account already held. */
+export type AttemptOutcome = "ok" | "failed" | "unchanged";
 
 export interface Attempt {
   accountId: number;
@@ -262,5 +263,19 @@ export async function commitToken(
     )
     -- Data-modifying WITH parts run to completion whether or not anything reads them.
     SELECT 1
+  `;
+}
+
+/** The account's current token (the one refreshed at `lastRefreshedAt`) no longer works: the next read issues. */
+export async function markRejected(
+  sql: Db,
+  accountId: number,
+  lastRefreshedAt: Date,
+): Promise<void> {
+  await sql`
+    INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
+    VALUES (${accountId}, ${lastRefreshedAt})
+    ON CONFLICT (account_id) DO UPDATE
+      SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
   `;
 }

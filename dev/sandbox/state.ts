@@ -29,6 +29,8 @@ export interface SandboxStats {
     total: number;
     /** Distinct tokens created. */
     newTokens: number;
+    /** KakaoTalk messages KIS would send the owner: one per successful real-account issue, same-token answers included. */
+    kakaoTalk: number;
     /** Successful issue answers per app key. */
     byAppKey: Record<string, number>;
     byEnvironment: Record<Broker, Record<BrokerEnvironment, number>>;
@@ -59,6 +61,7 @@ export function emptyStats(): SandboxStats {
     issued: {
       total: 0,
       newTokens: 0,
+      kakaoTalk: 0,
       byAppKey: {},
       byEnvironment: { KIS: { real: 0, paper: 0 }, KIWOOM: { real: 0, paper: 0 } },
     },
@@ -205,6 +208,7 @@ export class SandboxState {
   }
 
   recordIssue(broker: Broker, environment: BrokerEnvironment, appKey: string): void {
+    if (broker === "KIS" && environment === "real") this.stats.issued.kakaoTalk += 1;
     this.keyState(broker, environment, appKey).lastIssueAt = this.now();
     const issued = this.stats.issued;
     issued.total += 1;

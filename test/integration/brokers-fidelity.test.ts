@@ -156,7 +156,9 @@ describe("Kiwoom's real error shapes over HTTP", () => {
     const error = interpret(test, "KIWOOM", await kiwoomCall(test, "paper", token.accessToken));
     expect(error).toBeInstanceOf(BrokerTokenRejectedError);
     expect(error?.brokerCode).toBe("8031");
-    expect(toProblem(error).problem.detail).toContain("host refused a token issued for the real environment");
+    expect(toProblem(error).problem.detail).toContain(
+      "host refused a token issued for the real environment",
+    );
   });
 
   it("8005 after the prefix on a call (expired token) is a token rejection: re-issue once", async () => {
