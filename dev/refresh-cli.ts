@@ -2,11 +2,13 @@
  * `npm run refresh`: one run of the refresh job against DATABASE_URL or the
  * embedded Postgres under DATA_DIR, with the brokers from KIS_REAL_URL… (the
  * real ones by default; point them at `npm run sandbox` to try it offline).
- * Prints the summary; exit code 1 when any account failed.
+ * Prints the summary and the EMF metric lines the refresh function writes in
+ * AWS; exit code 1 when any account failed.
  */
 import { createKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
+import { createMetrics, metricNamespace } from "../core/metrics";
 import { migrate } from "../core/migrations";
 import { composeService, parseServiceSettings } from "../core/service";
 import { refreshDueTokens } from "../core/tokens";
@@ -33,7 +35,8 @@ try {
       settings,
       logger,
     });
-    const summary = await refreshDueTokens({ sql, tokens, logger });
+    const metrics = createMetrics({ namespace: metricNamespace("local") });
+    const summary = await refreshDueTokens({ sql, tokens, logger, metrics });
     await sql.end();
     const { failures, ...counts } = summary;
     console.log(

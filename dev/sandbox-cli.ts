@@ -4,7 +4,7 @@
  * while it runs with `POST /_sandbox/config`. Ctrl-C stops it.
  */
 import { createLogger } from "../core/log";
-import { startBrokerSandbox } from "./sandbox";
+import { parseSandboxSettings, startBrokerSandbox } from "./sandbox";
 
 function readNumber(
   name: string,
@@ -28,23 +28,17 @@ const port = readNumber(
   (value) => Number.isInteger(value) && value >= 0 && value <= 65535,
   "a port number from 0 to 65535",
 );
-const latencyMs = readNumber(
-  "SANDBOX_LATENCY_MS",
-  0,
-  (value) => value >= 0,
-  "a number of milliseconds, at least 0",
-);
-const errorRate = readNumber(
-  "SANDBOX_ERROR_RATE",
-  0,
-  (value) => value >= 0 && value <= 1,
-  "a number from 0 to 1",
-);
+let faults: { latencyMs: number; errorRate: number };
+try {
+  faults = parseSandboxSettings(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 
 const sandbox = await startBrokerSandbox({
   port,
-  latencyMs,
-  errorRate,
+  ...faults,
   logger: createLogger({
     level: process.env.LOG_LEVEL ?? "info",
     base: { service: "broker-sandbox" },

@@ -6,13 +6,14 @@
  * SIGTERM stops everything in reverse order.
  *
  * Settings: DATABASE_URL, DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
- * SANDBOX_PORT (any free port), LOCAL_API_KEY, LOG_LEVEL (info),
+ * SANDBOX_PORT (any free port), SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE (0:
+ * the sandbox's faults), LOCAL_API_KEY, LOG_LEVEL (info),
  * REFRESH_INTERVAL_SECONDS (60, 0 turns the job off), plus every setting the
- * core parsers read (KMS_KEY_ID/LOCAL_MASTER_KEY, KIS_REAL_URL…, REFRESH_*).
+ * core parsers read (KMS_KEY_ID/LOCAL_MASTER_KEY, KIS_REAL_URL…, REFRESH_*),
+ * all checked (dev/start-settings.ts) before anything is started or changed.
  */
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
-import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import pretty from "pino-pretty";
 import { redactDatabaseUrl } from "../core/db";
@@ -23,38 +24,24 @@ import { openLocalApiKeys } from "./api-keys-file";
 import { openDevDatabase } from "./database";
 import { createLocalRuntime } from "./local-runtime";
 import { startBrokerSandbox } from "./sandbox";
-
-const BROKER_URL_SETTINGS = [
-  "KIS_REAL_URL",
-  "KIS_PAPER_URL",
-  "KIWOOM_REAL_URL",
-  "KIWOOM_PAPER_URL",
-];
+import { readStartSettings, type StartSettings } from "./start-settings";
 
 function fail(message: string): never {
   console.error(`npm start: ${message}`);
   process.exit(1);
 }
 
-function whole(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || value < min || value > max) {
-    fail(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
-  }
-  return value;
-}
-
 const env = { ...process.env };
-const dataDir = resolve(env.DATA_DIR?.trim() || ".data");
+let settings: StartSettings;
+try {
+  settings = await readStartSettings(env);
+} catch (error) {
+  fail((error as Error).message);
+}
+const { dataDir, port, host, sandboxPort, refreshSeconds } = settings;
 env.DATA_DIR = dataDir;
-const port = whole("PORT", 3000, 0, 65535);
-const sandboxPort = whole("SANDBOX_PORT", 0, 0, 65535);
-const refreshSeconds = whole("REFRESH_INTERVAL_SECONDS", 60, 0, 86_400);
-const host = env.HOST?.trim() || "127.0.0.1";
 const logger: Logger = createLogger({
-  level: env.LOG_LEVEL?.trim() || "info",
+  level: settings.logLevel,
   ...(process.stdout.isTTY
     ? {
         destination: pretty({
@@ -105,7 +92,7 @@ try {
   await mkdir(dataDir, { recursive: true });
 
   const database = await openDevDatabase({
-    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
     dataDir,
   });
   stops.push({ name: "database", stop: database.stop });
@@ -124,8 +111,9 @@ try {
   logger.info({ applied }, applied ? `applied ${applied} migration(s)` : "schema is up to date");
 
   let sandboxUrl: string | undefined;
-  if (!BROKER_URL_SETTINGS.some((name) => env[name]?.trim())) {
+  if (settings.sandbox) {
     const sandbox = await startBrokerSandbox({
+      ...settings.sandbox,
       port: sandboxPort,
       logger: logger.child({ part: "sandbox" }),
     });

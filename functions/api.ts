@@ -12,6 +12,7 @@ import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
+import { createMetrics, metricNamespace } from "../core/metrics";
 import { composeService, parseServiceSettings } from "../core/service";
 
 const env = process.env;
@@ -40,11 +41,13 @@ const sql = createSql(await resolveDatabaseConnection(env), {
   max: 2,
   applicationName: "securities-support-api",
 });
+const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
 const { cipher, tokens } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
   settings,
   logger,
+  metrics,
 });
 const apiKeys = createSecretsManagerKeyStore({
   secretId: authSettings.secretId,

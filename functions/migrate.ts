@@ -10,10 +10,12 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { createPreMigrationSnapshot } from "../core/backups";
 import { systemClock } from "../core/clock";
 import { resolveDatabaseUrl } from "../core/config";
+import { createMetrics, metricNamespace, recordMigration } from "../core/metrics";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
 
 const ACTIONS: readonly MigrationAction[] = ["status", "plan", "up", "down"];
 const rds = new RDSClient({});
+const metrics = createMetrics({ namespace: metricNamespace(process.env.STAGE ?? "dev") });
 
 export interface MigrateEvent {
   action?: unknown;
@@ -22,7 +24,14 @@ export interface MigrateEvent {
 
 type Failure = { ok: false; error: { code: string; message: string } };
 
+/** Runs the migration and writes its outcome as an EMF metric (the MigrateFailed alarm watches it). */
 export async function handler(event: MigrateEvent): Promise<MigrationReport | Failure> {
+  const report = await run(event);
+  recordMigration(metrics, { ok: report.ok, action: String(event?.action) });
+  return report;
+}
+
+async function run(event: MigrateEvent): Promise<MigrationReport | Failure> {
   const env = process.env;
   const action = event?.action as MigrationAction;
   if (!ACTIONS.includes(action)) {

@@ -2,16 +2,18 @@
  * The scheduled refresh function: one run of the refresh job, bounded by
  * REFRESH_TIME_BUDGET_MS (the deploy sets it under the function timeout).
  * Dependencies are built once per container; the summary is returned and
- * logged (its `tokens_expiring_unrefreshed` feeds the deploy's alarm).
+ * logged, and written as EMF metrics (issued, failed, deferred, tokens
+ * expiring unrefreshed, duration, token states) that the alarms and the
+ * dashboard read.
  * A run that fails as a whole throws, so the schedule's retries and
  * dead-letter queue see it.
  */
-
 import type { Context } from "aws-lambda";
 import { resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
+import { createMetrics, metricNamespace } from "../core/metrics";
 import { composeService, parseServiceSettings } from "../core/service";
 import { refreshDueTokens } from "../core/tokens";
 
@@ -36,6 +38,7 @@ const sql = createSql(await resolveDatabaseConnection(env), {
   max: settings.tokens.refreshConcurrency + 2,
   applicationName: "securities-support-refresh",
 });
+const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
 const { tokens } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
@@ -47,6 +50,6 @@ const coldStart = coldStartTracker();
 
 export async function handler(_event: unknown, context?: Pick<Context, "awsRequestId">) {
   return withLogContext({ request_id: context?.awsRequestId, cold_start: coldStart() }, () =>
-    refreshDueTokens({ sql, tokens, logger }),
+    refreshDueTokens({ sql, tokens, logger, metrics }),
   );
 }

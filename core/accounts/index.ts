@@ -1,6 +1,7 @@
 export { accountBinding, ENCRYPTED_COLUMNS, tokenBinding } from "./encrypted-columns";
 export { maskTail, type PublicAccount, toPublicAccount } from "./public";
 export {
+  type AccountPage,
   createAccount,
   type DeletedAccount,
   deleteAccount,
@@ -8,6 +9,7 @@ export {
   inactiveAccount,
   listAccounts,
   loadBrokerCredentials,
+  type UnreadableAccount,
   type UpdateAccountResult,
   updateAccount,
 } from "./repository";

@@ -1,4 +1,4 @@
-import type { Cipher } from "../crypto";
+import { type Cipher, CryptoError } from "../crypto";
 import type { Sql, TransactionSql } from "../db";
 import { ConflictError, NotFoundError, ValidationError } from "../errors";
 import { accountBinding, tokenBinding } from "./encrypted-columns";
@@ -81,18 +81,58 @@ export async function getAccount(sql: Db, cipher: Cipher, accountId: number): Pr
   return decryptAccount(cipher, row);
 }
 
-/** Accounts by id, optionally of one type (served by idx_account_type). */
+/** An account row that could not be decrypted, listed in its place with the reason. */
+export interface UnreadableAccount {
+  id: number;
+  error: { code: string; message: string };
+}
+
+/** One page of accounts by id, and the id to continue after (null on the last page). */
+export interface AccountPage {
+  accounts: (Account | UnreadableAccount)[];
+  nextAfter: number | null;
+}
+
+/**
+ * A page of accounts by id, optionally of one type (served by
+ * idx_account_type), after the id `after`. A row whose ciphertext cannot be
+ * opened (altered, mis-bound, an unknown data key) is listed as its error
+ * instead of failing the page; a key service that is down still fails it.
+ */
 export async function listAccounts(
   sql: Db,
   cipher: Cipher,
-  options: { type?: AccountType } = {},
-): Promise<Account[]> {
-  const rows = options.type
-    ? await sql<
-        AccountRow[]
-      >`SELECT ${sql(COLUMNS)} FROM accounts WHERE account_type = ${options.type} ORDER BY id`
-    : await sql<AccountRow[]>`SELECT ${sql(COLUMNS)} FROM accounts ORDER BY id`;
-  return Promise.all(rows.map((row) => decryptAccount(cipher, row)));
+  options: { type?: AccountType; limit: number; after?: number },
+): Promise<AccountPage> {
+  const after = options.after ?? 0;
+  const rows = await sql<AccountRow[]>`
+    SELECT ${sql(COLUMNS)} FROM accounts
+    WHERE id > ${after} ${options.type ? sql`AND account_type = ${options.type}` : sql``}
+    ORDER BY id LIMIT ${options.limit + 1}`;
+  const page = rows.slice(0, options.limit);
+  const accounts = await Promise.all(
+    page.map((row) =>
+      decryptAccount(cipher, row).catch((error: unknown): UnreadableAccount => {
+        if (error instanceof CryptoError && error.kind === "internal") {
+          return { id: row.id, error: { code: error.code, message: error.message } };
+        }
+        if (error instanceof SyntaxError) {
+          return {
+            id: row.id,
+            error: {
+              code: "securities_config_malformed",
+              message: `accounts.securities_config of account ${row.id} decrypts to something that is not JSON`,
+            },
+          };
+        }
+        throw error;
+      }),
+    ),
+  );
+  return {
+    accounts,
+    nextAfter: rows.length > options.limit ? (page[page.length - 1]?.id ?? null) : null,
+  };
 }
 
 export interface UpdateAccountResult {

@@ -140,8 +140,17 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     },
     async listAccounts(c) {
       const type = accountTypeQuery(c.req.queries("type"));
-      const accounts = await listAccounts(sql, cipher, type ? { type } : {});
-      return c.json({ accounts: accounts.map(toPublicAccount) });
+      const limit = limitQuery(c.req.queries("limit"));
+      const after = cursorQuery(c.req.queries("cursor"));
+      const page = await listAccounts(sql, cipher, {
+        limit,
+        ...(type ? { type } : {}),
+        ...(after ? { after } : {}),
+      });
+      return c.json({
+        accounts: page.accounts.map((item) => ("error" in item ? item : toPublicAccount(item))),
+        next_cursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter),
+      });
     },
     async createAccount(c) {
       const input = parseCreateAccount(await readJson(c));
@@ -310,6 +319,48 @@ function accountId(c: Context<AppEnv>): number {
     ]);
   }
   return value;
+}
+
+/** GET /accounts pages: `?limit=` defaults to this and may not exceed MAX_PAGE_SIZE. */
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+
+function limitQuery(values: string[] | undefined): number {
+  if (!values || values.length === 0) return DEFAULT_PAGE_SIZE;
+  const [raw] = values;
+  if (
+    values.length > 1 ||
+    !/^[1-9][0-9]{0,2}$/.test(raw as string) ||
+    Number(raw) > MAX_PAGE_SIZE
+  ) {
+    throw new ValidationError([
+      { field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE_SIZE}, given once` },
+    ]);
+  }
+  return Number(raw);
+}
+
+/** The cursor is opaque to callers (today the last id of the page, base64url). */
+function encodeCursor(afterId: number): string {
+  return Buffer.from(`a${afterId}`).toString("base64url");
+}
+
+function cursorQuery(values: string[] | undefined): number | undefined {
+  if (!values || values.length === 0) return undefined;
+  const [raw] = values;
+  const decoded = Buffer.from(raw as string, "base64url").toString("latin1");
+  const id = Number(decoded.slice(1));
+  if (
+    values.length > 1 ||
+    !/^a[1-9][0-9]{0,9}$/.test(decoded) ||
+    id > MAX_ID ||
+    encodeCursor(id) !== raw
+  ) {
+    throw new ValidationError([
+      { field: "cursor", message: "must be a next_cursor this API returned, given once" },
+    ]);
+  }
+  return id;
 }
 
 function accountTypeQuery(values: string[] | undefined): AccountType | undefined {

@@ -21,7 +21,7 @@ import {
  */
 interface RouteDoc {
   summary: string;
-  query?: { name: string; values: readonly string[]; description: string }[];
+  query?: { name: string; schema: Record<string, unknown>; description: string }[];
   body?: { schema: z.ZodMiniType; required: boolean };
   response: { status: number; description: string; schema?: z.ZodMiniType };
   /** Problem statuses this route can answer besides the common ones (401, 403, 413, 500). */
@@ -44,15 +44,30 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     errors: [],
   },
   listAccounts: {
-    summary: "List accounts, optionally of one type.",
+    summary: "List accounts by id, a page at a time, optionally of one type.",
     query: [
       {
         name: "type",
-        values: ["CRYPTO", "SECURITIES_STOCK"],
+        schema: { type: "string", enum: ["CRYPTO", "SECURITIES_STOCK"] },
         description: "Only accounts of this account_type.",
       },
+      {
+        name: "limit",
+        schema: { type: "integer", minimum: 1, maximum: 500, default: 100 },
+        description: "Accounts per page.",
+      },
+      {
+        name: "cursor",
+        schema: { type: "string" },
+        description: "The next_cursor of the previous page.",
+      },
     ],
-    response: { status: 200, description: "The accounts, redacted.", schema: accountListSchema },
+    response: {
+      status: 200,
+      description:
+        "A page of accounts by id, redacted; an account that cannot be decrypted appears as its error.",
+      schema: accountListSchema,
+    },
     errors: [400],
   },
   createAccount: {
@@ -233,7 +248,7 @@ function operation(
       in: "query",
       required: false,
       description: q.description,
-      schema: { type: "string", enum: [...q.values] },
+      schema: q.schema,
     });
   }
   return {

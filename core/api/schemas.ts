@@ -37,8 +37,26 @@ export const publicAccountSchema = z
   })
   .check(z.meta({ id: "Account", description: "An account; secrets never appear." }));
 
+export const unreadableAccountSchema = z
+  .object({
+    id: z.number().check(z.int()),
+    error: z.object({ code: z.string(), message: z.string() }),
+  })
+  .check(
+    z.meta({
+      id: "UnreadableAccount",
+      description:
+        "An account whose stored ciphertext cannot be decrypted (altered, bound to another row, or under an unknown data key): listed in its place with the reason, so one bad row does not fail the page.",
+    }),
+  );
+
 export const accountListSchema = z
-  .object({ accounts: z.array(publicAccountSchema) })
+  .object({
+    accounts: z.array(z.union([publicAccountSchema, unreadableAccountSchema])),
+    next_cursor: z
+      .nullable(z.string())
+      .check(z.meta({ description: "Pass as ?cursor= for the next page; null on the last page." })),
+  })
   .check(z.meta({ id: "AccountList" }));
 
 export const tokenSchema = z

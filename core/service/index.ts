@@ -15,6 +15,7 @@ import {
 } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
+import { type Metrics, recordTokenRead } from "../metrics";
 import {
   createTokenService,
   parseTokenSettings,
@@ -57,6 +58,8 @@ export function composeService(options: {
   clock?: Clock;
   logger?: Logger;
   post?: BrokerRegistryDependencies["post"];
+  /** When given, every token read is counted and timed (EMF). */
+  metrics?: Metrics;
 }): ServicePieces {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
@@ -80,5 +83,28 @@ export function composeService(options: {
     logger,
     settings: tokenSettings,
   });
-  return { cipher, brokers, tokens };
+  return {
+    cipher,
+    brokers,
+    tokens: options.metrics ? measureTokenReads(tokens, options.metrics) : tokens,
+  };
+}
+
+/** The token service with each getValidToken (API and gateway reads alike) counted and timed. */
+function measureTokenReads(tokens: TokenService, metrics: Metrics): TokenService {
+  const read = tokens.getValidToken;
+  return {
+    ...tokens,
+    async getValidToken(...args: Parameters<TokenService["getValidToken"]>) {
+      const started = performance.now();
+      let ok = false;
+      try {
+        const token = await read(...args);
+        ok = true;
+        return token;
+      } finally {
+        recordTokenRead(metrics, { ok, latencyMs: performance.now() - started });
+      }
+    },
+  };
 }

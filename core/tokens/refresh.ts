@@ -5,6 +5,7 @@ import { type Clock, systemClock } from "../clock";
 import type { Sql } from "../db";
 import { ServiceError } from "../errors";
 import { type Logger, silentLogger } from "../log";
+import { type Metrics, recordRefreshRun } from "../metrics";
 import { TokenIssuanceDeferredError } from "./errors";
 import type { TokenService } from "./service";
 
@@ -43,6 +44,8 @@ export interface RefreshDependencies {
   tokens: TokenService;
   clock?: Clock;
   logger?: Logger;
+  /** EMF metrics of the run's outcome and of every token state afterwards. */
+  metrics?: Metrics;
 }
 
 /**
@@ -208,6 +211,11 @@ export async function refreshDueTokens(
       },
       "refresh run finished",
     );
+    if (deps.metrics) {
+      // Counting states reads every securities account, so only when someone records them.
+      const { accounts: _all, ...states } = (await tokens.status()).totals;
+      recordRefreshRun(deps.metrics, { ...summary, states });
+    }
     return summary;
   }
 }

@@ -186,3 +186,39 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE, read the same way by
+ * `npm run sandbox` and `npm start`; throws one sentence naming a bad one.
+ */
+export function parseSandboxSettings(
+  env: Record<string, string | undefined>,
+): Pick<SandboxConfig, "latencyMs" | "errorRate"> {
+  return {
+    latencyMs: readNumber(
+      env,
+      "SANDBOX_LATENCY_MS",
+      (v) => v >= 0,
+      "a number of milliseconds, at least 0",
+    ),
+    errorRate: readNumber(
+      env,
+      "SANDBOX_ERROR_RATE",
+      (v) => v >= 0 && v <= 1,
+      "a number from 0 to 1",
+    ),
+  };
+}
+
+function readNumber(
+  env: Record<string, string | undefined>,
+  name: string,
+  check: (value: number) => boolean,
+  rule: string,
+): number {
+  const raw = env[name]?.trim();
+  if (!raw) return 0;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || !check(value)) throw new Error(`${name} must be ${rule}.`);
+  return value;
+}

@@ -17,7 +17,7 @@ import { kiwoomSandbox } from "./kiwoom";
 import { emptyStats, type RevokeFilter, SandboxState, type SandboxStats } from "./state";
 
 export type { SandboxConfig, SandboxFaultKind } from "./config";
-export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS } from "./config";
+export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS, parseSandboxSettings } from "./config";
 export type { RevokeFilter, SandboxStats } from "./state";
 export { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, TOKEN_LIFETIME_MS } from "./state";
 

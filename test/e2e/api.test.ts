@@ -263,7 +263,7 @@ describe("accounts", () => {
     expect(response.status).toBe(200);
     const { accounts } = accountListSchema.parse(await response.json());
     expect(accounts.length).toBeGreaterThan(0);
-    expect(accounts.every((a) => a.account_type === "CRYPTO")).toBe(true);
+    expect(accounts.every((a) => "account_type" in a && a.account_type === "CRYPTO")).toBe(true);
   });
 
   test("an unknown type filter is rejected naming type", async () => {

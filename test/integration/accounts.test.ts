@@ -98,12 +98,16 @@ describe("account store", () => {
         api_secret: "s",
       }),
     );
-    const crypto = await listAccounts(db.sql, cipher, { type: "CRYPTO" });
-    const securities = await listAccounts(db.sql, cipher, { type: "SECURITIES_STOCK" });
+    const page = async (type?: "CRYPTO" | "SECURITIES_STOCK") =>
+      (await listAccounts(db.sql, cipher, { limit: 500, ...(type ? { type } : {}) })).accounts;
+    const crypto = await page("CRYPTO");
+    const securities = await page("SECURITIES_STOCK");
     expect(crypto.length).toBeGreaterThan(0);
-    expect(crypto.every((a) => a.accountType === "CRYPTO")).toBe(true);
-    expect(securities.every((a) => a.accountType === "SECURITIES_STOCK")).toBe(true);
-    expect((await listAccounts(db.sql, cipher)).length).toBe(crypto.length + securities.length);
+    expect(crypto.every((a) => "accountType" in a && a.accountType === "CRYPTO")).toBe(true);
+    expect(
+      securities.every((a) => "accountType" in a && a.accountType === "SECURITIES_STOCK"),
+    ).toBe(true);
+    expect((await page()).length).toBe(crypto.length + securities.length);
   });
 
   it("reads legacy plaintext api keys as they are", async () => {

@@ -4,9 +4,11 @@ import {
   RDSClient,
 } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { METRIC } from "../../core/metrics";
 import { handler } from "../../functions/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { parseEmf } from "../support/emf";
 import { createLegacyAccounts } from "../support/legacy";
 
 const rds = mockClient(RDSClient);
@@ -44,6 +46,25 @@ describe("the migrate function", () => {
         message: 'action must be one of status, plan, up, down, got "upp"',
       },
     });
+  });
+
+  it("writes each run's outcome as an EMF line, failed for a refused event", async () => {
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    let written: string[];
+    try {
+      await handler({ action: "upp" });
+      await handler({ action: "status" });
+      written = write.mock.calls.map(([chunk]) => String(chunk));
+    } finally {
+      write.mockRestore();
+    }
+    const documents = written.filter((line) => line.startsWith('{"_aws"')).map(parseEmf);
+    expect(
+      documents.map((doc) => [doc.dimensions.Outcome, doc.metrics[METRIC.migrations]?.value]),
+    ).toEqual([
+      ["failed", 1],
+      ["ok", 1],
+    ]);
   });
 
   it("migrates nothing when the RDS snapshot is refused", async () => {

@@ -1,0 +1,123 @@
+/**
+ * Every setting `npm start` reads, checked before it touches anything: a
+ * bad one used to surface only after the backup and the migrations had run
+ * against the target database, or as a stack trace (LOG_LEVEL) or a bare
+ * system error (DATABASE_URL, HOST). Each problem is one sentence naming
+ * its setting; values that may hold a secret are never echoed.
+ */
+import { lookup } from "node:dns/promises";
+import { createServer, isIP } from "node:net";
+import { resolve } from "node:path";
+import { createLogger } from "../core/log";
+import { parseServiceSettings } from "../core/service";
+import { parseLocalApiKey } from "./api-keys-file";
+import { parseSandboxSettings } from "./sandbox";
+
+/** Setting a broker URL means: use those brokers, start no sandbox. */
+export const BROKER_URL_SETTINGS = [
+  "KIS_REAL_URL",
+  "KIS_PAPER_URL",
+  "KIWOOM_REAL_URL",
+  "KIWOOM_PAPER_URL",
+];
+
+export interface StartSettings {
+  dataDir: string;
+  port: number;
+  host: string;
+  sandboxPort: number;
+  refreshSeconds: number;
+  logLevel: string;
+  databaseUrl?: string;
+  /** Absent when broker URLs are configured. */
+  sandbox?: { latencyMs: number; errorRate: number };
+}
+
+/** Reads and checks the settings; throws one sentence naming the first bad one. */
+export async function readStartSettings(
+  env: Record<string, string | undefined>,
+): Promise<StartSettings> {
+  const dataDir = resolve(env.DATA_DIR?.trim() || ".data");
+  const logLevel = env.LOG_LEVEL?.trim() || "info";
+  createLogger({ level: logLevel, destination: { write: () => {} } });
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl) checkDatabaseUrl(databaseUrl);
+  const host = env.HOST?.trim() || "127.0.0.1";
+  await checkHost(host);
+  const useSandbox = !BROKER_URL_SETTINGS.some((name) => env[name]?.trim());
+  // The service's own parsers: encryption key, broker URLs, token timings.
+  parseServiceSettings({ ...env, DATA_DIR: dataDir });
+  if (env.LOCAL_API_KEY !== undefined) parseLocalApiKey(env.LOCAL_API_KEY);
+  const port = whole(env, "PORT", 3000, 0, 65535);
+  await checkListen(host, port);
+  return {
+    dataDir,
+    port,
+    host,
+    sandboxPort: whole(env, "SANDBOX_PORT", 0, 0, 65535),
+    refreshSeconds: whole(env, "REFRESH_INTERVAL_SECONDS", 60, 0, 86_400),
+    logLevel,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(useSandbox ? { sandbox: parseSandboxSettings(env) } : {}),
+  };
+}
+
+function whole(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
+  }
+  return value;
+}
+
+/** The URL may carry a password, so the message never repeats it. */
+function checkDatabaseUrl(raw: string): void {
+  const rule =
+    "DATABASE_URL must be a URL like postgres://user:password@host:5432/database (or unset for the embedded Postgres).";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(rule);
+  }
+  if ((url.protocol !== "postgres:" && url.protocol !== "postgresql:") || !url.hostname) {
+    throw new Error(rule);
+  }
+}
+
+async function checkHost(host: string): Promise<void> {
+  if (isIP(host)) return;
+  const rule = `HOST must be an IP address or a name this machine resolves to one, got "${host}".`;
+  // "999.1.1.1" is not an address; the resolver would only say ENOTFOUND.
+  if (/^[0-9.]+$/.test(host)) throw new Error(rule);
+  try {
+    await lookup(host);
+  } catch {
+    throw new Error(rule);
+  }
+}
+
+/** Binds HOST:PORT once and lets go, so a taken port or a foreign address is named before any side effect. */
+function checkListen(host: string, port: number): Promise<void> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => {
+      fail(
+        new Error(
+          error.code === "EADDRINUSE"
+            ? `PORT ${port} is already in use on ${host}; set PORT to a free port.`
+            : `HOST ${host} with PORT ${port} cannot be listened on (${error.code ?? error.message}); set HOST to an address of this machine.`,
+        ),
+      );
+    });
+    probe.listen(port, host, () => probe.close(() => done()));
+  });
+}
