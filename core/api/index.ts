@@ -27,4 +27,5 @@ export {
   type TokenStatusResponse,
   tokenSchema,
   tokenStatusSchema,
+  websocketKeySchema,
 } from "./schemas";

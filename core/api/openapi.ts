@@ -12,6 +12,7 @@ import {
   refreshedTokenSchema,
   tokenSchema,
   tokenStatusSchema,
+  websocketKeySchema,
 } from "./schemas";
 
 /**
@@ -127,6 +128,12 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
       schema: invalidateResponseSchema,
     },
     errors: [400, 404, 409],
+  },
+  getWebsocketKey: {
+    summary:
+      "The KIS websocket approval key of a securities account (issued if needed, cached, renewed before expiry). A secret: every read is logged with the caller's key id. Kiwoom accounts get 409: Kiwoom's websocket uses the access token.",
+    response: { status: 200, description: "The approval key.", schema: websocketKeySchema },
+    errors: [400, 404, 409, 502, 503],
   },
   getTokenStatus: {
     summary:

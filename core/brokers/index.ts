@@ -37,6 +37,7 @@ export {
 } from "./settings";
 export { type JsonPost, postJsonOverHttp, type RawAnswer } from "./transport";
 export {
+  type ApprovalKey,
   BROKER_ENVIRONMENTS,
   BROKERS,
   type Broker,

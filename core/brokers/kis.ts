@@ -5,6 +5,7 @@ import {
   type BrokerCodeKind,
   type BrokerError,
   BrokerRejectedError,
+  BrokerUnavailableError,
   brokerError,
   isTokenRejection,
 } from "./errors";
@@ -20,7 +21,7 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
-import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
+import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
 
@@ -139,6 +140,36 @@ function createClient(context: AdapterContext): BrokerClient {
       });
       if (error) throw error;
       return readIssuedToken(TOKEN_ANSWER, response, issuedAt);
+    },
+
+    async issueApprovalKey(credentials: BrokerCredentials): Promise<ApprovalKey> {
+      // The app secret goes in `secretkey` here, not `appsecret` as at tokenP.
+      const response = await postJson(
+        BROKER,
+        context,
+        `${context.baseUrls[credentials.environment]}/oauth2/Approval`,
+        {
+          grant_type: "client_credentials",
+          appkey: credentials.appKey,
+          secretkey: credentials.appSecret,
+        },
+        JSON_HEADERS,
+      );
+      const error = interpretError(response, {
+        secrets: secretsOf(credentials),
+        clock: context.clock,
+        environment: credentials.environment,
+      });
+      if (error) throw error;
+      const body = asRecord(response.body);
+      const approvalKey = body ? stringField(body, "approval_key") : undefined;
+      if (!approvalKey) {
+        throw new BrokerUnavailableError(
+          `KIS answered HTTP ${response.status} without an approval_key.`,
+          { broker: BROKER, httpStatus: response.status, reason: "unparseable" },
+        );
+      }
+      return { approvalKey, expiresAt: new Date(context.clock.now().getTime() + 24 * HOUR) };
     },
 
     async revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void> {

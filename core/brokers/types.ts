@@ -30,6 +30,13 @@ export interface IssuedToken {
   issuedAt: Date;
 }
 
+/** A websocket approval key (KIS): sent once in the websocket's connect message. */
+export interface ApprovalKey {
+  approvalKey: string;
+  /** UTC; KIS states none, the key is valid 24 hours from issue. */
+  expiresAt: Date;
+}
+
 /** What the token service needs from a broker. */
 export interface BrokerClient {
   readonly broker: Broker;
@@ -50,4 +57,6 @@ export interface BrokerClient {
    * invalid, expired or unknown: either way it no longer works.
    */
   revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void>;
+  /** Issue a websocket approval key; absent when the broker's websocket uses the access token (Kiwoom). */
+  issueApprovalKey?(credentials: BrokerCredentials): Promise<ApprovalKey>;
 }

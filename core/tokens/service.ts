@@ -12,6 +12,7 @@ import { type Clock, systemClock } from "../clock";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
+import { createApprovalKeys, type ValidApprovalKey } from "./approval";
 import { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
@@ -73,6 +74,15 @@ export function createTokenService(deps: TokenServiceDependencies) {
   const logger = deps.logger ?? silentLogger;
   const settings: TokenSettings = { ...DEFAULT_TOKEN_SETTINGS, ...deps.settings };
   const owner = deps.owner ?? `${process.pid}-${randomUUID()}`;
+  const approvals = createApprovalKeys({
+    sql,
+    cipher,
+    brokers,
+    clock,
+    logger,
+    owner,
+    leaseMs: settings.issueLeaseMs,
+  });
 
   const after = (ms: number) => new Date(clock.now().getTime() + ms);
   const good = (stored: StoredToken | undefined, request: IssueRequest): stored is StoredToken =>
@@ -544,13 +554,16 @@ export function createTokenService(deps: TokenServiceDependencies) {
     /**
      * The account's credentials changed: its token (issued under the old app
      * key) is removed from the store and the mirror at once, then revoked at
-     * the broker with the old credentials, best effort. The next
+     * the broker with the old credentials, best effort. Its websocket
+     * approval key goes too (KIS offers no revoke for those). The next
      * getValidToken issues under the new key.
      */
     async retireToken(previous: AccountBrokerCredentials, trigger: string): Promise<void> {
       const [row] = await sql<{ access_token: string }[]>`
         WITH retired AS (
           DELETE FROM securities_tokens WHERE account_id = ${previous.accountId} RETURNING access_token
+        ), approval AS (
+          DELETE FROM securities_approval_keys WHERE account_id = ${previous.accountId}
         ), unmirrored AS (
           UPDATE accounts SET access_token = NULL, token_expires_at = NULL
           WHERE id = ${previous.accountId} AND EXISTS (SELECT 1 FROM retired)
@@ -561,6 +574,23 @@ export function createTokenService(deps: TokenServiceDependencies) {
       if (!row) return;
       const accessToken = await cipher.decrypt(row.access_token, tokenBinding(previous.accountId));
       await revoke(previous, accessToken, trigger);
+    },
+
+    /** The account's KIS websocket approval key: the stored one while good, else one issuance shared by all callers. */
+    async getApprovalKey(accountId: number): Promise<ValidApprovalKey> {
+      return (
+        await approvals.ensure(
+          accountId,
+          after(settings.safetyMarginMs),
+          settings.issueWaitMs,
+          "read",
+        )
+      ).key;
+    },
+
+    /** For the refresh job: make the account's approval key good beyond `validBeyond`, never waiting. */
+    refreshApprovalKey(accountId: number, validBeyond: Date) {
+      return approvals.ensure(accountId, validBeyond, 0, "refresh");
     },
 
     /** For the refresh job: make the account's token good beyond `validBeyond`, never waiting. */

@@ -145,7 +145,7 @@ export async function releaseIssuanceSlot(
   `;
 }
 
-export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate";
+export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate" | "approval_key";
 /** "unchanged": the broker handed back the token the account already held. */
 export type AttemptOutcome = "ok" | "failed" | "unchanged";
 

@@ -41,6 +41,8 @@ export interface SandboxStats {
     /** Tokens revoked by revokeAll() (early revocation, as after maintenance). */
     early: number;
   };
+  /** KIS websocket approval keys handed out (POST /oauth2/Approval). */
+  approvalKeys: { issued: number };
   /** Error answers the brokers' own rules produced, by broker code (EGW00133, 8005, …); injected faults are not counted here. */
   rejections: { total: number; byCode: Record<string, number> };
   /** Injected faults by kind. */
@@ -66,6 +68,7 @@ export function emptyStats(): SandboxStats {
       byEnvironment: { KIS: { real: 0, paper: 0 }, KIWOOM: { real: 0, paper: 0 } },
     },
     revoked: { total: 0, early: 0 },
+    approvalKeys: { issued: 0 },
     rejections: { total: 0, byCode: {} },
     faults: { timeout: 0, server_error: 0, rate_limit: 0 },
     calls: { total: 0, byEndpoint: {}, byCode: {} },
