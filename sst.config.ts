@@ -24,6 +24,7 @@ export default $config({
       "./infra/functions"
     );
     const { alarmTopic } = await import("./infra/alarms");
+    const { dashboard } = await import("./infra/dashboard");
 
     return {
       apiUrl: api.url,
@@ -35,6 +36,7 @@ export default $config({
       apiKeysSecretArn: apiKeysSecret.arn,
       refreshDeadLetterQueueUrl: refreshDeadLetters.url,
       alarmTopicArn: alarmTopic.arn,
+      dashboardName: dashboard.dashboardName,
     };
   },
 });

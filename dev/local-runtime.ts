@@ -25,6 +25,8 @@ export interface LocalRuntimeOptions {
   post?: BrokerRegistryDependencies["post"];
   /** Pool size (default 10). */
   maxConnections?: number;
+  /** How long a request may take before its caller gives up (default: API Gateway's 29 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface LocalRuntime {
@@ -58,6 +60,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     tokens: tokens satisfies ApiTokenService,
     auth: createAuthenticator(options.apiKeys),
     logger: options.logger,
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
   return { app, sql, cipher, brokers, tokens, close: () => sql.end({ timeout: 5 }) };
 }

@@ -5,7 +5,12 @@
  * exit code is 0 only when the action succeeded.
  */
 import { parseArgs } from "node:util";
-import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
+import {
+  findOnPath,
+  type MigrationAction,
+  type MigrationReport,
+  migrate,
+} from "../core/migrations";
 import { openDevDatabase } from "./database";
 
 const USAGE = "usage: npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--json]";
@@ -59,6 +64,7 @@ const report = await migrate({
   action,
   to,
   backup: !values["no-backup"],
+  pgDump: await findOnPath("pg_dump", process.env.PATH ?? ""),
   dataDir,
   ...(values["migrations-dir"] ? { migrationsDir: values["migrations-dir"] } : {}),
   onNotice: values.json ? undefined : (line) => console.log(`  ${line}`),

@@ -5,7 +5,9 @@
  * local interval. Prints where everything is and a curl line; Ctrl-C or
  * SIGTERM stops everything in reverse order.
  *
- * Settings: DATABASE_URL, DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
+ * Settings: DATABASE_URL (the owner, who migrates), RUNTIME_DATABASE_URL (the
+ * service's own connection; default: the runtime role with a password kept in
+ * DATA_DIR), DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
  * SANDBOX_PORT (any free port), SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE (0:
  * the sandbox's faults), LOCAL_API_KEY, LOG_LEVEL (info),
  * REFRESH_INTERVAL_SECONDS (60, 0 turns the job off), plus every setting the
@@ -18,11 +20,12 @@ import { serve } from "@hono/node-server";
 import pretty from "pino-pretty";
 import { redactDatabaseUrl } from "../core/db";
 import { createLogger, type Logger } from "../core/log";
-import { migrate } from "../core/migrations";
+import { findOnPath, migrate } from "../core/migrations";
 import { refreshDueTokens } from "../core/tokens";
 import { openLocalApiKeys } from "./api-keys-file";
 import { openDevDatabase } from "./database";
 import { createLocalRuntime } from "./local-runtime";
+import { runtimeDatabaseUrl } from "./runtime-role";
 import { startBrokerSandbox } from "./sandbox";
 import { readStartSettings, type StartSettings } from "./start-settings";
 
@@ -97,11 +100,12 @@ try {
   });
   stops.push({ name: "database", stop: database.stop });
 
+  // The same `up` as `npm run migrate -- up`, backup rule included: a database
+  // that holds tables is dumped first, and without pg_dump nothing is migrated.
   const report = await migrate({
     databaseUrl: database.url,
     action: "up",
-    // A server someone else owns gets a pg_dump first; the embedded one is ours.
-    backup: database.kind === "external",
+    pgDump: await findOnPath("pg_dump", env.PATH ?? ""),
     dataDir,
     onNotice: (line) => logger.debug({ notice: line }, "migration notice"),
   });
@@ -127,8 +131,12 @@ try {
     ...(env.LOCAL_API_KEY ? { fixedKey: env.LOCAL_API_KEY } : {}),
     logger,
   });
+  // The service connects as the runtime role (migration 0008), as in AWS.
+  const runtimeUrl =
+    env.RUNTIME_DATABASE_URL?.trim() ||
+    (await runtimeDatabaseUrl({ ownerUrl: database.url, dataDir }));
   const runtime = await createLocalRuntime({
-    databaseUrl: database.url,
+    databaseUrl: runtimeUrl,
     env,
     apiKeys: apiKeys.store,
     logger,

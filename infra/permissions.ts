@@ -48,6 +48,8 @@ export function encryptionContextConditions(): GrantCondition[] {
 
 export interface GrantTargets<T> {
   kmsKeyArn: T;
+  /** From dbConnectArn: signing in to the database as the runtime role (RDS IAM authentication). */
+  runtimeDbUserArn: T;
   dbSecretArn: T;
   apiKeysSecretArn: T;
   dbInstanceArn: T;
@@ -66,9 +68,12 @@ export const USES_MASTER_KEY: Record<FunctionKey, boolean> = {
 
 /** The IAM statements of one function. */
 export function grantsFor<T>(key: FunctionKey, targets: GrantTargets<T>): Grant<T>[] {
-  const grants: Grant<T>[] = [
-    { actions: [...READ_SECRET_ACTIONS], resources: [targets.dbSecretArn] },
-  ];
+  // Only migrate holds the master user's secret; the others sign in as the
+  // runtime role, which may only read and write the service's tables.
+  const grants: Grant<T>[] =
+    key === "migrate"
+      ? [{ actions: [...READ_SECRET_ACTIONS], resources: [targets.dbSecretArn] }]
+      : [{ actions: ["rds-db:connect"], resources: [targets.runtimeDbUserArn] }];
   if (USES_MASTER_KEY[key]) {
     grants.push({
       actions: [...KEY_USE_ACTIONS],
@@ -99,4 +104,17 @@ export function snapshotArnPattern(dbInstanceArn: string, stage: string): string
   const match = /^(arn:[^:]+:rds:[^:]+:\d+):db:[^:]+$/.exec(dbInstanceArn);
   if (!match) throw new Error(`Not an RDS DB instance ARN: ${dbInstanceArn}.`);
   return `${match[1]}:snapshot:${preMigrationSnapshotPrefix(stage)}*`;
+}
+
+/**
+ * `arn:…:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<role>`: what
+ * rds-db:connect names, from the DB instance's ARN and resource id.
+ */
+export function dbConnectArn(dbInstanceArn: string, resourceId: string, role: string): string {
+  const match = /^arn:([^:]+):rds:([^:]+):(\d+):db:[^:]+$/.exec(dbInstanceArn);
+  if (!match) throw new Error(`Not an RDS DB instance ARN: ${dbInstanceArn}.`);
+  if (!/^db-[A-Z0-9]+$/.test(resourceId)) {
+    throw new Error(`Not an RDS DbiResourceId: ${resourceId}.`);
+  }
+  return `arn:${match[1]}:rds-db:${match[2]}:${match[3]}:dbuser:${resourceId}/${role}`;
 }

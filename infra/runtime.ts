@@ -2,6 +2,8 @@
  * What each deployed function is given: its size, its time budget and its
  * environment. Pure, so the relations are unit-tested without SST.
  */
+import { RUNTIME_DATABASE_ROLE } from "../core/db/runtime-role";
+import { RDS_CA_FILE } from "./rds-ca";
 import type { InfraSettings } from "./settings";
 
 export type FunctionKey = "migrate" | "refresh" | "api";
@@ -57,8 +59,11 @@ export interface RuntimeResources<T> {
 }
 
 /**
- * Environment variables per function. Each gets only what it reads: the
+ * Environment variables per function. Each gets only what it reads: only the
+ * migrate function has the master user's secret (the API and refresh
+ * functions sign in as the runtime role with RDS IAM authentication), the
  * migrate function has no key id, only the API has the API-keys secret.
+ * Every function verifies the database with the RDS CA bundle copied next to it.
  */
 export function functionEnvironment<T>(
   key: FunctionKey,
@@ -71,9 +76,9 @@ export function functionEnvironment<T>(
     DB_HOST: resources.dbHost,
     DB_PORT: resources.dbPort,
     DB_NAME: resources.dbName,
-    DB_SECRET_ARN: resources.dbSecretArn,
-    DB_SSLMODE: "require",
+    DB_SSL_CA_FILE: RDS_CA_FILE,
   };
+  const runtimeRole = { DB_IAM_AUTH: "true", DB_USER: RUNTIME_DATABASE_ROLE };
   const refreshKnobs = {
     REFRESH_WINDOW_HOURS: String(settings.refresh.windowHours),
     REFRESH_CONCURRENCY: String(settings.refresh.concurrency),
@@ -82,6 +87,7 @@ export function functionEnvironment<T>(
     case "migrate":
       return {
         ...common,
+        DB_SECRET_ARN: resources.dbSecretArn,
         DB_INSTANCE_ID: resources.dbInstanceId,
         MIGRATIONS_DIR: MIGRATIONS_COPY.to,
         SNAPSHOT_MAX_WAIT_MS: String(snapshotWaitBudgetMs(settings.migrate.timeoutSeconds)),
@@ -89,6 +95,7 @@ export function functionEnvironment<T>(
     case "refresh":
       return {
         ...common,
+        ...runtimeRole,
         ...settings.brokerUrls,
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
@@ -97,6 +104,7 @@ export function functionEnvironment<T>(
     case "api":
       return {
         ...common,
+        ...runtimeRole,
         ...settings.brokerUrls,
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,

@@ -35,6 +35,7 @@ export {
   BROKERS,
   type Broker,
   type BrokerEnvironment,
+  type CredentialStamp,
   KIS_PRODUCT_CODES,
   MARKET_TYPES,
   type MarketType,

@@ -318,7 +318,11 @@ export async function loadBrokerCredentials(
   cipher: Cipher,
   accountId: number,
 ): Promise<AccountBrokerCredentials> {
-  const account = await getAccount(sql, cipher, accountId);
+  const [row] = await sql<
+    AccountRow[]
+  >`SELECT ${sql(COLUMNS)} FROM accounts WHERE id = ${accountId}`;
+  if (!row) throw accountNotFound(accountId);
+  const account = await decryptAccount(cipher, row);
   const credentials = brokerCredentialsOf(account);
   if (!credentials) {
     throw new ConflictError(
@@ -327,7 +331,15 @@ export async function loadBrokerCredentials(
     );
   }
   if (!account.isActive) throw inactiveAccount(accountId);
-  return credentials;
+  return {
+    ...credentials,
+    stamp: {
+      exchange: row.exchange,
+      apiKey: row.api_key,
+      apiSecret: row.api_secret,
+      securitiesConfig: row.securities_config,
+    },
+  };
 }
 
 /** A deactivated account gets no broker token: deactivating it stops its trading. */

@@ -65,4 +65,18 @@ export interface AccountBrokerCredentials {
   environment: BrokerEnvironment;
   appKey: string;
   appSecret: string;
+  /** The stored columns these credentials were read from (when loaded from the database). */
+  stamp?: CredentialStamp;
+}
+
+/**
+ * The account's credential columns exactly as stored (ciphertexts): a token
+ * issued under these credentials is committed only while the row still holds
+ * them, so a PATCH of the key (or a deactivation) during the broker call wins.
+ */
+export interface CredentialStamp {
+  exchange: string;
+  apiKey: string | null;
+  apiSecret: string | null;
+  securitiesConfig: string | null;
 }

@@ -60,9 +60,18 @@ export interface ApiDependencies {
    * in Lambda, API Gateway's, read from the adapter's `c.env`. A random UUID otherwise.
    */
   platformRequestId?: (env: unknown) => string | undefined;
+  /**
+   * How long a caller waits for an answer: API Gateway cuts every request
+   * off at 29 s (default). A token request with too little of it left does
+   * not start a broker issuance it could not hand over.
+   */
+  requestTimeoutMs?: number;
 }
 
-type AppEnv = { Variables: { caller?: Caller; requestId: string } };
+/** API Gateway's integration timeout for HTTP APIs, which a function cannot raise. */
+export const API_GATEWAY_TIMEOUT_MS = 29_000;
+
+type AppEnv = { Variables: { caller?: Caller; requestId: string; deadline: Date } };
 
 /** A caller's `x-request-id` is kept only if it looks like an id: no spaces, quotes or control characters. */
 const WELL_FORMED_REQUEST_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/;
@@ -96,6 +105,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       deps.platformRequestId?.(c.env),
     );
     c.set("requestId", requestId);
+    c.set("deadline", new Date(Date.now() + (deps.requestTimeoutMs ?? API_GATEWAY_TIMEOUT_MS)));
     await withLogContext({ request_id: requestId }, next);
     c.res.headers.set("x-request-id", requestId);
   });
@@ -171,8 +181,13 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       const id = accountId(c);
       const patch = parseUpdateAccount(await readJson(c));
       const result = await updateAccount(sql, cipher, id, patch);
-      if (result.credentialsChanged && result.previousCredentials) {
-        await tokens.retireToken(result.previousCredentials, "credentials_changed");
+      // New credentials or a deactivation: the stored token goes, and is
+      // revoked at the broker unless an account on the same key still holds it.
+      if (result.previousCredentials) {
+        await tokens.retireToken(
+          result.previousCredentials,
+          result.deactivated ? "account_deactivated" : "credentials_changed",
+        );
       }
       return c.json(toPublicAccount(result.account));
     },
@@ -191,7 +206,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     },
     async getToken(c) {
       const id = accountId(c);
-      const token = await tokens.getValidToken(id);
+      const token = await tokens.getValidToken(id, { deadline: c.get("deadline") });
       logger.info(
         { event: "token_read", key_id: c.get("caller")?.keyId, account_id: id },
         "access token read",
@@ -205,7 +220,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     },
     async refreshToken(c) {
       const id = accountId(c);
-      const token = await tokens.forceRefresh(id);
+      const token = await tokens.forceRefresh(id, { deadline: c.get("deadline") });
       logger.info(
         { event: "token_refresh", key_id: c.get("caller")?.keyId, account_id: id },
         "access token refreshed on request",

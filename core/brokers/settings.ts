@@ -59,10 +59,21 @@ function parseUrl(env: Record<string, string | undefined>, name: string, fallbac
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new Error(`${name} must be an absolute http(s) URL.`);
   }
+  // Tokens and app secrets travel in these requests: plain HTTP only to this
+  // machine (the broker sandbox), never across a network.
+  if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+    throw new Error(
+      `${name} must be an https: URL (plain http: is allowed only on loopback, for the sandbox).`,
+    );
+  }
   if (url.username || url.password || url.search || url.hash) {
     throw new Error(`${name} must not carry credentials, a query or a fragment.`);
   }
   return url.toString().replace(/\/+$/, "");
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 function parseInteger(

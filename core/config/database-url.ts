@@ -1,5 +1,7 @@
+import { readFile } from "node:fs/promises";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { DatabaseConnection } from "../db";
+import { Signer } from "@aws-sdk/rds-signer";
+import type { DatabaseConnection, DatabaseTls } from "../db";
 import { type ErrorKind, ServiceError } from "../errors";
 
 /** The database settings are missing or unusable; names the setting, never a password. */
@@ -21,15 +23,45 @@ export interface ResolveDatabaseUrlOptions {
   secretsManager?: SecretsManagerClient;
 }
 
-const SSL_MODES = new Set(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]);
+/**
+ * How to verify the database server: the CA bundle in the PEM file
+ * DB_SSL_CA_FILE (the deploy copies the RDS bundle of its region next to each
+ * function). Required when the connection is built from DB_HOST (AWS):
+ * `sslmode=require` alone encrypts, but postgres.js then accepts any
+ * certificate, so a host in the path could read every credential. None for
+ * DATABASE_URL (local), which says itself what it wants.
+ */
+export async function resolveDatabaseTls(
+  env: Record<string, string | undefined>,
+): Promise<DatabaseTls | undefined> {
+  if (env.DATABASE_URL?.trim()) return undefined;
+  const file = env.DB_SSL_CA_FILE?.trim();
+  if (!file) {
+    throw invalid(
+      "DB_SSL_CA_FILE must name the PEM file of the RDS CA bundle when DATABASE_URL is not set (the server's certificate is verified against it).",
+    );
+  }
+  let ca: string;
+  try {
+    ca = await readFile(file, "utf8");
+  } catch (error) {
+    throw invalid(
+      `DB_SSL_CA_FILE (${file}) cannot be read (${(error as { code?: string }).code ?? "error"}).`,
+    );
+  }
+  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw invalid(`DB_SSL_CA_FILE (${file}) holds no PEM certificate.`);
+  }
+  return { ca };
+}
 
 /**
  * The Postgres URL to hand to createSql. Either `DATABASE_URL` as given, or
  * built from `DB_HOST`, `DB_PORT` (default 5432), `DB_NAME` and the JSON
  * secret `DB_SECRET_ARN` names (`{"username","password"}`, the shape RDS
- * stores for managed master credentials), with `sslmode` from `DB_SSLMODE`
- * (default `require`: encrypted, without bundling the RDS CA). Username and
- * password are percent-encoded. RDS rotates managed credentials, so call this
+ * stores for managed master credentials). TLS is not in the URL: pass
+ * resolveDatabaseTls's CA to createSql. Username and password are
+ * percent-encoded. RDS rotates managed credentials, so call this
  * again (and reopen the pool) when a connection fails with SQLSTATE 28P01.
  */
 export async function resolveDatabaseUrl(
@@ -42,15 +74,7 @@ export async function resolveDatabaseUrl(
   const host = required(env, "DB_HOST");
   const database = required(env, "DB_NAME");
   const secretId = required(env, "DB_SECRET_ARN");
-  const port = env.DB_PORT?.trim() || "5432";
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-    throw invalid(`DB_PORT must be a port number between 1 and 65535, not "${port}".`);
-  }
-  const sslmode = env.DB_SSLMODE?.trim() || "require";
-  if (!SSL_MODES.has(sslmode)) {
-    throw invalid(`DB_SSLMODE must be one of ${[...SSL_MODES].join(", ")}, not "${sslmode}".`);
-  }
-
+  const port = databasePort(env);
   const credentials = await readCredentials(
     options.secretsManager ?? new SecretsManagerClient({}),
     secretId,
@@ -58,31 +82,80 @@ export async function resolveDatabaseUrl(
   );
   const user = encodeURIComponent(credentials.username);
   const password = encodeURIComponent(credentials.password);
-  return `postgres://${user}:${password}@${host}:${port}/${encodeURIComponent(database)}?sslmode=${sslmode}`;
+  return `postgres://${user}:${password}@${host}:${port}/${encodeURIComponent(database)}`;
+}
+
+/** What signs RDS IAM authentication tokens; @aws-sdk/rds-signer's Signer by default. */
+export interface AuthTokenSigner {
+  getAuthToken(): Promise<string>;
 }
 
 /**
- * Like resolveDatabaseUrl, for a long-lived pool (the API and refresh
- * functions): the URL carries no password, and `password` reads the
- * RDS-managed secret again when its copy is older than `ttlMs` (default
- * 60 s). RDS rotates that password; a warm function's new connections then
- * pick up the new one within a minute instead of failing until a cold start.
+ * The connection of a long-lived pool (the API and refresh functions). With
+ * `DB_IAM_AUTH=true` (what the deploy sets) it connects as `DB_USER`, the
+ * runtime role, with an RDS IAM authentication token as the password: no
+ * secret to read or rotate, and the master secret stays the migrate
+ * function's. Tokens live 15 minutes and are checked only when a connection
+ * opens, so one is reused for 10 minutes. Otherwise the URL carries no
+ * password and `password` reads the DB_SECRET_ARN secret again when its copy
+ * is older than `ttlMs` (default 60 s), so a rotated password reaches warm
+ * functions within a minute. Either way the server is verified against
+ * DB_SSL_CA_FILE.
  */
 export async function resolveDatabaseConnection(
   env: Record<string, string | undefined>,
-  options: ResolveDatabaseUrlOptions & { ttlMs?: number; now?: () => number } = {},
+  options: ResolveDatabaseUrlOptions & {
+    ttlMs?: number;
+    now?: () => number;
+    signer?: AuthTokenSigner;
+  } = {},
 ): Promise<DatabaseConnection> {
   const direct = env.DATABASE_URL?.trim();
   if (direct) return { url: direct };
+  const ssl = await resolveDatabaseTls(env);
+  const now = options.now ?? Date.now;
+
+  const iam = env.DB_IAM_AUTH?.trim();
+  if (iam !== undefined && iam !== "" && iam !== "true" && iam !== "false") {
+    throw invalid(`DB_IAM_AUTH must be "true" or "false", not "${iam}".`);
+  }
+  if (iam === "true") {
+    const host = required(env, "DB_HOST");
+    const database = required(env, "DB_NAME");
+    const port = databasePort(env);
+    const user = env.DB_USER?.trim();
+    if (!user) throw invalid("DB_USER must name the database role when DB_IAM_AUTH is true.");
+    const signer =
+      options.signer ??
+      new Signer({
+        hostname: host,
+        port: Number(port),
+        username: user,
+        ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+      });
+    const tokenTtlMs = 10 * 60_000;
+    let cached: { token: string; madeAt: number } | undefined;
+    return {
+      url: `postgres://${encodeURIComponent(user)}@${host}:${port}/${encodeURIComponent(database)}`,
+      ...(ssl ? { ssl } : {}),
+      async password() {
+        if (!cached || now() - cached.madeAt >= tokenTtlMs) {
+          cached = { token: await signer.getAuthToken(), madeAt: now() };
+        }
+        return cached.token;
+      },
+    };
+  }
+
   const url = new URL(await resolveDatabaseUrl(env, options));
   const client = options.secretsManager ?? new SecretsManagerClient({});
   const secretId = required(env, "DB_SECRET_ARN");
   const ttlMs = options.ttlMs ?? 60_000;
-  const now = options.now ?? Date.now;
   let cached = { password: decodeURIComponent(url.password), readAt: now() };
   url.password = "";
   return {
     url: url.toString(),
+    ...(ssl ? { ssl } : {}),
     async password() {
       if (now() - cached.readAt >= ttlMs) {
         const credentials = await readCredentials(client, secretId, env.DB_USER?.trim());
@@ -91,6 +164,14 @@ export async function resolveDatabaseConnection(
       return cached.password;
     },
   };
+}
+
+function databasePort(env: Record<string, string | undefined>): string {
+  const port = env.DB_PORT?.trim() || "5432";
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw invalid(`DB_PORT must be a port number between 1 and 65535, not "${port}".`);
+  }
+  return port;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {

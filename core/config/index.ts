@@ -1,7 +1,9 @@
 export type { DatabaseConnection } from "../db";
 export {
+  type AuthTokenSigner,
   DatabaseSettingsError,
   type ResolveDatabaseUrlOptions,
   resolveDatabaseConnection,
+  resolveDatabaseTls,
   resolveDatabaseUrl,
 } from "./database-url";

@@ -1,6 +1,7 @@
 import postgres, { type Notice, type Options, type Sql } from "postgres";
 
 export type { ReservedSql, Sql, TransactionSql } from "postgres";
+export { RUNTIME_DATABASE_ROLE } from "./runtime-role";
 
 /** Options every connection of this service gets, whatever it runs on. */
 export interface DatabaseOptions {
@@ -12,11 +13,18 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
+/** Verify the server's certificate against these CAs (PEM), and its host name. */
+export interface DatabaseTls {
+  ca: string;
+}
+
 /** A database to connect to: its URL, and where the URL carries no password, how to get the current one. */
 export interface DatabaseConnection {
   url: string;
-  /** Called for each new connection (a rotating secret); absent when the URL holds the password. */
+  /** Called for each new connection (a rotating secret, an IAM token); absent when the URL holds the password. */
   password?: () => Promise<string>;
+  /** TLS verified against a CA bundle; absent: whatever the URL says (local). */
+  ssl?: DatabaseTls;
 }
 
 /**
@@ -26,8 +34,8 @@ export interface DatabaseConnection {
  * advice for serverless).
  */
 export function createSql(target: string | DatabaseConnection, options: DatabaseOptions = {}): Sql {
-  const { url, password } =
-    typeof target === "string" ? { url: target, password: undefined } : target;
+  const { url, password, ssl } =
+    typeof target === "string" ? { url: target, password: undefined, ssl: undefined } : target;
   const settings: Options<Record<string, never>> = {
     max: options.max ?? 10,
     idle_timeout: 20,
@@ -40,6 +48,8 @@ export function createSql(target: string | DatabaseConnection, options: Database
     backoff: reconnectBackoffSeconds,
     onnotice: options.onNotice ?? (() => {}),
     ...(password ? { password } : {}),
+    // An object, not "require": postgres.js then verifies the chain and the host name.
+    ...(ssl ? { ssl: { ca: ssl.ca, rejectUnauthorized: true } } : {}),
     types: {
       // TIMESTAMP (without time zone) holds UTC here; postgres.js would read it
       // as local time, which is nine hours wrong on a machine set to Korea time.

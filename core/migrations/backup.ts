@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { access, constants, mkdir, stat } from "node:fs/promises";
+import { access, constants, mkdir, open, stat } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import { MigrationError } from "./errors";
@@ -12,11 +12,8 @@ export interface BackupResult {
   pgDumpVersion: string;
 }
 
-/** Finds an executable on PATH, or undefined. */
-export async function findOnPath(
-  name: string,
-  path = process.env.PATH ?? "",
-): Promise<string | undefined> {
+/** Finds an executable on `path` (the CLIs pass PATH), or undefined. */
+export async function findOnPath(name: string, path: string): Promise<string | undefined> {
   for (const dir of path.split(delimiter).filter(Boolean)) {
     const candidate = join(dir, name);
     try {
@@ -49,9 +46,14 @@ export async function dumpDatabase(options: {
       `backup failed: ${version} cannot dump a Postgres ${options.serverMajor} server (install pg_dump ${options.serverMajor}, or pass --no-backup after taking a backup yourself)`,
     );
   }
-  await mkdir(options.dir, { recursive: true });
+  await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const stamp = options.now.toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15);
   const path = join(options.dir, `backup_${stamp}.sql`);
+  // The dump holds the legacy crypto accounts' plaintext keys: the file is the
+  // owner's alone from its first byte (pg_dump keeps the mode of a file it overwrites).
+  const file = await open(path, "w", 0o600);
+  await file.chmod(0o600);
+  await file.close();
   const url = new URL(options.databaseUrl);
   const password = decodeURIComponent(url.password);
   url.password = "";

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Notice } from "postgres";
 import { type Clock, systemClock } from "../clock";
-import { createSql, type ReservedSql, redactDatabaseUrl } from "../db";
-import { dumpDatabase, findOnPath } from "./backup";
+import { createSql, type DatabaseTls, type ReservedSql, redactDatabaseUrl } from "../db";
+import { dumpDatabase } from "./backup";
 import { explainDatabaseError, MigrationError } from "./errors";
 import { loadMigrations, type Migration, type MigrationScript } from "./files";
 import { type Verification, verifySeedSchema } from "./verify";
@@ -18,17 +18,30 @@ export type MigrationAction = "status" | "plan" | "up" | "down";
 
 export interface MigrateOptions {
   databaseUrl: string;
+  /** Verify the server against this CA bundle (the migrate function on RDS). */
+  ssl?: DatabaseTls;
   action: MigrationAction;
   /** up: apply up to and including this version; down: revert down to (keeping) it. */
   to?: number;
   migrationsDir?: string;
-  /** Dump with pg_dump before `up` (default true; the seed makes it mandatory). */
+  /**
+   * Back up before `up` or `down` changes anything (default true; the seed
+   * makes it mandatory). false only for `--no-backup`: the operator has one.
+   */
   backup?: boolean;
+  /**
+   * The pg_dump executable (the CLIs look it up on PATH). Without it a backup
+   * cannot be taken, so `up`/`down` stop, unless the database holds no tables.
+   */
+  pgDump?: string;
   /** Where dumps go; default `<dataDir>/backups`. */
   backupDir?: string;
   dataDir?: string;
-  /** Runs before the first `up` step once the lock is held (the Lambda takes an RDS snapshot here). */
-  beforeUp?: () => Promise<string>;
+  /**
+   * The backup instead of pg_dump: runs before the first `up` or `down` step
+   * once the lock is held and returns its id (the Lambda takes an RDS snapshot here).
+   */
+  snapshot?: () => Promise<string>;
   /** How long to wait for another runner's lock (default 10 min). */
   lockWaitMs?: number;
   lockPollMs?: number;
@@ -126,11 +139,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     noticeSink?.push(line);
     options.onNotice?.(line);
   };
-  const sql = createSql(options.databaseUrl, {
-    max: 1,
-    onNotice,
-    applicationName: "securities-support-migrate",
-  });
+  const sql = createSql(
+    { url: options.databaseUrl, ...(options.ssl ? { ssl: options.ssl } : {}) },
+    {
+      max: 1,
+      onNotice,
+      applicationName: "securities-support-migrate",
+    },
+  );
   let reserved: ReservedSql | undefined;
   try {
     const migrations = await loadMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
@@ -172,7 +188,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       );
     }
 
-    if (options.action === "up" && steps.length > 0) {
+    if (steps.length > 0) {
+      // Both directions change data (a down drops columns and tables): back up first.
       await takeBackup(conn, options, report, clock);
     }
     for (const step of steps) {
@@ -346,9 +363,9 @@ async function takeBackup(
   report: MigrationReport,
   clock: Clock,
 ): Promise<void> {
-  if (options.beforeUp) {
+  if (options.snapshot) {
     try {
-      report.backup = { kind: "snapshot", id: await options.beforeUp() };
+      report.backup = { kind: "snapshot", id: await options.snapshot() };
     } catch (error) {
       throw new MigrationError(
         "backup_failed",
@@ -362,12 +379,18 @@ async function takeBackup(
     report.warnings.push("no backup taken (--no-backup): make sure you have one before migrating");
     return;
   }
-  const pgDump = await findOnPath("pg_dump");
-  if (!pgDump) {
-    report.warnings.push(
-      "no backup taken: pg_dump is not on the PATH (install the Postgres client, or back up another way)",
+  if (await holdsNoTables(conn)) {
+    report.notices.push(
+      "no backup taken: the database holds no tables yet, so there is nothing to lose",
     );
     return;
+  }
+  const pgDump = options.pgDump;
+  if (!pgDump) {
+    throw new MigrationError(
+      "backup_failed",
+      "backup failed, nothing was migrated: pg_dump is not on the PATH (install the Postgres client of the server's version, or back up another way and pass --no-backup)",
+    );
   }
   const [server] = await conn<{ major: number }[]>`
     SELECT current_setting('server_version_num')::int / 10000 AS major
@@ -380,6 +403,18 @@ async function takeBackup(
     now: clock.now(),
   });
   report.backup = { kind: "pg_dump", path: result.path, bytes: result.bytes };
+}
+
+/** True when no schema but the system's holds a table (a fresh database). */
+async function holdsNoTables(conn: ReservedSql): Promise<boolean> {
+  const [row] = await conn<{ empty: boolean }[]>`
+    SELECT NOT EXISTS (
+      SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p')
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+    ) AS empty`;
+  return row?.empty === true;
 }
 
 /** Creates the history table when missing, quietly (no "already exists" notice on every run). */

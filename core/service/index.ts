@@ -81,7 +81,7 @@ export function composeService(options: {
     brokers,
     clock,
     logger,
-    settings: tokenSettings,
+    settings: { ...tokenSettings, issueCallBudgetMs: brokerSettings.timeoutMs + 1000 },
   });
   return {
     cipher,

@@ -27,3 +27,20 @@ export class TokenNotRenewedError extends ServiceError {
     super("token_not_renewed", message);
   }
 }
+
+/**
+ * The account's credentials changed (or it was deactivated or deleted)
+ * while its token was being issued: the token was not stored. The token
+ * service asks again once with the account as it is now; callers see this
+ * only if that happens twice in a row.
+ */
+export class CredentialsChangedError extends ServiceError {
+  readonly kind = "conflict";
+
+  constructor(accountId: number) {
+    super(
+      "credentials_changed",
+      `account ${accountId} changed its broker credentials while its token was issued; ask again`,
+    );
+  }
+}

@@ -1,13 +1,24 @@
 export { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 export {
+  countDueAccounts,
   type RefreshDependencies,
+  type RefreshOptions,
   type RefreshSummary,
   refreshDueTokens,
   UNREFRESHED_ALARM_HORIZON_MS,
 } from "./refresh";
 export {
+  accountsPerWorker,
+  MAX_REFRESH_WORKERS,
+  parseRefreshWorker,
+  type RefreshWorker,
+  refreshWorkersNeeded,
+  workerOrder,
+} from "./refresh-plan";
+export {
   createTokenService,
   type IssueOutcome,
+  type TokenRequestOptions,
   type TokenService,
   type TokenServiceDependencies,
   type ValidToken,

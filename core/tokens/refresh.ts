@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import pLimit from "p-limit";
+import { createHash, randomUUID } from "node:crypto";
 import { BrokerError } from "../brokers";
 import { type Clock, systemClock } from "../clock";
 import type { Sql } from "../db";
@@ -7,15 +6,18 @@ import { ServiceError } from "../errors";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, recordRefreshRun } from "../metrics";
 import { TokenIssuanceDeferredError } from "./errors";
+import { type RefreshWorker, workerOrder } from "./refresh-plan";
 import type { TokenService } from "./service";
 
 export interface RefreshSummary {
   runId: string;
+  /** This run's place among the workers of a fanned-out run ("0/1" when alone). */
+  worker: string;
   startedAt: string;
   durationMs: number;
   /** Accounts due: token expiring within the window, rejected, or missing; not in backoff. */
   due: number;
-  /** Of those, claimed by this run (the rest belong to an overlapping run). */
+  /** Of those, claimed by this run (the rest were done or held by another run). */
   claimed: number;
   issued: number;
   /** Already good when their turn came (another process refreshed them). */
@@ -27,6 +29,15 @@ export interface RefreshSummary {
   failed: number;
   /** Not started because the run's time budget ran out. */
   notStarted: number;
+  /** Due accounts another run held when this run reached them. */
+  claimedElsewhere: number;
+  /**
+   * Of those, held by runs no longer connected to the database (crashed or
+   * killed): nobody works on them until their claims expire at
+   * `deadClaimsExpireAt`, and then the next run takes them.
+   */
+  claimedByDeadRuns: number;
+  deadClaimsExpireAt: string | null;
   failures: { accountId: number; code: string; message: string }[];
   /**
    * After the run: active securities accounts whose token is missing or
@@ -34,12 +45,24 @@ export interface RefreshSummary {
    * as `tokens_expiring_unrefreshed`).
    */
   expiringUnrefreshed: number;
-  /** KIS websocket approval keys expiring within the window, and what became of them. */
+  /** KIS websocket approval keys expiring within the window (the first worker's job), and what became of them. */
   approvalKeys: { due: number; issued: number; deferred: number; failed: number };
 }
 
 /** How close to expiry an unrefreshed token counts against the alarm. */
 export const UNREFRESHED_ALARM_HORIZON_MS = 3_600_000;
+
+/**
+ * The advisory-lock namespace (first key of the two-key form) a run holds
+ * for as long as it is alive, the second key derived from its run id: a
+ * claim whose run holds no such lock belongs to a dead run. The migration
+ * runner's lock uses the one-key form, so the two never meet.
+ */
+export const RUN_LIVENESS_LOCK_NAMESPACE = 0x5e_c0_0f_7e;
+
+export function runLivenessKey(runId: string): number {
+  return createHash("sha256").update(runId).digest().readInt32BE(0);
+}
 
 export interface RefreshDependencies {
   sql: Sql;
@@ -50,42 +73,21 @@ export interface RefreshDependencies {
   metrics?: Metrics;
 }
 
-/**
- * One run of the refresh job. Finds due accounts with the seed's indexed
- * queries, claims them (a lease, so overlapping runs split the work instead
- * of doubling it), refreshes them with bounded concurrency, and stops
- * starting new work when its time budget is spent, releasing what it did
- * not start. A failure keeps the old token and backs the account off.
- */
-export async function refreshDueTokens(
-  deps: RefreshDependencies,
-  options: { runId?: string; limit?: number } = {},
-): Promise<RefreshSummary> {
-  const { sql, tokens } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? silentLogger;
-  const settings = tokens.settings;
-  const runId = options.runId ?? randomUUID();
-  const started = clock.now();
-  const horizon = new Date(started.getTime() + settings.refreshWindowMs);
-  const summary: RefreshSummary = {
-    runId,
-    startedAt: started.toISOString(),
-    durationMs: 0,
-    due: 0,
-    claimed: 0,
-    issued: 0,
-    current: 0,
-    reused: 0,
-    deferred: 0,
-    failed: 0,
-    notStarted: 0,
-    failures: [],
-    expiringUnrefreshed: 0,
-    approvalKeys: { due: 0, issued: 0, deferred: 0, failed: 0 },
-  };
+export interface RefreshOptions {
+  runId?: string;
+  /** The most due accounts one run reads. */
+  limit?: number;
+  /** This run's place among the workers of a fanned-out run; alone by default. */
+  worker?: RefreshWorker;
+}
 
-  const due = await sql<{ account_id: number }[]>`
+/**
+ * The seed's indexed queries for due accounts (tokens expiring before the
+ * horizon, securities accounts without a token, tokens reported rejected),
+ * active and not backing off, most urgent first.
+ */
+async function dueAccountIds(sql: Sql, horizon: Date, now: Date, limit: number): Promise<number[]> {
+  const rows = await sql<{ account_id: number }[]>`
     WITH due AS (
       SELECT st.account_id, st.expires_at
       FROM securities_tokens st
@@ -104,93 +106,238 @@ export async function refreshDueTokens(
     FROM due
     JOIN accounts a ON a.id = due.account_id AND a.is_active AND a.account_type = 'SECURITIES_STOCK'
     LEFT JOIN securities_token_state s ON s.account_id = due.account_id
-    WHERE s.next_attempt_at IS NULL OR s.next_attempt_at <= ${started}
+    WHERE s.next_attempt_at IS NULL OR s.next_attempt_at <= ${now}
     ORDER BY due.expires_at NULLS FIRST, due.account_id
-    LIMIT ${options.limit ?? 100_000}
+    LIMIT ${limit}
   `;
-  summary.due = due.length;
-  if (due.length === 0) return finish();
+  return rows.map((r) => r.account_id);
+}
 
-  const claimUntil = new Date(
-    started.getTime() + settings.refreshTimeBudgetMs + settings.issueLeaseMs,
-  );
-  const claimed = await sql<{ account_id: number }[]>`
-    INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
-    SELECT unnest(${due.map((d) => d.account_id)}::int[]), ${runId}, ${claimUntil}
-    ON CONFLICT (account_id) DO UPDATE
-      SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
-      WHERE s.claimed_until IS NULL OR s.claimed_until <= ${started}
-    RETURNING account_id
-  `;
-  const order = new Map(due.map((d, i) => [d.account_id, i]));
-  const ids = claimed
-    .map((c) => c.account_id)
-    .sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
-  summary.claimed = ids.length;
+/** How many accounts are due now: what the scheduled run sizes its fan-out by. */
+export async function countDueAccounts(
+  deps: Pick<RefreshDependencies, "sql" | "tokens" | "clock">,
+): Promise<number> {
+  const now = (deps.clock ?? systemClock).now();
+  const horizon = new Date(now.getTime() + deps.tokens.settings.refreshWindowMs);
+  return (await dueAccountIds(deps.sql, horizon, now, 10_000_000)).length;
+}
 
-  const limit = pLimit(settings.refreshConcurrency);
-  const stopStartingAt = started.getTime() + settings.refreshTimeBudgetMs;
-  const unstarted: number[] = [];
-  await Promise.all(
-    ids.map((accountId) =>
-      limit(async () => {
-        if (clock.now().getTime() >= stopStartingAt) {
-          unstarted.push(accountId);
-          return;
-        }
-        try {
-          const { outcome } = await tokens.refreshAccount(
-            accountId,
-            new Date(clock.now().getTime() + settings.refreshWindowMs),
-          );
-          summary[outcome]++;
-          // An issued or shared token was committed together with the claim's release.
-          if (outcome === "current") await releaseClaim(sql, accountId, runId);
-        } catch (error) {
-          await releaseClaim(sql, accountId, runId);
-          if (error instanceof TokenIssuanceDeferredError) {
-            summary.deferred++;
-            return;
-          }
-          summary.failed++;
-          if (summary.failures.length < 20) {
-            summary.failures.push({
-              accountId,
-              code:
-                error instanceof BrokerError
-                  ? (error.brokerCode ?? error.code)
-                  : error instanceof ServiceError
-                    ? error.code
-                    : "internal_error",
-              message:
-                error instanceof ServiceError ? error.message : "unexpected error (see logs)",
-            });
-          }
-          if (!(error instanceof ServiceError)) {
-            logger.error(
-              { event: "refresh_account_error", account_id: accountId, err: error },
-              "unexpected error refreshing an account",
-            );
-          }
-        }
-      }),
-    ),
-  );
-  if (unstarted.length) {
-    summary.notStarted = unstarted.length;
-    await sql`
-      UPDATE securities_token_state SET claimed_by = NULL, claimed_until = NULL
-      WHERE account_id = ANY(${unstarted}::int[]) AND claimed_by = ${runId}
-    `;
+/**
+ * One run of the refresh job (or one worker of a fanned-out run). Reads the
+ * due accounts once, then claims them a few at a time, only as many as it
+ * has idle lanes, for one issuance lease each: a run that dies holds at most
+ * `refreshConcurrency` accounts, for at most `issueLeaseMs`. Refreshes with
+ * bounded concurrency and stops starting new work when its time budget is
+ * spent. A failure keeps the old token and backs the account off. Accounts
+ * held by runs that are no longer connected are counted and logged, with
+ * when they free up.
+ */
+export async function refreshDueTokens(
+  deps: RefreshDependencies,
+  options: RefreshOptions = {},
+): Promise<RefreshSummary> {
+  const { sql, tokens } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const settings = tokens.settings;
+  const runId = options.runId ?? randomUUID();
+  const worker = options.worker ?? { index: 0, count: 1 };
+  const started = clock.now();
+  const horizon = new Date(started.getTime() + settings.refreshWindowMs);
+  const summary: RefreshSummary = {
+    runId,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    worker: `${worker.index}/${worker.count}`,
+    due: 0,
+    claimed: 0,
+    issued: 0,
+    current: 0,
+    reused: 0,
+    deferred: 0,
+    failed: 0,
+    notStarted: 0,
+    claimedElsewhere: 0,
+    claimedByDeadRuns: 0,
+    deadClaimsExpireAt: null,
+    failures: [],
+    expiringUnrefreshed: 0,
+    approvalKeys: { due: 0, issued: 0, deferred: 0, failed: 0 },
+  };
+  /** Due accounts held by other runs: the latest expiry and the count, per run. */
+  const heldElsewhere = new Map<string, { until: Date; accounts: number }>();
+
+  const dueIds = await dueAccountIds(sql, horizon, started, options.limit ?? 100_000);
+  summary.due = dueIds.length;
+  if (dueIds.length === 0) return finish();
+
+  // Held for the whole run: while this session lives, our claims are a live run's.
+  const liveness = await sql.reserve();
+  const livenessKey = runLivenessKey(runId);
+  try {
+    await liveness`SELECT pg_advisory_lock(${RUN_LIVENESS_LOCK_NAMESPACE}, ${livenessKey})`;
+    await work(workerOrder(dueIds, worker));
+  } finally {
+    await liveness`SELECT pg_advisory_unlock(${RUN_LIVENESS_LOCK_NAMESPACE}, ${livenessKey})`.catch(
+      () => {},
+    );
+    liveness.release();
   }
   return finish();
 
+  async function work(order: number[]): Promise<void> {
+    const lanes = settings.refreshConcurrency;
+    const stopStartingAt = started.getTime() + settings.refreshTimeBudgetMs;
+    const running = new Set<Promise<void>>();
+    let next = 0;
+    try {
+      while (next < order.length) {
+        while (running.size >= lanes) await Promise.race(running);
+        if (clock.now().getTime() >= stopStartingAt) break;
+        const batch = order.slice(next, next + lanes - running.size);
+        next += batch.length;
+        const claimed = await claimAccounts(batch);
+        summary.claimed += claimed.length;
+        if (claimed.length < batch.length) {
+          const taken = new Set(claimed);
+          await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
+        }
+        for (const accountId of claimed) {
+          const lane: Promise<void> = refreshOne(accountId).finally(() => running.delete(lane));
+          running.add(lane);
+        }
+      }
+    } finally {
+      // Whatever stopped the loop, the lanes already started finish first.
+      summary.notStarted = order.length - next;
+      await Promise.all(running);
+    }
+    await reportDeadOwners();
+  }
+
+  /**
+   * Claims those of `ids` nobody else holds, that are not backing off and
+   * that nobody refreshed since this run read them, for one issuance lease.
+   */
+  async function claimAccounts(ids: number[]): Promise<number[]> {
+    const now = clock.now();
+    const claimUntil = new Date(now.getTime() + settings.issueLeaseMs);
+    const rows = await sql<{ account_id: number }[]>`
+      INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
+      SELECT t.id, ${runId}, ${claimUntil}
+      FROM unnest(${ids}::int[]) AS t(id)
+      WHERE NOT EXISTS (
+        SELECT 1 FROM securities_tokens st
+        WHERE st.account_id = t.id AND st.last_refreshed_at >= ${started}
+      )
+      ON CONFLICT (account_id) DO UPDATE
+        SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
+        WHERE (s.claimed_until IS NULL OR s.claimed_until <= ${now})
+          AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= ${now})
+      RETURNING account_id
+    `;
+    return rows.map((r) => r.account_id);
+  }
+
+  async function noteHeldElsewhere(ids: number[]): Promise<void> {
+    const held = await sql<{ claimed_by: string; until: Date; n: number }[]>`
+      SELECT claimed_by, max(claimed_until) AS until, count(*)::int AS n
+      FROM securities_token_state
+      WHERE account_id = ANY(${ids}::int[]) AND claimed_until > ${clock.now()} AND claimed_by <> ${runId}
+      GROUP BY claimed_by
+    `;
+    for (const row of held) {
+      summary.claimedElsewhere += row.n;
+      const known = heldElsewhere.get(row.claimed_by);
+      heldElsewhere.set(row.claimed_by, {
+        until: known && known.until > row.until ? known.until : row.until,
+        accounts: (known?.accounts ?? 0) + row.n,
+      });
+    }
+  }
+
+  /** Which of the runs holding our due accounts are gone: they hold no liveness lock any more. */
+  async function reportDeadOwners(): Promise<void> {
+    if (heldElsewhere.size === 0) return;
+    const runIds = [...heldElsewhere.keys()].slice(0, 100);
+    const unsignedKey = (id: string) => String(runLivenessKey(id) >>> 0);
+    const live = await sql<{ key: string }[]>`
+      SELECT objid::text AS key FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND objsubid = 2
+        AND classid::text = ${String(RUN_LIVENESS_LOCK_NAMESPACE)}
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND objid::text = ANY(${runIds.map(unsignedKey)}::text[])
+    `;
+    const liveKeys = new Set(live.map((r) => r.key));
+    let expireAt: Date | null = null;
+    const dead: string[] = [];
+    for (const owner of runIds) {
+      if (liveKeys.has(unsignedKey(owner))) continue;
+      dead.push(owner);
+      const held = heldElsewhere.get(owner);
+      if (!held) continue;
+      summary.claimedByDeadRuns += held.accounts;
+      const until = held.until;
+      if (!expireAt || until > expireAt) expireAt = until;
+    }
+    if (!expireAt) return;
+    summary.deadClaimsExpireAt = expireAt.toISOString();
+    logger.warn(
+      {
+        event: "refresh_claims_of_dead_runs",
+        accounts: summary.claimedByDeadRuns,
+        run_ids: dead,
+        expire_at: summary.deadClaimsExpireAt,
+      },
+      "due accounts are claimed by runs that are no longer connected; they wait until the claims expire",
+    );
+  }
+
+  async function refreshOne(accountId: number): Promise<void> {
+    try {
+      const { outcome } = await tokens.refreshAccount(
+        accountId,
+        new Date(clock.now().getTime() + settings.refreshWindowMs),
+      );
+      summary[outcome]++;
+      // An issued or shared token was committed together with the claim's release.
+      if (outcome === "current") await releaseClaim(sql, accountId, runId);
+    } catch (error) {
+      await releaseClaim(sql, accountId, runId).catch(() => {});
+      if (error instanceof TokenIssuanceDeferredError) {
+        summary.deferred++;
+        return;
+      }
+      summary.failed++;
+      if (summary.failures.length < 20) {
+        summary.failures.push({
+          accountId,
+          code:
+            error instanceof BrokerError
+              ? (error.brokerCode ?? error.code)
+              : error instanceof ServiceError
+                ? error.code
+                : "internal_error",
+          message: error instanceof ServiceError ? error.message : "unexpected error (see logs)",
+        });
+      }
+      if (!(error instanceof ServiceError)) {
+        logger.error(
+          { event: "refresh_account_error", account_id: accountId, err: error },
+          "unexpected error refreshing an account",
+        );
+      }
+    }
+  }
+
   /**
    * The approval keys accounts asked for are renewed before they expire,
-   * like tokens, within the same time budget. Keys of accounts sharing an
-   * app key are one issuance: the rest find it current.
+   * like tokens, within the same time budget, by the first worker only (they
+   * are few). Keys of accounts sharing an app key are one issuance: the rest
+   * find it current.
    */
   async function refreshApprovalKeys(): Promise<void> {
+    if (worker.index !== 0) return;
     const keys = await sql<{ account_id: number }[]>`
       SELECT k.account_id FROM securities_approval_keys k
       JOIN accounts a ON a.id = k.account_id AND a.is_active
@@ -239,6 +386,7 @@ export async function refreshDueTokens(
       {
         event: "refresh_run",
         run_id: summary.runId,
+        worker: summary.worker,
         started_at: summary.startedAt,
         duration_ms: summary.durationMs,
         due: summary.due,
@@ -249,6 +397,9 @@ export async function refreshDueTokens(
         deferred: summary.deferred,
         failed: summary.failed,
         not_started: summary.notStarted,
+        claimed_elsewhere: summary.claimedElsewhere,
+        claimed_by_dead_runs: summary.claimedByDeadRuns,
+        dead_claims_expire_at: summary.deadClaimsExpireAt,
         failures: summary.failures.length,
         tokens_expiring_unrefreshed: summary.expiringUnrefreshed,
         approval_keys_due: summary.approvalKeys.due,

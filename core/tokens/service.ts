@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AccountBrokerCredentials,
   accountBinding,
+  type CredentialStamp,
   inactiveAccount,
   loadBrokerCredentials,
   tokenBinding,
@@ -13,7 +14,11 @@ import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
 import { createApprovalKeys, type ValidApprovalKey } from "./approval";
-import { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
+import {
+  CredentialsChangedError,
+  TokenIssuanceDeferredError,
+  TokenNotRenewedError,
+} from "./errors";
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
@@ -22,6 +27,7 @@ import {
   credentialKey,
   markFailed,
   markRejected,
+  possibleTokenHolders,
   readStoredToken,
   recordAttempt,
   releaseIssuanceSlot,
@@ -57,6 +63,18 @@ interface IssueRequest {
   refreshedSince?: Date;
   /** How long to wait for another issuer or the broker's pace; 0 = not at all. */
   waitMs: number;
+  /**
+   * When the caller stops listening (an API request's gateway timeout). No
+   * issuance slot is claimed unless a broker call still fits before it: a
+   * token issued and then lost to the timeout costs the owner a KakaoTalk
+   * message and a minute of pace for nothing.
+   */
+  deadline?: Date | undefined;
+}
+
+/** What an API caller may pass: when its request will be cut off. */
+export interface TokenRequestOptions {
+  deadline?: Date;
 }
 
 const LEASE_POLL_MS = 100;
@@ -124,23 +142,44 @@ export function createTokenService(deps: TokenServiceDependencies) {
     /** The token row as the caller just read it, so it is not read again. */
     alreadyRead?: { stored: StoredToken | undefined },
   ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
+    try {
+      return await ensureTokenOnce(accountId, request, alreadyRead);
+    } catch (error) {
+      // The credentials changed under the issuance, which was discarded: once
+      // more with the account as it is now (new key, or 409/404 if deactivated or deleted).
+      if (error instanceof CredentialsChangedError) return ensureTokenOnce(accountId, request);
+      throw error;
+    }
+  }
+
+  async function ensureTokenOnce(
+    accountId: number,
+    request: IssueRequest,
+    alreadyRead?: { stored: StoredToken | undefined },
+  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
     const [credentials, firstRead] = await Promise.all([
       loadBrokerCredentials(sql, cipher, accountId),
       alreadyRead ? alreadyRead.stored : readStoredToken(sql, accountId),
     ]);
     const client = brokers.get(credentials.broker);
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
-    const deadline = clock.now().getTime() + request.waitMs;
     // KIS hands back the same token for 6 h after an issue: a window wider
     // than its cap would ask again (and message the owner) for nothing.
     const widest = clock.now().getTime() + client.maxRefreshWindowMs;
     if (request.validBeyond.getTime() > widest) {
       request = { ...request, validBeyond: new Date(widest) };
     }
+    // The last moment a claim may still be made: within the wait, and early
+    // enough that the broker call (its timeout and the commit) ends before the caller's deadline.
+    const claimBy = Math.min(
+      clock.now().getTime() + request.waitMs,
+      request.deadline ? request.deadline.getTime() - settings.issueCallBudgetMs : Infinity,
+    );
     for (let round = 0; ; round++) {
       const stored = round === 0 ? firstRead : await readStoredToken(sql, accountId);
       if (good(stored, request)) return { token: await decrypted(stored), outcome: "current" };
       const now = clock.now();
+      if (now.getTime() > claimBy && request.deadline) throw tooLateToIssue(accountId);
       const claim = await claimIssuanceSlot(sql, {
         key,
         broker: credentials.broker,
@@ -162,7 +201,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       const readyAt = leased
         ? Math.min((claim.leaseUntil as Date).getTime(), now.getTime() + LEASE_POLL_MS)
         : (claim.nextAllowedAt?.getTime() ?? now.getTime());
-      if (readyAt > deadline) {
+      if (readyAt > claimBy) {
         const retryAfterMs = Math.max(
           1000,
           (leased ? (claim.leaseUntil as Date).getTime() : readyAt) - now.getTime(),
@@ -192,6 +231,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
       appKey: credentials.appKey,
       appSecret: credentials.appSecret,
     };
+    let committed = false;
+    let discarded: string | undefined;
     let revokedFirst = false;
     try {
       const current = previous
@@ -221,7 +262,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         accountId,
       );
       const refreshedAt = clock.now();
-      await commitToken(
+      committed = await commitToken(
         sql,
         {
           accountId,
@@ -231,7 +272,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
           expiresIn: issued.expiresIn,
           expiresAt: issued.expiresAt,
           refreshedAt,
+          credentialKey: key,
         },
+        { stamp: stampOf(credentials) },
         {
           accountId,
           at: refreshedAt,
@@ -244,25 +287,29 @@ export function createTokenService(deps: TokenServiceDependencies) {
         },
         { key, owner },
       );
-      logger.info(
-        {
-          event: "token_issued",
-          account_id: accountId,
-          broker,
-          environment,
-          trigger: request.trigger,
-          expires_at: issued.expiresAt,
-        },
-        "issued a broker token",
-      );
-      return {
-        token: {
-          accessToken: issued.accessToken,
-          tokenType: issued.tokenType,
-          expiresAt: issued.expiresAt,
-        },
-        outcome: "issued",
-      };
+      if (!committed) {
+        discarded = issued.accessToken;
+      } else {
+        logger.info(
+          {
+            event: "token_issued",
+            account_id: accountId,
+            broker,
+            environment,
+            trigger: request.trigger,
+            expires_at: issued.expiresAt,
+          },
+          "issued a broker token",
+        );
+        return {
+          token: {
+            accessToken: issued.accessToken,
+            tokenType: issued.tokenType,
+            expiresAt: issued.expiresAt,
+          },
+          outcome: "issued",
+        };
+      }
     } catch (error) {
       if (error instanceof TokenNotRenewedError) throw error;
       // The stored token is revoked at the broker: the next read must issue.
@@ -270,6 +317,14 @@ export function createTokenService(deps: TokenServiceDependencies) {
       await recordFailure(credentials, key, request.trigger, started, error);
       throw error;
     }
+    // Issued under credentials the account no longer has: not stored, and
+    // revoked unless another account on the old key holds the same token.
+    logger.warn(
+      { event: "token_discarded", account_id: accountId, broker, trigger: request.trigger },
+      "the account's credentials changed while its token was issued; the token was not stored",
+    );
+    await revoke(credentials, discarded as string, "credentials_changed_during_issue");
+    throw new CredentialsChangedError(accountId);
   }
 
   /**
@@ -408,7 +463,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       accountId,
     );
     const now = clock.now();
-    await commitToken(
+    const stored = await commitToken(
       sql,
       {
         accountId,
@@ -418,6 +473,17 @@ export function createTokenService(deps: TokenServiceDependencies) {
         expiresIn: Math.max(0, Math.round((token.expiresAt.getTime() - now.getTime()) / 1000)),
         expiresAt: token.expiresAt,
         refreshedAt: now,
+        credentialKey: credentialKey(
+          credentials.broker,
+          credentials.environment,
+          credentials.appKey,
+        ),
+      },
+      // The sibling must still hold the token as read: one being deleted or
+      // re-keyed may be revoking it right now (it checks for holders after).
+      {
+        stamp: stampOf(credentials),
+        source: { accountId: siblingId, refreshedAt: sibling.lastRefreshedAt },
       },
       {
         accountId,
@@ -430,19 +496,64 @@ export function createTokenService(deps: TokenServiceDependencies) {
         message: `shared the token of account ${siblingId}, which uses the same app key`,
       },
     );
-    return token;
+    return stored ? token : undefined;
+  }
+
+  /** Another account still holding this very token (same app key), if any. */
+  async function otherHolder(
+    credentials: AccountBrokerCredentials,
+    accessToken: string,
+  ): Promise<number | undefined> {
+    const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
+    for (const holder of await possibleTokenHolders(sql, key, credentials.accountId)) {
+      const held = await cipher
+        .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
+        .catch(() => undefined);
+      if (held === accessToken) return holder.accountId;
+    }
+    return undefined;
   }
 
   /**
    * Revokes a token at the broker, best effort: the outcome is recorded and
    * logged, never thrown (the account may already be gone).
+   *
+   * Accounts on one app key share one token (the service copies it, and KIS
+   * hands back the same token within 6 hours), so a token that another
+   * account still holds is NOT revoked: the account letting go of it only
+   * drops its own copy, and the last holder to let go revokes it. Call this
+   * after the account's own copy is gone, so that it does not count itself.
    */
   async function revoke(
     credentials: AccountBrokerCredentials,
     accessToken: string,
     trigger: string,
-  ): Promise<{ revoked: boolean }> {
+  ): Promise<{ revoked: boolean; heldBy?: number }> {
     const started = clock.now();
+    const heldBy = await otherHolder(credentials, accessToken);
+    if (heldBy !== undefined) {
+      await recordAttempt(sql, {
+        accountId: credentials.accountId,
+        at: started,
+        action: "revoke",
+        outcome: "skipped",
+        trigger,
+        broker: credentials.broker,
+        environment: credentials.environment,
+        message: `not revoked: account ${heldBy} holds the same token (same app key)`,
+      }).catch(() => {});
+      logger.info(
+        {
+          event: "token_revoke_skipped",
+          account_id: credentials.accountId,
+          held_by: heldBy,
+          broker: credentials.broker,
+          trigger,
+        },
+        "kept a broker token another account on the same app key still holds",
+      );
+      return { revoked: false, heldBy };
+    }
     let revoked = false;
     let error: unknown;
     try {
@@ -479,7 +590,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     logger[revoked ? "info" : "warn"](
       {
         event: revoked ? "token_revoked" : "token_revoke_failed",
-        accountId: credentials.accountId,
+        account_id: credentials.accountId,
         broker: credentials.broker,
         trigger,
       },
@@ -490,12 +601,13 @@ export function createTokenService(deps: TokenServiceDependencies) {
 
   return {
     /** A token valid beyond the safety margin: the cached one, or one issuance shared by all callers. */
-    async getValidToken(accountId: number): Promise<ValidToken> {
+    async getValidToken(accountId: number, options: TokenRequestOptions = {}): Promise<ValidToken> {
       const stored = await readStoredToken(sql, accountId);
       const request: IssueRequest = {
         trigger: stored ? "expiring" : "missing",
         validBeyond: after(settings.safetyMarginMs),
         waitMs: settings.issueWaitMs,
+        deadline: options.deadline,
       };
       if (stored && !stored.active) throw inactiveAccount(accountId);
       if (good(stored, request)) return decrypted(stored);
@@ -503,7 +615,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     },
 
     /** A token issued after this call began (one issuance even when several callers force at once). */
-    async forceRefresh(accountId: number): Promise<ValidToken> {
+    async forceRefresh(accountId: number, options: TokenRequestOptions = {}): Promise<ValidToken> {
       const requestedAt = clock.now();
       return (
         await ensureToken(accountId, {
@@ -511,6 +623,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
           validBeyond: requestedAt,
           refreshedSince: requestedAt,
           waitMs: settings.issueWaitMs,
+          deadline: options.deadline,
         })
       ).token;
     },
@@ -530,7 +643,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
       }
       const now = clock.now();
       await sql.begin(async (tx) => {
-        await markRejected(tx, accountId, stored.lastRefreshedAt);
+        await tx`
+          INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
+          VALUES (${accountId}, ${stored.lastRefreshedAt})
+          ON CONFLICT (account_id) DO UPDATE
+            SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
+        `;
         await recordAttempt(tx, {
           accountId,
           at: now,
@@ -552,11 +670,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
     revoke,
 
     /**
-     * The account's credentials changed: its token (issued under the old app
-     * key) is removed from the store and the mirror at once, then revoked at
-     * the broker with the old credentials, best effort. Its websocket
-     * approval key goes too (KIS offers no revoke for those). The next
-     * getValidToken issues under the new key.
+     * The account's credentials changed, or it was deactivated: its token
+     * (issued under the old app key) is removed from the store and the
+     * mirror at once, then revoked at the broker with the old credentials,
+     * best effort, unless another account on that key still holds it. Its
+     * websocket approval key goes too (KIS offers no revoke for those). The
+     * next getValidToken issues under the new key (or, inactive, none).
      */
     async retireToken(previous: AccountBrokerCredentials, trigger: string): Promise<void> {
       const [row] = await sql<{ access_token: string }[]>`
@@ -578,14 +697,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
 
     /** The account's KIS websocket approval key: the stored one while good, else one issuance shared by all callers. */
     async getApprovalKey(accountId: number): Promise<ValidApprovalKey> {
-      return (
-        await approvals.ensure(
-          accountId,
-          after(settings.safetyMarginMs),
-          settings.issueWaitMs,
-          "read",
-        )
-      ).key;
+      const validBeyond = after(settings.safetyMarginMs);
+      return (await approvals.ensure(accountId, validBeyond, settings.issueWaitMs, "read")).key;
     },
 
     /** For the refresh job: make the account's approval key good beyond `validBeyond`, never waiting. */
@@ -609,3 +722,18 @@ export function createTokenService(deps: TokenServiceDependencies) {
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
+
+function stampOf(credentials: AccountBrokerCredentials): CredentialStamp {
+  if (!credentials.stamp) {
+    throw new Error("broker credentials without their stored columns cannot guard a token commit");
+  }
+  return credentials.stamp;
+}
+
+/** The caller's deadline leaves no room for a broker call: nothing was claimed or sent. */
+function tooLateToIssue(accountId: number): TokenIssuanceDeferredError {
+  return new TokenIssuanceDeferredError(
+    `too little time is left in this request to issue the token of account ${accountId} safely; ask again`,
+    1000,
+  );
+}

@@ -14,6 +14,12 @@ export interface TokenSettings {
   issueWaitMs: number;
   /** How long an issuer may hold the issuance lease; longer than a broker call can take. */
   issueLeaseMs: number;
+  /**
+   * The time an issuance needs once its slot is claimed: the broker call's
+   * timeout plus a second for encrypting and committing. A request with less
+   * left before its deadline does not claim (composeService sets it from BROKER_TIMEOUT_MS).
+   */
+  issueCallBudgetMs: number;
   /** Backoff after a failed refresh: base, doubled per consecutive failure, capped. */
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -26,6 +32,7 @@ export const DEFAULT_TOKEN_SETTINGS: TokenSettings = {
   refreshTimeBudgetMs: 4 * 60_000,
   issueWaitMs: 15_000,
   issueLeaseMs: 30_000,
+  issueCallBudgetMs: 11_000,
   backoffBaseMs: 60_000,
   backoffMaxMs: 3_600_000,
 };

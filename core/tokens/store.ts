@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { CredentialStamp } from "../accounts";
 import type { Sql, TransactionSql } from "../db";
 
 type Db = Sql | TransactionSql;
@@ -147,7 +148,7 @@ export async function releaseIssuanceSlot(
 
 export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate" | "approval_key";
 /** "unchanged": the broker handed back the token the account already held. */
-export type AttemptOutcome = "ok" | "failed" | "unchanged";
+export type AttemptOutcome = "ok" | "failed" | "skipped" | "unchanged";
 
 export interface Attempt {
   accountId: number;
@@ -213,6 +214,16 @@ export interface TokenToCommit {
   expiresIn: number;
   expiresAt: Date;
   refreshedAt: Date;
+  /** The credentialKey() the token was issued under, stored with it (securities_token_state.token_credential_key). */
+  credentialKey: string;
+}
+
+/** When a token may be committed at all. */
+export interface CommitGuard {
+  /** The account's credential columns as read before the broker call: the row must still hold them, and be active. */
+  stamp: CredentialStamp;
+  /** For a shared token: the sibling it is copied from must still hold it (refreshed at this instant). */
+  source?: { accountId: number; refreshedAt: Date };
 }
 
 /**
@@ -221,19 +232,44 @@ export interface TokenToCommit {
  * legacy mirror on accounts, the account's state (failures cleared, claim
  * released), the attempt, and (for an issuance) the lease's release. A
  * process that dies before this statement leaves everything as it was.
+ *
+ * Only where the guard still holds: the account row is locked FOR SHARE and
+ * re-checked after any concurrent writer commits, so a PATCH that changed the
+ * app key (or deactivated or deleted the account) while the broker was being
+ * asked wins, and the stale token is not stored. The lease is released
+ * either way. Returns whether the token was stored.
  */
 export async function commitToken(
   sql: Db,
   token: TokenToCommit,
+  guard: CommitGuard,
   attempt: Attempt,
   release?: { key: string; owner: string },
-): Promise<void> {
-  await sql`
-    WITH stored AS (
+): Promise<boolean> {
+  const { stamp, source } = guard;
+  const [row] = await sql<{ committed: boolean }[]>`
+    WITH current AS (
+      SELECT a.id FROM accounts a
+      WHERE a.id = ${token.accountId} AND a.is_active
+        AND a.exchange = ${stamp.exchange}
+        AND a.api_key IS NOT DISTINCT FROM ${stamp.apiKey}
+        AND a.api_secret IS NOT DISTINCT FROM ${stamp.apiSecret}
+        AND a.securities_config IS NOT DISTINCT FROM ${stamp.securitiesConfig}
+      FOR SHARE
+    ), source AS (
+      SELECT st.account_id FROM securities_tokens st
+      WHERE st.account_id = ${source?.accountId ?? null}::int
+        AND st.last_refreshed_at = ${source?.refreshedAt ?? null}::timestamp
+      FOR SHARE
+    ), ok AS (
+      SELECT id FROM current
+      WHERE ${source ? sql`EXISTS (SELECT 1 FROM source)` : sql`true`}
+    ), stored AS (
       INSERT INTO securities_tokens
         (account_id, access_token, token_type, expires_in, expires_at, created_at, last_refreshed_at)
-      VALUES (${token.accountId}, ${token.storeCiphertext}, ${token.tokenType}, ${token.expiresIn},
-              ${token.expiresAt}, ${token.refreshedAt}, ${token.refreshedAt})
+      SELECT id, ${token.storeCiphertext}, ${token.tokenType}, ${token.expiresIn},
+             ${token.expiresAt}, ${token.refreshedAt}, ${token.refreshedAt}
+      FROM ok
       ON CONFLICT (account_id) DO UPDATE
         SET access_token = EXCLUDED.access_token,
             token_type = EXCLUDED.token_type,
@@ -243,27 +279,50 @@ export async function commitToken(
     ), mirrored AS (
       UPDATE accounts
       SET access_token = ${token.mirrorCiphertext}, token_expires_at = ${token.expiresAt}
-      WHERE id = ${token.accountId}
+      WHERE id IN (SELECT id FROM ok)
     ), state AS (
-      INSERT INTO securities_token_state (account_id) VALUES (${token.accountId})
+      INSERT INTO securities_token_state (account_id, token_credential_key)
+      SELECT id, ${token.credentialKey} FROM ok
       ON CONFLICT (account_id) DO UPDATE
         SET consecutive_failures = 0, next_attempt_at = NULL, rejected_token_refreshed_at = NULL,
-            claimed_by = NULL, claimed_until = NULL
+            claimed_by = NULL, claimed_until = NULL,
+            token_credential_key = EXCLUDED.token_credential_key
     ), recorded AS (
       INSERT INTO securities_token_attempts
         (account_id, attempted_at, action, outcome, trigger, broker, environment, broker_code, message, duration_ms)
-      VALUES (${attempt.accountId}, ${attempt.at}, ${attempt.action}, ${attempt.outcome}, ${attempt.trigger},
-              ${attempt.broker}, ${attempt.environment}, ${attempt.brokerCode ?? null},
-              ${attempt.message?.slice(0, 500) ?? null}, ${attempt.durationMs ?? null})
+      SELECT ${attempt.accountId}, ${attempt.at}, ${attempt.action},
+             CASE WHEN EXISTS (SELECT 1 FROM ok) THEN ${attempt.outcome} ELSE 'discarded' END,
+             ${attempt.trigger}, ${attempt.broker}, ${attempt.environment}, ${attempt.brokerCode ?? null},
+             CASE WHEN EXISTS (SELECT 1 FROM ok) THEN ${attempt.message?.slice(0, 500) ?? null}
+                  ELSE 'not stored: the account''s credentials changed, or it was deactivated or deleted, while the token was obtained' END,
+             ${attempt.durationMs ?? null}
     ), released AS (
       UPDATE broker_issuance_slots
       SET lease_owner = NULL, lease_until = NULL,
-          last_issued_at = ${token.refreshedAt}, last_account_id = ${token.accountId}
+          last_issued_at = ${token.refreshedAt},
+          last_account_id = CASE WHEN EXISTS (SELECT 1 FROM ok) THEN ${token.accountId}::int ELSE last_account_id END
       WHERE credential_key = ${release?.key ?? null} AND lease_owner = ${release?.owner ?? null}
     )
     -- Data-modifying WITH parts run to completion whether or not anything reads them.
-    SELECT 1
+    SELECT EXISTS (SELECT 1 FROM ok) AS committed
   `;
+  return row?.committed === true;
+}
+
+/** Another account holding this token: the accounts whose stored token was issued under the same credential (or is from before 0009 and says nothing), for the caller to compare. */
+export async function possibleTokenHolders(
+  sql: Db,
+  credentialKey: string,
+  exceptAccountId: number,
+): Promise<{ accountId: number; ciphertext: string }[]> {
+  const rows = await sql<{ account_id: number; access_token: string }[]>`
+    SELECT st.account_id, st.access_token
+    FROM securities_tokens st
+    LEFT JOIN securities_token_state s ON s.account_id = st.account_id
+    WHERE st.account_id <> ${exceptAccountId}
+      AND (s.token_credential_key = ${credentialKey} OR s.token_credential_key IS NULL)
+  `;
+  return rows.map((row) => ({ accountId: row.account_id, ciphertext: row.access_token }));
 }
 
 /** The account's current token (the one refreshed at `lastRefreshedAt`) no longer works: the next read issues. */

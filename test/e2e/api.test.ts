@@ -1,15 +1,33 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import {
   accountListSchema,
   PROBLEM_BASE,
   problemSchema,
   publicAccountSchema,
-  ROUTES,
   tokenSchema,
   tokenStatusSchema,
 } from "../../core/api";
+import { resetSandbox } from "../support/sandbox";
 import { startTestServer, type TestServer } from "../support/server";
+
+/**
+ * Every route the API serves, written out: a route added, removed or
+ * re-scoped in the code fails here until this list says so too.
+ */
+const EXPECTED_ROUTES: [method: string, path: string, scope: string | null][] = [
+  ["GET", "/health", null],
+  ["GET", "/openapi.json", null],
+  ["GET", "/accounts", "accounts:read"],
+  ["POST", "/accounts", "accounts:write"],
+  ["GET", "/accounts/{id}", "accounts:read"],
+  ["PATCH", "/accounts/{id}", "accounts:write"],
+  ["DELETE", "/accounts/{id}", "accounts:write"],
+  ["GET", "/accounts/{id}/token", "tokens:read"],
+  ["POST", "/accounts/{id}/token/refresh", "tokens:write"],
+  ["POST", "/accounts/{id}/token/invalidate", "tokens:write"],
+  ["GET", "/tokens/status", "accounts:read"],
+];
 
 let server: TestServer;
 /** Every secret sent or received in this file; the logs must contain none of them. */
@@ -101,6 +119,8 @@ beforeAll(async () => {
   secrets.push(server.adminKey.split(".")[1] as string);
   for (const key of Object.values(server.keys)) secrets.push(key.split(".")[1] as string);
 });
+// No test inherits another's queued faults, and each counts only its own broker calls.
+beforeEach(() => resetSandbox(server.sandbox.sandbox));
 
 afterAll(async () => {
   await server?.stop();
@@ -113,7 +133,7 @@ describe("health and the document", () => {
     expect(await response.json()).toMatchObject({ status: "ok", database: "ok" });
   });
 
-  test("GET /openapi.json describes every route with its scope", async () => {
+  test("GET /openapi.json describes exactly the expected routes, each with its scope", async () => {
     const response = await server.call("/openapi.json", { key: null });
     expect(response.status).toBe(200);
     const document = (await response.json()) as {
@@ -121,10 +141,30 @@ describe("health and the document", () => {
       paths: Record<string, Record<string, { security: unknown[]; "x-required-scope"?: string }>>;
     };
     expect(document.openapi).toBe("3.1.0");
-    for (const route of ROUTES) {
-      const operation = document.paths[route.path]?.[route.method.toLowerCase()];
-      expect(operation, `${route.method} ${route.path}`).toBeDefined();
-      expect(operation?.["x-required-scope"]).toBe(route.scope ?? undefined);
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.entries(operations).map(([method, operation]) => [
+        method.toUpperCase(),
+        path,
+        operation["x-required-scope"] ?? null,
+      ]),
+    );
+    const order = (a: unknown[], b: unknown[]) =>
+      `${a[1]} ${a[0]}`.localeCompare(`${b[1]} ${b[0]}`);
+    expect(documented.sort(order)).toEqual([...EXPECTED_ROUTES].sort(order));
+  });
+
+  test("every expected route is served: a key-less call is 401 where a scope is needed, never 404 or 405", async () => {
+    for (const [method, path, scope] of EXPECTED_ROUTES) {
+      const response = await server.call(path.replace("{id}", "1"), {
+        method,
+        key: null,
+        ...(method === "POST" || method === "PATCH"
+          ? { headers: { "content-type": "application/json" }, body: "{}" }
+          : {}),
+      });
+      await response.arrayBuffer();
+      if (scope) expect(response.status, `${method} ${path}`).toBe(401);
+      else expect(response.status, `${method} ${path}`).toBe(200);
     }
   });
 });
@@ -363,6 +403,8 @@ describe("accounts", () => {
     server.sandbox.sandbox.configure({ failNext: ["server_error"] });
     const response = await server.call(`/accounts/${id}`, { method: "DELETE" });
     expect(response.status).toBe(204);
+    // The revoke really met the fault.
+    expect(server.sandbox.sandbox.stats().faults.server_error).toBe(1);
     await expectProblem(await server.call(`/accounts/${id}`), 404, "not-found");
   });
 });
@@ -429,6 +471,7 @@ describe("tokens", () => {
     const response = await server.call(`/accounts/${id}/token`);
     expect(response.headers.get("retry-after")).toBeTruthy();
     await expectProblem(response, 503, "broker-unavailable");
+    expect(server.sandbox.sandbox.stats().faults.server_error).toBe(1);
   });
 
   test("a forced refresh answers the new expiry without the token", async () => {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { afterAll, describe, expect, it } from "vitest";
-import { useBrokerSandbox } from "../support/sandbox";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { resetSandbox, useBrokerSandbox } from "../support/sandbox";
 
 const current = useBrokerSandbox();
 
@@ -10,6 +10,9 @@ async function json(response: Response): Promise<Record<string, unknown>> {
 }
 
 describe("the sandbox's own HTTP endpoints", () => {
+  // Each test starts from the default config and zeroed stats, whatever ran before it.
+  beforeEach(() => resetSandbox(current().sandbox));
+
   it("serves stats as JSON with issues per app key and environment and rejections per code", async () => {
     const { sandbox } = current();
     await fetch(`${sandbox.baseUrls.KIS.paper}/oauth2/tokenP`, {
@@ -57,6 +60,7 @@ describe("the sandbox's own HTTP endpoints", () => {
       body: JSON.stringify({ appkey: "k", appsecret: "s" }),
     });
     expect(faulty.status).toBeGreaterThanOrEqual(500);
+    expect(sandbox.stats().faults.server_error).toBe(1);
     await fetch(`${sandbox.url}/_sandbox/config`, {
       method: "POST",
       body: JSON.stringify({ errorRate: 0, latencyMs: 0 }),

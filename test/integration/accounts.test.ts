@@ -123,13 +123,18 @@ describe("account store", () => {
 
   it("loads broker credentials of a securities account and refuses a crypto one", async () => {
     const account = await createAccount(db.sql, cipher, kisBody());
-    expect(await loadBrokerCredentials(db.sql, cipher, account.id)).toEqual({
+    const loaded = await loadBrokerCredentials(db.sql, cipher, account.id);
+    expect(loaded).toMatchObject({
       accountId: account.id,
       broker: "KIS",
       environment: "paper",
       appKey: "PS-app-key-0123456789",
       appSecret: "kis-app-secret-value",
     });
+    // The stamp is the stored columns, ciphertexts only.
+    expect(loaded.stamp?.exchange).toBe("KIS");
+    expect(JSON.stringify(loaded.stamp)).not.toContain("PS-app-key");
+    expect(JSON.stringify(loaded.stamp)).not.toContain("kis-app-secret");
     const crypto = await createAccount(
       db.sql,
       cipher,

@@ -5,7 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAccount, ENCRYPTED_COLUMNS, getAccount, tokenBinding } from "../../core/accounts";
+import {
+  accountBinding,
+  createAccount,
+  ENCRYPTED_COLUMNS,
+  getAccount,
+  tokenBinding,
+} from "../../core/accounts";
 import {
   CiphertextAuthenticationError,
   createCipher,
@@ -17,9 +23,11 @@ import {
   rotateMasterKey,
 } from "../../core/crypto";
 import type { Sql } from "../../core/db";
-import { dumpDatabase, findOnPath } from "../../core/migrations";
+import { dumpDatabase } from "../../core/migrations";
 import { createTestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { securitiesAccount } from "../support/tokens";
+import { requiredUnderCi, toolOnPath } from "../support/tools";
 
 const run = promisify(execFile);
 let db: TestDatabase;
@@ -42,11 +50,28 @@ async function insertSecuritiesAccount(sql: Sql, id: number): Promise<void> {
     ON CONFLICT (account_id) DO NOTHING`;
 }
 
+/**
+ * The five columns that hold ciphertext, written out: a column dropped from
+ * (or added to) the code's list fails here, and the tests below walk this
+ * list, not the code's.
+ */
+const FIVE_ENCRYPTED_COLUMNS = [
+  { table: "accounts", column: "api_key", rowIdColumn: "id", legacyPlaintext: true },
+  { table: "accounts", column: "api_secret", rowIdColumn: "id", legacyPlaintext: true },
+  { table: "accounts", column: "securities_config", rowIdColumn: "id" },
+  { table: "accounts", column: "access_token", rowIdColumn: "id" },
+  { table: "securities_tokens", column: "access_token", rowIdColumn: "account_id" },
+];
+
 describe("encrypted columns on real Postgres", () => {
+  it("are accounts.api_key, accounts.api_secret, accounts.securities_config, accounts.access_token and securities_tokens.access_token", () => {
+    expect(ENCRYPTED_COLUMNS).toEqual(FIVE_ENCRYPTED_COLUMNS);
+  });
+
   it("every registered column round-trips a ciphertext bound to its row", async () => {
     const { cipher } = createTestCipher(db.sql);
     await insertSecuritiesAccount(db.sql, 9001);
-    for (const target of ENCRYPTED_COLUMNS) {
+    for (const target of FIVE_ENCRYPTED_COLUMNS) {
       const binding = { table: target.table, column: target.column, rowId: 9001 };
       const plaintext = secret(`${target.table}.${target.column}`);
       const ciphertext = await cipher.encrypt(plaintext, binding);
@@ -63,7 +88,7 @@ describe("encrypted columns on real Postgres", () => {
     const { cipher } = createTestCipher(db.sql);
     await insertSecuritiesAccount(db.sql, 9002);
     await insertSecuritiesAccount(db.sql, 9003);
-    for (const target of ENCRYPTED_COLUMNS) {
+    for (const target of FIVE_ENCRYPTED_COLUMNS) {
       const bind = (rowId: number) => ({ table: target.table, column: target.column, rowId });
       const a = await cipher.encrypt("value of row a", bind(9002));
       const b = await cipher.encrypt("value of row b", bind(9003));
@@ -159,9 +184,12 @@ describe("a database dump", () => {
   });
 });
 
-/** pg_dump when it is on PATH and not older than the server, else every table selected as text. */
+/**
+ * pg_dump when it is on PATH and of the server's major version, else every
+ * table selected as text; under CI=true a missing or other pg_dump fails.
+ */
 async function dumpText(target: TestDatabase): Promise<string> {
-  const pgDump = await findOnPath("pg_dump");
+  const pgDump = toolOnPath("pg_dump");
   const [server] = await target.sql<
     { major: string }[]
   >`SELECT current_setting('server_version_num')::int / 10000 AS major`;
@@ -183,6 +211,7 @@ async function dumpText(target: TestDatabase): Promise<string> {
         await rm(dir, { recursive: true, force: true });
       }
     }
+    requiredUnderCi(`pg_dump is version ${major}, the server ${server?.major}`);
   }
   const tables = await target.sql<{ name: string }[]>`
     SELECT quote_ident(table_name) AS name FROM information_schema.tables
@@ -249,6 +278,17 @@ describe("key rotation", () => {
         });
         ids.push(account.id);
       }
+      // Securities accounts with a token: all five columns hold ciphertext.
+      const securities: { id: number; token: string }[] = [];
+      for (const broker of ["KIS", "KIWOOM"] as const) {
+        const account = await securitiesAccount(rw.sql, old.cipher, { broker });
+        const token = `token-${broker}-${randomBytes(8).toString("hex")}`;
+        await rw.sql`UPDATE accounts SET access_token = ${await old.cipher.encrypt(token, accountBinding("access_token", account.id))}
+          WHERE id = ${account.id}`;
+        await rw.sql`INSERT INTO securities_tokens (account_id, access_token, expires_in, expires_at)
+          VALUES (${account.id}, ${await old.cipher.encrypt(token, tokenBinding(account.id))}, 86400, now() + interval '1 day')`;
+        securities.push({ id: account.id, token });
+      }
       await rw.sql`INSERT INTO accounts (name, exchange, api_key, api_secret) VALUES ('legacy', 'binance', 'LEGACYKEY', 'LEGACYSECRET')`;
       const before = (await listDataKeys(rw.sql)).map((key) => key.id);
 
@@ -261,8 +301,9 @@ describe("key rotation", () => {
         batchSize: 3,
         onProgress: (p) => seen.push(`${p.table}.${p.column}:${p.lastRowId}`),
       });
+      // 8 crypto accounts x 2 columns, 2 securities accounts x 5 columns.
       expect(result).toMatchObject({
-        rewrapped: 16,
+        rewrapped: 26,
         legacySkipped: 2,
         legacyMigrated: 0,
         changed: 0,
@@ -313,6 +354,25 @@ describe("key rotation", () => {
         ids[7] as number,
       );
       expect(account.apiSecret).toBe("secret-7");
+      // The securities accounts and their tokens read back under the new keys only.
+      const reader = createTestCipher(rw.sql, { masterKey }).cipher;
+      const kept = new Set((await listDataKeys(rw.sql)).map((key) => key.id));
+      for (const { id, token } of securities) {
+        const [row] = await rw.sql<
+          { api_key: string; securities_config: string; mirror: string; store: string }[]
+        >`SELECT a.api_key, a.securities_config, a.access_token AS mirror, st.access_token AS store
+          FROM accounts a JOIN securities_tokens st ON st.account_id = a.id WHERE a.id = ${id}`;
+        for (const value of Object.values(row ?? {})) {
+          expect(kept.has(dataKeyIdOf(value) as number)).toBe(true);
+          expect(before).not.toContain(dataKeyIdOf(value));
+        }
+        const securitiesAcct = await getAccount(rw.sql, reader, id);
+        expect(securitiesAcct.securitiesConfig?.cert_password).toBe("cert-pw-123");
+        expect(await reader.decrypt(row?.store as string, tokenBinding(id))).toBe(token);
+        expect(
+          await reader.decrypt(row?.mirror as string, accountBinding("access_token", id)),
+        ).toBe(token);
+      }
     } finally {
       await rw.drop();
     }

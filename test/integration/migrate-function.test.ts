@@ -48,6 +48,27 @@ describe("the migrate function", () => {
     });
   });
 
+  it("refuses to run without DB_INSTANCE_ID, so it never migrates without a snapshot", async () => {
+    const { DB_INSTANCE_ID: _, ...without } = process.env;
+    process.env = without;
+    try {
+      for (const action of ["up", "down", "status"]) {
+        expect(await handler({ action })).toEqual({
+          ok: false,
+          error: {
+            code: "database_settings",
+            message:
+              "DB_INSTANCE_ID must name the RDS instance to snapshot before migrating; nothing was done",
+          },
+        });
+      }
+    } finally {
+      process.env.DB_INSTANCE_ID = "securities-db";
+    }
+    expect(await applied()).toBe(0);
+    expect(rds.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
   it("writes each run's outcome as an EMF line, failed for a refused event", async () => {
     const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     let written: string[];
@@ -93,6 +114,18 @@ describe("the migrate function", () => {
       id: create?.DBSnapshotIdentifier,
     });
     expect(await applied()).toBeGreaterThanOrEqual(5);
+  });
+
+  it("takes a snapshot before down too", async () => {
+    rds.on(CreateDBSnapshotCommand).resolves({ DBSnapshot: { Status: "creating" } });
+    rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: "available" }] });
+    const before = await applied();
+    const report = await handler({ action: "down" });
+    expect(report.error).toBeUndefined();
+    expect(rds.commandCalls(CreateDBSnapshotCommand)).toHaveLength(1);
+    expect("backup" in report && report.backup).toMatchObject({ kind: "snapshot" });
+    expect(await applied()).toBe(before - 1);
+    expect((await handler({ action: "up" })).ok).toBe(true);
   });
 
   it("answers status without a snapshot", async () => {

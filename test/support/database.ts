@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
-import { createSql, type Sql } from "../../core/db";
+import { createSql, RUNTIME_DATABASE_ROLE, type Sql } from "../../core/db";
 import { migrate } from "../../core/migrations";
 
 export interface TestDatabase {
+  /** As the owner (the migrations' user). */
   url: string;
   sql: Sql;
+  /** As the runtime role (migration 0008), what the service connects as. */
+  runtimeUrl: string;
   /** Closes the pool and drops the database. */
   drop(): Promise<void>;
 }
@@ -33,6 +36,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   return {
     url,
     sql,
+    runtimeUrl: runtimeUrl(url),
     async drop() {
       await sql.end();
       const cleanup = createSql(inject("adminDatabaseUrl"), { max: 1 });
@@ -46,5 +50,16 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** The password global-setup gives the runtime role on the test server (not a secret: a test fixture). */
+export const TEST_RUNTIME_PASSWORD = "runtime-role-test-password";
+
+/** The URL that connects to the same database as the runtime role. */
+export function runtimeUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = RUNTIME_DATABASE_ROLE;
+  parsed.password = TEST_RUNTIME_PASSWORD;
   return parsed.toString();
 }

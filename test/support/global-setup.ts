@@ -2,7 +2,9 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { createSql, RUNTIME_DATABASE_ROLE } from "../../core/db";
 import { startEmbeddedPostgres } from "../../dev/embedded-postgres";
+import { runtimeUrl, TEST_RUNTIME_PASSWORD } from "./database";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,6 +23,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const external = process.env.DATABASE_URL;
   if (external) {
+    await prepareRuntimeRole(external);
     project.provide("adminDatabaseUrl", external);
     project.provide("databaseKind", "external");
     return;
@@ -28,10 +31,35 @@ export default async function setup(project: TestProject) {
   const dir = await mkdtemp(join(tmpdir(), "securities-support-test-"));
   await chmod(dir, 0o755);
   const db = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false });
+  await prepareRuntimeRole(db.url);
   project.provide("adminDatabaseUrl", db.url);
   project.provide("databaseKind", "embedded");
   return async () => {
     await db.stop();
     await rm(dir, { recursive: true, force: true });
   };
+}
+
+/**
+ * The runtime role is per server and migration 0008 creates it without a
+ * password (in AWS it signs in with IAM); the tests connect as it with a
+ * fixed test password. Created here once, before any test file migrates.
+ */
+async function prepareRuntimeRole(adminUrl: string): Promise<void> {
+  const probe = createSql(runtimeUrl(adminUrl), { max: 1 });
+  const works = await probe`SELECT 1`.then(
+    () => true,
+    () => false,
+  );
+  await probe.end();
+  if (works) return;
+  const admin = createSql(adminUrl, { max: 1 });
+  try {
+    const [exists] = await admin`SELECT 1 FROM pg_roles WHERE rolname = ${RUNTIME_DATABASE_ROLE}`;
+    await admin.unsafe(
+      `${exists ? "ALTER" : "CREATE"} ROLE ${RUNTIME_DATABASE_ROLE} LOGIN NOINHERIT PASSWORD '${TEST_RUNTIME_PASSWORD}'`,
+    );
+  } finally {
+    await admin.end();
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * A separate process that asks for one account's token, for the crash test:
- * the parent kills it between the broker's answer and the commit. Reads its
- * settings from the environment the parent gives it; prints the outcome.
+ * the parent kills it while the broker holds its issue request, before it
+ * can commit. Reads its settings from the environment the parent gives it
+ * (CHILD_LEASE_MS: the issuance lease it takes); prints the outcome.
  */
 import { createBrokerRegistry, parseBrokerSettings } from "../../core/brokers";
 import { createCipher, createLocalKeyProvider } from "../../core/crypto";
@@ -20,7 +21,7 @@ const tokens = createTokenService({
   sql,
   cipher,
   brokers: createBrokerRegistry(parseBrokerSettings(env)),
-  settings: { issueLeaseMs: 2_000 },
+  settings: { issueLeaseMs: Number(env.CHILD_LEASE_MS ?? 2_000) },
 });
 await tokens.getValidToken(Number(env.CHILD_ACCOUNT_ID));
 console.log("committed");

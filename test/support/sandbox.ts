@@ -10,6 +10,7 @@ import type { Clock } from "../../core/clock";
 import {
   type BrokerSandbox,
   type BrokerSandboxOptions,
+  DEFAULT_SANDBOX_CONFIG,
   startBrokerSandbox,
 } from "../../dev/sandbox";
 
@@ -94,4 +95,14 @@ export function useBrokerSandbox(options: TestBrokerSandboxOptions = {}): () => 
       throw new Error("The broker sandbox is not started yet: call this inside a test.");
     return started;
   };
+}
+
+/**
+ * Back to the default config (no queued or random faults, no latency) with
+ * zeroed stats, so a test neither inherits another's faults nor counts its
+ * requests. Issued tokens and the brokers' pace stay.
+ */
+export function resetSandbox(sandbox: BrokerSandbox): void {
+  sandbox.configure(structuredClone(DEFAULT_SANDBOX_CONFIG));
+  sandbox.resetStats();
 }

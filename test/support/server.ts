@@ -44,6 +44,8 @@ export interface TestServerOptions {
   db?: TestDatabase;
   /** The runtime's pool size (default 5). */
   maxConnections?: number;
+  /** The API's request deadline (default API Gateway's 29 s). */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -80,12 +82,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
 
   const runtime = await createLocalRuntime({
-    databaseUrl: db.url,
+    // As the service connects in AWS: the runtime role, not the owner.
+    databaseUrl: db.runtimeUrl,
     env: { ...sandbox.env, DATA_DIR: dataDir, ...options.env },
     apiKeys,
     logger,
     keys: createLocalKeyProvider({ masterKey }),
     maxConnections: options.maxConnections ?? 5,
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
   const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));

