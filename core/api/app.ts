@@ -30,8 +30,8 @@ import {
   type ProblemResponse,
   toProblem,
 } from "./problems";
+import { invalidateRequestSchema } from "./requests";
 import { allowedMethods, type OperationId, ROUTES } from "./routes";
-import { invalidateRequestSchema } from "./schemas";
 
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<

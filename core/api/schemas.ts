@@ -82,24 +82,7 @@ export const websocketKeySchema = z.object({ approval_key: z.string(), expires_a
   }),
 );
 
-export const invalidateRequestSchema = z
-  .strictObject({
-    access_token: z.optional(
-      z
-        .string({ error: "must be a string" })
-        .check(
-          z.minLength(1, "must not be empty"),
-          z.maxLength(4096, "must be at most 4096 characters"),
-        ),
-    ),
-  })
-  .check(
-    z.meta({
-      id: "InvalidateRequest",
-      description:
-        "Optional. With access_token, only that token is invalidated (a stale report about an older token changes nothing).",
-    }),
-  );
+export { invalidateRequestSchema } from "./requests";
 
 export const invalidateResponseSchema = z
   .object({ invalidated: z.boolean() })

@@ -88,20 +88,11 @@ export class BrokerRateLimitedError extends BrokerError {
   }
 }
 
-/** Refusals that are not about keys or tokens, and the code each gets. */
-export type RejectionKind =
-  | "bad_request"
-  | "not_permitted"
-  | "our_bug"
-  | "revoke_failed"
-  | "rejected";
-
-const REJECTION_CODES: Record<RejectionKind, string> = {
-  bad_request: "broker_bad_request",
-  not_permitted: "broker_not_permitted",
-  our_bug: "broker_integration_error",
-  revoke_failed: "broker_revoke_failed",
-  rejected: "broker_rejected",
+/** The service's error code of each kind: `broker_<kind>`, but for these. */
+const CODES: Partial<Record<BrokerCodeKind, string>> = {
+  credentials_invalid: "credentials_rejected",
+  ip_mismatch: "token_ip_mismatch",
+  our_bug: "integration_error",
 };
 
 /** The broker understood the request and said no; asking again unchanged will not help. */
@@ -109,13 +100,8 @@ export class BrokerRejectedError extends BrokerError {
   readonly kind: "upstream_rejected" = "upstream_rejected";
   readonly codeKind: BrokerCodeKind;
 
-  constructor(
-    message: string,
-    details: BrokerErrorDetails,
-    codeKind: BrokerCodeKind = "rejected",
-    code = REJECTION_CODES[codeKind as RejectionKind] ?? "broker_rejected",
-  ) {
-    super(code, message, details);
+  constructor(message: string, details: BrokerErrorDetails, codeKind: BrokerCodeKind = "rejected") {
+    super(`broker_${CODES[codeKind] ?? codeKind}`, message, details);
     this.codeKind = codeKind;
   }
 }
@@ -131,11 +117,11 @@ export type CredentialsProblem =
   /** The device / designated terminal is not registered or failed authentication. */
   | "device_not_registered";
 
-const CREDENTIALS: Record<CredentialsProblem, [BrokerCodeKind, string]> = {
-  invalid: ["credentials_invalid", "broker_credentials_rejected"],
-  environment_mismatch: ["wrong_environment", "broker_wrong_environment"],
-  ip_not_registered: ["ip_not_registered", "broker_ip_not_registered"],
-  device_not_registered: ["device_not_registered", "broker_device_not_registered"],
+const CREDENTIALS: Record<CredentialsProblem, BrokerCodeKind> = {
+  invalid: "credentials_invalid",
+  environment_mismatch: "wrong_environment",
+  ip_not_registered: "ip_not_registered",
+  device_not_registered: "device_not_registered",
 };
 
 /** The app key / secret, or where they are used from, were refused: the account's setup needs fixing. */
@@ -143,8 +129,7 @@ export class BrokerCredentialsError extends BrokerRejectedError {
   readonly problem: CredentialsProblem;
 
   constructor(message: string, details: BrokerErrorDetails & { problem: CredentialsProblem }) {
-    const [codeKind, code] = CREDENTIALS[details.problem];
-    super(message, details, codeKind, code);
+    super(message, details, CREDENTIALS[details.problem]);
     this.problem = details.problem;
   }
 }
@@ -152,7 +137,7 @@ export class BrokerCredentialsError extends BrokerRejectedError {
 /** The access token was refused (invalid, not found, expired, revoked early, other environment): issue a new one, once. */
 export class BrokerTokenRejectedError extends BrokerRejectedError {
   constructor(message: string, details: BrokerErrorDetails) {
-    super(message, details, "token_rejected", "broker_token_rejected");
+    super(message, details, "token_rejected");
   }
 }
 
@@ -163,7 +148,7 @@ export class BrokerTokenRejectedError extends BrokerRejectedError {
  */
 export class BrokerIpMismatchError extends BrokerRejectedError {
   constructor(message: string, details: BrokerErrorDetails) {
-    super(message, details, "ip_mismatch", "broker_token_ip_mismatch");
+    super(message, details, "ip_mismatch");
   }
 }
 
@@ -199,14 +184,9 @@ export function brokerName(broker: Broker): string {
   return NAMES[broker] ?? broker;
 }
 
-const HOSTS: Record<Broker, Record<BrokerEnvironment, string>> = {
-  KIS: { real: "real-trading", paper: "paper-trading (모의투자)" },
-  KIWOOM: { real: "real-trading", paper: "mock (모의투자)" },
-};
-
 /** "Kiwoom's mock (모의투자) host", for messages naming an environment. */
 export function hostName(broker: Broker, environment: BrokerEnvironment): string {
-  return `${brokerName(broker)}'s ${HOSTS[broker][environment]} host`;
+  return `${brokerName(broker)}'s ${environment === "real" ? "real-trading" : broker === "KIS" ? "paper-trading (모의투자)" : "mock (모의투자)"} host`;
 }
 
 /** Everything brokerError() needs besides the classification. */
@@ -240,12 +220,9 @@ const SAYS: Record<BrokerCodeKind, string> = {
   rejected: "refused the request",
 };
 
-const PROBLEMS: Partial<Record<BrokerCodeKind, CredentialsProblem>> = {
-  credentials_invalid: "invalid",
-  wrong_environment: "environment_mismatch",
-  ip_not_registered: "ip_not_registered",
-  device_not_registered: "device_not_registered",
-};
+const PROBLEMS = Object.fromEntries(
+  Object.entries(CREDENTIALS).map(([problem, kind]) => [kind, problem]),
+) as Partial<Record<BrokerCodeKind, CredentialsProblem>>;
 
 /** The one place a classified broker answer becomes a typed error with a message that says what happened. */
 export function brokerError(answer: BrokerAnswerClass, context: AnswerContext): BrokerError {
