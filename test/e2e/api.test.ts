@@ -26,6 +26,7 @@ const EXPECTED_ROUTES: [method: string, path: string, scope: string | null][] = 
   ["GET", "/accounts/{id}/token", "tokens:read"],
   ["POST", "/accounts/{id}/token/refresh", "tokens:write"],
   ["POST", "/accounts/{id}/token/invalidate", "tokens:write"],
+  ["GET", "/accounts/{id}/websocket-key", "tokens:read"],
   ["GET", "/tokens/status", "accounts:read"],
 ];
 
