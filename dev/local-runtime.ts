@@ -3,6 +3,8 @@
  * build, with local defaults. `npm start`, the e2e tests and the API
  * benchmark all build the app through here.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type ApiTokenService, createApp } from "../core/api";
 import { type ApiKeyStore, createAuthenticator } from "../core/auth";
 import type { BrokerRegistry, BrokerRegistryDependencies } from "../core/brokers";
@@ -12,6 +14,9 @@ import { createSql, type Sql } from "../core/db";
 import type { Logger } from "../core/log";
 import { composeService, parseServiceSettings } from "../core/service";
 import type { TokenService } from "../core/tokens";
+
+/** The committed OpenAPI document, served as the deployed API serves its copy. */
+const OPENAPI_JSON = join(import.meta.dirname, "..", "openapi.json");
 
 export interface LocalRuntimeOptions {
   databaseUrl: string;
@@ -55,6 +60,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     ...(options.post ? { post: options.post } : {}),
   });
   const app = createApp({
+    openApiDocument: () => readFile(OPENAPI_JSON, "utf8"),
     sql,
     cipher,
     tokens: tokens satisfies ApiTokenService,

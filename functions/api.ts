@@ -5,10 +5,10 @@
  * the token service and the API keys from Secrets Manager (API_KEYS_SECRET_ID,
  * cached API_KEYS_CACHE_SECONDS).
  */
-import { handle } from "hono/aws-lambda";
-import { createApp } from "../core/api";
+import { readFile } from "node:fs/promises";
+import { createApp, type HttpApiHandler, handleHttpApi } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
@@ -37,8 +37,9 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
+// The deploy sizes the pool with the API's reserved concurrency (infra/connections.ts).
 const sql = createSql(await resolveDatabaseConnection(env), {
-  max: 2,
+  max: positiveIntegerSetting(env, "DB_POOL_MAX", 2),
   applicationName: "securities-support-api",
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
@@ -61,13 +62,15 @@ await apiKeys.keys().catch((error: Error) => {
   logger.error({ err: error }, "API keys unavailable at start");
 });
 
-const app = handle(
+const app = handleHttpApi(
   createApp({
     sql,
     cipher,
     tokens,
     auth: createAuthenticator(apiKeys),
     logger,
+    // Copied beside the bundle by the deploy (infra/runtime.ts OPENAPI_COPY).
+    openApiDocument: () => readFile(env.OPENAPI_PATH || "openapi.json", "utf8"),
     // API Gateway's request id, when the caller sent no usable x-request-id.
     platformRequestId: (lambdaEnv) =>
       (lambdaEnv as { requestContext?: { requestId?: string } } | undefined)?.requestContext
@@ -76,5 +79,5 @@ const app = handle(
 );
 const coldStart = coldStartTracker();
 
-export const handler: typeof app = (event, context) =>
+export const handler: HttpApiHandler = (event, context) =>
   withLogContext({ cold_start: coldStart() }, () => app(event, context));

@@ -1,6 +1,11 @@
 /**
- * The scheduled refresh function: one run of the refresh job, bounded by
- * REFRESH_TIME_BUDGET_MS (the deploy sets it under the function timeout).
+ * The refresh function, deployed twice from this file. Scheduled (with
+ * REFRESH_WORKER_FUNCTION set): counts the due accounts, starts as many
+ * workers of the worker function as one run's time budget needs
+ * (asynchronous invokes, at most REFRESH_MAX_WORKERS runs in all), and works
+ * as worker 0. Invoked with `{ "worker": { "index", "count" } }`: one worker.
+ * Each run is bounded by REFRESH_TIME_BUDGET_MS (the deploy sets it under
+ * the function timeout).
  * Dependencies are built once per container; the summary is returned and
  * logged, and written as EMF metrics (issued, failed, deferred, tokens
  * expiring unrefreshed, duration, token states) that the alarms and the
@@ -8,14 +13,17 @@
  * A run that fails as a whole throws, so the schedule's retries and
  * dead-letter queue see it.
  */
+
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Context } from "aws-lambda";
-import { resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
 import { createMetrics, metricNamespace } from "../core/metrics";
 import { composeService, parseServiceSettings } from "../core/service";
-import { refreshDueTokens } from "../core/tokens";
+import { parseRefreshWorker, refreshDueTokens, runScheduledRefresh } from "../core/tokens";
+import { lambdaWorkerStarter } from "../core/tokens/lambda-workers";
 
 const env = process.env;
 const logger = createLogger({
@@ -34,8 +42,19 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
+// Pool size and fan-out come from the deploy's connection budget (infra/connections.ts).
+const poolMax = positiveIntegerSetting(env, "DB_POOL_MAX", settings.tokens.refreshConcurrency + 2);
+const plan = {
+  maxWorkers: positiveIntegerSetting(env, "REFRESH_MAX_WORKERS", 1),
+  accountMs: positiveIntegerSetting(env, "REFRESH_ACCOUNT_MS", 300),
+};
+const workerFunction = env.REFRESH_WORKER_FUNCTION?.trim();
+const startWorker = workerFunction
+  ? lambdaWorkerStarter(new LambdaClient({}), workerFunction)
+  : undefined;
+
 const sql = createSql(await resolveDatabaseConnection(env), {
-  max: settings.tokens.refreshConcurrency + 2,
+  max: poolMax,
   applicationName: "securities-support-refresh",
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
@@ -48,8 +67,19 @@ const { tokens } = composeService({
 
 const coldStart = coldStartTracker();
 
-export async function handler(_event: unknown, context?: Pick<Context, "awsRequestId">) {
-  return withLogContext({ request_id: context?.awsRequestId, cold_start: coldStart() }, () =>
-    refreshDueTokens({ sql, tokens, logger, metrics }),
-  );
+export async function handler(event: unknown, context?: Pick<Context, "awsRequestId">) {
+  const workerPayload = (event as { worker?: unknown } | null)?.worker;
+  return withLogContext({ request_id: context?.awsRequestId, cold_start: coldStart() }, () => {
+    // A worker's invocation: its share only; metrics come from the scheduled run.
+    if (workerPayload !== undefined) {
+      return refreshDueTokens(
+        { sql, tokens, logger },
+        { worker: parseRefreshWorker(workerPayload) },
+      );
+    }
+    return runScheduledRefresh(
+      { sql, tokens, logger, metrics, ...(startWorker ? { startWorker } : {}) },
+      plan,
+    );
+  });
 }

@@ -148,23 +148,6 @@ export const API_P99_LATENCY_MS = 5000;
 /** Gateway answers of "too many calls" per broker in 5 minutes that call for a look. */
 export const GATEWAY_RATE_LIMITED_PER_5_MIN = 10;
 
-/**
- * Postgres' default max_connections on RDS, LEAST(DBInstanceClassMemory / 9531392, 5000),
- * from the class's nominal memory (t and m classes: micro 1 GiB … doubling per
- * size; r classes twice that). An estimate: RDS reserves some memory, so the real
- * limit is lower, and the alarm fires at 80% of this.
- */
-export function estimatedMaxConnections(instanceClass: string): number {
-  const sizes = ["micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge"];
-  const [, family = "", size = ""] = instanceClass.split(".");
-  const index = sizes.indexOf(size);
-  if (index < 0) {
-    throw new Error(`DB_INSTANCE_CLASS ${instanceClass}: unknown size, cannot size the alarms`);
-  }
-  const gib = 2 ** index * (family.startsWith("r") ? 2 : 1);
-  return Math.min(Math.floor((gib * 1024 ** 3) / 9_531_392), 5000);
-}
-
 /** Every alarm of a deployment: its rule, what it watches and over which periods. */
 export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
   const custom = metricNamespace(settings.stage);
@@ -307,7 +290,8 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
   });
 
   const database = { DBInstanceIdentifier: "databaseInstanceId" } as const;
-  const maxConnections = estimatedMaxConnections(settings.database.instanceClass);
+  // The parameter group sets max_connections to this; the functions' budget fits under it (infra/connections.ts).
+  const { maxConnections } = settings.database;
   plans.push(
     {
       name: "DatabaseFreeStorageLow",
@@ -339,7 +323,7 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
     },
     {
       name: "DatabaseConnectionsHigh",
-      description: `The database held over 80% of its estimated ${maxConnections} connections for 10 minutes.`,
+      description: `The database held over 80% of its ${maxConnections} connections (max_connections) for 10 minutes.`,
       runbook: "databaseconnectionshigh",
       comparison: "GreaterThanThreshold",
       threshold: Math.floor(maxConnections * 0.8),

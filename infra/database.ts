@@ -31,7 +31,15 @@ const securityGroup = new aws.ec2.SecurityGroup("DatabaseSecurityGroup", {
 
 const parameterGroup = new aws.rds.ParameterGroup("DatabaseParameters", {
   family: `postgres${POSTGRES_MAJOR}`,
-  parameters: [{ name: "rds.force_ssl", value: "1" }],
+  parameters: [
+    { name: "rds.force_ssl", value: "1" },
+    // The connection budget's total (infra/connections.ts); a static parameter, applied at the next reboot.
+    {
+      name: "max_connections",
+      value: String(db.maxConnections),
+      applyMethod: "pending-reboot",
+    },
+  ],
 });
 
 export const database = new aws.rds.Instance(

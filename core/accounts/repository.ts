@@ -362,7 +362,9 @@ function brokerCredentialsOf(account: Account): AccountBrokerCredentials | null 
 }
 
 async function decryptAccount(cipher: Cipher, row: AccountRow): Promise<Account> {
-  const legacy = { allowLegacyPlaintext: true };
+  // Only the legacy crypto system wrote plaintext, and only into these two
+  // columns; a securities account's secrets were always encrypted.
+  const legacy = row.account_type === "CRYPTO" ? { allowLegacyPlaintext: true } : {};
   const [apiKey, apiSecret, config] = await Promise.all([
     row.api_key === null
       ? null

@@ -1,4 +1,3 @@
-import { brotliDecompressSync } from "node:zlib";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 // PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
@@ -19,10 +18,9 @@ import {
 import type { Authenticator, Caller } from "../auth";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
-import { ValidationError } from "../errors";
+import { NotFoundError, ValidationError } from "../errors";
 import { type Logger, withLogContext } from "../log";
 import type { TokenService } from "../tokens";
-import { OPENAPI_DOCUMENT_BROTLI } from "./openapi-document";
 import {
   MalformedJsonError,
   PayloadTooLargeError,
@@ -30,7 +28,7 @@ import {
   type ProblemResponse,
   toProblem,
 } from "./problems";
-import { invalidateRequestSchema } from "./requests";
+import { invalidateRequestSchema } from "./request-schemas";
 import { allowedMethods, type OperationId, ROUTES } from "./routes";
 
 /** What the API calls of the token service (core/tokens). */
@@ -55,6 +53,11 @@ export interface ApiDependencies {
   bodyLimitBytes?: number;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /**
+   * The text of openapi.json (`npm run openapi` writes it), read on the first
+   * GET /openapi.json. The document ships as a file, not in the bundle.
+   */
+  openApiDocument?: () => Promise<string>;
   /**
    * The request id to use when the caller sent none (or a malformed one):
    * in Lambda, API Gateway's, read from the adapter's `c.env`. A random UUID otherwise.
@@ -96,7 +99,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
   const { sql, cipher, tokens, auth, logger } = deps;
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = new Hono<AppEnv>();
-  let openApi: unknown;
+  let openApi: Promise<unknown> | undefined;
 
   // First: every later line of the request, the problem documents included, carries its id.
   app.use("*", async (c, next) => {
@@ -151,8 +154,20 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       );
     },
     async getOpenApi(c) {
-      openApi ??= servedOpenApiDocument(deps.version);
-      return c.json(openApi);
+      const read = deps.openApiDocument;
+      if (!read) {
+        throw new NotFoundError(
+          "openapi_not_served",
+          "This server has no OpenAPI document to serve; openapi.json in the repository is the contract.",
+        );
+      }
+      openApi ??= read()
+        .then((text) => servedOpenApiDocument(text, deps.version))
+        .catch((error: unknown) => {
+          openApi = undefined;
+          throw error;
+        });
+      return c.json(await openApi);
     },
     async listAccounts(c) {
       const type = accountTypeQuery(c.req.queries("type"));
@@ -405,14 +420,9 @@ function accountTypeQuery(values: string[] | undefined): AccountType | undefined
   return value as AccountType;
 }
 
-/**
- * The OpenAPI document as `npm run openapi` built it from the zod schemas
- * (prebuilt and compressed: see dev/openapi-cli.ts), with this deployment's version.
- */
-function servedOpenApiDocument(version?: string): { info: { version: string } } {
-  const document = JSON.parse(
-    brotliDecompressSync(Buffer.from(OPENAPI_DOCUMENT_BROTLI, "base64")).toString("utf8"),
-  ) as { info: { version: string } };
+/** openapi.json's document, with this deployment's version. */
+function servedOpenApiDocument(text: string, version?: string): { info: { version: string } } {
+  const document = JSON.parse(text) as { info: { version: string } };
   if (version) document.info.version = version;
   return document;
 }

@@ -4,6 +4,7 @@ export {
   createApp,
   DEFAULT_BODY_LIMIT_BYTES,
 } from "./app";
+export { type FetchApp, type HttpApiHandler, handleHttpApi } from "./lambda";
 export { buildOpenApiDocument } from "./openapi";
 export {
   MalformedJsonError,

@@ -1,10 +1,13 @@
 /**
- * Response and parameter schemas of the API, in zod/mini (the Lambda bundle
- * budget rules out classic zod). Request bodies of accounts come from
- * core/accounts; the OpenAPI document is generated from these same objects.
+ * Response schemas of the API, in zod/mini (the Lambda bundle budget rules
+ * out classic zod), for the OpenAPI document and the tests: the app never
+ * imports this file, so it stays out of the Lambda bundle. Request bodies the
+ * app parses are in request-schemas.ts (and core/accounts).
  */
 import * as z from "zod/mini";
 import { ACCOUNT_TYPES, BROKER_ENVIRONMENTS, MARKET_TYPES } from "../accounts";
+
+export { invalidateRequestSchema } from "./request-schemas";
 
 const isoTime = z.string().check(z.meta({ format: "date-time" }));
 const nullableTime = z.nullable(isoTime);
@@ -81,8 +84,6 @@ export const websocketKeySchema = z.object({ approval_key: z.string(), expires_a
       "A KIS websocket approval key, sent once in the websocket's connect message; valid 24 hours.",
   }),
 );
-
-export { invalidateRequestSchema } from "./requests";
 
 export const invalidateResponseSchema = z
   .object({ invalidated: z.boolean() })

@@ -7,3 +7,4 @@ export {
   resolveDatabaseTls,
   resolveDatabaseUrl,
 } from "./database-url";
+export { positiveIntegerSetting } from "./integer";

@@ -7,10 +7,12 @@ import {
 } from "node:crypto";
 import { type Clock, systemClock } from "../clock";
 import type { Sql } from "../db";
+import { type Logger, silentLogger } from "../log";
 import { createPostgresDataKeyStore, type DataKeyStore } from "./data-keys";
 import {
   CiphertextAuthenticationError,
   InvalidEncryptionInputError,
+  KeyProviderMismatchError,
   UnknownDataKeyError,
 } from "./errors";
 import {
@@ -42,13 +44,17 @@ export interface CipherOptions {
   clock?: Clock;
   maxDataKeyAgeMs?: number;
   maxDataKeyUses?: number;
+  /** Where each accepted legacy plaintext read is counted (a warn line each). */
+  logger?: Logger;
 }
 
 export interface DecryptOptions {
   /**
    * Return a value that is not in our format as it is (legacy plaintext
-   * written before this service encrypted the column). Off by default: for
-   * columns that were always encrypted, such a value is an error.
+   * written before this service encrypted the column), logging the read
+   * with the process's running count. Off by default: for columns that were
+   * always encrypted, such a value is an error. Only CRYPTO accounts'
+   * api_key and api_secret ask for it.
    */
   allowLegacyPlaintext?: boolean;
 }
@@ -97,10 +103,32 @@ export function createCipher(options: CipherOptions): Cipher {
     MAX_ALLOWED_DATA_KEY_USES,
   );
 
+  const logger = options.logger ?? silentLogger;
+  let legacyPlaintextReads = 0;
   let current: Promise<ActiveKey> | undefined;
   const unwrapped = new Map<number, Promise<KeyObject>>();
 
+  // Checked once per process, before its first data key: afterwards every
+  // key it writes is of its own kind, so the answer cannot change.
+  let providerChecked: Promise<void> | undefined;
+  function checkProvider(): Promise<void> {
+    providerChecked ??= (async () => {
+      const foreign = await store.foreignMasterKey(keys.kind);
+      if (foreign === undefined) return;
+      throw new KeyProviderMismatchError(
+        keys.kind === "local"
+          ? `This process encrypts with a local master key, but this database's data keys are wrapped by AWS KMS (${foreign}), so the service could not read what it wrote: set KMS_KEY_ID to that key.`
+          : `This process encrypts with AWS KMS, but this database's data keys are wrapped by a local master key (${foreign}), so the local tools could not read what it wrote: use this database with the local key (no KMS_KEY_ID).`,
+      );
+    })();
+    providerChecked.catch(() => {
+      providerChecked = undefined;
+    });
+    return providerChecked;
+  }
+
   async function createDataKey(): Promise<ActiveKey> {
+    await checkProvider();
     const generated = await keys.generateDataKey();
     const id = await store.insert({
       masterKeyId: generated.masterKeyId,
@@ -170,7 +198,20 @@ export function createCipher(options: CipherOptions): Cipher {
     async decrypt(ciphertext, binding, decryptOptions) {
       checkBinding(binding);
       if (!isCiphertext(ciphertext)) {
-        if (decryptOptions?.allowLegacyPlaintext) return ciphertext;
+        if (decryptOptions?.allowLegacyPlaintext) {
+          // Counted so that operators see when `keys rewrap --migrate-legacy-plaintext` can run.
+          legacyPlaintextReads++;
+          logger.warn(
+            {
+              table: binding.table,
+              column: binding.column,
+              row_id: binding.rowId,
+              legacy_plaintext_reads: legacyPlaintextReads,
+            },
+            "legacy plaintext read",
+          );
+          return ciphertext;
+        }
         throw new CiphertextAuthenticationError(`value of ${describe(binding)} is not encrypted`);
       }
       const parsed = parseCiphertext(ciphertext, binding);

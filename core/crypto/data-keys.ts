@@ -9,6 +9,13 @@ export interface StoredDataKey extends WrappedDataKey {
 export interface DataKeyStore {
   insert(key: WrappedDataKey): Promise<number>;
   get(id: number): Promise<StoredDataKey | undefined>;
+  /** The master key id of one stored data key wrapped by the other kind of provider, if any. */
+  foreignMasterKey(kind: "kms" | "local"): Promise<string | undefined>;
+}
+
+/** Local master key ids look like `local:<fingerprint>`; anything else is a KMS key. */
+export function masterKeyKind(masterKeyId: string): "kms" | "local" {
+  return masterKeyId.startsWith("local:") ? "local" : "kms";
 }
 
 interface DataKeyRow {
@@ -34,6 +41,15 @@ export function createPostgresDataKeyStore(sql: Sql): DataKeyStore {
         ? { id: Number(row.id), masterKeyId: row.master_key_id, wrapped: row.wrapped_key }
         : undefined;
     },
+    async foreignMasterKey(kind) {
+      const [row] =
+        kind === "local"
+          ? await sql<{ master_key_id: string }[]>`
+              SELECT master_key_id FROM data_keys WHERE master_key_id NOT LIKE 'local:%' LIMIT 1`
+          : await sql<{ master_key_id: string }[]>`
+              SELECT master_key_id FROM data_keys WHERE master_key_id LIKE 'local:%' LIMIT 1`;
+      return row?.master_key_id;
+    },
   };
 }
 
@@ -51,6 +67,12 @@ export function createMemoryDataKeyStore(): DataKeyStore & {
     },
     async get(id) {
       return keys.get(id);
+    },
+    async foreignMasterKey(kind) {
+      for (const key of keys.values()) {
+        if (masterKeyKind(key.masterKeyId) !== kind) return key.masterKeyId;
+      }
+      return undefined;
     },
   };
 }

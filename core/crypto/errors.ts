@@ -86,3 +86,15 @@ export class CryptoSettingsError extends CryptoError {
     super("crypto_settings_invalid", message);
   }
 }
+
+/**
+ * The process's key provider is not the one this database's data keys are
+ * wrapped with (a local master key against KMS-wrapped keys, or the reverse):
+ * what it wrote could not be read by the processes that use the other one.
+ */
+export class KeyProviderMismatchError extends CryptoError {
+  readonly kind: ErrorKind = "internal";
+  constructor(message: string) {
+    super("key_provider_mismatch", message);
+  }
+}

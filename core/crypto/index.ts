@@ -20,6 +20,7 @@ export {
   CryptoSettingsError,
   InvalidEncryptionInputError,
   KeyAccessDeniedError,
+  KeyProviderMismatchError,
   KeyServiceThrottledError,
   KeyServiceUnavailableError,
   MalformedCiphertextError,
@@ -42,7 +43,9 @@ export {
   localMasterKeyId,
 } from "./local-keys";
 export {
+  DATA_KEY_RETIRE_MARGIN_MS,
   type EncryptedColumn,
+  type RetireDataKeysResult,
   type RewrapProgress,
   type RewrapResult,
   type RotateMasterKeyResult,

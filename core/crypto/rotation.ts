@@ -178,31 +178,78 @@ export async function rewrapRows(options: {
 }
 
 /**
- * Deletes data keys that no ciphertext in the given columns names any more.
- * Keys younger than `minAgeMs` are kept (a running process may still be
- * encrypting with them: pass at least the data-key max age).
+ * How long past DATA_KEY_MAX_AGE a data key must be before it is retired,
+ * and how long it stays retired before it is deleted: a write that took its
+ * data key just before the key's age ran out (a slow request, a Lambda
+ * frozen mid-request and thawed later, a retried transaction) still commits
+ * within hours, not days.
+ */
+export const DATA_KEY_RETIRE_MARGIN_MS = 6 * 60 * 60 * 1000;
+
+export interface RetireDataKeysResult {
+  /** Marked retired by this run (unreferenced and old enough); deleted by a later run. */
+  retired: number[];
+  /** Deleted by this run: retired by an earlier run at least the margin ago, and still unreferenced. */
+  deleted: number[];
+  /** Were retired, but a ciphertext names them again: the mark was taken back. */
+  restored: number[];
+  /** Data keys left in the table. */
+  kept: number;
+}
+
+/**
+ * Deletes data keys no ciphertext in the given columns names, in two steps
+ * so that no key a write in flight could still use is ever deleted:
+ * 1. a key that nothing names and whose `created_at` (the database's clock,
+ *    not this machine's) is older than `maxDataKeyAgeMs` plus `marginMs` is
+ *    marked retired: no process encrypts with a key past its max age;
+ * 2. a later run deletes a key retired at least `marginMs` before, if still
+ *    nothing names it; one that is named again is restored instead.
  */
 export async function retireUnusedDataKeys(options: {
   sql: Sql;
   columns: readonly EncryptedColumn[];
-  minAgeMs: number;
-}): Promise<{ retired: number[]; kept: number }> {
+  maxDataKeyAgeMs: number;
+  marginMs?: number;
+}): Promise<RetireDataKeysResult> {
   const { sql } = options;
-  const referenced = new Set<number>();
-  for (const target of options.columns) {
-    const rows = await sql<{ id: string }[]>`
-      SELECT DISTINCT split_part(${sql(target.column)}, '.', 2) AS id FROM ${sql(target.table)}
-      WHERE ${sql(target.column)} LIKE 'v1.%'`;
-    for (const row of rows) if (/^[0-9]+$/.test(row.id)) referenced.add(Number(row.id));
-  }
-  const retired = await sql<{ id: string }[]>`
+  const marginSeconds = (options.marginMs ?? DATA_KEY_RETIRE_MARGIN_MS) / 1000;
+  const retireAfterSeconds = options.maxDataKeyAgeMs / 1000 + marginSeconds;
+  const referenced = async (): Promise<number[]> => {
+    const ids = new Set<number>();
+    for (const target of options.columns) {
+      const rows = await sql<{ id: string }[]>`
+        SELECT DISTINCT split_part(${sql(target.column)}, '.', 2) AS id FROM ${sql(target.table)}
+        WHERE ${sql(target.column)} LIKE 'v1.%'`;
+      for (const row of rows) if (/^[0-9]+$/.test(row.id)) ids.add(Number(row.id));
+    }
+    return [...ids];
+  };
+  const ids = (rows: { id: string }[]) => rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+
+  const named = await referenced();
+  const restored = await sql<{ id: string }[]>`
+    UPDATE data_keys SET retired_at = NULL
+    WHERE retired_at IS NOT NULL AND id = ANY(${named}::bigint[])
+    RETURNING id`;
+  // Step 2 first, so a key this run retires is never deleted by the same run.
+  const deleted = await sql<{ id: string }[]>`
     DELETE FROM data_keys
-    WHERE NOT (id = ANY(${[...referenced]}::bigint[]))
-      AND created_at < now() - make_interval(secs => ${options.minAgeMs / 1000})
+    WHERE retired_at IS NOT NULL
+      AND retired_at < clock_timestamp() - make_interval(secs => ${marginSeconds})
+      AND NOT (id = ANY(${named}::bigint[]))
+    RETURNING id`;
+  const retired = await sql<{ id: string }[]>`
+    UPDATE data_keys SET retired_at = clock_timestamp()
+    WHERE retired_at IS NULL
+      AND created_at < clock_timestamp() - make_interval(secs => ${retireAfterSeconds})
+      AND NOT (id = ANY(${named}::bigint[]))
     RETURNING id`;
   const [left] = await sql<{ count: string }[]>`SELECT count(*) AS count FROM data_keys`;
   return {
-    retired: retired.map((row) => Number(row.id)).sort((a, b) => a - b),
+    retired: ids(retired),
+    deleted: ids(deleted),
+    restored: ids(restored),
     kept: Number(left?.count ?? 0),
   };
 }

@@ -70,6 +70,7 @@ export function composeService(options: {
     clock,
     maxDataKeyAgeMs: crypto.maxDataKeyAgeMs,
     maxDataKeyUses: crypto.maxDataKeyUses,
+    logger,
   });
   const brokers = createBrokerRegistry(brokerSettings, {
     clock,

@@ -72,7 +72,6 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
         broker,
         environment,
         owner,
-        now,
         leaseMs: deps.leaseMs,
         minIntervalMs: client.minIssueIntervalMs,
       });
@@ -81,13 +80,11 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
         try {
           issued = await client.issueApprovalKey(credentials);
         } catch (error) {
-          const notBefore =
-            error instanceof BrokerRateLimitedError
-              ? new Date(clock.now().getTime() + error.retryAfterMs)
-              : undefined;
+          const notBeforeMs =
+            error instanceof BrokerRateLimitedError ? error.retryAfterMs : undefined;
           await sql.begin(async (tx) => {
             await attempt(tx, "failed", error instanceof BrokerError ? error : undefined);
-            await releaseIssuanceSlot(tx, { key, owner, now: clock.now(), notBefore });
+            await releaseIssuanceSlot(tx, { key, owner, notBeforeMs });
           });
           throw error;
         }
@@ -95,12 +92,7 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
         await sql.begin(async (tx) => {
           await write(tx, accountId, key, issued, ciphertext);
           await attempt(tx, "ok");
-          await releaseIssuanceSlot(tx, {
-            key,
-            owner,
-            now: clock.now(),
-            issuedForAccount: accountId,
-          });
+          await releaseIssuanceSlot(tx, { key, owner });
         });
         logger.info(
           { event: "approval_key_issued", account_id: accountId, broker, trigger },
@@ -111,10 +103,10 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
       // Another issuer may have finished between our read and our claim.
       const latest = await cached();
       if (latest) return { key: latest, outcome: "current" };
-      const leased = !!claim.leaseUntil && claim.leaseUntil > now;
-      const readyAt = leased
-        ? Math.min((claim.leaseUntil as Date).getTime(), now.getTime() + 100)
-        : (claim.nextAllowedAt?.getTime() ?? now.getTime());
+      // The slot's times are on the database's clock: wait out durations, not instants.
+      const leased = claim.leaseLeftMs > 0;
+      const readyAt =
+        now.getTime() + (leased ? Math.min(claim.leaseLeftMs, 100) : claim.paceLeftMs);
       if (readyAt > deadline) {
         const retryAfterMs = Math.max(1000, readyAt - now.getTime());
         throw new TokenIssuanceDeferredError(

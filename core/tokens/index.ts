@@ -1,5 +1,11 @@
 export { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 export {
+  type FanOutPlan,
+  runScheduledRefresh,
+  type ScheduledRefreshSummary,
+  type StartRefreshWorker,
+} from "./fan-out";
+export {
   countDueAccounts,
   type RefreshDependencies,
   type RefreshOptions,

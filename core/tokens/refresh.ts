@@ -221,10 +221,10 @@ export async function refreshDueTokens(
    */
   async function claimAccounts(ids: number[]): Promise<number[]> {
     const now = clock.now();
-    const claimUntil = new Date(now.getTime() + settings.issueLeaseMs);
+    // The claim is a lease other runs compare: written and judged on the database's clock.
     const rows = await sql<{ account_id: number }[]>`
       INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
-      SELECT t.id, ${runId}, ${claimUntil}
+      SELECT t.id, ${runId}, clock_timestamp()::timestamp + ${settings.issueLeaseMs} * interval '1 millisecond'
       FROM unnest(${ids}::int[]) AS t(id)
       WHERE NOT EXISTS (
         SELECT 1 FROM securities_tokens st
@@ -232,7 +232,7 @@ export async function refreshDueTokens(
       )
       ON CONFLICT (account_id) DO UPDATE
         SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
-        WHERE (s.claimed_until IS NULL OR s.claimed_until <= ${now})
+        WHERE (s.claimed_until IS NULL OR s.claimed_until <= clock_timestamp()::timestamp)
           AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= ${now})
       RETURNING account_id
     `;
@@ -243,7 +243,8 @@ export async function refreshDueTokens(
     const held = await sql<{ claimed_by: string; until: Date; n: number }[]>`
       SELECT claimed_by, max(claimed_until) AS until, count(*)::int AS n
       FROM securities_token_state
-      WHERE account_id = ANY(${ids}::int[]) AND claimed_until > ${clock.now()} AND claimed_by <> ${runId}
+      WHERE account_id = ANY(${ids}::int[]) AND claimed_until > clock_timestamp()::timestamp
+        AND claimed_by <> ${runId}
       GROUP BY claimed_by
     `;
     for (const row of held) {

@@ -185,12 +185,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
         broker: credentials.broker,
         environment: credentials.environment,
         owner,
-        now,
         leaseMs: settings.issueLeaseMs,
         minIntervalMs: client.minIssueIntervalMs,
       });
       if (claim.granted) return issueUnderLease(credentials, key, request, stored);
-      const leased = !!claim.leaseUntil && claim.leaseUntil.getTime() > now.getTime();
+      // The slot's times are on the database's clock: wait out durations, not instants.
+      const leased = claim.leaseLeftMs > 0;
       // Another issuer may have finished between our read and our claim.
       const latest = await readStoredToken(sql, accountId);
       if (good(latest, request)) return { token: await decrypted(latest), outcome: "current" };
@@ -198,14 +198,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
         const reused = await reuseSiblingToken(credentials, claim.lastAccountId, request);
         if (reused) return { token: reused, outcome: "reused" };
       }
-      const readyAt = leased
-        ? Math.min((claim.leaseUntil as Date).getTime(), now.getTime() + LEASE_POLL_MS)
-        : (claim.nextAllowedAt?.getTime() ?? now.getTime());
+      const readyAt =
+        now.getTime() + (leased ? Math.min(claim.leaseLeftMs, LEASE_POLL_MS) : claim.paceLeftMs);
       if (readyAt > claimBy) {
-        const retryAfterMs = Math.max(
-          1000,
-          (leased ? (claim.leaseUntil as Date).getTime() : readyAt) - now.getTime(),
-        );
+        const retryAfterMs = Math.max(1000, leased ? claim.leaseLeftMs : claim.paceLeftMs);
         throw new TokenIssuanceDeferredError(
           leased
             ? `another process is issuing the token for account ${accountId}; ask again in ${Math.ceil(retryAfterMs / 1000)} s`
@@ -360,7 +356,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         VALUES (${accountId}, ${new Date(now.getTime() + client.sameTokenWithinMs)})
         ON CONFLICT (account_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
       `;
-      await releaseIssuanceSlot(tx, { key, owner, now });
+      await releaseIssuanceSlot(tx, { key, owner });
     });
     logger.warn(
       { event: "token_not_renewed", account_id: accountId, broker, trigger: request.trigger },
@@ -413,7 +409,11 @@ export function createTokenService(deps: TokenServiceDependencies) {
           backoff,
           notBefore,
         });
-        await releaseIssuanceSlot(tx, { key, owner, now, ...(notBefore ? { notBefore } : {}) });
+        await releaseIssuanceSlot(tx, {
+          key,
+          owner,
+          notBeforeMs: error instanceof BrokerRateLimitedError ? error.retryAfterMs : undefined,
+        });
       });
     } catch (recordError) {
       logger.error(
@@ -505,7 +505,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
     accessToken: string,
   ): Promise<number | undefined> {
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
-    for (const holder of await possibleTokenHolders(sql, key, credentials.accountId)) {
+    for (const holder of await possibleTokenHolders(
+      sql,
+      key,
+      credentials.broker,
+      credentials.accountId,
+    )) {
       const held = await cipher
         .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
         .catch(() => undefined);

@@ -63,8 +63,10 @@ export async function readStoredToken(
 export interface SlotClaim {
   granted: boolean;
   leaseOwner: string | null;
-  leaseUntil: Date | null;
-  nextAllowedAt: Date | null;
+  /** How long another issuer's lease still runs, by the database's clock (0 when none). */
+  leaseLeftMs: number;
+  /** How long until the broker's pace allows the next issue, by the database's clock (0 when now). */
+  paceLeftMs: number;
   lastAccountId: number | null;
 }
 
@@ -74,6 +76,10 @@ export interface SlotClaim {
  * The pace is pushed forward in the same statement, committed before the
  * broker is called, so that a process dying mid-call cannot make the next
  * issuer break the broker's limit.
+ *
+ * "Now" is the database's clock_timestamp(), never the caller's: leases and
+ * the pace are written and compared by many processes, whose clocks drift.
+ * Answers are durations on that clock, for the caller to wait out.
  */
 export async function claimIssuanceSlot(
   sql: Db,
@@ -82,66 +88,70 @@ export async function claimIssuanceSlot(
     broker: string;
     environment: string;
     owner: string;
-    now: Date;
     leaseMs: number;
     minIntervalMs: number;
   },
 ): Promise<SlotClaim> {
-  const leaseUntil = new Date(claim.now.getTime() + claim.leaseMs);
-  const nextAllowed = new Date(claim.now.getTime() + claim.minIntervalMs);
   const [granted] = await sql<{ granted: boolean }[]>`
+    WITH now AS (SELECT clock_timestamp()::timestamp AS t)
     INSERT INTO broker_issuance_slots AS s
       (credential_key, broker, environment, lease_owner, lease_until, next_allowed_at)
-    VALUES (${claim.key}, ${claim.broker}, ${claim.environment}, ${claim.owner}, ${leaseUntil}, ${nextAllowed})
+    SELECT ${claim.key}, ${claim.broker}, ${claim.environment}, ${claim.owner},
+           t + ${claim.leaseMs} * interval '1 millisecond', t + ${claim.minIntervalMs} * interval '1 millisecond'
+    FROM now
     ON CONFLICT (credential_key) DO UPDATE
       SET lease_owner = EXCLUDED.lease_owner,
           lease_until = EXCLUDED.lease_until,
           next_allowed_at = EXCLUDED.next_allowed_at
-      WHERE (s.lease_until IS NULL OR s.lease_until <= ${claim.now})
-        AND (s.next_allowed_at IS NULL OR s.next_allowed_at <= ${claim.now})
+      WHERE (s.lease_until IS NULL OR s.lease_until <= (SELECT t FROM now))
+        AND (s.next_allowed_at IS NULL OR s.next_allowed_at <= (SELECT t FROM now))
     RETURNING true AS granted
   `;
   if (granted) {
     return {
       granted: true,
       leaseOwner: claim.owner,
-      leaseUntil,
-      nextAllowedAt: nextAllowed,
+      leaseLeftMs: claim.leaseMs,
+      paceLeftMs: claim.minIntervalMs,
       lastAccountId: null,
     };
   }
   const [slot] = await sql<
     {
       lease_owner: string | null;
-      lease_until: Date | null;
-      next_allowed_at: Date | null;
+      lease_left_ms: number;
+      pace_left_ms: number;
       last_account_id: number | null;
     }[]
   >`
-    SELECT lease_owner, lease_until, next_allowed_at, last_account_id
-    FROM broker_issuance_slots WHERE credential_key = ${claim.key}
+    WITH now AS (SELECT clock_timestamp()::timestamp AS t)
+    SELECT lease_owner, last_account_id,
+           greatest(0, ceil(extract(epoch FROM coalesce(lease_until, t) - t) * 1000))::float8 AS lease_left_ms,
+           greatest(0, ceil(extract(epoch FROM coalesce(next_allowed_at, t) - t) * 1000))::float8 AS pace_left_ms
+    FROM broker_issuance_slots, now WHERE credential_key = ${claim.key}
   `;
   return {
     granted: false,
     leaseOwner: slot?.lease_owner ?? null,
-    leaseUntil: slot?.lease_until ?? null,
-    nextAllowedAt: slot?.next_allowed_at ?? null,
+    leaseLeftMs: slot?.lease_left_ms ?? 0,
+    paceLeftMs: slot?.pace_left_ms ?? 0,
     lastAccountId: slot?.last_account_id ?? null,
   };
 }
 
-/** Gives the lease back; on a broker rate limit, pushes the pace out by what it asked. */
+/** Gives the lease back; on a broker rate limit, pushes the pace out by what it asked (from the database's now). */
 export async function releaseIssuanceSlot(
   sql: Db,
-  release: { key: string; owner: string; issuedForAccount?: number; now: Date; notBefore?: Date },
+  release: { key: string; owner: string; notBeforeMs?: number | undefined },
 ): Promise<void> {
   await sql`
     UPDATE broker_issuance_slots
     SET lease_owner = NULL,
         lease_until = NULL,
-        last_issued_at = CASE WHEN ${release.issuedForAccount ?? null}::int IS NULL THEN last_issued_at ELSE ${release.now} END,
-        last_account_id = coalesce(${release.issuedForAccount ?? null}::int, last_account_id),
-        next_allowed_at = greatest(next_allowed_at, ${release.notBefore ?? null}::timestamp)
+        next_allowed_at = greatest(
+          next_allowed_at,
+          clock_timestamp()::timestamp + ${release.notBeforeMs ?? null}::float8 * interval '1 millisecond'
+        )
     WHERE credential_key = ${release.key} AND lease_owner = ${release.owner}
   `;
 }
@@ -299,7 +309,7 @@ export async function commitToken(
     ), released AS (
       UPDATE broker_issuance_slots
       SET lease_owner = NULL, lease_until = NULL,
-          last_issued_at = ${token.refreshedAt},
+          last_issued_at = clock_timestamp()::timestamp,
           last_account_id = CASE WHEN EXISTS (SELECT 1 FROM ok) THEN ${token.accountId}::int ELSE last_account_id END
       WHERE credential_key = ${release?.key ?? null} AND lease_owner = ${release?.owner ?? null}
     )
@@ -309,18 +319,25 @@ export async function commitToken(
   return row?.committed === true;
 }
 
-/** Another account holding this token: the accounts whose stored token was issued under the same credential (or is from before 0009 and says nothing), for the caller to compare. */
+/**
+ * Who may hold a token: the accounts whose stored token was issued under the
+ * same credential, and those of the same broker whose token predates 0009
+ * and does not say. The caller decrypts and compares.
+ */
 export async function possibleTokenHolders(
   sql: Db,
   credentialKey: string,
+  broker: string,
   exceptAccountId: number,
 ): Promise<{ accountId: number; ciphertext: string }[]> {
   const rows = await sql<{ account_id: number; access_token: string }[]>`
     SELECT st.account_id, st.access_token
     FROM securities_tokens st
+    JOIN accounts a ON a.id = st.account_id
     LEFT JOIN securities_token_state s ON s.account_id = st.account_id
     WHERE st.account_id <> ${exceptAccountId}
-      AND (s.token_credential_key = ${credentialKey} OR s.token_credential_key IS NULL)
+      AND (s.token_credential_key = ${credentialKey}
+        OR (s.token_credential_key IS NULL AND a.exchange = ${broker}))
   `;
   return rows.map((row) => ({ accountId: row.account_id, ciphertext: row.access_token }));
 }

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { PROBLEM_BASE, problemSchema } from "../../core/api";
+import { EXPECTED_ROUTES } from "../support/routes";
 import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
@@ -21,6 +22,11 @@ interface HostileRequest {
   path: string;
   body?: string;
   key?: string | null;
+  /** Content-Type to send (null: none); application/json when a body is sent and this is absent. */
+  contentType?: string | null;
+  headers?: Record<string, string>;
+  /** An unauthenticated read (GET /health, /openapi.json) may answer 200 to anything. */
+  okAllowed?: boolean;
 }
 
 const KIS_BODY = {
@@ -273,17 +279,167 @@ const hostileRequests = (): fc.Arbitrary<HostileRequest> =>
     },
   );
 
+/** Printable ASCII only: fetch refuses other header values before they are sent. */
+const headerValue = fc
+  .oneof(sqlish, fc.string({ maxLength: 300 }), fc.string({ minLength: 1000, maxLength: 4000 }))
+  .map((value) => value.replace(/[^\x20-\x7e]/g, "?"));
+
+const contentType = fc.constantFrom(
+  null,
+  "application/json",
+  "application/json; charset=utf-8",
+  "application/json; charset=utf-16",
+  "APPLICATION/JSON",
+  "application/problem+json",
+  "text/plain",
+  "text/html",
+  "application/xml",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data; boundary=----x",
+  "application/octet-stream",
+  "application/json, text/plain",
+  "",
+  "*/*",
+);
+
+/** Headers a hostile client adds; none of them may change what a refused request does. */
+const otherHeaders: fc.Arbitrary<Record<string, string>> = fc.dictionary(
+  fc.constantFrom(
+    "x-http-method-override",
+    "x-method-override",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-amzn-trace-id",
+    "accept",
+    "accept-language",
+    "accept-encoding",
+    "content-encoding",
+    "if-none-match",
+    "if-match",
+    "range",
+    "origin",
+    "referer",
+    "cookie",
+    "user-agent",
+    "x-api-key",
+  ),
+  fc.oneof(
+    fc.constantFrom("DELETE", "PATCH", "gzip", "br", "*", "bytes=0-1", "text/html", "127.0.0.1"),
+    headerValue,
+  ),
+  { maxKeys: 4 },
+);
+
+/**
+ * Every route of the API with hostile path parameters, bodies, query
+ * strings, content types and headers. Each request is one the API must
+ * refuse: a bad id, or (for a real id, or a route without one) a missing,
+ * unknown or out-of-scope key. The two unauthenticated reads may answer 200.
+ */
+const everyRoute = (): fc.Arbitrary<HostileRequest> =>
+  fc
+    .tuple(
+      fc.constantFrom(...EXPECTED_ROUTES),
+      fc.oneof(
+        badId.map((id) => ({ id, real: false })),
+        // Well-formed ids no account has.
+        fc.constantFrom("999999", "2147483647").map((id) => ({ id, real: false })),
+        fc.constantFrom(kisId, cryptoId).map((id) => ({ id: String(id), real: true })),
+      ),
+      fc.constantFrom<"none" | "unknown" | "malformed" | "out-of-scope">(
+        "none",
+        "unknown",
+        "malformed",
+        "out-of-scope",
+      ),
+      fc.option(fc.oneof(anyJson, brokenJson, hostileString), { nil: undefined }),
+      fc.option(fc.tuple(hostileString, hostileString), { nil: undefined }),
+    )
+    .map(([[method, template, scope], id, keyKind, body, query]) => {
+      const hasId = template.includes("{id}");
+      const path =
+        template.replace("{id}", id.id) + (query ? `?${encode(query[0])}=${encode(query[1])}` : "");
+      // A route without a scope is open; a bad id is refused whoever asks (the admin here).
+      const credentials =
+        scope === null
+          ? { key: null }
+          : hasId && !id.real
+            ? {}
+            : refusedCredentials(keyKind, scope);
+      return {
+        method,
+        path,
+        ...(body !== undefined && method !== "GET" ? { body } : {}),
+        ...credentials,
+        okAllowed: scope === null,
+      };
+    });
+
+/** Credentials the API must refuse for a route needing `scope`. */
+function refusedCredentials(
+  kind: "none" | "unknown" | "malformed" | "out-of-scope",
+  scope: string,
+): Pick<HostileRequest, "key" | "headers"> {
+  switch (kind) {
+    case "none":
+      return { key: null };
+    case "unknown":
+      return { key: "test-admin.wrongwrongwrongwrongwrong" };
+    case "malformed":
+      return { key: null, headers: { authorization: "Basic dXNlcjpwYXNz" } };
+    case "out-of-scope":
+      // reader holds only accounts:read, token-reader only tokens:read.
+      return { key: scope === "accounts:read" ? server.keys["token-reader"] : server.keys.reader };
+  }
+}
+
+/** Adds a hostile content type and headers to a request (keeping its own headers). */
+const withEnvelope = (requests: fc.Arbitrary<HostileRequest>): fc.Arbitrary<HostileRequest> =>
+  fc
+    .tuple(requests, fc.option(contentType, { nil: undefined }), otherHeaders)
+    .map(([request, type, headers]) => ({
+      ...request,
+      ...(type !== undefined ? { contentType: type } : {}),
+      headers: { ...headers, ...request.headers },
+    }));
+
+/**
+ * A fingerprint of every table of the service (whatever the migrations
+ * created, so a table added later is covered too) and of the broker
+ * sandbox's counters: a refused request must change none of them.
+ */
 async function checksum(): Promise<string> {
-  const [row] = await server.db.sql<{ sum: string }[]>`
-    SELECT md5(
-      coalesce((SELECT string_agg(row_to_json(a)::text, ',' ORDER BY a.id) FROM accounts a), '') || '|' ||
-      coalesce((SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.account_id) FROM securities_tokens t), '')
-    ) AS sum`;
-  return row?.sum ?? "";
+  const tables = await server.db.sql<{ name: string }[]>`
+    SELECT quote_ident(table_name) AS name FROM information_schema.tables
+    WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`;
+  expect(tables.map((t) => t.name)).toEqual(
+    expect.arrayContaining([
+      "accounts",
+      "securities_tokens",
+      "data_keys",
+      "broker_issuance_slots",
+      "securities_token_state",
+      "securities_token_attempts",
+      "securities_support_migrations",
+    ]),
+  );
+  const parts: string[] = [];
+  for (const { name } of tables) {
+    const [row] = await server.db.sql.unsafe<{ rows: string | null }[]>(
+      `SELECT string_agg(t::text, ',' ORDER BY t::text) AS rows FROM ${name} t`,
+    );
+    parts.push(`${name}:${row?.rows ?? ""}`);
+  }
+  parts.push(`sandbox:${JSON.stringify(server.sandbox.sandbox.stats())}`);
+  return parts.join("\n");
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({
+    keys: { reader: ["accounts:read"], "token-reader": ["tokens:read"] },
+  });
   const kis = await server.call("/accounts", { method: "POST", body: JSON.stringify(KIS_BODY) });
   kisId = ((await kis.json()) as { id: number }).id;
   const crypto = await server.call("/accounts", {
@@ -305,33 +461,53 @@ afterAll(async () => {
   await server?.stop();
 });
 
-test("1,200 malformed or hostile requests each get a 4xx problem document and change nothing", async () => {
+test("1,500 malformed or hostile requests on every route each get a 4xx problem document and change nothing", async () => {
   const before = await checksum();
   const seen = new Map<number, number>();
+  const routesHit = new Set<string>();
   await fc.assert(
-    fc.asyncProperty(hostileRequests(), async (request) => {
-      const response = await server.call(request.path, {
-        method: request.method,
-        ...(request.body !== undefined
-          ? { body: request.body, headers: { "content-type": "application/json" } }
-          : {}),
-        ...(request.key !== undefined ? { key: request.key } : {}),
-      });
-      const text = await response.text();
-      seen.set(response.status, (seen.get(response.status) ?? 0) + 1);
-      expect(
-        response.status,
-        `${request.method} ${request.path} ${request.body?.slice(0, 200)} → ${text.slice(0, 300)}`,
-      ).toBeGreaterThanOrEqual(400);
-      expect(response.status).toBeLessThan(500);
-      expect(response.headers.get("content-type")).toBe("application/problem+json");
-      const problem = problemSchema.parse(JSON.parse(text));
-      expect(problem.status).toBe(response.status);
-      expect(problem.type.startsWith(PROBLEM_BASE)).toBe(true);
-    }),
-    { numRuns: 1200 },
+    fc.asyncProperty(
+      withEnvelope(
+        fc.oneof(
+          { weight: 3, arbitrary: hostileRequests() },
+          { weight: 2, arbitrary: everyRoute() },
+        ),
+      ),
+      async (request) => {
+        const headers: Record<string, string> = { ...request.headers };
+        const type =
+          request.contentType === undefined
+            ? request.body !== undefined
+              ? "application/json"
+              : null
+            : request.contentType;
+        if (type !== null) headers["content-type"] = type;
+        const response = await server.call(request.path, {
+          method: request.method,
+          headers,
+          ...(request.body !== undefined ? { body: request.body } : {}),
+          ...(request.key !== undefined ? { key: request.key } : {}),
+        });
+        const text = await response.text();
+        seen.set(response.status, (seen.get(response.status) ?? 0) + 1);
+        routesHit.add(
+          `${request.method} ${request.path.split("?")[0]?.replace(/^\/accounts\/[^/]+/, "/accounts/{id}")}`,
+        );
+        const what = `${request.method} ${request.path.slice(0, 200)} ${JSON.stringify(headers).slice(0, 300)} ${request.body?.slice(0, 200)} → ${text.slice(0, 300)}`;
+        if (request.okAllowed && response.status === 200) return;
+        expect(response.status, what).toBeGreaterThanOrEqual(400);
+        expect(response.status, what).toBeLessThan(500);
+        expect(response.headers.get("content-type"), what).toBe("application/problem+json");
+        const problem = problemSchema.parse(JSON.parse(text));
+        expect(problem.status).toBe(response.status);
+        expect(problem.type.startsWith(PROBLEM_BASE)).toBe(true);
+      },
+    ),
+    { numRuns: 1500 },
   );
   expect(await checksum()).toBe(before);
-  // The run exercised validation, authentication and routing refusals.
-  expect([...seen.keys()]).toEqual(expect.arrayContaining([400, 401, 405]));
+  // The run exercised validation, authentication, scopes and routing refusals…
+  expect([...seen.keys()]).toEqual(expect.arrayContaining([400, 401, 403, 404, 405]));
+  // …on every route.
+  for (const [method, path] of EXPECTED_ROUTES) expect(routesHit).toContain(`${method} ${path}`);
 });

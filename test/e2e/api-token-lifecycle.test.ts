@@ -112,6 +112,20 @@ describe("accounts sharing an app key share one token", () => {
   });
 });
 
+test("a sibling's token stored before migration 0009 (no credential key) still counts as held", async () => {
+  const key = appKey();
+  const first = await createKis(key);
+  const second = await createKis(key);
+  const shared = await token(first);
+  expect(await token(second)).toBe(shared);
+  await server.db.sql`
+    UPDATE securities_token_state SET token_credential_key = NULL WHERE account_id = ${second}`;
+  const before = revokedAtBroker();
+  expect((await server.call(`/accounts/${first}`, { method: "DELETE" })).status).toBe(204);
+  expect(revokedAtBroker()).toBe(before);
+  expect(await brokerAccepts(shared, key)).toBe(true);
+});
+
 describe("deactivation", () => {
   test("is_active=false revokes the account's token at the broker and removes it", async () => {
     const key = appKey();

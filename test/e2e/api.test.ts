@@ -8,27 +8,9 @@ import {
   tokenSchema,
   tokenStatusSchema,
 } from "../../core/api";
+import { EXPECTED_ROUTES } from "../support/routes";
 import { resetSandbox } from "../support/sandbox";
 import { startTestServer, type TestServer } from "../support/server";
-
-/**
- * Every route the API serves, written out: a route added, removed or
- * re-scoped in the code fails here until this list says so too.
- */
-const EXPECTED_ROUTES: [method: string, path: string, scope: string | null][] = [
-  ["GET", "/health", null],
-  ["GET", "/openapi.json", null],
-  ["GET", "/accounts", "accounts:read"],
-  ["POST", "/accounts", "accounts:write"],
-  ["GET", "/accounts/{id}", "accounts:read"],
-  ["PATCH", "/accounts/{id}", "accounts:write"],
-  ["DELETE", "/accounts/{id}", "accounts:write"],
-  ["GET", "/accounts/{id}/token", "tokens:read"],
-  ["POST", "/accounts/{id}/token/refresh", "tokens:write"],
-  ["POST", "/accounts/{id}/token/invalidate", "tokens:write"],
-  ["GET", "/accounts/{id}/websocket-key", "tokens:read"],
-  ["GET", "/tokens/status", "accounts:read"],
-];
 
 let server: TestServer;
 /** Every secret sent or received in this file; the logs must contain none of them. */

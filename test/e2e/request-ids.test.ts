@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Context } from "aws-lambda";
-import { handle } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createApp } from "../../core/api";
+import { createApp, handleHttpApi } from "../../core/api";
 import { createAuthenticator } from "../../core/auth";
 import { createLogger } from "../../core/log";
 import { startTestServer, type TestServer } from "../support/server";
@@ -115,7 +114,7 @@ describe("in Lambda", () => {
     const logger = createLogger({
       destination: { write: (line: string) => lines.push(JSON.parse(line)) },
     });
-    return handle(
+    return handleHttpApi(
       createApp({
         sql: server.runtime.sql,
         cipher: server.runtime.cipher,
@@ -137,13 +136,10 @@ describe("in Lambda", () => {
       rawPath: "/accounts",
       rawQueryString: "",
       headers,
-      body: null,
       isBase64Encoded: false,
       requestContext: {
         accountId: "123456789012",
         apiId: "api",
-        authentication: null,
-        authorizer: {},
         domainName: "api.example.com",
         domainPrefix: "api",
         http: {

@@ -11,7 +11,13 @@ import { approvalKeyBinding } from "../../core/tokens/approval";
 import { createTestCipher, type TestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { manualClock, startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
-import { type OffsetClock, offsetClock, securitiesAccount, tokenService } from "../support/tokens";
+import {
+  type OffsetClock,
+  offsetClock,
+  securitiesAccount,
+  shiftDatabaseTimes,
+  tokenService,
+} from "../support/tokens";
 
 /** The KIS websocket approval key's lifecycle, against the sandbox over HTTP and a recorded body. */
 
@@ -20,6 +26,12 @@ let db: TestDatabase;
 let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
+
+/** Moves the process clock and, by as much, the database-clock leases and pace. */
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await shiftDatabaseTimes(db.sql, ms);
+}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -36,7 +48,7 @@ beforeEach(async () => {
   broker.sandbox.configure({ failNext: [], failNextCodes: [] });
   await db.sql`DELETE FROM accounts`;
   await db.sql`DELETE FROM broker_issuance_slots`;
-  clock.advance(120_000);
+  await advance(120_000);
 });
 
 const service = (settings: Parameters<typeof tokenService>[0]["settings"] = {}, owner?: string) => {
@@ -134,10 +146,10 @@ describe("approval keys against the sandbox", () => {
     const first = await tokens.getApprovalKey(account.id);
     await tokens.getValidToken(account.id);
 
-    clock.advance(HOUR);
+    await advance(HOUR);
     expect((await refreshDueTokens({ sql: db.sql, tokens, clock })).approvalKeys.due).toBe(0);
 
-    clock.advance(18 * HOUR + 30 * 60_000);
+    await advance(18 * HOUR + 30 * 60_000);
     const run = await refreshDueTokens({ sql: db.sql, tokens, clock });
     expect(run.approvalKeys).toMatchObject({ due: 1, issued: 1, failed: 0 });
     const renewed = await tokens.getApprovalKey(account.id);

@@ -342,12 +342,13 @@ describe("key rotation", () => {
         }),
       ).toBe("LEGACYKEY");
 
-      const retired = await retireUnusedDataKeys({
-        sql: rw.sql,
-        columns: ENCRYPTED_COLUMNS,
-        minAgeMs: 0,
-      });
+      // Two steps: the first run retires the unused keys, a later one deletes them.
+      const options = { sql: rw.sql, columns: ENCRYPTED_COLUMNS, maxDataKeyAgeMs: 0, marginMs: 0 };
+      const retired = await retireUnusedDataKeys(options);
       expect(retired.retired).toEqual(before);
+      expect(retired.deleted).toEqual([]);
+      const deleted = await retireUnusedDataKeys(options);
+      expect(deleted.deleted).toEqual(before);
       const account = await getAccount(
         rw.sql,
         createTestCipher(rw.sql, { masterKey }).cipher,

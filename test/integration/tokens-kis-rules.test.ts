@@ -10,7 +10,13 @@ import { refreshDueTokens, TokenNotRenewedError } from "../../core/tokens";
 import { createTestCipher, type TestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { manualClock, startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
-import { type OffsetClock, offsetClock, securitiesAccount, tokenService } from "../support/tokens";
+import {
+  type OffsetClock,
+  offsetClock,
+  securitiesAccount,
+  shiftDatabaseTimes,
+  tokenService,
+} from "../support/tokens";
 
 /** KIS's 6-hour rule and Kiwoom's token_type, against the sandbox over HTTP and against recorded bodies. */
 
@@ -19,6 +25,12 @@ let db: TestDatabase;
 let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
+
+/** Moves the process clock and, by as much, the database-clock leases and pace. */
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await shiftDatabaseTimes(db.sql, ms);
+}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -33,7 +45,7 @@ afterAll(async () => {
 beforeEach(async () => {
   broker.sandbox.resetStats();
   await db.sql`DELETE FROM accounts`;
-  clock.advance(120_000);
+  await advance(120_000);
 });
 
 const service = (refreshWindowMs = 6 * HOUR) =>
@@ -71,7 +83,7 @@ describe("KIS's 6-hour rule against the sandbox", () => {
     expect(broker.sandbox.stats().issued.kakaoTalk).toBe(1);
 
     for (const hours of [1, 2, 4]) {
-      clock.advance(HOUR * (hours === 1 ? 1 : hours / 2));
+      await advance(HOUR * (hours === 1 ? 1 : hours / 2));
       const run = await refreshDueTokens({ sql: db.sql, tokens, clock });
       expect(run.issued).toBe(0);
     }
@@ -79,7 +91,7 @@ describe("KIS's 6-hour rule against the sandbox", () => {
     expect((await tokens.getValidToken(account.id)).accessToken).toBe(first.accessToken);
 
     // 7.5 h after the issue the token expires within 17 h: due, and KIS gives a new one.
-    clock.advance(3.5 * HOUR);
+    await advance(3.5 * HOUR);
     const run = await refreshDueTokens({ sql: db.sql, tokens, clock });
     expect(run.issued).toBe(1);
     const next = await tokens.getValidToken(account.id);
@@ -91,7 +103,7 @@ describe("KIS's 6-hour rule against the sandbox", () => {
     const tokens = service();
     const account = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIS" });
     const first = await tokens.getValidToken(account.id);
-    clock.advance(2 * HOUR);
+    await advance(2 * HOUR);
     const refreshed = await tokens.forceRefresh(account.id);
     expect(refreshed.accessToken).not.toBe(first.accessToken);
     expect(refreshed.expiresAt.getTime()).toBeGreaterThan(first.expiresAt.getTime());
@@ -105,7 +117,7 @@ describe("KIS's 6-hour rule against the sandbox", () => {
     const tokens = service();
     const account = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIS" });
     const first = await tokens.getValidToken(account.id);
-    clock.advance(HOUR);
+    await advance(HOUR);
     broker.sandbox.configure({ failNextCodes: [] });
     // The revoke goes through, then the issue meets a server error.
     let calls = 0;
@@ -124,7 +136,7 @@ describe("KIS's 6-hour rule against the sandbox", () => {
     });
     expect(calls).toBe(2);
     expect(await kisAccepts(account.apiKey ?? "", first.accessToken)).toBe(false);
-    clock.advance(5 * 60_000);
+    await advance(5 * 60_000);
     const next = await tokens.getValidToken(account.id);
     expect(next.accessToken).not.toBe(first.accessToken);
     expect(await kisAccepts(account.apiKey ?? "", next.accessToken)).toBe(true);
@@ -144,7 +156,7 @@ describe("Kiwoom's token_type", () => {
       broker: "KIWOOM",
       environment: "paper",
     });
-    clock.advance(2_000);
+    await advance(2_000);
     expect((await tokens.getValidToken(account.id)).tokenType).toBe("Bearer");
     const [row] = await db.sql<{ token_type: string }[]>`
       SELECT token_type FROM securities_tokens WHERE account_id = ${account.id}
@@ -204,6 +216,7 @@ describe("against recorded KIS bodies: a broker that always hands back the same 
     `;
 
     fixedClock.advance(2 * HOUR);
+    await shiftDatabaseTimes(db.sql, 2 * HOUR);
     const error = await tokens.forceRefresh(account.id).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TokenNotRenewedError);
     expect(seen.filter((url) => url.endsWith("/oauth2/revokeP"))).toHaveLength(1);
@@ -226,7 +239,9 @@ describe("against recorded KIS bodies: a broker that always hands back the same 
 
     // The refresh job, once the token is due: "same token back" is not a
     // refresh, the token stays, and the account rests for 6 h.
-    fixedClock.set(new Date("2025-01-06T08:00:00Z"));
+    const moved = new Date("2025-01-06T08:00:00Z").getTime() - fixedClock.now().getTime();
+    fixedClock.advance(moved);
+    await shiftDatabaseTimes(db.sql, moved);
     const refreshed = await tokens.refreshAccount(
       account.id,
       new Date(fixedClock.now().getTime() + 20 * HOUR),

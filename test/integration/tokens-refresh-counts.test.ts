@@ -10,7 +10,13 @@ import { refreshDueTokens } from "../../core/tokens";
 import { createTestCipher, type TestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { resetSandbox, startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
-import { type OffsetClock, offsetClock, securitiesAccount, tokenService } from "../support/tokens";
+import {
+  type OffsetClock,
+  offsetClock,
+  securitiesAccount,
+  shiftDatabaseTimes,
+  tokenService,
+} from "../support/tokens";
 
 let db: TestDatabase;
 let broker: TestBrokerSandbox;
@@ -135,7 +141,9 @@ describe("the failure backoff", () => {
       delays.push((state?.next_attempt_at.getTime() ?? 0) - (state?.last_error_at.getTime() ?? 0));
       // Before the next attempt is due, a run leaves the account alone.
       expect((await refreshDueTokens({ sql: db.sql, tokens, clock })).due).toBe(0);
+      // Past the backoff and (on the database's clock) Kiwoom's pace.
       clock.advance(4_001);
+      await shiftDatabaseTimes(db.sql, 4_001);
     }
     expect(delays).toEqual([1_000, 2_000, 4_000, 4_000, 4_000]);
   });

@@ -6,7 +6,13 @@ import { refreshDueTokens, TokenIssuanceDeferredError } from "../../core/tokens"
 import { createTestCipher, type TestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
-import { type OffsetClock, offsetClock, securitiesAccount, tokenService } from "../support/tokens";
+import {
+  type OffsetClock,
+  offsetClock,
+  securitiesAccount,
+  shiftDatabaseTimes,
+  tokenService,
+} from "../support/tokens";
 
 let db: TestDatabase;
 let broker: TestBrokerSandbox;
@@ -28,8 +34,14 @@ beforeEach(async () => {
   broker.sandbox.configure({ errorRate: 0, latencyMs: 0, failNext: [] });
   await db.sql`DELETE FROM accounts`;
   // Each test starts past every pace the previous one left.
-  clock.advance(120_000);
+  await advance(120_000);
 });
+
+/** Moves the process clock and, by as much, the leases and pace on the database's clock. */
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await shiftDatabaseTimes(db.sql, ms);
+}
 
 const service = (overrides: Parameters<typeof tokenService>[0]["settings"] = {}) =>
   tokenService({
@@ -89,7 +101,7 @@ describe("getValidToken", () => {
     const account = await securitiesAccount(db.sql, crypto.cipher);
     const tokens = service();
     const first = await tokens.getValidToken(account.id);
-    clock.advance(24 * 3_600_000 - 60_000);
+    await advance(24 * 3_600_000 - 60_000);
     const second = await tokens.getValidToken(account.id);
     expect(second.accessToken).not.toBe(first.accessToken);
     expect(second.expiresAt.getTime()).toBeGreaterThan(clock.now().getTime() + 23 * 3_600_000);
@@ -169,7 +181,7 @@ describe("invalidate", () => {
     const account = await securitiesAccount(db.sql, crypto.cipher);
     const tokens = service();
     const old = await tokens.getValidToken(account.id);
-    clock.advance(61_000);
+    await advance(61_000);
     const reports = await Promise.all(
       Array.from({ length: 5 }, () => tokens.invalidate(account.id, old.accessToken)),
     );
@@ -190,7 +202,7 @@ describe("refresh job", () => {
     const account = await securitiesAccount(db.sql, crypto.cipher);
     const tokens = service();
     const old = await tokens.getValidToken(account.id);
-    clock.advance(20 * 3_600_000);
+    await advance(20 * 3_600_000);
     broker.sandbox.configure({ failNext: ["server_error"] });
     const summary = await refreshDueTokens({ sql: db.sql, tokens, clock });
     expect(summary).toMatchObject({ due: 1, claimed: 1, failed: 1, issued: 0 });
@@ -249,13 +261,13 @@ describe("refresh job", () => {
     const tokens = service({ backoffBaseMs: 1_000, backoffMaxMs: 1_000 });
     const first = await refreshDueTokens({ sql: db.sql, tokens, clock });
     expect(first.issued + first.failed).toBe(30);
-    clock.advance(19 * 3_600_000);
+    await advance(19 * 3_600_000);
     broker.sandbox.configure({ errorRate: 0.3 });
     const before = new Map<number, string | null>();
     for (const a of accounts) before.set(a.id, (await storedAndMirror(a.id)).store);
     let runs = 0;
     for (; runs < 12; runs++) {
-      clock.advance(61_000);
+      await advance(61_000);
       await refreshDueTokens({ sql: db.sql, tokens, clock });
       for (const a of accounts) {
         const saved = await storedAndMirror(a.id);

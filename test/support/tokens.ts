@@ -61,3 +61,20 @@ export function tokenService(deps: {
 }): TokenService {
   return createTokenService({ ...deps, settings: { issueLeaseMs: 5_000, ...deps.settings } });
 }
+
+/**
+ * Leases and the broker's pace live on the database's clock
+ * (clock_timestamp()), which a test cannot move. When a test moves its
+ * process clock forward, this moves those instants back by as much, so that
+ * they see the same time pass.
+ */
+export async function shiftDatabaseTimes(sql: Sql, ms: number): Promise<void> {
+  const by = `${ms} milliseconds`;
+  await sql`
+    UPDATE broker_issuance_slots
+    SET lease_until = lease_until - ${by}::interval,
+        next_allowed_at = next_allowed_at - ${by}::interval`;
+  await sql`
+    UPDATE securities_token_state SET claimed_until = claimed_until - ${by}::interval
+    WHERE claimed_until IS NOT NULL`;
+}

@@ -7,7 +7,6 @@ import {
   API_KEYS_STALE_METRIC,
   alarmDescription,
   alarmPlans,
-  estimatedMaxConnections,
   RUNBOOK,
   type WatchedMetric,
 } from "../../infra/alarm-rules";
@@ -101,11 +100,9 @@ describe("alarms", () => {
     expect(plan).toMatchObject({ threshold: 5, comparison: "GreaterThanThreshold" });
   });
 
-  it("database thresholds follow the instance: 80% of its connections, 10% of its storage ceiling", () => {
-    expect(estimatedMaxConnections("db.t4g.micro")).toBe(112);
-    expect(estimatedMaxConnections("db.r6g.large")).toBe(1802);
-    expect(() => estimatedMaxConnections("db.t4g.huge")).toThrow(/DB_INSTANCE_CLASS db\.t4g\.huge/);
-    expect(byName.get("DatabaseConnectionsHigh")?.threshold).toBe(89);
+  it("database thresholds follow the instance: 80% of its max_connections, 10% of its storage ceiling", () => {
+    expect(settings.database.maxConnections).toBe(79);
+    expect(byName.get("DatabaseConnectionsHigh")?.threshold).toBe(63);
     expect(byName.get("DatabaseFreeStorageLow")).toMatchObject({
       comparison: "LessThanThreshold",
       threshold: 10 * 1024 ** 3,
@@ -116,7 +113,9 @@ describe("alarms", () => {
         DB_MAX_STORAGE_GB: "500",
       }),
     );
-    expect(bigger.find((plan) => plan.name === "DatabaseConnectionsHigh")?.threshold).toBe(1441);
+    expect(bigger.find((plan) => plan.name === "DatabaseConnectionsHigh")?.threshold).toBe(1415);
+    const fixed = alarmPlans(parseInfraSettings("production", { DB_MAX_CONNECTIONS: "200" }));
+    expect(fixed.find((plan) => plan.name === "DatabaseConnectionsHigh")?.threshold).toBe(160);
     expect(bigger.find((plan) => plan.name === "DatabaseFreeStorageLow")?.threshold).toBe(
       50 * 1024 ** 3,
     );

@@ -1,7 +1,7 @@
 /**
- * Request schemas the API parses at run time, apart from the response
- * schemas (./schemas), which only the OpenAPI generator and the tests need:
- * the Lambda bundle carries this module, not those.
+ * Request bodies the app parses (besides the accounts', in core/accounts).
+ * Apart from schemas.ts so that the response schemas, needed only for the
+ * OpenAPI document, stay out of the Lambda bundle.
  */
 import * as z from "zod/mini";
 
