@@ -32,4 +32,17 @@ export const dropUnusedPostgresModules = {
   },
 };
 
-export default [dropUnusedPostgresModules];
+
+/** @type {import("esbuild").Plugin} */
+export const trimTemplateIndentation = {
+  name: "trim-template-indentation",
+  setup(build) {
+    build.onLoad({ filter: /[\\/](core|functions)[\\/].*\.ts$/ }, async (args) => {
+      const { readFile } = await import("node:fs/promises");
+      const source = await readFile(args.path, "utf8");
+      return { contents: source.replace(/\n[ \t]+/g, "\n"), loader: "ts" };
+    });
+  },
+};
+
+export default [dropUnusedPostgresModules, trimTemplateIndentation];

@@ -35,6 +35,15 @@ export type BrokerCodeKind =
   /** A refusal with a code we do not know. */
   | "rejected";
 
+/** A broker's code table from its codes listed per kind ("8001 8002"); later kinds win. */
+export function codeKinds(
+  lists: Partial<Record<BrokerCodeKind, string>>,
+): Readonly<Record<string, BrokerCodeKind>> {
+  return Object.fromEntries(
+    Object.entries(lists).flatMap(([kind, list]) => list.split(" ").map((code) => [code, kind])),
+  ) as Record<string, BrokerCodeKind>;
+}
+
 /** A broker answer's code and what it means; the classifiers' result. */
 export interface BrokerAnswerClass {
   /** The broker's specific code (EGW00133, 8005, …), when it sent one. */
@@ -186,7 +195,7 @@ export function brokerName(broker: Broker): string {
 
 /** "Kiwoom's mock (모의투자) host", for messages naming an environment. */
 export function hostName(broker: Broker, environment: BrokerEnvironment): string {
-  return `${brokerName(broker)}'s ${environment === "real" ? "real-trading" : broker === "KIS" ? "paper-trading (모의투자)" : "mock (모의투자)"} host`;
+  return `${brokerName(broker)}'s ${environment === "real" ? "real" : "mock/paper"} host`;
 }
 
 /** Everything brokerError() needs besides the classification. */
@@ -206,11 +215,10 @@ const SAYS: Record<BrokerCodeKind, string> = {
   credentials_invalid: "rejected the app key or secret",
   wrong_environment:
     "refused an app key of the OTHER environment: real and mock (paper) keys are mixed up",
-  ip_not_registered: "refused the calling IP address, which is not registered for the app key",
+  ip_not_registered: "refused the calling IP address (not registered for the app key)",
   device_not_registered: "refused the device authentication of the app key",
   token_rejected: "rejected the access token",
-  ip_mismatch:
-    "refused the token because it was issued to a different IP address than the one using it",
+  ip_mismatch: "refused a token issued to a different IP address than the calling one",
   rate_limited: "asks to slow down",
   retry_later: "could not serve the request right now",
   bad_request: "refused the request as invalid",

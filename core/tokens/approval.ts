@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadBrokerCredentials } from "../accounts";
-import { BrokerError, BrokerRateLimitedError, type BrokerRegistry } from "../brokers";
+import { BrokerRateLimitedError, type BrokerRegistry } from "../brokers";
 import type { Clock } from "../clock";
 import type { Cipher } from "../crypto";
 import type { Sql, TransactionSql } from "../db";
 import { ConflictError } from "../errors";
 import type { Logger } from "../log";
 import { TokenIssuanceDeferredError } from "./errors";
-import { claimIssuanceSlot, credentialKey, recordAttempt, releaseIssuanceSlot } from "./store";
+import { claimIssuanceSlot, credentialKey, releaseIssuanceSlot } from "./store";
 
 /** The binding of an account's approval key in `securities_approval_keys`. */
 export function approvalKeyBinding(accountId: number) {
@@ -58,7 +58,7 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
     if (!client.issueApprovalKey) {
       throw new ConflictError(
         "websocket_key_not_supported",
-        `${broker === "KIWOOM" ? "Kiwoom" : broker}'s websocket authenticates with the access token, not an approval key: use GET /accounts/${accountId}/token`,
+        `${broker === "KIWOOM" ? "Kiwoom" : broker}'s websocket takes the access token: use GET /accounts/${accountId}/token`,
       );
     }
     const key = credentialKey(`${broker}:approval`, environment, credentials.appKey);
@@ -82,16 +82,12 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
         } catch (error) {
           const notBeforeMs =
             error instanceof BrokerRateLimitedError ? error.retryAfterMs : undefined;
-          await sql.begin(async (tx) => {
-            await attempt(tx, "failed", error instanceof BrokerError ? error : undefined);
-            await releaseIssuanceSlot(tx, { key, owner, notBeforeMs });
-          });
+          await releaseIssuanceSlot(sql, { key, owner, notBeforeMs });
           throw error;
         }
         const ciphertext = await seal(issued);
         await sql.begin(async (tx) => {
           await write(tx, accountId, key, issued, ciphertext);
-          await attempt(tx, "ok");
           await releaseIssuanceSlot(tx, { key, owner });
         });
         logger.info(
@@ -110,7 +106,7 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
       if (readyAt > deadline) {
         const retryAfterMs = Math.max(1000, readyAt - now.getTime());
         throw new TokenIssuanceDeferredError(
-          `${broker} allows one approval key issue per app key at a time and every ${Math.round(client.minIssueIntervalMs / 1000)} s; ask again in ${Math.ceil(retryAfterMs / 1000)} s`,
+          `an approval key for this app key is being issued or paced; ask again in ${Math.ceil(retryAfterMs / 1000)} s`,
           retryAfterMs,
         );
       }
@@ -137,20 +133,6 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
     /** Encrypted for this account's row, outside any transaction (the cipher may need a connection). */
     function seal(approval: ValidApprovalKey) {
       return cipher.encrypt(approval.approvalKey, approvalKeyBinding(accountId));
-    }
-
-    function attempt(db: Sql | TransactionSql, outcome: "ok" | "failed", error?: BrokerError) {
-      return recordAttempt(db, {
-        accountId,
-        at: clock.now(),
-        action: "approval_key",
-        outcome,
-        trigger,
-        broker,
-        environment,
-        brokerCode: error?.brokerCode,
-        message: error?.message,
-      });
     }
   }
 

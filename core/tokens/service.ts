@@ -250,8 +250,11 @@ export function createTokenService(deps: TokenServiceDependencies) {
         revokedFirst = true;
       }
       const issued = await client.issueToken(brokerCredentials);
-      if (previous && !previous.rejected && issued.accessToken === current) {
-        return await sameTokenBack(credentials, key, request, previous, started);
+      if (revokedFirst && issued.accessToken === current) {
+        // Revoked, yet handed back: never report the old token as a new one.
+        throw new TokenNotRenewedError(
+          `${broker} handed back the current token: nothing was renewed`,
+        );
       }
       const { storeCiphertext, mirrorCiphertext } = await encryptForBoth(
         issued.accessToken,
@@ -307,7 +310,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
         };
       }
     } catch (error) {
-      if (error instanceof TokenNotRenewedError) throw error;
+      if (error instanceof TokenNotRenewedError) {
+        await releaseIssuanceSlot(sql, { key, owner });
+        throw error;
+      }
       // The stored token is revoked at the broker: the next read must issue.
       if (revokedFirst && previous) await markRejected(sql, accountId, previous.lastRefreshedAt);
       await recordFailure(credentials, key, request.trigger, started, error);
@@ -321,53 +327,6 @@ export function createTokenService(deps: TokenServiceDependencies) {
     );
     await revoke(credentials, discarded as string, "credentials_changed_during_issue");
     throw new CredentialsChangedError(accountId);
-  }
-
-  /**
-   * The broker answered an issue with the token the account already holds
-   * (KIS, within 6 h of issuing it). Nothing is renewed: the stored token and
-   * its refresh time stay, the refresh job leaves the account alone for
-   * those 6 h, and a forced refresh is told the truth.
-   */
-  async function sameTokenBack(
-    credentials: AccountBrokerCredentials,
-    key: string,
-    request: IssueRequest,
-    previous: StoredToken,
-    started: Date,
-  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
-    const { accountId, broker, environment } = credentials;
-    const now = clock.now();
-    const client = brokers.get(broker);
-    await sql.begin(async (tx) => {
-      await recordAttempt(tx, {
-        accountId,
-        at: now,
-        action: "issue",
-        outcome: "unchanged",
-        trigger: request.trigger,
-        broker,
-        environment,
-        message: "the broker handed back the current token; nothing renewed",
-        durationMs: now.getTime() - started.getTime(),
-      });
-      await tx`
-        INSERT INTO securities_token_state (account_id, next_attempt_at)
-        VALUES (${accountId}, ${new Date(now.getTime() + client.sameTokenWithinMs)})
-        ON CONFLICT (account_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
-      `;
-      await releaseIssuanceSlot(tx, { key, owner });
-    });
-    logger.warn(
-      { event: "token_not_renewed", account_id: accountId, broker, trigger: request.trigger },
-      "the broker handed back the current token",
-    );
-    if (request.refreshedSince) {
-      throw new TokenNotRenewedError(
-        `${broker} handed back the account's current token (it re-issues the same token within ${Math.round(client.sameTokenWithinMs / 3_600_000)} h of an issue), so nothing was renewed; the token stays valid until ${previous.expiresAt.toISOString()}`,
-      );
-    }
-    return { token: await decrypted(previous), outcome: "current" };
   }
 
   async function recordFailure(
@@ -648,12 +607,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       }
       const now = clock.now();
       await sql.begin(async (tx) => {
-        await tx`
-          INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
-          VALUES (${accountId}, ${stored.lastRefreshedAt})
-          ON CONFLICT (account_id) DO UPDATE
-            SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
-        `;
+        await markRejected(tx, accountId, stored.lastRefreshedAt);
         await recordAttempt(tx, {
           accountId,
           at: now,

@@ -156,9 +156,8 @@ export async function releaseIssuanceSlot(
   `;
 }
 
-export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate" | "approval_key";
-/** "unchanged": the broker handed back the token the account already held. */
-export type AttemptOutcome = "ok" | "failed" | "skipped" | "unchanged";
+export type AttemptAction = "issue" | "reuse" | "revoke" | "invalidate";
+export type AttemptOutcome = "ok" | "failed" | "skipped";
 
 export interface Attempt {
   accountId: number;

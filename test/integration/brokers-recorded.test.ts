@@ -8,6 +8,8 @@ import {
   type Broker,
   BrokerError,
   type BrokerRegistry,
+  classifyKisAnswer,
+  classifyKiwoomAnswer,
   createBrokerRegistry,
   isTokenRejection,
   parseBrokerSettings,
@@ -214,7 +216,8 @@ describe("adapters read every recorded broker answer", () => {
           // The exported classifier says the same as the adapter.
           const response = fixture.response;
           const body = typeof response.body === "string" ? undefined : response.body;
-          expect(registryFor(name).classify(fixture.broker, response.status, body)).toEqual({
+          const classify = fixture.broker === "KIS" ? classifyKisAnswer : classifyKiwoomAnswer;
+          expect(classify(response.status, body)).toEqual({
             code: expected.brokerCode,
             kind: expected.codeKind,
           });
