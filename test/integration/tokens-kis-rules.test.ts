@@ -237,7 +237,10 @@ describe("against recorded KIS bodies: a broker that always hands back the same 
       account.id,
       new Date(fixedClock.now().getTime() + 20 * HOUR),
     );
-    expect(refreshed).toMatchObject({ outcome: "current", token: { accessToken: first.accessToken } });
+    expect(refreshed).toMatchObject({
+      outcome: "current",
+      token: { accessToken: first.accessToken },
+    });
     expect(seen.filter((url) => url.endsWith("/oauth2/tokenP"))).toHaveLength(2);
   });
 });
