@@ -5,8 +5,8 @@ import { createSql } from "../core/db";
 import { startEmbeddedPostgres } from "../dev/embedded-postgres";
 
 export interface BenchServer {
-  /** A fresh database on the server, dropped by `close`. */
-  database(name: string): Promise<string>;
+  /** A fresh database on the server (a copy of `template`'s database when given), dropped by `close`. */
+  database(name: string, options?: { template?: string }): Promise<string>;
   kind: "embedded" | "external";
   close(): Promise<void>;
 }
@@ -32,10 +32,13 @@ export async function benchServer(): Promise<BenchServer> {
   const created: string[] = [];
   return {
     kind: external ? "external" : "embedded",
-    async database(name) {
+    async database(name, options = {}) {
       const db = `bench_${name}_${process.pid}`;
       await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await admin.unsafe(`CREATE DATABASE ${db}`);
+      const template = options.template
+        ? ` TEMPLATE ${new URL(options.template).pathname.slice(1)}`
+        : "";
+      await admin.unsafe(`CREATE DATABASE ${db}${template}`);
       created.push(db);
       const url = new URL(adminUrl);
       url.pathname = `/${db}`;

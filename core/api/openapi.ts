@@ -301,7 +301,12 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       description:
         "Accounts of crypto exchanges and securities brokers (KIS, Kiwoom) and their broker access tokens. Errors are RFC 9457 problem documents.",
     },
-    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    // "/" is the host that serves this document (OpenAPI resolves it against the document's URL).
+    servers: [
+      options.serverUrl
+        ? { url: options.serverUrl }
+        : { url: "/", description: "The host serving this document" },
+    ],
     components: {
       securitySchemes: {
         apiKey: {

@@ -60,6 +60,15 @@ export const UNREFRESHED_ALARM_HORIZON_MS = 3_600_000;
  */
 export const RUN_LIVENESS_LOCK_NAMESPACE = 0x5e_c0_0f_7e;
 
+/**
+ * Accounts a run claims beyond its busy lanes, so that a lane coming free
+ * finds its next account claimed already: half the lanes, at least one. A
+ * run that dies holds at most lanes + this many accounts, for one lease.
+ */
+export function claimAhead(lanes: number): number {
+  return Math.max(1, Math.ceil(lanes / 2));
+}
+
 export function runLivenessKey(runId: string): number {
   return createHash("sha256").update(runId).digest().readInt32BE(0);
 }
@@ -124,9 +133,10 @@ export async function countDueAccounts(
 
 /**
  * One run of the refresh job (or one worker of a fanned-out run). Reads the
- * due accounts once, then claims them a few at a time, only as many as it
- * has idle lanes, for one issuance lease each: a run that dies holds at most
- * `refreshConcurrency` accounts, for at most `issueLeaseMs`. Refreshes with
+ * due accounts once, then claims them a few at a time, only as many as its
+ * lanes and a short queue ahead of them (claimAhead), for one issuance lease
+ * each: a run that dies holds at most that many accounts, for at most
+ * `issueLeaseMs`. Refreshes with
  * bounded concurrency and stops starting new work when its time budget is
  * spent. A failure keeps the old token and backs the account off. Accounts
  * held by runs that are no longer connected are counted and logged, with
@@ -187,30 +197,46 @@ export async function refreshDueTokens(
 
   async function work(order: number[]): Promise<void> {
     const lanes = settings.refreshConcurrency;
+    const ahead = claimAhead(lanes);
     const stopStartingAt = started.getTime() + settings.refreshTimeBudgetMs;
     const running = new Set<Promise<void>>();
+    /** Claimed, waiting for a lane: claiming ahead keeps the claim's round trip off each lane's path. */
+    const ready: number[] = [];
     let next = 0;
     try {
-      while (next < order.length) {
-        while (running.size >= lanes) await Promise.race(running);
+      for (;;) {
         if (clock.now().getTime() >= stopStartingAt) break;
-        const batch = order.slice(next, next + lanes - running.size);
-        next += batch.length;
-        const claimed = await claimAccounts(batch);
-        summary.claimed += claimed.length;
-        if (claimed.length < batch.length) {
-          const taken = new Set(claimed);
-          await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
+        const want = lanes + ahead - running.size - ready.length;
+        if (want > 0 && next < order.length) {
+          const batch = order.slice(next, next + want);
+          next += batch.length;
+          const claimed = await claimAccounts(batch);
+          summary.claimed += claimed.length;
+          ready.push(...claimed);
+          if (claimed.length < batch.length) {
+            const taken = new Set(claimed);
+            await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
+          }
         }
-        for (const accountId of claimed) {
+        while (running.size < lanes && ready.length > 0) {
+          const accountId = ready.shift() as number;
           const lane: Promise<void> = refreshOne(accountId).finally(() => running.delete(lane));
           running.add(lane);
         }
+        if (ready.length === 0 && next >= order.length) break;
+        if (running.size >= lanes) await Promise.race(running);
       }
     } finally {
       // Whatever stopped the loop, the lanes already started finish first.
-      summary.notStarted = order.length - next;
+      summary.notStarted = order.length - next + ready.length;
       await Promise.all(running);
+      if (ready.length > 0) {
+        await sql`
+          UPDATE securities_token_state SET claimed_by = NULL, claimed_until = NULL
+          WHERE account_id = ANY(${ready}::int[]) AND claimed_by = ${runId}
+        `;
+        summary.claimed -= ready.length;
+      }
     }
     await reportDeadOwners();
   }

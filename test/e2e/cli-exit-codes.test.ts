@@ -70,11 +70,13 @@ describe("npm run refresh", () => {
 
     const failing = await runCli("refresh-cli.ts", [], env, { timeoutMs: 90_000 });
     expect(failing.output).toMatch(/due=1 claimed=1 .*failed=1/);
+    expect(failing.output).not.toContain("Error");
     expect(failing.code).toBe(1);
 
     // The failed account is backed off now: nothing is due, nothing failed.
     const quiet = await runCli("refresh-cli.ts", [], env, { timeoutMs: 90_000 });
     expect(quiet.output).toMatch(/due=0 .*failed=0/);
+    expect(quiet.output).not.toContain("Error");
     expect(quiet.code).toBe(0);
   }, 180_000);
 });

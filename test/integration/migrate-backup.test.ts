@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../core/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createLegacyAccounts } from "../support/legacy";
-import { toolOnPath } from "../support/tools";
+import { requiredUnderCi, toolOnPath } from "../support/tools";
 
 let dir: string;
 const databases: TestDatabase[] = [];
@@ -115,6 +115,7 @@ describe("the backup before up", () => {
     const backupDir = join(dir, "dumps");
     const report = await migrate({ databaseUrl: db.url, action: "up", pgDump, backupDir });
     if (!report.ok && /cannot dump a Postgres/.test(report.error?.message ?? "")) {
+      requiredUnderCi(`the installed pg_dump is older than the server`);
       context.skip(`the installed pg_dump is older than the server: ${report.error?.message}`);
       return;
     }

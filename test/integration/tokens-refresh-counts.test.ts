@@ -38,8 +38,14 @@ beforeEach(async () => {
   resetSandbox(broker.sandbox);
   await db.sql`DELETE FROM accounts`;
   await db.sql`DELETE FROM broker_issuance_slots`;
-  clock.advance(120_000);
+  await advance(120_000);
 });
+
+/** Moves the process clock and, by as much, the leases and pace on the database's clock. */
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await shiftDatabaseTimes(db.sql, ms);
+}
 
 const service = (settings: Parameters<typeof tokenService>[0]["settings"] = {}) =>
   tokenService({ sql: db.sql, cipher: crypto.cipher, brokers: broker.registry(), clock, settings });
@@ -95,7 +101,7 @@ describe("the refresh run's expiring_unrefreshed count", () => {
     const soon = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIWOOM" });
     const later = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIWOOM" });
     for (const account of [fresh, soon, later]) await tokens.getValidToken(account.id);
-    clock.advance(120_000);
+    await advance(120_000);
     // Two tokens near expiry whose refresh is held back by a backoff: one
     // inside the hour (counted), one just outside it (not counted).
     const now = clock.now().getTime();
@@ -141,9 +147,7 @@ describe("the failure backoff", () => {
       delays.push((state?.next_attempt_at.getTime() ?? 0) - (state?.last_error_at.getTime() ?? 0));
       // Before the next attempt is due, a run leaves the account alone.
       expect((await refreshDueTokens({ sql: db.sql, tokens, clock })).due).toBe(0);
-      // Past the backoff and (on the database's clock) Kiwoom's pace.
-      clock.advance(4_001);
-      await shiftDatabaseTimes(db.sql, 4_001);
+      await advance(4_001);
     }
     expect(delays).toEqual([1_000, 2_000, 4_000, 4_000, 4_000]);
   });

@@ -5,12 +5,23 @@ import { createAuthenticator } from "../../core/auth";
 import type { Cipher } from "../../core/crypto";
 import type { Sql } from "../../core/db";
 import { silentLogger } from "../../core/log";
-import { OPENAPI_JSON_PATH, openApiJson } from "../../dev/openapi-cli";
+import {
+  OPENAPI_JSON_PATH,
+  OPENAPI_TYPES_PATH,
+  openApiJson,
+  openApiTypes,
+} from "../../dev/openapi-cli";
 
 const STALE = "run `npm run openapi` when this fails";
 
 it(`the committed openapi.json is the document the schemas produce today (${STALE})`, async () => {
   expect(await readFile(OPENAPI_JSON_PATH, "utf8")).toBe(openApiJson());
+});
+
+it(`the committed client types are what openapi-typescript generates from openapi.json (${STALE})`, async () => {
+  const generated = await openApiTypes(await readFile(OPENAPI_JSON_PATH, "utf8"));
+  expect(generated).toContain('"/accounts/{id}/token"');
+  expect(await readFile(OPENAPI_TYPES_PATH, "utf8")).toBe(generated);
 });
 
 function app(openApiDocument?: () => Promise<string>) {

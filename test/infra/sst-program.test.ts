@@ -1,0 +1,187 @@
+/**
+ * The real sst.config.ts program, evaluated under Pulumi's mock runtime with
+ * SST's own components (test/support/sst-program.ts): what `sst deploy`
+ * would create, checked without AWS. Needs .sst/platform, which
+ * scripts/check-infra.sh installs (CI runs it first); elsewhere the file is
+ * skipped with that reason, and under CI=true a missing platform fails.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type EvaluatedProgram,
+  evaluateSstProgram,
+  type MockResource,
+  sstPlatformMissing,
+} from "../support/sst-program";
+
+const missing = sstPlatformMissing();
+if (missing && process.env.CI === "true") throw new Error(missing);
+
+let program: EvaluatedProgram;
+
+function byName(type: string, name: string): MockResource {
+  const found = program.resources.find((r) => r.type === type && r.name === name);
+  if (!found) throw new Error(`the program registered no ${type} named ${name}`);
+  return found;
+}
+const lambda = (name: string) => byName("aws:lambda/function:Function", `${name}Function`);
+const env = (name: string) =>
+  (lambda(name).inputs.environment as { variables: Record<string, string> }).variables;
+interface Statement {
+  effect: string;
+  actions: string[];
+  resources: string[];
+  conditions?: { test: string; variable: string; values: string[] }[];
+}
+function statementsOf(name: string): Statement[] {
+  const role = byName("aws:iam/role:Role", `${name}Role`);
+  const inline = role.inputs.inlinePolicies as { policy: string }[];
+  return inline.flatMap((p) => (JSON.parse(p.policy) as { statements: Statement[] }).statements);
+}
+const FUNCTIONS = ["Migrate", "RefreshTokens", "RefreshWorker", "ApiHandler"];
+
+describe.skipIf(missing !== undefined)(
+  `sst.config.ts under Pulumi mocks${missing ? ` (skipped: ${missing})` : ""}`,
+  () => {
+    beforeAll(async () => {
+      program = await evaluateSstProgram({ stage: "ci" });
+    }, 180_000);
+
+    it("builds each function from its handler file", () => {
+      expect(program.builds.map((b) => `${b.functionID}=${b.handler}`).sort()).toEqual([
+        "ApiHandler=functions/api.handler",
+        "Migrate=functions/migrate.handler",
+        "RefreshTokens=functions/refresh-tokens.handler",
+        "RefreshWorker=functions/refresh-tokens.handler",
+      ]);
+    });
+
+    it("runs every function in the first private subnet only, so all leave through one NAT", () => {
+      for (const name of FUNCTIONS) {
+        expect(lambda(name).inputs.vpcConfig).toEqual({
+          securityGroupIds: ["VpcSecurityGroup-id"],
+          subnetIds: ["VpcPrivateSubnet1-id"],
+        });
+      }
+    });
+
+    it("gives each function only the settings it reads", () => {
+      expect(env("Migrate")).toMatchObject({
+        DB_HOST: "database.mock.ap-northeast-2.rds.amazonaws.com",
+        DB_SECRET_ARN: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db-mock",
+        DB_INSTANCE_ID: "database-mock",
+        MIGRATIONS_DIR: "migrations",
+      });
+      expect(env("Migrate").KMS_KEY_ID).toBeUndefined();
+      expect(env("Migrate").API_KEYS_SECRET_ID).toBeUndefined();
+      for (const name of ["RefreshTokens", "RefreshWorker"]) {
+        expect(env(name)).toMatchObject({
+          KMS_KEY_ID: "arn:aws:kms:ap-northeast-2:123456789012:key/mock-key",
+          REFRESH_CONCURRENCY: "8",
+          REFRESH_TIME_BUDGET_MS: "270000",
+          REFRESH_MAX_WORKERS: "4",
+          DB_POOL_MAX: "10",
+        });
+        expect(env(name).API_KEYS_SECRET_ID).toBeUndefined();
+      }
+      // Only the scheduled run may start workers, and it starts the worker function.
+      expect(env("RefreshTokens").REFRESH_WORKER_FUNCTION).toBe(
+        (lambda("RefreshWorker").inputs.name as string) ?? "",
+      );
+      expect(env("RefreshWorker").REFRESH_WORKER_FUNCTION).toBeUndefined();
+      expect(env("ApiHandler")).toMatchObject({
+        API_KEYS_SECRET_ID: "arn:aws:secretsmanager:ap-northeast-2:123456789012:ApiKeys",
+        KMS_KEY_ID: "arn:aws:kms:ap-northeast-2:123456789012:key/mock-key",
+        DB_POOL_MAX: "2",
+      });
+    });
+
+    it("holds the connection budget: reserved concurrency × pool + 8 held back fits the max_connections it sets", () => {
+      const parameters = byName("aws:rds/parameterGroup:ParameterGroup", "DatabaseParameters")
+        .inputs.parameters as { name: string; value: string }[];
+      const maxConnections = Number(parameters.find((p) => p.name === "max_connections")?.value);
+      expect(maxConnections).toBe(79);
+      const reserved = Object.fromEntries(
+        FUNCTIONS.map((name) => [name, lambda(name).inputs.reservedConcurrentExecutions]),
+      );
+      expect(reserved).toEqual({ Migrate: 1, RefreshTokens: 1, RefreshWorker: 3, ApiHandler: 15 });
+      const held =
+        1 * 1 +
+        FUNCTIONS.slice(1).reduce(
+          (sum, name) => sum + (reserved[name] as number) * Number(env(name).DB_POOL_MAX),
+          0,
+        );
+      expect(held + 8).toBeLessThanOrEqual(maxConnections);
+    });
+
+    it("throttles the API stage to what its containers serve, so overload answers 429", () => {
+      const stage = byName("aws:apigatewayv2/stage:Stage", "ApiStage");
+      expect(stage.inputs.defaultRouteSettings).toEqual({
+        throttlingBurstLimit: 15,
+        throttlingRateLimit: 150,
+      });
+    });
+
+    it("lets the refresh function use the key only with the service's context, and start only its workers", () => {
+      const refresh = statementsOf("RefreshTokens");
+      const kms = refresh.find((s) => s.actions.some((a) => a.startsWith("kms:")));
+      expect(kms).toMatchObject({
+        effect: "Allow",
+        actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+        resources: ["arn:aws:kms:ap-northeast-2:123456789012:key/mock-key"],
+      });
+      expect(kms?.conditions?.length).toBeGreaterThan(0);
+      expect(kms?.conditions?.every((c) => c.variable.startsWith("kms:EncryptionContext:"))).toBe(
+        true,
+      );
+      const invoke = refresh.filter((s) => s.actions.includes("lambda:InvokeFunction"));
+      expect(invoke).toEqual([
+        {
+          effect: "Allow",
+          actions: ["lambda:InvokeFunction"],
+          resources: ["arn:aws:lambda:ap-northeast-2:123456789012:RefreshWorkerFunction"],
+        },
+      ]);
+      expect(
+        statementsOf("RefreshWorker").some((s) => s.actions.includes("lambda:InvokeFunction")),
+      ).toBe(false);
+      expect(statementsOf("Migrate").some((s) => s.actions.some((a) => a.startsWith("kms:")))).toBe(
+        false,
+      );
+      const apiSecrets = statementsOf("ApiHandler").filter((s) =>
+        s.actions.includes("secretsmanager:GetSecretValue"),
+      );
+      expect(apiSecrets.flatMap((s) => s.resources)).toContain(
+        "arn:aws:secretsmanager:ap-northeast-2:123456789012:ApiKeys",
+      );
+    });
+
+    it("runs the scheduled refresh every 10 minutes, retried, failures parked in the dead-letter queue", () => {
+      const schedule = program.resources.find((r) => r.type === "aws:scheduler/schedule:Schedule");
+      expect(schedule?.inputs).toMatchObject({
+        scheduleExpression: "rate(10 minutes)",
+        scheduleExpressionTimezone: "UTC",
+        target: {
+          arn: "arn:aws:lambda:ap-northeast-2:123456789012:RefreshTokensFunction",
+          deadLetterConfig: { arn: "arn:aws:sqs:ap-northeast-2:123456789012:RefreshDeadLetters" },
+          retryPolicy: { maximumRetryAttempts: 3 },
+        },
+      });
+    });
+
+    it("alarms on failed and parked refresh runs, notifying the alarm topic", () => {
+      for (const name of ["RefreshErrors", "RefreshDeadLetters"]) {
+        const alarm = byName("aws:cloudwatch/metricAlarm:MetricAlarm", name);
+        expect(alarm.inputs.alarmActions).toEqual([
+          "arn:aws:sns:ap-northeast-2:123456789012:Alarms",
+        ]);
+        expect(alarm.inputs.threshold).toBe(1);
+      }
+    });
+
+    it("outputs the NAT's Elastic IP as the egress address", () => {
+      const eips = program.resources.filter((r) => r.type === "aws:ec2/eip:Eip");
+      expect(eips.length).toBeGreaterThan(0);
+      expect(program.outputs.egressIp).toBe("203.0.113.10");
+    });
+  },
+);
