@@ -8,6 +8,8 @@
 // function's 150 KB own-code budget. This plugin swaps both modules for stubs
 // that fail loudly if anything ever calls them.
 
+import { readFile } from "node:fs/promises";
+
 const POSTGRES_UNUSED = /[\\/]node_modules[\\/]postgres[\\/]src[\\/](subscribe|large)\.js$/;
 
 const STUBS = {
@@ -64,6 +66,25 @@ export const dropUnusedHonoModules = {
   },
 };
 
+// Our sources' SQL sits in template literals, which the minifier must keep
+// byte for byte, indentation included: about 1 KB of each bundle that
+// Postgres ignores. This plugin drops the spaces and tabs that start a line
+// in core/ and functions/ sources before esbuild reads them. Outside template
+// literals that whitespace means nothing; inside, only multi-line templates
+// have it, and there (SQL, messages) leading indentation carries no meaning.
+// Newlines stay, so a `--` comment in SQL still ends where it did.
+
+/** @type {import("esbuild").Plugin} */
+export const trimTemplateIndentation = {
+  name: "trim-template-indentation",
+  setup(build) {
+    build.onLoad({ filter: /[\\/](core|functions)[\\/].*\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      return { contents: source.replace(/\n[ \t]+/g, "\n"), loader: "ts" };
+    });
+  },
+};
+
 // zod keeps `.meta()` / `.describe()` data (ids and descriptions for the
 // OpenAPI document, which `npm run openapi` builds outside the bundle) in a
 // global registry. Nothing in a function reads it back, so the bundled
@@ -89,4 +110,40 @@ export const forgetZodMetadata = {
   },
 };
 
-export default [dropUnusedPostgresModules, dropUnusedHonoModules, forgetZodMetadata];
+// postgres.js hangs its column-name case transforms (postgres.camel,
+// toPascal, fromKebab…) on its exported function, so they ship although the
+// service sets no `transform` (about 0.9 KB). The tail of its types.js that
+// defines them is swapped for stubs that fail loudly; postgres is pinned, and
+// the marker check below fails the build if that file ever changes shape.
+
+const POSTGRES_TYPES = /[\\/]node_modules[\\/]postgres[\\/]src[\\/]types\.js$/;
+const CASE_TRANSFORMS_START = "export const toCamel = x => {";
+const CASE_TRANSFORMS_STUB = `const caseTransformsNotBundled = () => {
+  throw new Error("postgres.js case transforms are not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+};
+export const toCamel = caseTransformsNotBundled, toPascal = caseTransformsNotBundled,
+  toKebab = caseTransformsNotBundled, fromCamel = caseTransformsNotBundled,
+  fromPascal = caseTransformsNotBundled, fromKebab = caseTransformsNotBundled,
+  camel = {}, pascal = {}, kebab = {};
+`;
+
+/** @type {import("esbuild").Plugin} */
+export const dropPostgresCaseTransforms = {
+  name: "drop-postgres-case-transforms",
+  setup(build) {
+    build.onLoad({ filter: POSTGRES_TYPES }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const start = source.indexOf(CASE_TRANSFORMS_START);
+      if (start < 0) throw new Error(`${args.path} no longer has ${CASE_TRANSFORMS_START}`);
+      return { contents: source.slice(0, start) + CASE_TRANSFORMS_STUB, loader: "js" };
+    });
+  },
+};
+
+export default [
+  dropUnusedPostgresModules,
+  dropPostgresCaseTransforms,
+  dropUnusedHonoModules,
+  forgetZodMetadata,
+  trimTemplateIndentation,
+];

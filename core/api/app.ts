@@ -34,7 +34,13 @@ import { allowedMethods, BROKER_PATH_PARAM, type OperationId, ROUTES } from "./r
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<
   TokenService,
-  "getValidToken" | "forceRefresh" | "invalidate" | "revoke" | "retireToken" | "status"
+  | "getValidToken"
+  | "forceRefresh"
+  | "invalidate"
+  | "revoke"
+  | "retireToken"
+  | "status"
+  | "getApprovalKey"
 >;
 
 export interface ApiDependencies {
@@ -260,6 +266,16 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       );
       return c.json({ invalidated: result.invalidated });
     },
+    async getWebsocketKey(c) {
+      const id = accountId(c);
+      const key = await tokens.getApprovalKey(id);
+      logger.info(
+        { event: "websocket_key_read", key_id: c.get("caller")?.keyId, account_id: id },
+        "websocket approval key read",
+      );
+      c.header("Cache-Control", "no-store");
+      return c.json({ approval_key: key.approvalKey, expires_at: key.expiresAt.toISOString() });
+    },
     async getTokenStatus(c) {
       return c.json(await tokens.status());
     },
@@ -273,17 +289,17 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
   async function callBroker(c: Context<AppEnv>): Promise<Response> {
     const id = accountId(c);
     const method = c.req.method === "POST" ? "POST" : "GET";
-    const { pathname, search } = new URL(c.req.url);
+    const { path } = c.req;
+    const query = c.req.url.indexOf("?");
     // The body goes on as it is: the broker judges its own request (and answers its own error).
     const body = method === "POST" ? (await c.req.text()) || undefined : undefined;
     const answer = await gateway.call({
       accountId: id,
       method,
-      target: pathname.slice(pathname.indexOf("/broker/") + "/broker".length) + search,
+      target: path.slice(path.indexOf("/broker/") + 7) + (query < 0 ? "" : c.req.url.slice(query)),
       header: (name) => c.req.header(name),
       body,
       keyId: c.get("caller")?.keyId,
-      deadline: c.get("deadline"),
     });
     return new Response(answer.body, {
       status: answer.status,

@@ -15,8 +15,16 @@ import {
   refreshedTokenSchema,
   tokenSchema,
   tokenStatusSchema,
+  websocketKeySchema,
 } from "./schemas";
 
+// The request schema the app parses with carries no metadata of its own (it
+// would ship in the Lambda bundle): the document names and describes it here.
+z.globalRegistry.add(invalidateRequestSchema, {
+  id: "InvalidateRequest",
+  description:
+    "Optional. With access_token, only that token is invalidated (a stale report about an older token changes nothing).",
+});
 /**
  * How each route is documented. Kept apart from the route table, which the
  * app bundles: the document is prebuilt (`npm run openapi`), so none of this
@@ -129,7 +137,8 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     errors: [400, 404, 409, 502, 503],
   },
   refreshToken: {
-    summary: "Issue a new token now (within the broker's issuance pace).",
+    summary:
+      "Issue a new token now (within the broker's issuance pace). KIS: the current token is revoked first; 409 token_not_renewed if the broker still hands it back.",
     response: {
       status: 200,
       description: "The new token's type and expiry.",
@@ -177,6 +186,12 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
       "Calls through the broker gateway per account: counts and the last broker error. Needs accounts:read.",
     response: { status: 200, description: "Call status.", schema: brokerCallStatusSchema },
     errors: [],
+  },
+  getWebsocketKey: {
+    summary:
+      "The KIS websocket approval key of a securities account (issued if needed, cached, renewed before expiry). A secret: every read is logged with the caller's key id. Kiwoom accounts get 409: Kiwoom's websocket uses the access token.",
+    response: { status: 200, description: "The approval key.", schema: websocketKeySchema },
+    errors: [400, 404, 409, 502, 503],
   },
   getTokenStatus: {
     summary:

@@ -47,6 +47,12 @@ export const ROUTES = [
     path: "/accounts/{id}/token/invalidate",
     scope: "tokens:write",
   },
+  {
+    operationId: "getWebsocketKey",
+    method: "GET",
+    path: "/accounts/{id}/websocket-key",
+    scope: "tokens:read",
+  },
   { operationId: "getTokenStatus", method: "GET", path: "/tokens/status", scope: "accounts:read" },
   {
     operationId: "callBrokerGet",
@@ -84,9 +90,7 @@ const patterns = new Map<string, RegExp>();
 function patternOf(path: string): RegExp {
   let pattern = patterns.get(path);
   if (!pattern) {
-    pattern = new RegExp(
-      `^${path.replace(BROKER_PATH_PARAM, ".+").replace(/\{[^}]+\}/g, "[^/]+")}$`,
-    );
+    pattern = new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`);
     patterns.set(path, pattern);
   }
   return pattern;

@@ -18,6 +18,7 @@ export {
   type UnavailableReason,
 } from "./errors";
 export { type BrokerResponse, brokerUnreachable, parseJson } from "./http";
+export { bearerType } from "./issued-token";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
 export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
@@ -42,6 +43,7 @@ export {
   sendOverHttp,
 } from "./transport";
 export {
+  type ApprovalKey,
   BROKER_ENVIRONMENTS,
   BROKERS,
   type Broker,

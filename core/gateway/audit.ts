@@ -45,6 +45,5 @@ export interface GatewayStatusReport {
 
 /** The status route's view, built by broker_call_status (migration 0007): one entry per account that has called. */
 export async function gatewayStatus(sql: Sql): Promise<GatewayStatusReport> {
-  const [row] = await sql<{ report: GatewayStatusReport }[]>`SELECT broker_call_status() AS report`;
-  return (row as { report: GatewayStatusReport }).report;
+  return (await sql`SELECT broker_call_status() r`)[0]?.r;
 }

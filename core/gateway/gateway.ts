@@ -37,8 +37,6 @@ export interface BrokerCall {
   body: string | undefined;
   /** The caller's API key id, for the audit. */
   keyId: string | undefined;
-  /** When the caller stops waiting: a token issuance is not awaited past it. */
-  deadline?: Date;
 }
 
 /** The broker's answer as the caller gets it: status, body and paging headers unchanged. */
@@ -135,16 +133,13 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       if (slot.waitMs === null) {
         const queuedMs = slot.queuedMs ?? 0;
         throw new CallPaceExceededError(
-          `calls of this app key are booked ${Math.ceil(queuedMs)} ms ahead (wait bound ${maxWaitMs} ms)`,
+          "this app key's calls are booked past the wait bound",
           Math.max(1000, queuedMs - maxWaitMs),
         );
       }
-      const waitMs = Math.max(0, slot.waitMs);
+      const { waitMs } = slot;
       const [token] = await Promise.all([
-        tokens.getValidToken(accountId, {
-          alreadyRead: { stored: slot.stored },
-          ...(request.deadline ? { deadline: request.deadline } : {}),
-        }),
+        tokens.getValidToken(accountId, { alreadyRead: { stored: slot.stored } }),
         waitMs > 0 ? sleep(waitMs) : undefined,
       ]);
       // Issuing a token can outlast the slot; a call sent late would crowd the next ones.
@@ -223,9 +218,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     });
     if (!raw) throw error;
     if (isTokenRejection(error) && !replayed) return { rejectedToken: accessToken };
-    const answerHeaders: Record<string, string> = {
-      "content-type": raw.headers.get("content-type") ?? "application/json",
-    };
+    const answerHeaders: Record<string, string> = {};
     for (const name of RETURNED_HEADERS) {
       const value = raw.headers.get(name);
       if (value !== null) answerHeaders[name] = value;

@@ -10,11 +10,15 @@ export const FORWARDED_HEADERS: Record<Broker, readonly string[]> = {
   KIWOOM: ["api-id", "cont-yn", "next-key"],
 };
 
-/** The broker's answer headers passed back: the same names (transaction id, paging). */
-export const RETURNED_HEADERS = [...FORWARDED_HEADERS.KIS, ...FORWARDED_HEADERS.KIWOOM];
+/** The broker's answer headers passed back: its content type and the same names (transaction id, paging). */
+export const RETURNED_HEADERS = [
+  "content-type",
+  ...FORWARDED_HEADERS.KIS,
+  ...FORWARDED_HEADERS.KIWOOM,
+];
 
-/** One path segment: letters, digits, `-` and `_` (every KIS and Kiwoom REST path fits). */
-const SEGMENT = /^[A-Za-z0-9_-]{1,100}$/;
+/** Segments of letters, digits, `-` and `_` (every KIS and Kiwoom REST path fits), at least two. */
+const PATH = /^(\/[\w-]{1,100}){2,20}$/;
 /** Query text as a URL carries it (no spaces, quotes or brackets); `%` only as a complete escape. */
 const QUERY = /^(?:[\w\-.~!$&'()*+,;=:@/?]|%[\dA-Fa-f]{2}){0,2000}$/;
 
@@ -27,12 +31,9 @@ const QUERY = /^(?:[\w\-.~!$&'()*+,;=:@/?]|%[\dA-Fa-f]{2}){0,2000}$/;
  * before routing; what is checked here is exactly what would be sent.)
  */
 export function brokerTarget(broker: Broker, tail: string): { path: string; query: string } {
-  const mark = tail.indexOf("?");
-  const path = mark < 0 ? tail : tail.slice(0, mark);
-  const query = mark < 0 ? "" : tail.slice(mark + 1);
+  const [path = "", query = ""] = tail.split(/\?(.*)/s);
   const prefix = PATH_PREFIXES[broker];
-  const segments = path.split("/").slice(1);
-  if (!path.startsWith(prefix) || segments.length < 2 || !segments.every((s) => SEGMENT.test(s))) {
+  if (!path.startsWith(prefix) || !PATH.test(path)) {
     throw new ValidationError([
       {
         field: "path",
