@@ -22,6 +22,11 @@ export async function runtimeDatabaseUrl(options: {
   dataDir: string;
 }): Promise<string> {
   const password = await localPassword(options.dataDir);
+  const url = withCredentials(options.ownerUrl, RUNTIME_DATABASE_ROLE, password);
+  // Roles belong to the whole server: leave a password that already works
+  // alone, so processes with other DATA_DIRs on a shared server (a trust
+  // server, or one given the same password) keep their connections.
+  if (await connects(url)) return url;
   const owner = createSql(options.ownerUrl, { max: 1 });
   try {
     const [role] = await owner`SELECT 1 FROM pg_roles WHERE rolname = ${RUNTIME_DATABASE_ROLE}`;
@@ -35,7 +40,19 @@ export async function runtimeDatabaseUrl(options: {
   } finally {
     await owner.end();
   }
-  return withCredentials(options.ownerUrl, RUNTIME_DATABASE_ROLE, password);
+  return url;
+}
+
+async function connects(url: string): Promise<boolean> {
+  const probe = createSql(url, { max: 1 });
+  try {
+    await probe`SELECT 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.end({ timeout: 1 });
+  }
 }
 
 /** The same database URL with another user and password. */

@@ -3,18 +3,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startTestServer, type TestServer } from "../support/server";
 
-// A request cut off at 4 s (API Gateway's 29 s, scaled down), a broker
+// A request cut off at 5 s (API Gateway's 29 s, scaled down), a broker
 // timeout of 2 s (so an issuance needs 3 s once claimed) and a Kiwoom pace of
-// 2.5 s per app key: a forced refresh right after an issue would have to wait
-// for the pace until only 1.5 s of its request is left.
+// 6 s per app key: a forced refresh right after an issue would have to wait
+// for the pace past the last moment it could still claim (2 s into it).
 let server: TestServer;
 
 beforeAll(async () => {
   server = await startTestServer({
-    requestTimeoutMs: 4_000,
+    requestTimeoutMs: 5_000,
     env: {
       BROKER_TIMEOUT_MS: "2000",
-      KIWOOM_MIN_ISSUE_INTERVAL_MS: "2500",
+      KIWOOM_MIN_ISSUE_INTERVAL_MS: "6000",
       TOKEN_ISSUE_WAIT_MS: "10000",
     },
   });
@@ -58,7 +58,7 @@ test("a token request that could only claim an issuance too close to its deadlin
   expect(await slot()).toEqual(before);
 
   // Past the pace a whole request is left, and the refresh goes through.
-  await sleep(2_600);
+  await sleep(6_100);
   const refreshed = await server.call(`/accounts/${id}/token/refresh`, { method: "POST" });
   expect(refreshed.status).toBe(200);
   expect(issued()).toBe(2);

@@ -7,7 +7,9 @@ import { startTestServer, type TestServer } from "../support/server";
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { TOKEN_ISSUE_WAIT_MS: "5000" } });
+  server = await startTestServer({
+    env: { TOKEN_ISSUE_WAIT_MS: "5000", BROKER_TIMEOUT_MS: "10000" },
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -146,11 +148,16 @@ describe("credential-change race", () => {
     const oldKey = appKey();
     const newKey = appKey();
     const id = await createKis(oldKey);
-    server.sandbox.sandbox.configure({ latencyMs: 1_500 });
+    server.sandbox.sandbox.configure({ latencyMs: 2_500 });
     const before = revokedAtBroker();
     // The issuance starts under the old key and is still at the broker…
     const reading = server.call(`/accounts/${id}/token`);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    for (;;) {
+      const [leased] = await server.db.sql`
+        SELECT 1 FROM broker_issuance_slots WHERE lease_owner IS NOT NULL`;
+      if (leased) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     // …when the key changes (no token stored yet, so the PATCH calls no broker).
     expect((await patch(id, { api_key: newKey })).status).toBe(200);
     const response = await reading;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../core/migrations";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { childDatabaseEnv, createTestDatabase, type TestDatabase } from "../support/database";
 import { createLegacyAccounts } from "../support/legacy";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -49,7 +49,12 @@ function run(
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "dev", script)], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    env: {
+      ...process.env,
+      LOG_LEVEL: "warn",
+      ...(env.DATABASE_URL ? childDatabaseEnv(env.DATABASE_URL) : {}),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

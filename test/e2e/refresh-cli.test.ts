@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { METRIC } from "../../core/metrics";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { childDatabaseEnv, createTestDatabase, type TestDatabase } from "../support/database";
 import { parseEmf } from "../support/emf";
 
 let db: TestDatabase;
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 it("npm run refresh prints its summary and the run's EMF metric lines", async () => {
   const { stdout } = await promisify(execFile)("npx", ["tsx", "dev/refresh-cli.ts"], {
-    env: { ...process.env, DATABASE_URL: db.url, DATA_DIR: dataDir, LOG_LEVEL: "silent" },
+    env: { ...process.env, ...childDatabaseEnv(db.url), DATA_DIR: dataDir, LOG_LEVEL: "silent" },
   });
   const lines = stdout.split("\n").filter(Boolean);
   expect(lines.some((line) => /^runId=\S+ startedAt=/.test(line))).toBe(true);

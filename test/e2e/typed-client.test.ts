@@ -41,7 +41,15 @@ test("create accounts, read a token and the token status, and page the accounts 
       },
     },
   });
-  expect(error).toBeUndefined();
+  // On failure, the server's error lines say why.
+  expect(
+    error,
+    server
+      .logs()
+      .split("\n")
+      .filter((line) => line.includes('"level":"error"'))
+      .join("\n"),
+  ).toBeUndefined();
   if (!account) throw new Error("no account created");
   expect(account.account_type).toBe("SECURITIES_STOCK");
   expect(account.has_api_secret).toBe(true);

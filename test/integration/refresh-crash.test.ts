@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemClock } from "../../core/clock";
 import { refreshDueTokens } from "../../core/tokens";
 import { createTestCipher, type TestCipher } from "../support/crypto";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { childDatabaseEnv, createTestDatabase, type TestDatabase } from "../support/database";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
 import { securitiesAccount, tokenService } from "../support/tokens";
 
@@ -62,7 +62,7 @@ it("a run killed with kill -9 blocks its accounts for one lease, and the next ru
       env: {
         ...process.env,
         ...broker.env,
-        DATABASE_URL: db.url,
+        ...childDatabaseEnv(db.url),
         LOCAL_MASTER_KEY: crypto.masterKey.toString("base64"),
         TOKEN_ISSUE_LEASE_MS: String(LEASE_MS),
         REFRESH_CONCURRENCY: String(CONCURRENCY),

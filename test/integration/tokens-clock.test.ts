@@ -53,10 +53,15 @@ it("a process whose clock runs two minutes ahead does not break KIS's one-a-minu
 
 it("a process whose clock runs a minute ahead does not take a lease another still holds", async () => {
   const account = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIWOOM" });
-  broker.sandbox.configure({ latencyMs: 1_000 });
+  broker.sandbox.configure({ latencyMs: 1_500 });
   const first = serviceOn(systemClock).getValidToken(account.id);
   // Let the first process claim the lease and reach the broker.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (;;) {
+    const [slot] =
+      await db.sql`SELECT lease_owner FROM broker_issuance_slots WHERE lease_owner IS NOT NULL`;
+    if (slot) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const second = await serviceOn(ahead(60_000))
     .getValidToken(account.id)
     .catch((caught: unknown) => caught);

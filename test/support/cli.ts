@@ -1,6 +1,7 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { childDatabaseEnv } from "./database";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
 
@@ -15,7 +16,8 @@ export interface CliRun {
  * Runs one of the dev/ commands as `npm run` would (tsx, cwd at the repo)
  * in a child process and waits for it to exit. DATABASE_URL is removed from
  * the inherited environment unless `env` gives one, so a command never
- * touches the test run's server by accident. A child still running after
+ * touches the test run's server by accident; one that does gets the runtime
+ * role's URL too (childDatabaseEnv says why). A child still running after
  * `timeoutMs` is killed, and the run reports its signal.
  */
 export function runCli(
@@ -26,6 +28,13 @@ export function runCli(
 ): Promise<CliRun> {
   const childEnv: Record<string, string | undefined> = { ...process.env, DATABASE_URL: undefined };
   for (const [name, value] of Object.entries(env)) childEnv[name] = value;
+  if (
+    env.DATABASE_URL &&
+    env.RUNTIME_DATABASE_URL === undefined &&
+    URL.canParse(env.DATABASE_URL)
+  ) {
+    childEnv.RUNTIME_DATABASE_URL = childDatabaseEnv(env.DATABASE_URL).RUNTIME_DATABASE_URL;
+  }
   for (const name of Object.keys(childEnv)) if (childEnv[name] === undefined) delete childEnv[name];
   const child = spawnDevScript(script, args, childEnv);
   let output = "";

@@ -56,6 +56,20 @@ export function withDatabase(url: string, database: string): string {
 /** The password global-setup gives the runtime role on the test server (not a secret: a test fixture). */
 export const TEST_RUNTIME_PASSWORD = "runtime-role-test-password";
 
+/**
+ * The environment a child process (npm start, npm run refresh) needs to use
+ * `url` on the test server. RUNTIME_DATABASE_URL matters: without it the
+ * child sets the runtime role's password from its own DATA_DIR, and the role
+ * belongs to the whole server, so every other test file's new connections as
+ * that role would fail authentication (embedded Postgres checks passwords).
+ */
+export function childDatabaseEnv(url: string): {
+  DATABASE_URL: string;
+  RUNTIME_DATABASE_URL: string;
+} {
+  return { DATABASE_URL: url, RUNTIME_DATABASE_URL: runtimeUrl(url) };
+}
+
 /** The URL that connects to the same database as the runtime role. */
 export function runtimeUrl(url: string): string {
   const parsed = new URL(url);
