@@ -32,6 +32,14 @@ afterAll(async () => {
 });
 
 describe("npm run refresh", () => {
+  it("exits 1 on a bad setting with one sentence naming it, no stack trace", async () => {
+    const run = await runCli("refresh-cli.ts", [], { LOG_LEVEL: "verbose", DATA_DIR: scratch });
+    expect(run.output.trim()).toBe(
+      'refresh: LOG_LEVEL must be one of debug, info, warn, error, silent; got "verbose"',
+    );
+    expect(run.code).toBe(1);
+  });
+
   it("exits 1 when the database cannot be reached", async () => {
     const run = await runCli("refresh-cli.ts", [], {
       DATABASE_URL: UNREACHABLE_DATABASE,
@@ -132,5 +140,10 @@ describe("npm run sandbox", () => {
     const run = await runCli("sandbox-cli.ts", [], { SANDBOX_ERROR_RATE: "2" });
     expect(run.output).toContain("SANDBOX_ERROR_RATE must be a number from 0 to 1.");
     expect(run.code).toBe(1);
+    const level = await runCli("sandbox-cli.ts", [], { LOG_LEVEL: "verbose" });
+    expect(level.output.trim()).toBe(
+      'LOG_LEVEL must be one of debug, info, warn, error, silent; got "verbose"',
+    );
+    expect(level.code).toBe(1);
   });
 });
