@@ -147,3 +147,21 @@ describe("npm run sandbox", () => {
     expect(level.code).toBe(1);
   });
 });
+
+describe("a DATABASE_URL that is not a URL", () => {
+  it.each([
+    ["migrate", "migrate-cli.ts", ["status"]],
+    ["refresh", "refresh-cli.ts", []],
+    ["keys", "keys-cli.ts", ["rotate"]],
+  ])("npm run %s exits 1 with one sentence naming DATABASE_URL", async (name, script, args) => {
+    const run = await runCli(script, args, {
+      DATABASE_URL: "not-a-url",
+      DATA_DIR: scratch,
+      LOCAL_MASTER_KEY: randomBytes(32).toString("base64"),
+    });
+    expect(run.output.trim()).toBe(
+      `${name}: DATABASE_URL must be a URL like postgres://user:password@host:5432/database (or unset for the embedded Postgres).`,
+    );
+    expect(run.code).toBe(1);
+  });
+});
