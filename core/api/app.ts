@@ -34,7 +34,13 @@ import { allowedMethods, type OperationId, ROUTES } from "./routes";
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<
   TokenService,
-  "getValidToken" | "forceRefresh" | "invalidate" | "revoke" | "retireToken" | "status"
+  | "getValidToken"
+  | "forceRefresh"
+  | "invalidate"
+  | "revoke"
+  | "retireToken"
+  | "status"
+  | "getApprovalKey"
 >;
 
 export interface ApiDependencies {
@@ -252,6 +258,16 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
         "access token reported rejected",
       );
       return c.json({ invalidated: result.invalidated });
+    },
+    async getWebsocketKey(c) {
+      const id = accountId(c);
+      const key = await tokens.getApprovalKey(id);
+      logger.info(
+        { event: "websocket_key_read", key_id: c.get("caller")?.keyId, account_id: id },
+        "websocket approval key read",
+      );
+      c.header("Cache-Control", "no-store");
+      return c.json({ approval_key: key.approvalKey, expires_at: key.expiresAt.toISOString() });
     },
     async getTokenStatus(c) {
       return c.json(await tokens.status());

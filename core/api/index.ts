@@ -28,4 +28,5 @@ export {
   type TokenStatusResponse,
   tokenSchema,
   tokenStatusSchema,
+  websocketKeySchema,
 } from "./schemas";

@@ -12,6 +12,7 @@ import {
   refreshedTokenSchema,
   tokenSchema,
   tokenStatusSchema,
+  websocketKeySchema,
 } from "./schemas";
 
 /**
@@ -109,7 +110,8 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     errors: [400, 404, 409, 502, 503],
   },
   refreshToken: {
-    summary: "Issue a new token now (within the broker's issuance pace).",
+    summary:
+      "Issue a new token now (within the broker's issuance pace). KIS: the current token is revoked first; 409 token_not_renewed if the broker still hands it back.",
     response: {
       status: 200,
       description: "The new token's type and expiry.",
@@ -126,6 +128,12 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
       schema: invalidateResponseSchema,
     },
     errors: [400, 404, 409],
+  },
+  getWebsocketKey: {
+    summary:
+      "The KIS websocket approval key of a securities account (issued if needed, cached, renewed before expiry). A secret: every read is logged with the caller's key id. Kiwoom accounts get 409: Kiwoom's websocket uses the access token.",
+    response: { status: 200, description: "The approval key.", schema: websocketKeySchema },
+    errors: [400, 404, 409, 502, 503],
   },
   getTokenStatus: {
     summary:

@@ -217,42 +217,38 @@ const BROKER_ADVICE: Record<BrokerCodeKind, [string, number, string]> = {
   wrong_environment: [
     REJECTED,
     502,
-    `Store the key issued for the account's environment, or change its environment, ${FIX}`,
+    `Store the key of the account's environment, or change it, ${FIX}`,
   ],
   ip_not_registered: [
     REJECTED,
     502,
-    "Register this service's egress IP address for the app key on the broker's developer portal, then retry.",
+    "Register this service's egress IP address for the app key at the broker.",
   ],
   device_not_registered: [
     REJECTED,
     502,
-    "Register the designated device for the app key with the broker, then retry.",
+    "Register the designated device for the app key at the broker.",
   ],
   token_rejected: [
     REJECTED,
     502,
-    "Report it with POST /accounts/{id}/token/invalidate and ask for the token again: a new one is issued once.",
+    "Report it with POST /accounts/{id}/token/invalidate; the next read re-issues it once.",
   ],
   ip_mismatch: [
     REJECTED,
     502,
-    "The broker binds a token to the IP that issued it: call the broker from the registered egress IP that issues the tokens (this service's gateway).",
+    "Call the broker from the egress IP that issues the tokens (this service's gateway).",
   ],
   rate_limited: ["broker-rate-limited", 503, ""],
-  retry_later: ["broker-unavailable", 503, "Try again in a minute."],
-  bad_request: ["broker-bad-request", 400, "Fix the request and send it again."],
+  retry_later: ["broker-unavailable", 503, ""],
+  bad_request: ["broker-bad-request", 400, ""],
   not_permitted: [
     "broker-not-permitted",
     403,
-    "Request access to the API for the app key on the broker's developer portal.",
+    "Request access to the API for the app key at the broker.",
   ],
-  our_bug: [
-    REJECTED,
-    502,
-    "This is a bug in this service, not in the account's keys; it is logged.",
-  ],
-  revoke_failed: [REJECTED, 502, "The token stays valid until it expires; try again later."],
+  our_bug: [REJECTED, 502, "A bug in this service (logged)."],
+  revoke_failed: [REJECTED, 502, "It stays valid until it expires; try again later."],
   rejected: [REJECTED, 502, ""],
 };
 

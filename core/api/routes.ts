@@ -44,6 +44,12 @@ export const ROUTES = [
     path: "/accounts/{id}/token/invalidate",
     scope: "tokens:write",
   },
+  {
+    operationId: "getWebsocketKey",
+    method: "GET",
+    path: "/accounts/{id}/websocket-key",
+    scope: "tokens:read",
+  },
   { operationId: "getTokenStatus", method: "GET", path: "/tokens/status", scope: "accounts:read" },
 ] as const satisfies readonly RouteSpec[];
 

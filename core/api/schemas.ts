@@ -77,6 +77,14 @@ export const refreshedTokenSchema = z.object({ token_type: z.string(), expires_a
   }),
 );
 
+export const websocketKeySchema = z.object({ approval_key: z.string(), expires_at: isoTime }).check(
+  z.meta({
+    id: "WebsocketKey",
+    description:
+      "A KIS websocket approval key, sent once in the websocket's connect message; valid 24 hours.",
+  }),
+);
+
 export const invalidateResponseSchema = z
   .object({ invalidated: z.boolean() })
   .check(z.meta({ id: "InvalidateResult" }));

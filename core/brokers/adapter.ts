@@ -1,5 +1,5 @@
 import type { Clock } from "../clock";
-import type { BrokerAnswerClass, BrokerError } from "./errors";
+import type { BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
 import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
 
@@ -25,8 +25,6 @@ export interface BrokerAdapter {
   /** Issue pace per app key: the default, and the floor a setting may not go below. */
   readonly minIssueInterval: { defaultMs: number; floorMs: number };
   createClient(context: AdapterContext): BrokerClient;
-  /** Any answer of this broker → its code and what it means; undefined for a success. */
-  classify(status: number, body: unknown): BrokerAnswerClass | undefined;
   /**
    * Turn any answer from this broker (token endpoints or API calls) into a
    * typed error, or undefined when it is not an error. `secrets` are scrubbed

@@ -35,6 +35,15 @@ export type BrokerCodeKind =
   /** A refusal with a code we do not know. */
   | "rejected";
 
+/** A broker's code table from its codes listed per kind ("8001 8002"); later kinds win. */
+export function codeKinds(
+  lists: Partial<Record<BrokerCodeKind, string>>,
+): Readonly<Record<string, BrokerCodeKind>> {
+  return Object.fromEntries(
+    Object.entries(lists).flatMap(([kind, list]) => list.split(" ").map((code) => [code, kind])),
+  ) as Record<string, BrokerCodeKind>;
+}
+
 /** A broker answer's code and what it means; the classifiers' result. */
 export interface BrokerAnswerClass {
   /** The broker's specific code (EGW00133, 8005, …), when it sent one. */
@@ -88,20 +97,11 @@ export class BrokerRateLimitedError extends BrokerError {
   }
 }
 
-/** Refusals that are not about keys or tokens, and the code each gets. */
-export type RejectionKind =
-  | "bad_request"
-  | "not_permitted"
-  | "our_bug"
-  | "revoke_failed"
-  | "rejected";
-
-const REJECTION_CODES: Record<RejectionKind, string> = {
-  bad_request: "broker_bad_request",
-  not_permitted: "broker_not_permitted",
-  our_bug: "broker_integration_error",
-  revoke_failed: "broker_revoke_failed",
-  rejected: "broker_rejected",
+/** The service's error code of each kind: `broker_<kind>`, but for these. */
+const CODES: Partial<Record<BrokerCodeKind, string>> = {
+  credentials_invalid: "credentials_rejected",
+  ip_mismatch: "token_ip_mismatch",
+  our_bug: "integration_error",
 };
 
 /** The broker understood the request and said no; asking again unchanged will not help. */
@@ -109,13 +109,8 @@ export class BrokerRejectedError extends BrokerError {
   readonly kind: "upstream_rejected" = "upstream_rejected";
   readonly codeKind: BrokerCodeKind;
 
-  constructor(
-    message: string,
-    details: BrokerErrorDetails,
-    codeKind: BrokerCodeKind = "rejected",
-    code = REJECTION_CODES[codeKind as RejectionKind] ?? "broker_rejected",
-  ) {
-    super(code, message, details);
+  constructor(message: string, details: BrokerErrorDetails, codeKind: BrokerCodeKind = "rejected") {
+    super(`broker_${CODES[codeKind] ?? codeKind}`, message, details);
     this.codeKind = codeKind;
   }
 }
@@ -131,11 +126,11 @@ export type CredentialsProblem =
   /** The device / designated terminal is not registered or failed authentication. */
   | "device_not_registered";
 
-const CREDENTIALS: Record<CredentialsProblem, [BrokerCodeKind, string]> = {
-  invalid: ["credentials_invalid", "broker_credentials_rejected"],
-  environment_mismatch: ["wrong_environment", "broker_wrong_environment"],
-  ip_not_registered: ["ip_not_registered", "broker_ip_not_registered"],
-  device_not_registered: ["device_not_registered", "broker_device_not_registered"],
+const CREDENTIALS: Record<CredentialsProblem, BrokerCodeKind> = {
+  invalid: "credentials_invalid",
+  environment_mismatch: "wrong_environment",
+  ip_not_registered: "ip_not_registered",
+  device_not_registered: "device_not_registered",
 };
 
 /** The app key / secret, or where they are used from, were refused: the account's setup needs fixing. */
@@ -143,8 +138,7 @@ export class BrokerCredentialsError extends BrokerRejectedError {
   readonly problem: CredentialsProblem;
 
   constructor(message: string, details: BrokerErrorDetails & { problem: CredentialsProblem }) {
-    const [codeKind, code] = CREDENTIALS[details.problem];
-    super(message, details, codeKind, code);
+    super(message, details, CREDENTIALS[details.problem]);
     this.problem = details.problem;
   }
 }
@@ -152,7 +146,7 @@ export class BrokerCredentialsError extends BrokerRejectedError {
 /** The access token was refused (invalid, not found, expired, revoked early, other environment): issue a new one, once. */
 export class BrokerTokenRejectedError extends BrokerRejectedError {
   constructor(message: string, details: BrokerErrorDetails) {
-    super(message, details, "token_rejected", "broker_token_rejected");
+    super(message, details, "token_rejected");
   }
 }
 
@@ -163,7 +157,7 @@ export class BrokerTokenRejectedError extends BrokerRejectedError {
  */
 export class BrokerIpMismatchError extends BrokerRejectedError {
   constructor(message: string, details: BrokerErrorDetails) {
-    super(message, details, "ip_mismatch", "broker_token_ip_mismatch");
+    super(message, details, "ip_mismatch");
   }
 }
 
@@ -199,14 +193,9 @@ export function brokerName(broker: Broker): string {
   return NAMES[broker] ?? broker;
 }
 
-const HOSTS: Record<Broker, Record<BrokerEnvironment, string>> = {
-  KIS: { real: "real-trading", paper: "paper-trading (모의투자)" },
-  KIWOOM: { real: "real-trading", paper: "mock (모의투자)" },
-};
-
 /** "Kiwoom's mock (모의투자) host", for messages naming an environment. */
 export function hostName(broker: Broker, environment: BrokerEnvironment): string {
-  return `${brokerName(broker)}'s ${HOSTS[broker][environment]} host`;
+  return `${brokerName(broker)}'s ${environment === "real" ? "real" : "mock/paper"} host`;
 }
 
 /** Everything brokerError() needs besides the classification. */
@@ -226,11 +215,10 @@ const SAYS: Record<BrokerCodeKind, string> = {
   credentials_invalid: "rejected the app key or secret",
   wrong_environment:
     "refused an app key of the OTHER environment: real and mock (paper) keys are mixed up",
-  ip_not_registered: "refused the calling IP address, which is not registered for the app key",
+  ip_not_registered: "refused the calling IP address (not registered for the app key)",
   device_not_registered: "refused the device authentication of the app key",
   token_rejected: "rejected the access token",
-  ip_mismatch:
-    "refused the token because it was issued to a different IP address than the one using it",
+  ip_mismatch: "refused a token issued to a different IP address than the calling one",
   rate_limited: "asks to slow down",
   retry_later: "could not serve the request right now",
   bad_request: "refused the request as invalid",
@@ -240,12 +228,9 @@ const SAYS: Record<BrokerCodeKind, string> = {
   rejected: "refused the request",
 };
 
-const PROBLEMS: Partial<Record<BrokerCodeKind, CredentialsProblem>> = {
-  credentials_invalid: "invalid",
-  wrong_environment: "environment_mismatch",
-  ip_not_registered: "ip_not_registered",
-  device_not_registered: "device_not_registered",
-};
+const PROBLEMS = Object.fromEntries(
+  Object.entries(CREDENTIALS).map(([problem, kind]) => [kind, problem]),
+) as Partial<Record<BrokerCodeKind, CredentialsProblem>>;
 
 /** The one place a classified broker answer becomes a typed error with a message that says what happened. */
 export function brokerError(answer: BrokerAnswerClass, context: AnswerContext): BrokerError {

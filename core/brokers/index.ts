@@ -18,6 +18,7 @@ export {
   type UnavailableReason,
 } from "./errors";
 export type { BrokerResponse } from "./http";
+export { bearerType } from "./issued-token";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
 export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
@@ -36,6 +37,7 @@ export {
 } from "./settings";
 export { type JsonPost, postJsonOverHttp, type RawAnswer } from "./transport";
 export {
+  type ApprovalKey,
   BROKER_ENVIRONMENTS,
   BROKERS,
   type Broker,

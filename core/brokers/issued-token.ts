@@ -40,7 +40,7 @@ export function readIssuedToken(
   if (!expiresAt) throw unparseable(shape, `a readable ${shape.expiryField}`, response.status);
   return {
     accessToken,
-    tokenType: stringField(body, "token_type") ?? shape.defaultTokenType,
+    tokenType: bearerType(stringField(body, "token_type") ?? shape.defaultTokenType),
     expiresIn: Math.round((expiresAt.getTime() - issuedAt.getTime()) / 1000),
     expiresAt,
     issuedAt,
@@ -58,4 +58,9 @@ function unparseable(
     httpStatus: status,
     reason: "unparseable",
   });
+}
+
+/** "bearer" (Kiwoom), "BEARER" → "Bearer": callers put it straight into `Authorization: <type> <token>`. */
+export function bearerType(tokenType: string): string {
+  return /^bearer$/i.test(tokenType) ? "Bearer" : tokenType;
 }

@@ -2,10 +2,11 @@ import { systemClock } from "../clock";
 import type { BrokerAdapter, InterpretOptions } from "./adapter";
 import {
   type BrokerAnswerClass,
-  type BrokerCodeKind,
   type BrokerError,
   BrokerRejectedError,
+  BrokerUnavailableError,
   brokerError,
+  codeKinds,
   isTokenRejection,
 } from "./errors";
 import {
@@ -20,31 +21,24 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
-import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
+import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
 
 /** KIS's gateway codes (BROKERS.md) by what each means for us. Unlisted codes fall back on the HTTP status. */
-const CODE_KINDS: Readonly<Record<string, BrokerCodeKind>> = {
+const CODE_KINDS = codeKinds({
   // Invalid, not found, expired: seen both as HTTP 200 with rt_cd "1" and as HTTP 500.
-  EGW00121: "token_rejected",
-  EGW00122: "token_rejected",
-  EGW00123: "token_rejected",
+  token_rejected: "EGW00121 EGW00122 EGW00123",
   // One issue per minute per app key; too many requests per second.
-  EGW00133: "rate_limited",
-  EGW00201: "rate_limited",
-  EGW00001: "retry_later",
-  EGW00002: "retry_later",
+  rate_limited: "EGW00133 EGW00201",
+  retry_later: "EGW00001 EGW00002",
   // App key or secret missing or invalid (copies of the portal's error page).
-  EGW00102: "credentials_invalid",
-  EGW00103: "credentials_invalid",
-  EGW00104: "credentials_invalid",
-  EGW00105: "credentials_invalid",
-  EGW00206: "not_permitted",
-  EGW00207: "ip_not_registered",
+  credentials_invalid: "EGW00102 EGW00103 EGW00104 EGW00105",
+  not_permitted: "EGW00206",
+  ip_not_registered: "EGW00207",
   // A real trading tr_id on the paper host: the caller picked the wrong transaction id.
-  EGW00213: "bad_request",
-};
+  bad_request: "EGW00213",
+});
 
 /** How long each rate limit asks us to wait at least. */
 const RATE_LIMIT_WAIT_MS: Record<string, number> = { EGW00133: 60_000, EGW00201: 1_000 };
@@ -71,6 +65,8 @@ export function classifyKisAnswer(status: number, body: unknown): BrokerAnswerCl
   if (status >= 500 || !record) return { code, kind: "retry_later" };
   return { code, kind: "rejected" };
 }
+
+const GRANT = "client_credentials";
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=UTF-8",
@@ -102,6 +98,8 @@ function interpretError(
   });
 }
 
+const HOUR = 3_600_000;
+
 const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
   tokenField: "access_token",
@@ -110,47 +108,72 @@ const TOKEN_ANSWER: TokenAnswerShape = {
 };
 
 function createClient(context: AdapterContext): BrokerClient {
+  /** POST to one of KIS's /oauth2 endpoints with the app key; the answer, when it came and its error. */
+  async function post(
+    credentials: BrokerCredentials,
+    endpoint: string,
+    fields: Record<string, string>,
+    accessToken?: string,
+  ) {
+    const answer = await postJson(
+      BROKER,
+      context,
+      `${context.baseUrls[credentials.environment]}/oauth2/${endpoint}`,
+      { appkey: credentials.appKey, ...fields },
+      JSON_HEADERS,
+    );
+    const secrets = secretsOf(credentials, accessToken);
+    const error = interpretError(answer, {
+      secrets,
+      clock: context.clock,
+      environment: credentials.environment,
+    });
+    return { response: { ...answer, at: context.clock.now(), error }, secrets };
+  }
+
   return {
     broker: BROKER,
     minIssueIntervalMs: context.minIssueIntervalMs,
+    sameTokenWithinMs: 6 * HOUR,
+    maxRefreshWindowMs: 17 * HOUR,
 
     async issueToken(credentials: BrokerCredentials): Promise<IssuedToken> {
-      const response = await postJson(
-        BROKER,
-        context,
-        `${context.baseUrls[credentials.environment]}/oauth2/tokenP`,
-        {
-          grant_type: "client_credentials",
-          appkey: credentials.appKey,
-          appsecret: credentials.appSecret,
-        },
-        JSON_HEADERS,
-      );
-      const issuedAt = context.clock.now();
-      const secrets = secretsOf(credentials);
-      const error = interpretError(response, {
-        secrets,
-        clock: context.clock,
-        environment: credentials.environment,
+      const { response } = await post(credentials, "tokenP", {
+        grant_type: GRANT,
+        appsecret: credentials.appSecret,
       });
+      const error = response.error;
       if (error) throw error;
-      return readIssuedToken(TOKEN_ANSWER, response, issuedAt);
+      return readIssuedToken(TOKEN_ANSWER, response, response.at);
+    },
+
+    async issueApprovalKey(credentials: BrokerCredentials): Promise<ApprovalKey> {
+      // The app secret goes in `secretkey` here, not `appsecret` as at tokenP.
+      const { response } = await post(credentials, "Approval", {
+        grant_type: GRANT,
+        secretkey: credentials.appSecret,
+      });
+      if (response.error) throw response.error;
+      const body = asRecord(response.body);
+      const approvalKey = body ? stringField(body, "approval_key") : undefined;
+      if (!approvalKey) {
+        throw new BrokerUnavailableError("KIS answered without an approval_key.", {
+          broker: BROKER,
+          httpStatus: response.status,
+          reason: "unparseable",
+        });
+      }
+      return { approvalKey, expiresAt: new Date(response.at.getTime() + 24 * HOUR) };
     },
 
     async revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void> {
-      const response = await postJson(
-        BROKER,
-        context,
-        `${context.baseUrls[credentials.environment]}/oauth2/revokeP`,
-        { appkey: credentials.appKey, appsecret: credentials.appSecret, token: accessToken },
-        JSON_HEADERS,
+      const { response, secrets } = await post(
+        credentials,
+        "revokeP",
+        { appsecret: credentials.appSecret, token: accessToken },
+        accessToken,
       );
-      const secrets = secretsOf(credentials, accessToken);
-      const error = interpretError(response, {
-        secrets,
-        clock: context.clock,
-        environment: credentials.environment,
-      });
+      const error = response.error;
       // A token the broker no longer knows is as revoked as it gets.
       if (isTokenRejection(error)) return;
       if (error) throw error;
@@ -186,6 +209,5 @@ export const kisAdapter: BrokerAdapter = {
   // KIS allows one issue per minute per app key (EGW00133); a setting may slow it, never speed it.
   minIssueInterval: { defaultMs: 60_000, floorMs: 60_000 },
   createClient,
-  classify: classifyKisAnswer,
   interpretError,
 };

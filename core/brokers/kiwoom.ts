@@ -2,9 +2,9 @@ import { systemClock } from "../clock";
 import type { BrokerAdapter, InterpretOptions } from "./adapter";
 import {
   type BrokerAnswerClass,
-  type BrokerCodeKind,
   type BrokerError,
   brokerError,
+  codeKinds,
   isTokenRejection,
 } from "./errors";
 import {
@@ -27,25 +27,21 @@ const BROKER = "KIWOOM";
  * Kiwoom's error table (BROKERS.md) by what each code means for us. A code
  * not listed falls back on the HTTP status (429 rate limited, 5xx retry later).
  */
-const CODE_KINDS: Readonly<Record<string, BrokerCodeKind>> = {
-  ...codes("bad_request", "1501 1504 1505 1511 1512 1517 1901 1902 1903 8104"),
-  ...codes("our_bug", "1513 1514 1515 1516 8011 8012 8016 8020"),
-  ...codes("rate_limited", "1687 1700 1701 1702"),
-  ...codes("retry_later", "1999 8006 8009"),
-  ...codes("credentials_invalid", "8001 8002"),
+const CODE_KINDS = codeKinds({
+  bad_request: "1501 1504 1505 1511 1512 1517 1901 1902 1903 8104",
+  our_bug: "1513 1514 1515 1516 8011 8012 8016 8020",
+  rate_limited: "1687 1700 1701 1702",
+  retry_later: "1999 8006 8009",
+  credentials_invalid: "8001 8002",
   // 8031 is a token of the other environment: re-issuing in the right one cures it.
   // 8103 ("token or device authentication failed") may be the token: re-issue once.
-  ...codes("token_rejected", "8003 8005 8031 8103"),
-  ...codes("ip_mismatch", "8010"),
-  ...codes("revoke_failed", "8015"),
-  ...codes("wrong_environment", "8030"),
-  ...codes("device_not_registered", "8040 8050"),
-  ...codes("not_permitted", "8200"),
-};
-
-function codes(kind: BrokerCodeKind, list: string): Record<string, BrokerCodeKind> {
-  return Object.fromEntries(list.split(" ").map((code) => [code, kind]));
-}
+  token_rejected: "8003 8005 8031 8103",
+  ip_mismatch: "8010",
+  revoke_failed: "8015",
+  wrong_environment: "8030",
+  device_not_registered: "8040 8050",
+  not_permitted: "8200",
+});
 
 /** Kiwoom's limit is per second; one second is the shortest sensible wait. */
 const RATE_LIMIT_WAIT_MS = 1_000;
@@ -114,13 +110,15 @@ const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
   tokenField: "token",
   expiryField: "expires_dt",
-  defaultTokenType: "bearer",
+  defaultTokenType: "Bearer",
 };
 
 function createClient(context: AdapterContext): BrokerClient {
   return {
     broker: BROKER,
     minIssueIntervalMs: context.minIssueIntervalMs,
+    sameTokenWithinMs: 0,
+    maxRefreshWindowMs: Number.POSITIVE_INFINITY,
 
     async issueToken(credentials: BrokerCredentials): Promise<IssuedToken> {
       const response = await postJson(
@@ -174,6 +172,5 @@ export const kiwoomAdapter: BrokerAdapter = {
   // it matches the only published peer figure (KIS). Configurable down to 1 s.
   minIssueInterval: { defaultMs: 60_000, floorMs: 1_000 },
   createClient,
-  classify: classifyKiwoomAnswer,
   interpretError,
 };

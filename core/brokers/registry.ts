@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "../clock";
 import type { BrokerAdapter } from "./adapter";
-import type { BrokerAnswerClass, BrokerError } from "./errors";
+import type { BrokerError } from "./errors";
 import type { BrokerResponse } from "./http";
 import { kisAdapter } from "./kis";
 import { kiwoomAdapter } from "./kiwoom";
@@ -27,8 +27,6 @@ export interface BrokerRegistry {
     secrets?: readonly string[],
     environment?: BrokerEnvironment,
   ): BrokerError | undefined;
-  /** The broker's code of an answer and what it means (see BrokerCodeKind); undefined for a success. */
-  classify(broker: Broker, status: number, body: unknown): BrokerAnswerClass | undefined;
 }
 
 export interface BrokerRegistryDependencies {
@@ -67,9 +65,6 @@ export function createBrokerRegistry(
     },
     interpretError(broker, response, secrets = [], environment) {
       return BROKER_ADAPTERS[broker].interpretError(response, { secrets, clock, environment });
-    },
-    classify(broker, status, body) {
-      return BROKER_ADAPTERS[broker].classify(status, body);
     },
   };
 }

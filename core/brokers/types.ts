@@ -20,7 +20,7 @@ export interface BrokerCredentials {
 /** A token as the broker gave it, with its expiry converted to UTC. */
 export interface IssuedToken {
   accessToken: string;
-  /** As the broker spelled it ("Bearer", "bearer"). */
+  /** "Bearer" whatever case the broker sent (Kiwoom sends "bearer"): callers build `Authorization: <type> <token>`. */
   tokenType: string;
   /** Seconds the token lives from `issuedAt`, derived from `expiresAt` when the broker sends one. */
   expiresIn: number;
@@ -30,11 +30,26 @@ export interface IssuedToken {
   issuedAt: Date;
 }
 
+/** A websocket approval key (KIS): sent once in the websocket's connect message. */
+export interface ApprovalKey {
+  approvalKey: string;
+  /** UTC; KIS states none, the key is valid 24 hours from issue. */
+  expiresAt: Date;
+}
+
 /** What the token service needs from a broker. */
 export interface BrokerClient {
   readonly broker: Broker;
   /** Never issue twice for one app key faster than this. */
   readonly minIssueIntervalMs: number;
+  /** An issue within this long of the last one hands back the same token (KIS: 6 h); 0 when every issue is new. */
+  readonly sameTokenWithinMs: number;
+  /**
+   * The widest refresh window that still gets a new token: KIS's tokens live
+   * 24 h and re-issue the same one for 6 h, so 17 h (an hour of margin for
+   * clock skew). Infinity when any window does.
+   */
+  readonly maxRefreshWindowMs: number;
   /** Issue an access token; throws a BrokerError on any failure. */
   issueToken(credentials: BrokerCredentials): Promise<IssuedToken>;
   /**
@@ -42,4 +57,6 @@ export interface BrokerClient {
    * invalid, expired or unknown: either way it no longer works.
    */
   revokeToken(credentials: BrokerCredentials, accessToken: string): Promise<void>;
+  /** Issue a websocket approval key; absent when the broker's websocket uses the access token (Kiwoom). */
+  issueApprovalKey?(credentials: BrokerCredentials): Promise<ApprovalKey>;
 }

@@ -16,6 +16,19 @@ export class TokenIssuanceDeferredError extends ServiceError {
 }
 
 /**
+ * A forced refresh got the current token back from the broker (KIS re-issues
+ * the same token within 6 hours of an issue): nothing was renewed, and the
+ * caller is told so instead of being shown the old token as a new one.
+ */
+export class TokenNotRenewedError extends ServiceError {
+  readonly kind = "conflict";
+
+  constructor(message: string) {
+    super("token_not_renewed", message);
+  }
+}
+
+/**
  * The account's credentials changed (or it was deactivated or deleted)
  * while its token was being issued: the token was not stored. The token
  * service asks again once with the account as it is now; callers see this

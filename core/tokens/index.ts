@@ -1,4 +1,4 @@
-export { TokenIssuanceDeferredError } from "./errors";
+export { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 export {
   type FanOutPlan,
   runScheduledRefresh,

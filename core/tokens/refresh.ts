@@ -45,6 +45,8 @@ export interface RefreshSummary {
    * as `tokens_expiring_unrefreshed`).
    */
   expiringUnrefreshed: number;
+  /** KIS websocket approval keys expiring within the window (the first worker's job), and what became of them. */
+  approvalKeys: { due: number; issued: number; deferred: number; failed: number };
 }
 
 /** How close to expiry an unrefreshed token counts against the alarm. */
@@ -170,6 +172,7 @@ export async function refreshDueTokens(
     deadClaimsExpireAt: null,
     failures: [],
     expiringUnrefreshed: 0,
+    approvalKeys: { due: 0, issued: 0, deferred: 0, failed: 0 },
   };
   /** Due accounts held by other runs: the latest expiry and the count, per run. */
   const heldElsewhere = new Map<string, { until: Date; accounts: number }>();
@@ -201,8 +204,17 @@ export async function refreshDueTokens(
     const ready: number[] = [];
     let next = 0;
     try {
+      const startReady = () => {
+        while (running.size < lanes && ready.length > 0) {
+          const accountId = ready.shift() as number;
+          const lane: Promise<void> = refreshOne(accountId).finally(() => running.delete(lane));
+          running.add(lane);
+        }
+      };
       for (;;) {
         if (clock.now().getTime() >= stopStartingAt) break;
+        // A free lane starts on an account claimed ahead first; the next claim overlaps its work.
+        startReady();
         const want = lanes + ahead - running.size - ready.length;
         if (want > 0 && next < order.length) {
           const batch = order.slice(next, next + want);
@@ -214,11 +226,7 @@ export async function refreshDueTokens(
             const taken = new Set(claimed);
             await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
           }
-        }
-        while (running.size < lanes && ready.length > 0) {
-          const accountId = ready.shift() as number;
-          const lane: Promise<void> = refreshOne(accountId).finally(() => running.delete(lane));
-          running.add(lane);
+          startReady();
         }
         if (ready.length === 0 && next >= order.length) break;
         if (running.size >= lanes) await Promise.race(running);
@@ -354,7 +362,49 @@ export async function refreshDueTokens(
     }
   }
 
+  /**
+   * The approval keys accounts asked for are renewed before they expire,
+   * like tokens, within the same time budget, by the first worker only (they
+   * are few). Keys of accounts sharing an app key are one issuance: the rest
+   * find it current.
+   */
+  async function refreshApprovalKeys(): Promise<void> {
+    if (worker.index !== 0) return;
+    const keys = await sql<{ account_id: number }[]>`
+      SELECT k.account_id FROM securities_approval_keys k
+      JOIN accounts a ON a.id = k.account_id AND a.is_active
+      WHERE k.expires_at <= ${horizon}
+      ORDER BY k.expires_at LIMIT ${options.limit ?? 100_000}
+    `;
+    const counts = summary.approvalKeys;
+    counts.due = keys.length;
+    for (const { account_id: accountId } of keys) {
+      if (clock.now().getTime() >= started.getTime() + settings.refreshTimeBudgetMs) break;
+      try {
+        const { outcome } = await tokens.refreshApprovalKey(
+          accountId,
+          new Date(clock.now().getTime() + settings.refreshWindowMs),
+        );
+        if (outcome === "issued") counts.issued++;
+      } catch (error) {
+        if (error instanceof TokenIssuanceDeferredError) counts.deferred++;
+        else {
+          counts.failed++;
+          logger.warn(
+            {
+              event: "approval_key_refresh_failed",
+              account_id: accountId,
+              code: error instanceof ServiceError ? error.code : "internal_error",
+            },
+            "could not renew a websocket approval key",
+          );
+        }
+      }
+    }
+  }
+
   async function finish(): Promise<RefreshSummary> {
+    await refreshApprovalKeys();
     const horizon = new Date(clock.now().getTime() + UNREFRESHED_ALARM_HORIZON_MS);
     const [left] = await sql<{ n: number }[]>`
       SELECT count(*)::int AS n
@@ -384,6 +434,9 @@ export async function refreshDueTokens(
         dead_claims_expire_at: summary.deadClaimsExpireAt,
         failures: summary.failures.length,
         tokens_expiring_unrefreshed: summary.expiringUnrefreshed,
+        approval_keys_due: summary.approvalKeys.due,
+        approval_keys_issued: summary.approvalKeys.issued,
+        approval_keys_failed: summary.approvalKeys.failed,
       },
       "refresh run finished",
     );

@@ -8,12 +8,17 @@ import {
   loadBrokerCredentials,
   tokenBinding,
 } from "../accounts";
-import { BrokerError, BrokerRateLimitedError, type BrokerRegistry } from "../brokers";
+import { BrokerError, BrokerRateLimitedError, type BrokerRegistry, bearerType } from "../brokers";
 import { type Clock, systemClock } from "../clock";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
-import { CredentialsChangedError, TokenIssuanceDeferredError } from "./errors";
+import { createApprovalKeys, type ValidApprovalKey } from "./approval";
+import {
+  CredentialsChangedError,
+  TokenIssuanceDeferredError,
+  TokenNotRenewedError,
+} from "./errors";
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
@@ -21,6 +26,7 @@ import {
   commitToken,
   credentialKey,
   markFailed,
+  markRejected,
   possibleTokenHolders,
   readStoredToken,
   recordAttempt,
@@ -86,6 +92,15 @@ export function createTokenService(deps: TokenServiceDependencies) {
   const logger = deps.logger ?? silentLogger;
   const settings: TokenSettings = { ...DEFAULT_TOKEN_SETTINGS, ...deps.settings };
   const owner = deps.owner ?? `${process.pid}-${randomUUID()}`;
+  const approvals = createApprovalKeys({
+    sql,
+    cipher,
+    brokers,
+    clock,
+    logger,
+    owner,
+    leaseMs: settings.issueLeaseMs,
+  });
 
   const after = (ms: number) => new Date(clock.now().getTime() + ms);
   const good = (stored: StoredToken | undefined, request: IssueRequest): stored is StoredToken =>
@@ -98,7 +113,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
   async function decrypted(stored: StoredToken): Promise<ValidToken> {
     return {
       accessToken: await cipher.decrypt(stored.ciphertext, tokenBinding(stored.accountId)),
-      tokenType: stored.tokenType,
+      tokenType: bearerType(stored.tokenType),
       expiresAt: stored.expiresAt,
     };
   }
@@ -148,6 +163,12 @@ export function createTokenService(deps: TokenServiceDependencies) {
     ]);
     const client = brokers.get(credentials.broker);
     const key = credentialKey(credentials.broker, credentials.environment, credentials.appKey);
+    // KIS hands back the same token for 6 h after an issue: a window wider
+    // than its cap would ask again (and message the owner) for nothing.
+    const widest = clock.now().getTime() + client.maxRefreshWindowMs;
+    if (request.validBeyond.getTime() > widest) {
+      request = { ...request, validBeyond: new Date(widest) };
+    }
     // The last moment a claim may still be made: within the wait, and early
     // enough that the broker call (its timeout and the commit) ends before the caller's deadline.
     const claimBy = Math.min(
@@ -167,10 +188,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         leaseMs: settings.issueLeaseMs,
         minIntervalMs: client.minIssueIntervalMs,
       });
-      if (claim.granted) {
-        const token = await issueUnderLease(credentials, key, request, stored);
-        return { token, outcome: "issued" };
-      }
+      if (claim.granted) return issueUnderLease(credentials, key, request, stored);
       // The slot's times are on the database's clock: wait out durations, not instants.
       const leased = claim.leaseLeftMs > 0;
       // Another issuer may have finished between our read and our claim.
@@ -200,7 +218,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     key: string,
     request: IssueRequest,
     previous: StoredToken | undefined,
-  ): Promise<ValidToken> {
+  ): Promise<{ token: ValidToken; outcome: IssueOutcome }> {
     const { accountId, broker, environment } = credentials;
     const client = brokers.get(broker);
     const started = clock.now();
@@ -211,13 +229,33 @@ export function createTokenService(deps: TokenServiceDependencies) {
     };
     let committed = false;
     let discarded: string | undefined;
+    let revokedFirst = false;
     try {
-      if (previous?.rejected) {
+      const current = previous
+        ? await cipher.decrypt(previous.ciphertext, tokenBinding(accountId))
+        : undefined;
+      if (previous?.rejected && current) {
         // KIS hands back the same token within 6 hours: retire the rejected one first.
-        const rejected = await cipher.decrypt(previous.ciphertext, tokenBinding(accountId));
-        await client.revokeToken(brokerCredentials, rejected).catch(() => {});
+        await client.revokeToken(brokerCredentials, current).catch(() => {});
+      } else if (
+        request.refreshedSince &&
+        client.sameTokenWithinMs > 0 &&
+        previous &&
+        current &&
+        previous.expiresAt > started
+      ) {
+        // A forced refresh wants a different token, and KIS would hand this
+        // one back: revoke it first. A failed revoke stops here, nothing changed.
+        await client.revokeToken(brokerCredentials, current);
+        revokedFirst = true;
       }
       const issued = await client.issueToken(brokerCredentials);
+      if (revokedFirst && issued.accessToken === current) {
+        // Revoked, yet handed back: never report the old token as a new one.
+        throw new TokenNotRenewedError(
+          `${broker} handed back the current token: nothing was renewed`,
+        );
+      }
       const { storeCiphertext, mirrorCiphertext } = await encryptForBoth(
         issued.accessToken,
         accountId,
@@ -263,12 +301,21 @@ export function createTokenService(deps: TokenServiceDependencies) {
           "issued a broker token",
         );
         return {
-          accessToken: issued.accessToken,
-          tokenType: issued.tokenType,
-          expiresAt: issued.expiresAt,
+          token: {
+            accessToken: issued.accessToken,
+            tokenType: issued.tokenType,
+            expiresAt: issued.expiresAt,
+          },
+          outcome: "issued",
         };
       }
     } catch (error) {
+      if (error instanceof TokenNotRenewedError) {
+        await releaseIssuanceSlot(sql, { key, owner });
+        throw error;
+      }
+      // The stored token is revoked at the broker: the next read must issue.
+      if (revokedFirst && previous) await markRejected(sql, accountId, previous.lastRefreshedAt);
       await recordFailure(credentials, key, request.trigger, started, error);
       throw error;
     }
@@ -560,12 +607,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
       }
       const now = clock.now();
       await sql.begin(async (tx) => {
-        await tx`
-          INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
-          VALUES (${accountId}, ${stored.lastRefreshedAt})
-          ON CONFLICT (account_id) DO UPDATE
-            SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
-        `;
+        await markRejected(tx, accountId, stored.lastRefreshedAt);
         await recordAttempt(tx, {
           accountId,
           at: now,
@@ -590,13 +632,16 @@ export function createTokenService(deps: TokenServiceDependencies) {
      * The account's credentials changed, or it was deactivated: its token
      * (issued under the old app key) is removed from the store and the
      * mirror at once, then revoked at the broker with the old credentials,
-     * best effort, unless another account on that key still holds it. The
+     * best effort, unless another account on that key still holds it. Its
+     * websocket approval key goes too (KIS offers no revoke for those). The
      * next getValidToken issues under the new key (or, inactive, none).
      */
     async retireToken(previous: AccountBrokerCredentials, trigger: string): Promise<void> {
       const [row] = await sql<{ access_token: string }[]>`
         WITH retired AS (
           DELETE FROM securities_tokens WHERE account_id = ${previous.accountId} RETURNING access_token
+        ), approval AS (
+          DELETE FROM securities_approval_keys WHERE account_id = ${previous.accountId}
         ), unmirrored AS (
           UPDATE accounts SET access_token = NULL, token_expires_at = NULL
           WHERE id = ${previous.accountId} AND EXISTS (SELECT 1 FROM retired)
@@ -607,6 +652,17 @@ export function createTokenService(deps: TokenServiceDependencies) {
       if (!row) return;
       const accessToken = await cipher.decrypt(row.access_token, tokenBinding(previous.accountId));
       await revoke(previous, accessToken, trigger);
+    },
+
+    /** The account's KIS websocket approval key: the stored one while good, else one issuance shared by all callers. */
+    async getApprovalKey(accountId: number): Promise<ValidApprovalKey> {
+      const validBeyond = after(settings.safetyMarginMs);
+      return (await approvals.ensure(accountId, validBeyond, settings.issueWaitMs, "read")).key;
+    },
+
+    /** For the refresh job: make the account's approval key good beyond `validBeyond`, never waiting. */
+    refreshApprovalKey(accountId: number, validBeyond: Date) {
+      return approvals.ensure(accountId, validBeyond, 0, "refresh");
     },
 
     /** For the refresh job: make the account's token good beyond `validBeyond`, never waiting. */

@@ -340,3 +340,17 @@ export async function possibleTokenHolders(
   `;
   return rows.map((row) => ({ accountId: row.account_id, ciphertext: row.access_token }));
 }
+
+/** The account's current token (the one refreshed at `lastRefreshedAt`) no longer works: the next read issues. */
+export async function markRejected(
+  sql: Db,
+  accountId: number,
+  lastRefreshedAt: Date,
+): Promise<void> {
+  await sql`
+    INSERT INTO securities_token_state (account_id, rejected_token_refreshed_at)
+    VALUES (${accountId}, ${lastRefreshedAt})
+    ON CONFLICT (account_id) DO UPDATE
+      SET rejected_token_refreshed_at = EXCLUDED.rejected_token_refreshed_at, next_attempt_at = NULL
+  `;
+}

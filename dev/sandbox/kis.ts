@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { formatKoreaTime } from "../../core/brokers";
 import {
   type Answer,
@@ -12,6 +13,7 @@ import { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, type TokenVerdict } from ".
 
 const TOKEN_PATH = "/oauth2/tokenP";
 const REVOKE_PATH = "/oauth2/revokeP";
+const APPROVAL_PATH = "/oauth2/Approval";
 const PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price";
 const ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash";
 const PRICE_TR_ID = "FHKST01010100";
@@ -70,6 +72,20 @@ function issue(request: BrokerRequest, context: BrokerContext): Answer {
         Math.floor((record.expiresAt - now) / 1000) + context.config.kisExpiresInSkewSeconds,
     },
   };
+}
+
+/**
+ * The websocket approval key: `{grant_type, appkey, secretkey}`, the app
+ * secret in `secretkey` (a body sending `appsecret` instead, as at tokenP, is
+ * refused as a missing secret). A new key every time, valid 24 hours.
+ */
+function approval(request: BrokerRequest, context: BrokerContext): Answer {
+  const { grant_type, appkey, secretkey } = request.body;
+  const refused = credentialsError(context, appkey, secretkey);
+  if (refused) return refused;
+  if (grant_type !== "client_credentials") return gatewayError(context, "EGW00002");
+  context.state.stats.approvalKeys.issued += 1;
+  return { status: 200, body: { approval_key: randomUUID() } };
 }
 
 function revoke(request: BrokerRequest, context: BrokerContext): Answer {
@@ -206,7 +222,8 @@ function counted(request: BrokerRequest, context: BrokerContext, answer: Answer)
 
 /** KIS Developers: tokenP, revokeP, a quotation and the cash order, each call checking token, app key, limit and tr_id. */
 export const kisSandbox: SandboxBroker = {
-  isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
+  isTokenEndpoint: (request) =>
+    request.path === TOKEN_PATH || request.path === REVOKE_PATH || request.path === APPROVAL_PATH,
 
   rateLimitAnswer(request) {
     return request.path === TOKEN_PATH ? kisError("EGW00133", true) : kisError("EGW00201", false);
@@ -215,6 +232,8 @@ export const kisSandbox: SandboxBroker = {
   handle(request, context) {
     if (request.method === "POST" && request.path === TOKEN_PATH) return issue(request, context);
     if (request.method === "POST" && request.path === REVOKE_PATH) return revoke(request, context);
+    if (request.method === "POST" && request.path === APPROVAL_PATH)
+      return approval(request, context);
     if (request.method === "GET" && request.path === PRICE_PATH)
       return counted(request, context, inquirePrice(request, context));
     if (request.method === "POST" && request.path === ORDER_PATH)

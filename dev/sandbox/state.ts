@@ -29,6 +29,8 @@ export interface SandboxStats {
     total: number;
     /** Distinct tokens created. */
     newTokens: number;
+    /** KakaoTalk messages KIS would send the owner: one per successful real-account issue, same-token answers included. */
+    kakaoTalk: number;
     /** Successful issue answers per app key. */
     byAppKey: Record<string, number>;
     byEnvironment: Record<Broker, Record<BrokerEnvironment, number>>;
@@ -39,6 +41,8 @@ export interface SandboxStats {
     /** Tokens revoked by revokeAll() (early revocation, as after maintenance). */
     early: number;
   };
+  /** KIS websocket approval keys handed out (POST /oauth2/Approval). */
+  approvalKeys: { issued: number };
   /** Error answers the brokers' own rules produced, by broker code (EGW00133, 8005, …); injected faults are not counted here. */
   rejections: { total: number; byCode: Record<string, number> };
   /** Injected faults by kind. */
@@ -59,10 +63,12 @@ export function emptyStats(): SandboxStats {
     issued: {
       total: 0,
       newTokens: 0,
+      kakaoTalk: 0,
       byAppKey: {},
       byEnvironment: { KIS: { real: 0, paper: 0 }, KIWOOM: { real: 0, paper: 0 } },
     },
     revoked: { total: 0, early: 0 },
+    approvalKeys: { issued: 0 },
     rejections: { total: 0, byCode: {} },
     faults: { timeout: 0, server_error: 0, rate_limit: 0 },
     calls: { total: 0, byEndpoint: {}, byCode: {} },
@@ -205,6 +211,7 @@ export class SandboxState {
   }
 
   recordIssue(broker: Broker, environment: BrokerEnvironment, appKey: string): void {
+    if (broker === "KIS" && environment === "real") this.stats.issued.kakaoTalk += 1;
     this.keyState(broker, environment, appKey).lastIssueAt = this.now();
     const issued = this.stats.issued;
     issued.total += 1;

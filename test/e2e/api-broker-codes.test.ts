@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { PROBLEM_BASE, problemSchema } from "../../core/api";
+import { PROBLEM_BASE, problemSchema, websocketKeySchema } from "../../core/api";
 import { startTestServer, type TestServer } from "../support/server";
 
 /** Issue 9's "done when", end to end: the API over the broker sandbox speaking the brokers' real shapes. */
@@ -45,7 +45,10 @@ async function tokenProblem(id: number, status: number, slug: string) {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { TOKEN_ISSUE_WAIT_MS: "0" } });
+  server = await startTestServer({
+    env: { TOKEN_ISSUE_WAIT_MS: "0" },
+    keys: { "ws-reader": ["tokens:read"], "accounts-only": ["accounts:read"] },
+  });
 });
 
 afterAll(async () => {
@@ -92,5 +95,66 @@ describe("broker codes reach the caller as problems that say what to do", () => 
     } finally {
       server.sandbox.sandbox.configure({ kisRegisteredIps: [] });
     }
+  });
+});
+
+describe("GET /accounts/{id}/websocket-key", () => {
+  test("a KIS account gets its approval key, issued once and served from cache; reads are logged with the key id, never the key", async () => {
+    const id = await create(account("KIS", "paper", unique("PS")));
+    const before = server.sandbox.sandbox.stats().approvalKeys.issued;
+    const read = () =>
+      server.call(`/accounts/${id}/websocket-key`, { key: server.keys["ws-reader"] });
+    const first = await read();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("cache-control")).toBe("no-store");
+    const body = websocketKeySchema.parse(await first.json());
+    expect(Date.parse(body.expires_at)).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+    const again = websocketKeySchema.parse(await (await read()).json());
+    expect(again).toEqual(body);
+    expect(server.sandbox.sandbox.stats().approvalKeys.issued).toBe(before + 1);
+
+    const reads = server
+      .logs()
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.event === "websocket_key_read" && line.account_id === id);
+    expect(reads).toHaveLength(2);
+    expect(reads[0]).toMatchObject({ key_id: "ws-reader" });
+    expect(server.logs()).not.toContain(body.approval_key);
+  });
+
+  test("changing the account's credentials removes the key: the next read issues a new one", async () => {
+    const id = await create(account("KIS", "paper", unique("PS")));
+    const first = websocketKeySchema.parse(
+      await (await server.call(`/accounts/${id}/websocket-key`)).json(),
+    );
+    const patched = await server.call(`/accounts/${id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ api_key: unique("PS"), api_secret: unique("secret-") }),
+    });
+    expect(patched.status).toBe(200);
+    const next = websocketKeySchema.parse(
+      await (await server.call(`/accounts/${id}/websocket-key`)).json(),
+    );
+    expect(next.approval_key).not.toBe(first.approval_key);
+  });
+
+  test("a Kiwoom account gets 409 websocket_key_not_supported: its websocket uses the access token", async () => {
+    const id = await create(account("KIWOOM", "paper", unique("kw-")));
+    const response = await server.call(`/accounts/${id}/websocket-key`);
+    expect(response.status).toBe(409);
+    const problem = problemSchema.parse(await response.json());
+    expect(problem.code).toBe("websocket_key_not_supported");
+    expect(problem.detail).toContain(`GET /accounts/${id}/token`);
+  });
+
+  test("needs tokens:read", async () => {
+    const id = await create(account("KIS", "paper", unique("PS")));
+    const response = await server.call(`/accounts/${id}/websocket-key`, {
+      key: server.keys["accounts-only"],
+    });
+    expect(response.status).toBe(403);
   });
 });

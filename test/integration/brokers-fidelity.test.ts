@@ -147,7 +147,7 @@ describe("Kiwoom's real error shapes over HTTP", () => {
     const { problem } = toProblem(error);
     expect(problem.code).toBe("broker_wrong_environment");
     expect(problem.detail).toContain("real and mock (paper) keys are mixed up");
-    expect(problem.detail).toContain("Kiwoom's mock (모의투자) host");
+    expect(problem.detail).toContain("Kiwoom's mock/paper host");
   });
 
   it("8031: a real token on the mock host is a token rejection that names the environment", async () => {

@@ -8,6 +8,8 @@ import {
   type Broker,
   BrokerError,
   type BrokerRegistry,
+  classifyKisAnswer,
+  classifyKiwoomAnswer,
   createBrokerRegistry,
   isTokenRejection,
   parseBrokerSettings,
@@ -18,10 +20,12 @@ import { manualClock } from "../support/sandbox";
 interface Fixture {
   description: string;
   broker: Broker;
-  operation: "issue" | "revoke" | "call";
+  operation: "issue" | "revoke" | "call" | "approval";
   response: { status: number; body: unknown; headers?: Record<string, string> };
   expect: {
     token?: { accessToken: string; tokenType: string; expiresAt: string; expiresIn: number };
+    approvalKey?: string;
+    expiresAt?: string;
     resolves?: boolean;
     noError?: boolean;
     error?: string;
@@ -125,6 +129,10 @@ async function run(name: string, fixture: Fixture): Promise<unknown> {
   const client = registry.get(fixture.broker);
   if (fixture.operation === "issue") return client.issueToken(CREDENTIALS);
   if (fixture.operation === "revoke") return client.revokeToken(CREDENTIALS, ACCESS_TOKEN);
+  if (fixture.operation === "approval") {
+    if (!client.issueApprovalKey) throw new Error(`${fixture.broker} has no approval key`);
+    return client.issueApprovalKey(CREDENTIALS);
+  }
   const response = await fetch(`${baseUrl}/f/${name}/api`, {
     method: "POST",
     signal: AbortSignal.timeout(2000),
@@ -184,6 +192,11 @@ describe("adapters read every recorded broker answer", () => {
         expect((token.expiresAt as Date).toISOString()).toBe(expected.token.expiresAt);
         expect(token.expiresIn).toBe(expected.token.expiresIn);
         expect((token.issuedAt as Date).toISOString()).toBe("2025-01-06T00:30:00.000Z");
+      } else if (expected.approvalKey) {
+        expect(failure).toBeUndefined();
+        const approval = outcome as { approvalKey: string; expiresAt: Date };
+        expect(approval.approvalKey).toBe(expected.approvalKey);
+        expect(approval.expiresAt.toISOString()).toBe(expected.expiresAt);
       } else if (expected.resolves || expected.noError) {
         expect(failure).toBeUndefined();
       } else {
@@ -203,7 +216,8 @@ describe("adapters read every recorded broker answer", () => {
           // The exported classifier says the same as the adapter.
           const response = fixture.response;
           const body = typeof response.body === "string" ? undefined : response.body;
-          expect(registryFor(name).classify(fixture.broker, response.status, body)).toEqual({
+          const classify = fixture.broker === "KIS" ? classifyKisAnswer : classifyKiwoomAnswer;
+          expect(classify(response.status, body)).toEqual({
             code: expected.brokerCode,
             kind: expected.codeKind,
           });
@@ -227,15 +241,18 @@ describe("adapters read every recorded broker answer", () => {
         const request = seen.get(name);
         expect(request?.method).toBe("POST");
         expect(request?.headers["content-type"]).toMatch(/^application\/json;\s?charset=UTF-8$/i);
-        const secretField = fixture.broker === "KIS" ? "appsecret" : "secretkey";
+        // KIS's approval endpoint takes the secret as `secretkey`, its token endpoints as `appsecret`.
+        const secretField =
+          fixture.broker === "KIS" && fixture.operation !== "approval" ? "appsecret" : "secretkey";
         expect(request?.body.appkey).toBe(CREDENTIALS.appKey);
         expect(request?.body[secretField]).toBe(CREDENTIALS.appSecret);
+        if (fixture.operation === "approval") expect(request?.body).not.toHaveProperty("appsecret");
         const paths = {
-          KIS: { issue: "/oauth2/tokenP", revoke: "/oauth2/revokeP" },
-          KIWOOM: { issue: "/oauth2/token", revoke: "/oauth2/revoke" },
+          KIS: { issue: "/oauth2/tokenP", revoke: "/oauth2/revokeP", approval: "/oauth2/Approval" },
+          KIWOOM: { issue: "/oauth2/token", revoke: "/oauth2/revoke", approval: "" },
         };
         expect(request?.path).toBe(paths[fixture.broker][fixture.operation]);
-        if (fixture.operation === "issue")
+        if (fixture.operation !== "revoke")
           expect(request?.body.grant_type).toBe("client_credentials");
         else expect(request?.body.token).toBe(ACCESS_TOKEN);
         if (fixture.broker === "KIWOOM") {

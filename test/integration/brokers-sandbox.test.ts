@@ -179,7 +179,8 @@ describe("Kiwoom against the sandbox", () => {
   it("issues a token whose expiry comes from expires_dt and works where it was issued", async () => {
     const test = await sandbox();
     const token = await test.brokers.get("KIWOOM").issueToken(creds("paper", "kw-a"));
-    expect(token.tokenType).toBe("bearer");
+    // Kiwoom sends "bearer"; callers build `Authorization: <type> <token>` and Kiwoom's samples send Bearer.
+    expect(token.tokenType).toBe("Bearer");
     expect(token.expiresAt.getTime()).toBe(test.clock.now().getTime() + 24 * HOUR);
     expect(token.expiresIn).toBe(86_400);
     expect(await useToken(test, "KIWOOM", "paper", token.accessToken, "kw-a")).toBeUndefined();

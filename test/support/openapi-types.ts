@@ -97,7 +97,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Issue a new token now (within the broker's issuance pace). */
+        /** Issue a new token now (within the broker's issuance pace). KIS: the current token is revoked first; 409 token_not_renewed if the broker still hands it back. */
         post: operations["refreshToken"];
         delete?: never;
         options?: never;
@@ -116,6 +116,23 @@ export interface paths {
         put?: never;
         /** Report that the broker rejected the token; the next read issues a fresh one, once. */
         post: operations["invalidateToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/{id}/websocket-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The KIS websocket approval key of a securities account (issued if needed, cached, renewed before expiry). A secret: every read is logged with the caller's key id. Kiwoom accounts get 409: Kiwoom's websocket uses the access token. */
+        get: operations["getWebsocketKey"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -302,6 +319,12 @@ export interface components {
                     [key: string]: string | number | boolean | null;
                 };
             };
+        };
+        /** @description A KIS websocket approval key, sent once in the websocket's connect message; valid 24 hours. */
+        WebsocketKey: {
+            approval_key: string;
+            /** Format: date-time */
+            expires_at: string;
         };
     };
     responses: never;
@@ -1049,6 +1072,110 @@ export interface operations {
             };
             /** @description A bug; logged. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebsocketKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account id, a positive 32-bit integer. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The approval key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebsocketKey"];
+                };
+            };
+            /** @description Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the route's scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account is not a securities account with an app key and secret. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; logged. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker rejected the request; broker_code says why. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -15,5 +15,6 @@ export const EXPECTED_ROUTES: [method: string, path: string, scope: string | nul
   ["GET", "/accounts/{id}/token", "tokens:read"],
   ["POST", "/accounts/{id}/token/refresh", "tokens:write"],
   ["POST", "/accounts/{id}/token/invalidate", "tokens:write"],
+  ["GET", "/accounts/{id}/websocket-key", "tokens:read"],
   ["GET", "/tokens/status", "accounts:read"],
 ];

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type BundledFunction,
@@ -36,4 +39,31 @@ describe("bundle measurement", () => {
       ).toBeLessThan(OWN_SHARE_GOAL_KB);
     },
   );
+});
+
+describe("the indentation plugin", () => {
+  it("drops line indentation of core sources, keeping every newline (a SQL -- comment still ends there)", async () => {
+    const { trimTemplateIndentation } = await import("../../infra/esbuild-plugins.mjs");
+    const dir = await mkdtemp(join(tmpdir(), "indent-"));
+    const file = join(dir, "core", "query.ts");
+    await mkdir(join(dir, "core"));
+    await writeFile(
+      file,
+      "const q = sql`\n    SELECT 1 -- one\n      FROM t\n`;\n\tconst m = `a\n   b`;\n",
+    );
+    let load:
+      | ((args: { path: string }) => Promise<{ contents: string; loader: string }>)
+      | undefined;
+    trimTemplateIndentation.setup({
+      onLoad: (_options: unknown, callback: typeof load) => {
+        load = callback;
+      },
+    } as never);
+    const loaded = await load?.({ path: file });
+    expect(loaded).toEqual({
+      contents: "const q = sql`\nSELECT 1 -- one\nFROM t\n`;\nconst m = `a\nb`;\n",
+      loader: "ts",
+    });
+    await rm(dir, { recursive: true, force: true });
+  });
 });
