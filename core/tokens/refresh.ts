@@ -204,8 +204,17 @@ export async function refreshDueTokens(
     const ready: number[] = [];
     let next = 0;
     try {
+      const startReady = () => {
+        while (running.size < lanes && ready.length > 0) {
+          const accountId = ready.shift() as number;
+          const lane: Promise<void> = refreshOne(accountId).finally(() => running.delete(lane));
+          running.add(lane);
+        }
+      };
       for (;;) {
         if (clock.now().getTime() >= stopStartingAt) break;
+        // A free lane starts on an account claimed ahead first; the next claim overlaps its work.
+        startReady();
         const want = lanes + ahead - running.size - ready.length;
         if (want > 0 && next < order.length) {
           const batch = order.slice(next, next + want);
@@ -217,11 +226,7 @@ export async function refreshDueTokens(
             const taken = new Set(claimed);
             await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
           }
-        }
-        while (running.size < lanes && ready.length > 0) {
-          const accountId = ready.shift() as number;
-          const lane: Promise<void> = refreshOne(accountId).finally(() => running.delete(lane));
-          running.add(lane);
+          startReady();
         }
         if (ready.length === 0 && next >= order.length) break;
         if (running.size >= lanes) await Promise.race(running);
