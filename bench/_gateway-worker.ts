@@ -25,6 +25,8 @@ let first = Number.POSITIVE_INFINITY;
 let last = 0;
 // Wait for the go signal so every process starts hammering together.
 await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
+// Stop reading stdin, or it would keep this process alive after the run.
+process.stdin.destroy();
 const start = performance.now();
 const deadline = start + Number(env.BENCH_DURATION_MS);
 await Promise.all(
@@ -56,3 +58,4 @@ await Promise.all(
 );
 console.log(JSON.stringify({ codes, first, last }));
 await runtime.close();
+process.exit(0);
