@@ -22,6 +22,7 @@ export async function openDevDatabase(options: {
   port?: number;
 }): Promise<DevDatabase> {
   if (options.databaseUrl) {
+    checkDatabaseUrl(options.databaseUrl);
     return { url: options.databaseUrl, kind: "external", stop: async () => {} };
   }
   const server = await startEmbeddedPostgres({
@@ -38,4 +39,23 @@ export async function openDevDatabase(options: {
   const url = new URL(server.url);
   url.pathname = `/${DATABASE_NAME}`;
   return { url: url.toString(), kind: "embedded", stop: server.stop };
+}
+
+/**
+ * Refuses a DATABASE_URL postgres.js could not use, in one sentence naming
+ * the setting (postgres.js would say only "Invalid URL"). The URL may carry a
+ * password, so the message never repeats it.
+ */
+export function checkDatabaseUrl(raw: string): void {
+  const rule =
+    "DATABASE_URL must be a URL like postgres://user:password@host:5432/database (or unset for the embedded Postgres).";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(rule);
+  }
+  if ((url.protocol !== "postgres:" && url.protocol !== "postgresql:") || !url.hostname) {
+    throw new Error(rule);
+  }
 }

@@ -11,6 +11,7 @@ import type { BrokerRegistry, BrokerRegistryDependencies } from "../core/brokers
 import type { Clock } from "../core/clock";
 import { type Cipher, createKeyProvider, type KeyProvider } from "../core/crypto";
 import { createSql, type Sql } from "../core/db";
+import type { BrokerGateway } from "../core/gateway";
 import type { Logger } from "../core/log";
 import { composeService, parseServiceSettings } from "../core/service";
 import type { TokenService } from "../core/tokens";
@@ -40,6 +41,7 @@ export interface LocalRuntime {
   cipher: Cipher;
   brokers: BrokerRegistry;
   tokens: TokenService;
+  gateway: BrokerGateway;
   /** Closes the pool. */
   close(): Promise<void>;
 }
@@ -51,7 +53,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     max: options.maxConnections ?? 10,
     applicationName: "securities-support-api",
   });
-  const { cipher, brokers, tokens } = composeService({
+  const { cipher, brokers, tokens, gateway } = composeService({
     sql,
     keys: options.keys ?? (await createKeyProvider(settings.crypto)),
     settings,
@@ -65,8 +67,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     cipher,
     tokens: tokens satisfies ApiTokenService,
     auth: createAuthenticator(options.apiKeys),
+    gateway,
     logger: options.logger,
     ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
-  return { app, sql, cipher, brokers, tokens, close: () => sql.end({ timeout: 5 }) };
+  return { app, sql, cipher, brokers, tokens, gateway, close: () => sql.end({ timeout: 5 }) };
 }

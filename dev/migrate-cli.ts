@@ -54,7 +54,9 @@ try {
   database = await openDevDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir });
 } catch (error) {
   console.error(
-    `migrate: could not start the embedded Postgres under ${dataDir}/pg: ${(error as Error).message}`,
+    process.env.DATABASE_URL
+      ? `migrate: ${(error as Error).message}`
+      : `migrate: could not start the embedded Postgres under ${dataDir}/pg: ${(error as Error).message}`,
   );
   process.exit(1);
 }

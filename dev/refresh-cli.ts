@@ -82,7 +82,13 @@ function deadClaimsLine(summary: Pick<RefreshSummary, "claimedByDeadRuns" | "dea
 
 const env = process.env;
 const dataDir = env.DATA_DIR || ".data";
-const logger = createLogger({ level: env.LOG_LEVEL ?? "warn" });
+let logger: ReturnType<typeof createLogger>;
+try {
+  logger = createLogger({ level: env.LOG_LEVEL ?? "warn" });
+} catch (error) {
+  console.error(`refresh: ${(error as Error).message}`);
+  process.exit(1);
+}
 try {
   const settings = parseServiceSettings({ ...env, DATA_DIR: dataDir });
   const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });

@@ -29,21 +29,19 @@ const port = readNumber(
   "a port number from 0 to 65535",
 );
 let faults: { latencyMs: number; errorRate: number };
+let logger: ReturnType<typeof createLogger>;
 try {
   faults = parseSandboxSettings(process.env);
+  logger = createLogger({
+    level: process.env.LOG_LEVEL ?? "info",
+    base: { service: "broker-sandbox" },
+  });
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);
 }
 
-const sandbox = await startBrokerSandbox({
-  port,
-  ...faults,
-  logger: createLogger({
-    level: process.env.LOG_LEVEL ?? "info",
-    base: { service: "broker-sandbox" },
-  }),
-});
+const sandbox = await startBrokerSandbox({ port, ...faults, logger });
 
 console.log(`Broker sandbox listening on ${sandbox.url}`);
 for (const [name, value] of Object.entries(sandbox.env)) console.log(`${name}=${value}`);

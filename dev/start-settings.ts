@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { createLogger } from "../core/log";
 import { parseServiceSettings } from "../core/service";
 import { parseLocalApiKey } from "./api-keys-file";
+import { checkDatabaseUrl } from "./database";
 import { parseSandboxSettings } from "./sandbox";
 
 /** Setting a broker URL means: use those brokers, start no sandbox. */
@@ -76,21 +77,6 @@ function whole(
     throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
   }
   return value;
-}
-
-/** The URL may carry a password, so the message never repeats it. */
-function checkDatabaseUrl(raw: string): void {
-  const rule =
-    "DATABASE_URL must be a URL like postgres://user:password@host:5432/database (or unset for the embedded Postgres).";
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(rule);
-  }
-  if ((url.protocol !== "postgres:" && url.protocol !== "postgresql:") || !url.hostname) {
-    throw new Error(rule);
-  }
 }
 
 async function checkHost(host: string): Promise<void> {

@@ -43,7 +43,7 @@ const sql = createSql(await resolveDatabaseConnection(env), {
   applicationName: "securities-support-api",
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
-const { cipher, tokens } = composeService({
+const { cipher, tokens, gateway } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
   settings,
@@ -68,6 +68,7 @@ const app = handleHttpApi(
     cipher,
     tokens,
     auth: createAuthenticator(apiKeys),
+    gateway,
     logger,
     // Copied beside the bundle by the deploy (infra/runtime.ts OPENAPI_COPY).
     openApiDocument: () => readFile(env.OPENAPI_PATH || "openapi.json", "utf8"),

@@ -34,6 +34,38 @@ export const dropUnusedPostgresModules = {
   },
 };
 
+// Hono's class methods `app.mount()` (deprecated), `c.req.parseBody()`
+// (forms and multipart) and `c.html()` import their helpers from their own
+// modules; a class method is never tree-shaken, so all three ship although
+// the service calls none of them (about 3 KB of the API's budget, which the
+// broker gateway needed). Same treatment: stubs that fail loudly.
+
+const HONO_UNUSED = /[\\/]node_modules[\\/]hono[\\/]dist[\\/]utils[\\/](mount|body|html)\.js$/;
+
+const HONO_STUBS = {
+  mount: `export function createMountedRequest() {
+  throw new Error("app.mount() is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+  body: `export function parseBody() {
+  throw new Error("c.req.parseBody() is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+  html: `export const HtmlEscapedCallbackPhase = { Stringify: 1 };
+export function resolveCallback() {
+  throw new Error("c.html() of a callback is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+}`,
+};
+
+/** @type {import("esbuild").Plugin} */
+export const dropUnusedHonoModules = {
+  name: "drop-unused-hono-modules",
+  setup(build) {
+    build.onLoad({ filter: HONO_UNUSED }, (args) => {
+      const which = HONO_UNUSED.exec(args.path)?.[1];
+      return { contents: HONO_STUBS[which], loader: "js" };
+    });
+  },
+};
+
 // Our sources' SQL sits in template literals, which the minifier must keep
 // byte for byte, indentation included: about 1 KB of each bundle that
 // Postgres ignores. This plugin drops the spaces and tabs that start a line
@@ -53,4 +85,65 @@ export const trimTemplateIndentation = {
   },
 };
 
-export default [dropUnusedPostgresModules, trimTemplateIndentation];
+// zod keeps `.meta()` / `.describe()` data (ids and descriptions for the
+// OpenAPI document, which `npm run openapi` builds outside the bundle) in a
+// global registry. Nothing in a function reads it back, so the bundled
+// registry only accepts and forgets (about 0.7 KB).
+
+const ZOD_REGISTRIES = /[\\/]node_modules[\\/]zod[\\/]v4[\\/]core[\\/]registries\.js$/;
+
+const ZOD_REGISTRY_STUB = `export const $output = Symbol("ZodOutput");
+export const $input = Symbol("ZodInput");
+export class $ZodRegistry {
+  add() { return this; }
+  get() { return undefined; }
+  has() { return false; }
+}
+export function registry() { return new $ZodRegistry(); }
+export const globalRegistry = registry();`;
+
+/** @type {import("esbuild").Plugin} */
+export const forgetZodMetadata = {
+  name: "forget-zod-metadata",
+  setup(build) {
+    build.onLoad({ filter: ZOD_REGISTRIES }, () => ({ contents: ZOD_REGISTRY_STUB, loader: "js" }));
+  },
+};
+
+// postgres.js hangs its column-name case transforms (postgres.camel,
+// toPascal, fromKebab…) on its exported function, so they ship although the
+// service sets no `transform` (about 0.9 KB). The tail of its types.js that
+// defines them is swapped for stubs that fail loudly; postgres is pinned, and
+// the marker check below fails the build if that file ever changes shape.
+
+const POSTGRES_TYPES = /[\\/]node_modules[\\/]postgres[\\/]src[\\/]types\.js$/;
+const CASE_TRANSFORMS_START = "export const toCamel = x => {";
+const CASE_TRANSFORMS_STUB = `const caseTransformsNotBundled = () => {
+  throw new Error("postgres.js case transforms are not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+};
+export const toCamel = caseTransformsNotBundled, toPascal = caseTransformsNotBundled,
+  toKebab = caseTransformsNotBundled, fromCamel = caseTransformsNotBundled,
+  fromPascal = caseTransformsNotBundled, fromKebab = caseTransformsNotBundled,
+  camel = {}, pascal = {}, kebab = {};
+`;
+
+/** @type {import("esbuild").Plugin} */
+export const dropPostgresCaseTransforms = {
+  name: "drop-postgres-case-transforms",
+  setup(build) {
+    build.onLoad({ filter: POSTGRES_TYPES }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const start = source.indexOf(CASE_TRANSFORMS_START);
+      if (start < 0) throw new Error(`${args.path} no longer has ${CASE_TRANSFORMS_START}`);
+      return { contents: source.slice(0, start) + CASE_TRANSFORMS_STUB, loader: "js" };
+    });
+  },
+};
+
+export default [
+  dropUnusedPostgresModules,
+  dropPostgresCaseTransforms,
+  dropUnusedHonoModules,
+  forgetZodMetadata,
+  trimTemplateIndentation,
+];

@@ -118,6 +118,7 @@ export function functionEnvironment<T>(
         ...runtimeRole,
         OPENAPI_PATH: OPENAPI_COPY.to,
         ...settings.brokerUrls,
+        ...settings.brokerCalls,
         ...refreshKnobs,
         KMS_KEY_ID: resources.kmsKeyArn,
         API_KEYS_SECRET_ID: resources.apiKeysSecretArn,

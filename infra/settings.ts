@@ -82,7 +82,20 @@ export interface InfraSettings {
   alarmEmail?: string;
   /** Broker base URL overrides; the code defaults to the real hosts. */
   brokerUrls: Partial<Record<BrokerUrlSetting, string>>;
+  /** The gateway's pacing overrides (calls per second per app key, wait bound, jitter); the code has the defaults. */
+  brokerCalls: Partial<Record<BrokerCallSetting, string>>;
 }
+
+/** Passed to the API function as they are; core/brokers settings check them again at start. */
+export const BROKER_CALL_SETTINGS = [
+  "KIS_REAL_CALLS_PER_SECOND",
+  "KIS_PAPER_CALLS_PER_SECOND",
+  "KIWOOM_REAL_CALLS_PER_SECOND",
+  "KIWOOM_PAPER_CALLS_PER_SECOND",
+  "BROKER_CALL_MAX_WAIT_MS",
+  "BROKER_CALL_JITTER_MS",
+] as const;
+export type BrokerCallSetting = (typeof BROKER_CALL_SETTINGS)[number];
 
 export const BROKER_URL_SETTINGS = [
   "KIS_REAL_URL",
@@ -185,6 +198,18 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     brokerUrls[name] = value;
   }
 
+  const brokerCalls: InfraSettings["brokerCalls"] = {};
+  for (const name of BROKER_CALL_SETTINGS) {
+    const value = read(name);
+    if (value === undefined) continue;
+    if (!/^\d{1,6}$/.test(value) || (name.endsWith("_PER_SECOND") && Number(value) < 1)) {
+      throw new Error(
+        `${name} must be a whole number${name.endsWith("_PER_SECOND") ? " of at least 1" : ""}, not "${value}".`,
+      );
+    }
+    brokerCalls[name] = value;
+  }
+
   const settings: InfraSettings = {
     stage,
     production,
@@ -243,6 +268,7 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     logRetention: oneOf("LOG_RETENTION", LOG_RETENTIONS, production ? "3 months" : "1 month"),
     ...(alarmEmail ? { alarmEmail } : {}),
     brokerUrls,
+    brokerCalls,
   };
   checkRefreshCadence(settings.refresh);
   // Refuses, in one sentence, an instance too small for the refresh settings.

@@ -9,6 +9,7 @@ export {
   inactiveAccount,
   listAccounts,
   loadBrokerCredentials,
+  loadVersionedBrokerCredentials,
   type UnreadableAccount,
   type UpdateAccountResult,
   updateAccount,

@@ -318,6 +318,18 @@ export async function loadBrokerCredentials(
   cipher: Cipher,
   accountId: number,
 ): Promise<AccountBrokerCredentials> {
+  return (await loadVersionedBrokerCredentials(sql, cipher, accountId)).credentials;
+}
+
+/**
+ * The same, with the row's `updated_at`: a caller that keeps the decrypted
+ * credentials can tell from it that they changed.
+ */
+export async function loadVersionedBrokerCredentials(
+  sql: Db,
+  cipher: Cipher,
+  accountId: number,
+): Promise<{ credentials: AccountBrokerCredentials; updatedAt: Date }> {
   const [row] = await sql<
     AccountRow[]
   >`SELECT ${sql(COLUMNS)} FROM accounts WHERE id = ${accountId}`;
@@ -332,13 +344,16 @@ export async function loadBrokerCredentials(
   }
   if (!account.isActive) throw inactiveAccount(accountId);
   return {
-    ...credentials,
-    stamp: {
-      exchange: row.exchange,
-      apiKey: row.api_key,
-      apiSecret: row.api_secret,
-      securitiesConfig: row.securities_config,
+    credentials: {
+      ...credentials,
+      stamp: {
+        exchange: row.exchange,
+        apiKey: row.api_key,
+        apiSecret: row.api_secret,
+        securitiesConfig: row.securities_config,
+      },
     },
+    updatedAt: account.updatedAt,
   };
 }
 

@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 // PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
 import { Hono } from "hono/tiny";
 import {
@@ -19,6 +18,7 @@ import type { Authenticator, Caller } from "../auth";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { NotFoundError, ValidationError } from "../errors";
+import type { BrokerGateway } from "../gateway";
 import { type Logger, withLogContext } from "../log";
 import type { TokenService } from "../tokens";
 import {
@@ -29,7 +29,7 @@ import {
   toProblem,
 } from "./problems";
 import { invalidateRequestSchema } from "./request-schemas";
-import { allowedMethods, type OperationId, ROUTES } from "./routes";
+import { allowedMethods, BROKER_PATH_PARAM, type OperationId, ROUTES } from "./routes";
 
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<
@@ -48,6 +48,8 @@ export interface ApiDependencies {
   cipher: Cipher;
   tokens: ApiTokenService;
   auth: Authenticator;
+  /** The brokers' one door (core/gateway). */
+  gateway: BrokerGateway;
   logger: Logger;
   /** Largest accepted request body (default 64 KiB). */
   bodyLimitBytes?: number;
@@ -96,7 +98,7 @@ const MAX_ID = 2_147_483_647;
  * every error becomes a problem document in `onError` / `notFound`.
  */
 export function createApp(deps: ApiDependencies): Hono<AppEnv> {
-  const { sql, cipher, tokens, auth, logger } = deps;
+  const { sql, cipher, tokens, auth, gateway, logger } = deps;
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = new Hono<AppEnv>();
   let openApi: Promise<unknown> | undefined;
@@ -128,15 +130,20 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       "request",
     );
   });
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw new PayloadTooLargeError(limit);
-      },
-    }),
-  );
+  // The body limit, smaller than hono/body-limit (bundle budget): a declared
+  // length is checked before anything is read; a chunked body is read (Hono
+  // keeps it for the handler) and measured.
+  app.use("*", async (c, next) => {
+    const declared = c.req.header("content-length");
+    const size =
+      declared !== undefined && !c.req.header("transfer-encoding")
+        ? Number(declared)
+        : c.req.raw.body
+          ? (await c.req.arrayBuffer()).byteLength
+          : 0;
+    if (size > limit) throw new PayloadTooLargeError(limit);
+    await next();
+  });
 
   const handlers: Record<OperationId, Handler> = {
     async getHealth(c) {
@@ -272,10 +279,36 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     async getTokenStatus(c) {
       return c.json(await tokens.status());
     },
+    callBrokerGet: callBroker,
+    callBrokerPost: callBroker,
+    async getBrokerCallStatus(c) {
+      return c.json(await gateway.status());
+    },
   };
 
+  async function callBroker(c: Context<AppEnv>): Promise<Response> {
+    const id = accountId(c);
+    const method = c.req.method === "POST" ? "POST" : "GET";
+    const { path } = c.req;
+    const query = c.req.url.indexOf("?");
+    // The body goes on as it is: the broker judges its own request (and answers its own error).
+    const body = method === "POST" ? (await c.req.text()) || undefined : undefined;
+    const answer = await gateway.call({
+      accountId: id,
+      method,
+      target: path.slice(path.indexOf("/broker/") + 7) + (query < 0 ? "" : c.req.url.slice(query)),
+      header: (name) => c.req.header(name),
+      body,
+      keyId: c.get("caller")?.keyId,
+    });
+    return new Response(answer.body, {
+      status: answer.status,
+      headers: { ...answer.headers, "cache-control": "no-store" },
+    });
+  }
+
   for (const route of ROUTES) {
-    const path = route.path.replace(/\{(\w+)\}/g, ":$1");
+    const path = route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
     const handler = handlers[route.operationId];
     const scope = route.scope;
     app.on(route.method, path, async (c) => {

@@ -1,9 +1,12 @@
 import * as z from "zod/mini";
 import { createAccountSchema, updateAccountSchema } from "../accounts";
 import { SCOPES } from "../auth";
-import { type OperationId, ROUTES, type RouteSpec } from "./routes";
+import { BROKER_PATH_PARAM, type OperationId, ROUTES, type RouteSpec } from "./routes";
 import {
   accountListSchema,
+  brokerAnswerSchema,
+  brokerCallBodySchema,
+  brokerCallStatusSchema,
   healthSchema,
   invalidateRequestSchema,
   invalidateResponseSchema,
@@ -15,6 +18,13 @@ import {
   websocketKeySchema,
 } from "./schemas";
 
+// The request schema the app parses with carries no metadata of its own (it
+// would ship in the Lambda bundle): the document names and describes it here.
+z.globalRegistry.add(invalidateRequestSchema, {
+  id: "InvalidateRequest",
+  description:
+    "Optional. With access_token, only that token is invalidated (a stale report about an older token changes nothing).",
+});
 /**
  * How each route is documented. Kept apart from the route table, which the
  * app bundles: the document is prebuilt (`npm run openapi`), so none of this
@@ -27,7 +37,24 @@ interface RouteDoc {
   response: { status: number; description: string; schema?: z.ZodMiniType };
   /** Problem statuses this route can answer besides the common ones (401, 403, 413, 500). */
   errors: number[];
+  /** Request headers the route reads. */
+  headers?: { name: string; description: string }[];
 }
+
+const BROKER_HEADERS: RouteDoc["headers"] = [
+  {
+    name: "tr_id",
+    description:
+      "KIS transaction id (FHKST01010100, TTTC0012U…). For a paper account a real trading id (T, J, C…) is sent as its V twin; quote ids pass unchanged.",
+  },
+  { name: "tr_cont", description: "KIS paging: N for the next page." },
+  { name: "custtype", description: "KIS customer type, P (default) or B." },
+  { name: "hashkey", description: "KIS hashkey of an order body (optional)." },
+  { name: "gt_uid", description: "KIS global transaction id (optional)." },
+  { name: "api-id", description: "Kiwoom TR id (ka10001, kt10000…)." },
+  { name: "cont-yn", description: "Kiwoom paging: Y for the next page." },
+  { name: "next-key", description: "Kiwoom paging key from the previous answer." },
+];
 
 const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
   getHealth: {
@@ -105,7 +132,7 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
   },
   getToken: {
     summary:
-      "A valid broker access token for a securities account (issued if needed). The only route that returns a secret.",
+      "A valid broker access token for a securities account (issued if needed). The only route that returns a secret. Serves only callers whose own IP is registered with the broker; it can never serve Kiwoom to another host (Kiwoom binds a token to the IP that issued it, 8010): call the broker through /accounts/{id}/broker/… instead.",
     response: { status: 200, description: "The token.", schema: tokenSchema },
     errors: [400, 404, 409, 502, 503],
   },
@@ -128,6 +155,37 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
       schema: invalidateResponseSchema,
     },
     errors: [400, 404, 409],
+  },
+  callBrokerGet: {
+    summary:
+      "Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. GET is for the broker's GET endpoints (KIS quotations).",
+    headers: BROKER_HEADERS,
+    response: {
+      status: 200,
+      description:
+        "The broker's answer with its own status (which may be an error of the broker's).",
+      schema: brokerAnswerSchema,
+    },
+    errors: [400, 404, 409, 429, 502, 503, 504],
+  },
+  callBrokerPost: {
+    summary:
+      "Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. POST carries the broker's JSON body (KIS orders, every Kiwoom call).",
+    headers: BROKER_HEADERS,
+    body: { schema: brokerCallBodySchema, required: false },
+    response: {
+      status: 200,
+      description:
+        "The broker's answer with its own status (which may be an error of the broker's).",
+      schema: brokerAnswerSchema,
+    },
+    errors: [400, 404, 409, 429, 502, 503, 504],
+  },
+  getBrokerCallStatus: {
+    summary:
+      "Calls through the broker gateway per account: counts and the last broker error. Needs accounts:read.",
+    response: { status: 200, description: "Call status.", schema: brokerCallStatusSchema },
+    errors: [],
   },
   getWebsocketKey: {
     summary:
@@ -152,8 +210,10 @@ const COMMON_ERRORS: Record<number, string> = {
   409: "The account is not a securities account with an app key and secret.",
   413: "Body over the size limit.",
   500: "A bug; logged.",
+  429: "The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent.",
   502: "The broker rejected the request; broker_code says why.",
   503: "The broker is rate limiting (Retry-After) or unavailable, or a dependency is down.",
+  504: "The broker did not answer in time.",
 };
 
 /**
@@ -247,6 +307,26 @@ function operation(
       required: true,
       description: "The account id, a positive 32-bit integer.",
       schema: { type: "integer", minimum: 1, maximum: 2147483647 },
+    });
+  }
+  if (route.path.includes(BROKER_PATH_PARAM)) {
+    parameters.push({
+      name: "broker_path",
+      in: "path",
+      required: true,
+      description:
+        "The broker's REST path (several segments) and query, e.g. uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930 or api/dostk/stkinfo.",
+      schema: { type: "string" },
+      allowReserved: true,
+    });
+  }
+  for (const header of doc.headers ?? []) {
+    parameters.push({
+      name: header.name,
+      in: "header",
+      required: false,
+      description: header.description,
+      schema: { type: "string" },
     });
   }
   for (const q of doc.query ?? []) {

@@ -1,6 +1,12 @@
 import { ApiKeyStoreError, AuthenticationError, ForbiddenError } from "../auth";
-import { type BrokerCodeKind, BrokerError, BrokerRateLimitedError } from "../brokers";
+import {
+  type BrokerCodeKind,
+  BrokerError,
+  BrokerRateLimitedError,
+  BrokerUnavailableError,
+} from "../brokers";
 import { ServiceError, ValidationError } from "../errors";
+import { CallPaceExceededError } from "../gateway";
 
 /** Every problem `type` starts with this; the slugs after it are part of the API contract. */
 export const PROBLEM_BASE = "https://securities-support/problems/";
@@ -134,12 +140,14 @@ export function toProblem(error: unknown): ProblemResponse {
   }
   if (error instanceof ServiceError && error.kind === "rate_limited" && hasRetryAfter(error)) {
     // We hold back for the broker's pace (or another process's issuance): nothing was sent.
+    // The gateway's own call pace refusing means the callers are too fast together: 429.
     const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    const ours = error instanceof CallPaceExceededError;
     return known(
       problem(
-        "broker-rate-limited",
-        "Broker rate limit",
-        503,
+        ours ? "too-many-requests" : "broker-rate-limited",
+        ours ? "Too many requests" : "Broker rate limit",
+        ours ? 429 : 503,
         `${sentence(error.message)} Retry after ${seconds} s.`,
         {
           code: error.code,
@@ -254,7 +262,11 @@ const BROKER_ADVICE: Record<BrokerCodeKind, [string, number, string]> = {
 
 /** A broker's refusal as a problem: what happened (the error's message), then what to do. */
 function brokerProblem(error: BrokerError): ProblemResponse {
-  const [slug, status, advice] = BROKER_ADVICE[error.codeKind];
+  // A broker that did not answer in time is a gateway timeout, whatever the call was.
+  const [slug, status, advice] =
+    error instanceof BrokerUnavailableError && error.reason === "timeout"
+      ? (["broker-timeout", 504, "Try again shortly."] as const)
+      : BROKER_ADVICE[error.codeKind];
   const seconds =
     error instanceof BrokerRateLimitedError
       ? Math.max(1, Math.ceil(error.retryAfterMs / 1000))

@@ -2,6 +2,9 @@ import type { Scope } from "../auth";
 
 export type Method = "GET" | "POST" | "PATCH" | "DELETE";
 
+/** The one path parameter that spans several segments: the broker's own path and query. */
+export const BROKER_PATH_PARAM = "{broker_path}";
+
 /** One route of the public contract: what the app registers. Its documentation is in openapi.ts. */
 export interface RouteSpec {
   operationId: string;
@@ -51,6 +54,24 @@ export const ROUTES = [
     scope: "tokens:read",
   },
   { operationId: "getTokenStatus", method: "GET", path: "/tokens/status", scope: "accounts:read" },
+  {
+    operationId: "callBrokerGet",
+    method: "GET",
+    path: `/accounts/{id}/broker/${BROKER_PATH_PARAM}`,
+    scope: "broker:call",
+  },
+  {
+    operationId: "callBrokerPost",
+    method: "POST",
+    path: `/accounts/{id}/broker/${BROKER_PATH_PARAM}`,
+    scope: "broker:call",
+  },
+  {
+    operationId: "getBrokerCallStatus",
+    method: "GET",
+    path: "/broker/status",
+    scope: "accounts:read",
+  },
 ] as const satisfies readonly RouteSpec[];
 
 export type OperationId = (typeof ROUTES)[number]["operationId"];

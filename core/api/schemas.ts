@@ -125,6 +125,50 @@ export const tokenStatusSchema = z
   })
   .check(z.meta({ id: "TokenStatus" }));
 
+export const brokerCallBodySchema = z.record(z.string(), z.unknown()).check(
+  z.meta({
+    id: "BrokerCallBody",
+    description:
+      'The broker\'s own JSON request body, sent on unchanged (KIS order-cash {"CANO", "ACNT_PRDT_CD", "PDNO", …}; Kiwoom {"stk_cd": "005930"}).',
+  }),
+);
+
+export const brokerAnswerSchema = z.record(z.string(), z.unknown()).check(
+  z.meta({
+    id: "BrokerAnswer",
+    description:
+      "The broker's JSON answer, unchanged, with the broker's HTTP status (KIS rt_cd/msg_cd/msg1/output; Kiwoom return_code/return_msg and fields). Paging headers come back too: tr_cont, tr_id, gt_uid (KIS); api-id, cont-yn, next-key (Kiwoom).",
+  }),
+);
+
+export const brokerCallStatusSchema = z
+  .object({
+    accounts: z.array(
+      z.object({
+        account_id: z.number(),
+        calls: z.number(),
+        failed_calls: z
+          .number()
+          .check(
+            z.meta({ description: "Calls the broker answered with an error, or did not answer." }),
+          ),
+        last_call_at: z.nullable(isoTime),
+        last_error: z.nullable(
+          z.object({
+            at: isoTime,
+            status: z
+              .number()
+              .check(z.meta({ description: "The broker's HTTP status; 0: no answer." })),
+            broker_code: z.nullable(z.string()),
+            path: z.string(),
+          }),
+        ),
+      }),
+    ),
+    totals: z.object({ calls: z.number(), failed_calls: z.number() }),
+  })
+  .check(z.meta({ id: "BrokerCallStatus" }));
+
 export const healthSchema = z
   .object({
     status: z.enum(["ok", "degraded"]),

@@ -7,6 +7,7 @@ export const SCOPES = [
   "accounts:write",
   "tokens:read",
   "tokens:write",
+  "broker:call",
   "admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];

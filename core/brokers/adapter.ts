@@ -24,6 +24,8 @@ export interface BrokerAdapter {
   readonly defaultBaseUrls: Record<BrokerEnvironment, string>;
   /** Issue pace per app key: the default, and the floor a setting may not go below. */
   readonly minIssueInterval: { defaultMs: number; floorMs: number };
+  /** Calls per second per app key the gateway allows by default (`${prefix}_REAL_CALLS_PER_SECOND`…). */
+  readonly callsPerSecond: Record<BrokerEnvironment, number>;
   createClient(context: AdapterContext): BrokerClient;
   /**
    * Turn any answer from this broker (token endpoints or API calls) into a

@@ -32,20 +32,28 @@ export async function postJson(
     answer = await context.post(url, JSON.stringify(payload), headers, context.timeoutMs);
   } catch (error) {
     // The transport's error names only the address and the failure, never the body we sent.
-    if (isTimeout(error)) {
-      throw new BrokerUnavailableError(`${broker} did not answer within ${context.timeoutMs} ms.`, {
+    throw brokerUnreachable(broker, error, context.timeoutMs);
+  }
+  return { status: answer.status, headers: answer.headers, body: parseJson(answer.text) };
+}
+
+/** A transport failure (timeout or network) as the broker error it means. */
+export function brokerUnreachable(
+  broker: Broker,
+  error: unknown,
+  timeoutMs: number,
+): BrokerUnavailableError {
+  return isTimeout(error)
+    ? new BrokerUnavailableError(`${broker} did not answer within ${timeoutMs} ms.`, {
         broker,
         reason: "timeout",
         cause: error,
+      })
+    : new BrokerUnavailableError(`${broker} could not be reached.`, {
+        broker,
+        reason: "network",
+        cause: error,
       });
-    }
-    throw new BrokerUnavailableError(`${broker} could not be reached.`, {
-      broker,
-      reason: "network",
-      cause: error,
-    });
-  }
-  return { status: answer.status, headers: answer.headers, body: parseJson(answer.text) };
 }
 
 function isTimeout(error: unknown): boolean {
@@ -57,7 +65,8 @@ function isTimeout(error: unknown): boolean {
   );
 }
 
-function parseJson(text: string): unknown {
+/** The JSON a text holds; undefined when it is empty or not JSON. */
+export function parseJson(text: string): unknown {
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);

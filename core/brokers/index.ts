@@ -17,7 +17,7 @@ export {
   isTokenRejection,
   type UnavailableReason,
 } from "./errors";
-export type { BrokerResponse } from "./http";
+export { type BrokerResponse, brokerUnreachable, parseJson } from "./http";
 export { bearerType } from "./issued-token";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
@@ -35,7 +35,13 @@ export {
   DEFAULT_BROKER_TIMEOUT_MS,
   parseBrokerSettings,
 } from "./settings";
-export { type JsonPost, postJsonOverHttp, type RawAnswer } from "./transport";
+export {
+  type BrokerSend,
+  type JsonPost,
+  postJsonOverHttp,
+  type RawAnswer,
+  sendOverHttp,
+} from "./transport";
 export {
   type ApprovalKey,
   BROKER_ENVIRONMENTS,

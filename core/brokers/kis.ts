@@ -208,6 +208,8 @@ export const kisAdapter: BrokerAdapter = {
   },
   // KIS allows one issue per minute per app key (EGW00133); a setting may slow it, never speed it.
   minIssueInterval: { defaultMs: 60_000, floorMs: 60_000 },
+  // What clients use (BROKERS.md): KIS publishes no figure; EGW00201 above it.
+  callsPerSecond: { real: 20, paper: 2 },
   createClient,
   interpretError,
 };

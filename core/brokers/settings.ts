@@ -6,12 +6,22 @@ export interface BrokerEndpointSettings {
   /** No trailing slash. */
   baseUrls: Record<BrokerEnvironment, string>;
   minIssueIntervalMs: number;
+  /** The gateway's calls per second per app key (the broker's own limit). */
+  callsPerSecond: Record<BrokerEnvironment, number>;
 }
 
 export interface BrokerSettings {
   brokers: Record<Broker, BrokerEndpointSettings>;
   /** Applied to every broker call (AbortSignal.timeout). */
   timeoutMs: number;
+  /** Longest a gateway call waits for its slot before a 429 with Retry-After. */
+  callMaxWaitMs: number;
+  /**
+   * Allowance for network jitter: N calls are spread over 1000 ms plus this,
+   * so calls that arrive up to this much closer together than they left
+   * still never put N+1 into any broker second.
+   */
+  callJitterMs: number;
 }
 
 export const DEFAULT_BROKER_TIMEOUT_MS = 10_000;
@@ -21,7 +31,10 @@ export const DEFAULT_BROKER_TIMEOUT_MS = 10_000;
  * KIS_REAL_URL, KIS_PAPER_URL, KIWOOM_REAL_URL, KIWOOM_PAPER_URL (default: the
  * brokers' real hosts), BROKER_TIMEOUT_MS (default 10000),
  * KIS_MIN_ISSUE_INTERVAL_MS (default and floor 60000),
- * KIWOOM_MIN_ISSUE_INTERVAL_MS (default 60000, floor 1000).
+ * KIWOOM_MIN_ISSUE_INTERVAL_MS (default 60000, floor 1000); the gateway's
+ * KIS_REAL_CALLS_PER_SECOND (20), KIS_PAPER_CALLS_PER_SECOND (2),
+ * KIWOOM_REAL_CALLS_PER_SECOND (5), KIWOOM_PAPER_CALLS_PER_SECOND (1),
+ * BROKER_CALL_MAX_WAIT_MS (5000) and BROKER_CALL_JITTER_MS (50).
  * Throws one sentence naming the first bad setting.
  */
 export function parseBrokerSettings(env: Record<string, string | undefined>): BrokerSettings {
@@ -39,11 +52,29 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
         adapter.minIssueInterval.defaultMs,
         adapter.minIssueInterval.floorMs,
       ),
+      callsPerSecond: {
+        real: parseInteger(
+          env,
+          `${prefix}_REAL_CALLS_PER_SECOND`,
+          adapter.callsPerSecond.real,
+          1,
+          "",
+        ),
+        paper: parseInteger(
+          env,
+          `${prefix}_PAPER_CALLS_PER_SECOND`,
+          adapter.callsPerSecond.paper,
+          1,
+          "",
+        ),
+      },
     };
   }
   return {
     brokers,
     timeoutMs: parseInteger(env, "BROKER_TIMEOUT_MS", DEFAULT_BROKER_TIMEOUT_MS, 1),
+    callMaxWaitMs: parseInteger(env, "BROKER_CALL_MAX_WAIT_MS", 5_000, 0),
+    callJitterMs: parseInteger(env, "BROKER_CALL_JITTER_MS", 50, 0),
   };
 }
 
@@ -81,11 +112,12 @@ function parseInteger(
   name: string,
   fallback: number,
   min: number,
+  unit = " of milliseconds",
 ): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-    throw new Error(`${name} must be a whole number of milliseconds, at least ${min}.`);
+    throw new Error(`${name} must be a whole number${unit}, at least ${min}.`);
   }
   return Number(raw);
 }

@@ -1,6 +1,7 @@
 import {
   type BrokerRegistry,
   type BrokerRegistryDependencies,
+  type BrokerSend,
   type BrokerSettings,
   createBrokerRegistry,
   parseBrokerSettings,
@@ -14,6 +15,7 @@ import {
   parseCryptoSettings,
 } from "../crypto";
 import type { Sql } from "../db";
+import { type BrokerGateway, createBrokerGateway } from "../gateway";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, recordTokenRead } from "../metrics";
 import {
@@ -43,10 +45,11 @@ export interface ServicePieces {
   cipher: Cipher;
   brokers: BrokerRegistry;
   tokens: TokenService;
+  gateway: BrokerGateway;
 }
 
 /**
- * The cipher, the broker clients and the token service, built the same way
+ * The cipher, the broker clients, the token service and the broker gateway, built the same way
  * by every entry point (the functions, `npm start`, the CLIs). The caller
  * brings the pool and the key provider: KMS in AWS, the local key file on a
  * laptop.
@@ -58,6 +61,8 @@ export function composeService(options: {
   clock?: Clock;
   logger?: Logger;
   post?: BrokerRegistryDependencies["post"];
+  /** How the gateway's calls reach the brokers (node:http(s) by default). */
+  send?: BrokerSend;
   /** When given, every token read is counted and timed (EMF). */
   metrics?: Metrics;
 }): ServicePieces {
@@ -84,11 +89,18 @@ export function composeService(options: {
     logger,
     settings: { ...tokenSettings, issueCallBudgetMs: brokerSettings.timeoutMs + 1000 },
   });
-  return {
+  const measured = options.metrics ? measureTokenReads(tokens, options.metrics) : tokens;
+  const gateway = createBrokerGateway({
+    sql: options.sql,
     cipher,
+    tokens: measured,
     brokers,
-    tokens: options.metrics ? measureTokenReads(tokens, options.metrics) : tokens,
-  };
+    brokerSettings,
+    logger,
+    ...(options.send ? { send: options.send } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  return { cipher, brokers, tokens: measured, gateway };
 }
 
 /** The token service with each getValidToken (API and gateway reads alike) counted and timed. */

@@ -36,4 +36,4 @@ export {
   type TokenStatusReport,
   tokenStatus,
 } from "./status";
-export { credentialKey } from "./store";
+export { credentialKey, type StoredToken } from "./store";

@@ -75,6 +75,8 @@ interface IssueRequest {
 /** What an API caller may pass: when its request will be cut off. */
 export interface TokenRequestOptions {
   deadline?: Date;
+  /** The token row as the caller just read it (the gateway reads it with its pacing), so it is not read again. */
+  alreadyRead?: { stored: StoredToken | undefined };
 }
 
 const LEASE_POLL_MS = 100;
@@ -566,7 +568,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
   return {
     /** A token valid beyond the safety margin: the cached one, or one issuance shared by all callers. */
     async getValidToken(accountId: number, options: TokenRequestOptions = {}): Promise<ValidToken> {
-      const stored = await readStoredToken(sql, accountId);
+      const stored = options.alreadyRead
+        ? options.alreadyRead.stored
+        : await readStoredToken(sql, accountId);
       const request: IssueRequest = {
         trigger: stored ? "expiring" : "missing",
         validBeyond: after(settings.safetyMarginMs),

@@ -32,6 +32,14 @@ afterAll(async () => {
 });
 
 describe("npm run refresh", () => {
+  it("exits 1 on a bad setting with one sentence naming it, no stack trace", async () => {
+    const run = await runCli("refresh-cli.ts", [], { LOG_LEVEL: "verbose", DATA_DIR: scratch });
+    expect(run.output.trim()).toBe(
+      'refresh: LOG_LEVEL must be one of debug, info, warn, error, silent; got "verbose"',
+    );
+    expect(run.code).toBe(1);
+  });
+
   it("exits 1 when the database cannot be reached", async () => {
     const run = await runCli("refresh-cli.ts", [], {
       DATABASE_URL: UNREACHABLE_DATABASE,
@@ -131,6 +139,29 @@ describe("npm run sandbox", () => {
   it("exits 1 on a bad setting", async () => {
     const run = await runCli("sandbox-cli.ts", [], { SANDBOX_ERROR_RATE: "2" });
     expect(run.output).toContain("SANDBOX_ERROR_RATE must be a number from 0 to 1.");
+    expect(run.code).toBe(1);
+    const level = await runCli("sandbox-cli.ts", [], { LOG_LEVEL: "verbose" });
+    expect(level.output.trim()).toBe(
+      'LOG_LEVEL must be one of debug, info, warn, error, silent; got "verbose"',
+    );
+    expect(level.code).toBe(1);
+  });
+});
+
+describe("a DATABASE_URL that is not a URL", () => {
+  it.each([
+    ["migrate", "migrate-cli.ts", ["status"]],
+    ["refresh", "refresh-cli.ts", []],
+    ["keys", "keys-cli.ts", ["rotate"]],
+  ])("npm run %s exits 1 with one sentence naming DATABASE_URL", async (name, script, args) => {
+    const run = await runCli(script, args, {
+      DATABASE_URL: "not-a-url",
+      DATA_DIR: scratch,
+      LOCAL_MASTER_KEY: randomBytes(32).toString("base64"),
+    });
+    expect(run.output.trim()).toBe(
+      `${name}: DATABASE_URL must be a URL like postgres://user:password@host:5432/database (or unset for the embedded Postgres).`,
+    );
     expect(run.code).toBe(1);
   });
 });

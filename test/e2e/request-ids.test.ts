@@ -119,6 +119,7 @@ describe("in Lambda", () => {
         sql: server.runtime.sql,
         cipher: server.runtime.cipher,
         tokens: server.runtime.tokens,
+        gateway: server.runtime.gateway,
         auth: createAuthenticator({ description: "none", keys: async () => [] }),
         logger,
         platformRequestId: (env) =>

@@ -78,7 +78,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A valid broker access token for a securities account (issued if needed). The only route that returns a secret. */
+        /** A valid broker access token for a securities account (issued if needed). The only route that returns a secret. Serves only callers whose own IP is registered with the broker; it can never serve Kiwoom to another host (Kiwoom binds a token to the IP that issued it, 8010): call the broker through /accounts/{id}/broker/… instead. */
         get: operations["getToken"];
         put?: never;
         post?: never;
@@ -156,6 +156,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/broker/{broker_path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. GET is for the broker's GET endpoints (KIS quotations). */
+        get: operations["callBrokerGet"];
+        put?: never;
+        /** Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. POST carries the broker's JSON body (KIS orders, every Kiwoom call). */
+        post: operations["callBrokerPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/broker/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Calls through the broker gateway per account: counts and the last broker error. Needs accounts:read. */
+        get: operations["getBrokerCallStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -200,6 +235,35 @@ export interface components {
             accounts: (components["schemas"]["Account"] | components["schemas"]["UnreadableAccount"])[];
             /** @description Pass as ?cursor= for the next page; null on the last page. */
             next_cursor: string | null;
+        };
+        /** @description The broker's JSON answer, unchanged, with the broker's HTTP status (KIS rt_cd/msg_cd/msg1/output; Kiwoom return_code/return_msg and fields). Paging headers come back too: tr_cont, tr_id, gt_uid (KIS); api-id, cont-yn, next-key (Kiwoom). */
+        BrokerAnswer: {
+            [key: string]: unknown;
+        };
+        /** @description The broker's own JSON request body, sent on unchanged (KIS order-cash {"CANO", "ACNT_PRDT_CD", "PDNO", …}; Kiwoom {"stk_cd": "005930"}). */
+        BrokerCallBody: {
+            [key: string]: unknown;
+        };
+        BrokerCallStatus: {
+            accounts: {
+                account_id: number;
+                calls: number;
+                /** @description Calls the broker answered with an error, or did not answer. */
+                failed_calls: number;
+                last_call_at: string | null;
+                last_error: {
+                    /** Format: date-time */
+                    at: string;
+                    /** @description The broker's HTTP status; 0: no answer. */
+                    status: number;
+                    broker_code: string | null;
+                    path: string;
+                } | null;
+            }[];
+            totals: {
+                calls: number;
+                failed_calls: number;
+            };
         };
         CreateAccountRequest: {
             name: string;
@@ -1201,6 +1265,348 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenStatus"];
+                };
+            };
+            /** @description Missing or unknown API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the route's scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; logged. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    callBrokerGet: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description KIS transaction id (FHKST01010100, TTTC0012U…). For a paper account a real trading id (T, J, C…) is sent as its V twin; quote ids pass unchanged. */
+                tr_id?: string;
+                /** @description KIS paging: N for the next page. */
+                tr_cont?: string;
+                /** @description KIS customer type, P (default) or B. */
+                custtype?: string;
+                /** @description KIS hashkey of an order body (optional). */
+                hashkey?: string;
+                /** @description KIS global transaction id (optional). */
+                gt_uid?: string;
+                /** @description Kiwoom TR id (ka10001, kt10000…). */
+                "api-id"?: string;
+                /** @description Kiwoom paging: Y for the next page. */
+                "cont-yn"?: string;
+                /** @description Kiwoom paging key from the previous answer. */
+                "next-key"?: string;
+            };
+            path: {
+                /** @description The account id, a positive 32-bit integer. */
+                id: number;
+                /** @description The broker's REST path (several segments) and query, e.g. uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930 or api/dostk/stkinfo. */
+                broker_path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The broker's answer with its own status (which may be an error of the broker's). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
+                };
+            };
+            /** @description Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the route's scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account is not a securities account with an app key and secret. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; logged. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker rejected the request; broker_code says why. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    callBrokerPost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description KIS transaction id (FHKST01010100, TTTC0012U…). For a paper account a real trading id (T, J, C…) is sent as its V twin; quote ids pass unchanged. */
+                tr_id?: string;
+                /** @description KIS paging: N for the next page. */
+                tr_cont?: string;
+                /** @description KIS customer type, P (default) or B. */
+                custtype?: string;
+                /** @description KIS hashkey of an order body (optional). */
+                hashkey?: string;
+                /** @description KIS global transaction id (optional). */
+                gt_uid?: string;
+                /** @description Kiwoom TR id (ka10001, kt10000…). */
+                "api-id"?: string;
+                /** @description Kiwoom paging: Y for the next page. */
+                "cont-yn"?: string;
+                /** @description Kiwoom paging key from the previous answer. */
+                "next-key"?: string;
+            };
+            path: {
+                /** @description The account id, a positive 32-bit integer. */
+                id: number;
+                /** @description The broker's REST path (several segments) and query, e.g. uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930 or api/dostk/stkinfo. */
+                broker_path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BrokerCallBody"];
+            };
+        };
+        responses: {
+            /** @description The broker's answer with its own status (which may be an error of the broker's). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
+                };
+            };
+            /** @description Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the route's scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account is not a securities account with an app key and secret. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; logged. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker rejected the request; broker_code says why. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The broker did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBrokerCallStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Call status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerCallStatus"];
                 };
             };
             /** @description Missing or unknown API key. */

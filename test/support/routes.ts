@@ -17,4 +17,7 @@ export const EXPECTED_ROUTES: [method: string, path: string, scope: string | nul
   ["POST", "/accounts/{id}/token/invalidate", "tokens:write"],
   ["GET", "/accounts/{id}/websocket-key", "tokens:read"],
   ["GET", "/tokens/status", "accounts:read"],
+  ["GET", "/accounts/{id}/broker/{broker_path}", "broker:call"],
+  ["POST", "/accounts/{id}/broker/{broker_path}", "broker:call"],
+  ["GET", "/broker/status", "accounts:read"],
 ];

@@ -4,6 +4,7 @@ import { type ApiTokenService, buildOpenApiDocument, createApp } from "../../cor
 import { createAuthenticator } from "../../core/auth";
 import type { Cipher } from "../../core/crypto";
 import type { Sql } from "../../core/db";
+import type { BrokerGateway } from "../../core/gateway";
 import { silentLogger } from "../../core/log";
 import {
   OPENAPI_JSON_PATH,
@@ -29,6 +30,7 @@ function app(openApiDocument?: () => Promise<string>) {
     sql: {} as Sql,
     cipher: {} as Cipher,
     tokens: {} as ApiTokenService,
+    gateway: {} as BrokerGateway,
     auth: createAuthenticator({ description: "none", keys: async () => [] }),
     logger: silentLogger,
     version: "9.9.9",

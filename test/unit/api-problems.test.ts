@@ -5,6 +5,7 @@ import { createAuthenticator, createStaticKeyStore, generateApiKey } from "../..
 import { BrokerRateLimitedError, BrokerRejectedError } from "../../core/brokers";
 import type { Cipher } from "../../core/crypto";
 import type { Sql } from "../../core/db";
+import type { BrokerGateway } from "../../core/gateway";
 import { createLogger } from "../../core/log";
 import { TokenIssuanceDeferredError } from "../../core/tokens";
 
@@ -22,6 +23,7 @@ function appWith(tokens: Partial<ApiTokenService>) {
     sql: {} as Sql,
     cipher: {} as Cipher,
     tokens: tokens as ApiTokenService,
+    gateway: {} as BrokerGateway,
     auth: createAuthenticator(createStaticKeyStore([admin.record])),
     logger: createLogger({ destination }),
   });

@@ -12,6 +12,7 @@ import {
 } from "../../core/auth";
 import type { Cipher } from "../../core/crypto";
 import type { Sql } from "../../core/db";
+import type { BrokerGateway } from "../../core/gateway";
 import { createLogger } from "../../core/log";
 import { apiKeysStaleFilter } from "../../infra/alarm-rules";
 import { manualClock } from "../support/sandbox";
@@ -110,6 +111,7 @@ describe("API keys from Secrets Manager", () => {
       sql: {} as Sql,
       cipher: {} as Cipher,
       tokens: {} as ApiTokenService,
+      gateway: {} as BrokerGateway,
       auth: createAuthenticator(keys),
       logger: log.logger,
     });

@@ -119,6 +119,22 @@ describe("function environment", () => {
     }
   });
 
+  it("gives the API function the gateway's pacing overrides, and only it", () => {
+    const paced = parseInfraSettings("dev", {
+      KIS_REAL_CALLS_PER_SECOND: "15",
+      BROKER_CALL_MAX_WAIT_MS: "2000",
+    });
+    const api = functionEnvironment("api", paced, resources);
+    expect(api.KIS_REAL_CALLS_PER_SECOND).toBe("15");
+    expect(api.BROKER_CALL_MAX_WAIT_MS).toBe("2000");
+    expect(
+      functionEnvironment("refresh", paced, resources).KIS_REAL_CALLS_PER_SECOND,
+    ).toBeUndefined();
+    expect(() => parseInfraSettings("dev", { KIWOOM_PAPER_CALLS_PER_SECOND: "0" })).toThrow(
+      'KIWOOM_PAPER_CALLS_PER_SECOND must be a whole number of at least 1, not "0".',
+    );
+  });
+
   it("leaves half the migrate timeout for the migration after the snapshot wait", () => {
     expect(snapshotWaitBudgetMs(900)).toBe(450_000);
     expect(snapshotWaitBudgetMs(121)).toBe(60_000);

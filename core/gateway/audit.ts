@@ -1,0 +1,49 @@
+import type { Sql } from "../db";
+
+/**
+ * One forwarded call as the audit row and the log line both carry it (the
+ * table's column names): never a body, a header value or the query.
+ */
+export interface CallRecord {
+  account_id: number;
+  called_at: Date;
+  broker: string;
+  environment: string;
+  method: string;
+  /** The broker path without its query (queries can carry account numbers). */
+  path: string;
+  /** KIS tr_id or Kiwoom api-id. */
+  transaction_id: string | null;
+  /** The broker's HTTP status; 0 when it did not answer. */
+  status: number;
+  /** The broker's code when it reported an error (EGW00201, 8005…). */
+  broker_code: string | null;
+  latency_ms: number;
+  key_id: string | null;
+  /** True for the one replay after a token rejection. */
+  replayed: boolean;
+}
+
+/** Appends the audit row and moves the account's totals, in one statement (record_broker_call, migration 0007). */
+export async function recordCall(sql: Sql, call: CallRecord, failed: boolean): Promise<void> {
+  await sql`SELECT record_broker_call(${JSON.stringify(call)}::text::jsonb, ${failed})`;
+}
+
+/** Per account: calls through the gateway and the last broker error. */
+export interface AccountCallStatus {
+  account_id: number;
+  calls: number;
+  failed_calls: number;
+  last_call_at: string | null;
+  last_error: { at: string; status: number; broker_code: string | null; path: string } | null;
+}
+
+export interface GatewayStatusReport {
+  accounts: AccountCallStatus[];
+  totals: { calls: number; failed_calls: number };
+}
+
+/** The status route's view, built by broker_call_status (migration 0007): one entry per account that has called. */
+export async function gatewayStatus(sql: Sql): Promise<GatewayStatusReport> {
+  return (await sql`SELECT broker_call_status() r`)[0]?.r;
+}

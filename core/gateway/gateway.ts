@@ -1,0 +1,244 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type AccountBrokerCredentials,
+  inactiveAccount,
+  loadVersionedBrokerCredentials,
+} from "../accounts";
+import {
+  type BrokerError,
+  type BrokerRegistry,
+  type BrokerSend,
+  type BrokerSettings,
+  brokerUnreachable,
+  isTokenRejection,
+  parseJson,
+  type RawAnswer,
+  sendOverHttp,
+} from "../brokers";
+import type { Cipher } from "../crypto";
+import type { Sql } from "../db";
+import { type Logger, silentLogger } from "../log";
+import { type Metrics, noMetrics, recordGatewayCall } from "../metrics";
+import { credentialKey, type TokenService } from "../tokens";
+import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
+import { CallPaceExceededError } from "./errors";
+import { takeCallSlot } from "./pacing";
+import { brokerTarget, forwardedHeaders, RETURNED_HEADERS, transactionId } from "./request";
+
+/** A caller's request to a broker, as the route hands it over. */
+export interface BrokerCall {
+  accountId: number;
+  method: "GET" | "POST";
+  /** Everything after `/accounts/{id}/broker`: the broker path and its query. */
+  target: string;
+  /** The caller's request headers, by lower-case name. */
+  header(name: string): string | undefined;
+  /** The caller's JSON body, passed on as it is (POST only). */
+  body: string | undefined;
+  /** The caller's API key id, for the audit. */
+  keyId: string | undefined;
+}
+
+/** The broker's answer as the caller gets it: status, body and paging headers unchanged. */
+export interface BrokerCallAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface BrokerGateway {
+  /** Forward one call: token, pacing, token rejection (once), audit. */
+  call(request: BrokerCall): Promise<BrokerCallAnswer>;
+  /** Call counts and the last broker error per account. */
+  status(): Promise<GatewayStatusReport>;
+}
+
+export interface BrokerGatewayDependencies {
+  sql: Sql;
+  cipher: Cipher;
+  tokens: Pick<TokenService, "getValidToken" | "invalidate">;
+  brokers: BrokerRegistry;
+  brokerSettings: BrokerSettings;
+  logger?: Logger;
+  /** How a call reaches the broker; node:http(s) with keep-alive by default. */
+  send?: BrokerSend;
+  /** Calls by broker and answer, latency, paced waits (EMF). */
+  metrics?: Metrics;
+}
+
+interface Access {
+  credentials: AccountBrokerCredentials;
+  updatedAt: Date;
+  key: string;
+}
+
+type Attempt =
+  | { answer: BrokerCallAnswer; rejectedToken?: undefined }
+  | { answer?: undefined; rejectedToken: string };
+
+/**
+ * The service as the brokers' one door: the account's token and the
+ * broker's own auth headers are added here, calls are paced per app key
+ * across every process, a token rejection is handled once for everyone.
+ */
+export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGateway {
+  const { sql, cipher, tokens, brokers, brokerSettings } = deps;
+  const { callMaxWaitMs: maxWaitMs, callJitterMs: jitterMs } = brokerSettings;
+  const logger = deps.logger ?? silentLogger;
+  const send = deps.send ?? sendOverHttp;
+  const metrics = deps.metrics ?? noMetrics;
+  // Decrypted credentials per account, checked against the row's updated_at on every call.
+  const accesses = new Map<number, Access>();
+
+  async function accessFor(accountId: number): Promise<Access> {
+    const cached = accesses.get(accountId);
+    if (cached) return cached;
+    const { credentials, updatedAt } = await loadVersionedBrokerCredentials(sql, cipher, accountId);
+    const access = {
+      credentials,
+      updatedAt,
+      key: credentialKey(credentials.broker, credentials.environment, credentials.appKey),
+    };
+    accesses.set(accountId, access);
+    return access;
+  }
+
+  async function attempt(
+    request: BrokerCall,
+    first: Access,
+    target: { path: string; query: string },
+    replayed: boolean,
+  ): Promise<Attempt> {
+    let access = first;
+    const { accountId } = request;
+    for (let round = 0; ; round++) {
+      const { broker, environment } = access.credentials;
+      const slot = await takeCallSlot(sql, {
+        key: access.key,
+        broker,
+        environment,
+        accountId,
+        // N calls per (1000 ms + jitter allowance).
+        spacingMs: (1000 + jitterMs) / brokerSettings.brokers[broker].callsPerSecond[environment],
+        maxWaitMs,
+      });
+      const due = performance.now() + (slot?.waitMs ?? 0);
+      if (slot?.updatedAt.getTime() !== access.updatedAt.getTime()) {
+        // Gone, or changed (maybe its app key): load it again (a 404 if gone) and pace under its key.
+        accesses.delete(accountId);
+        access = await accessFor(accountId);
+        continue;
+      }
+      if (!slot.active) throw inactiveAccount(accountId);
+      if (slot.waitMs === null) {
+        const queuedMs = slot.queuedMs ?? 0;
+        throw new CallPaceExceededError(
+          "this app key's calls are booked past the wait bound",
+          Math.max(1000, queuedMs - maxWaitMs),
+        );
+      }
+      const { waitMs } = slot;
+      const [token] = await Promise.all([
+        tokens.getValidToken(accountId, { alreadyRead: { stored: slot.stored } }),
+        waitMs > 0 ? sleep(waitMs) : undefined,
+      ]);
+      // Issuing a token can outlast the slot; a call sent late would crowd the next ones.
+      if (performance.now() - due > jitterMs / 2 && round < 3) continue;
+      return forward(request, access, target, token.accessToken, replayed, waitMs);
+    }
+  }
+
+  async function forward(
+    request: BrokerCall,
+    access: Access,
+    target: { path: string; query: string },
+    accessToken: string,
+    replayed: boolean,
+    pacedWaitMs: number,
+  ): Promise<Attempt> {
+    const { broker, environment, appKey, appSecret } = access.credentials;
+    const forwarded = forwardedHeaders(broker, environment, request.header);
+    const headers: Record<string, string> = {
+      "content-type": "application/json;charset=UTF-8",
+      ...(broker === "KIS"
+        ? { custtype: "P", ...forwarded, appkey: appKey, appsecret: appSecret }
+        : forwarded),
+      authorization: `Bearer ${accessToken}`,
+    };
+    const record: CallRecord = {
+      account_id: request.accountId,
+      called_at: new Date(),
+      broker,
+      environment,
+      method: request.method,
+      path: target.path,
+      transaction_id: transactionId(forwarded),
+      status: 0,
+      broker_code: null,
+      latency_ms: 0,
+      key_id: request.keyId ?? null,
+      replayed,
+    };
+    const started = performance.now();
+    let raw: RawAnswer | undefined;
+    let error: BrokerError | undefined;
+    try {
+      raw = await send(
+        request.method,
+        `${brokerSettings.brokers[broker].baseUrls[environment]}${target.path}${target.query ? `?${target.query}` : ""}`,
+        request.body,
+        headers,
+        brokerSettings.timeoutMs,
+      );
+      record.status = raw.status;
+      error = brokers.interpretError(
+        broker,
+        { status: raw.status, headers: raw.headers, body: parseJson(raw.text) },
+        [appKey, appSecret, accessToken],
+      );
+    } catch (failure) {
+      error = brokerUnreachable(broker, failure, brokerSettings.timeoutMs);
+    }
+    record.latency_ms = Math.round(performance.now() - started);
+    record.broker_code = error?.brokerCode ?? null;
+    logger.info({ event: "broker_call", ...record }, "broker call");
+    recordGatewayCall(metrics, {
+      broker,
+      status: record.status,
+      brokerCode: error?.brokerCode,
+      latencyMs: record.latency_ms,
+      pacedWaitMs,
+      rateLimited: error?.kind === "rate_limited",
+    });
+    await recordCall(sql, record, error !== undefined).catch((failure: unknown) => {
+      logger.error(
+        { event: "broker_call_not_recorded", err: failure },
+        "could not record a broker call",
+      );
+    });
+    if (!raw) throw error;
+    if (isTokenRejection(error) && !replayed) return { rejectedToken: accessToken };
+    const answerHeaders: Record<string, string> = {};
+    for (const name of RETURNED_HEADERS) {
+      const value = raw.headers.get(name);
+      if (value !== null) answerHeaders[name] = value;
+    }
+    return { answer: { status: raw.status, headers: answerHeaders, body: raw.text } };
+  }
+
+  return {
+    async call(request) {
+      const access = await accessFor(request.accountId);
+      // Checked before any slot is taken: a bad path is never forwarded and costs nothing.
+      const target = brokerTarget(access.credentials.broker, request.target);
+      const first = await attempt(request, access, target, false);
+      if (first.answer) return first.answer;
+      // The broker refused the token before acting on the call, so one replay cannot double an order.
+      await tokens.invalidate(request.accountId, first.rejectedToken);
+      accesses.delete(request.accountId);
+      const again = await attempt(request, await accessFor(request.accountId), target, true);
+      return again.answer as BrokerCallAnswer;
+    },
+    status: () => gatewayStatus(sql),
+  };
+}

@@ -1,0 +1,10 @@
+export type { AccountCallStatus, GatewayStatusReport } from "./audit";
+export { CallPaceExceededError } from "./errors";
+export {
+  type BrokerCall,
+  type BrokerCallAnswer,
+  type BrokerGateway,
+  type BrokerGatewayDependencies,
+  createBrokerGateway,
+} from "./gateway";
+export { FORWARDED_HEADERS, paperTrId } from "./request";

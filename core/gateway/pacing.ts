@@ -1,0 +1,41 @@
+import type { Sql } from "../db";
+import type { StoredToken } from "../tokens";
+
+/** What one pacing statement answers: the slot (or a refusal) and the account's token row. */
+export interface CallSlot {
+  /** Milliseconds to wait before sending; null when the slot is further away than allowed. */
+  waitMs: number | null;
+  /** How far away the key's next free slot was: the Retry-After of a refusal. */
+  queuedMs: number | null;
+  updatedAt: Date;
+  active: boolean;
+  /** The account's token row, as getValidToken takes it; undefined when it has none. */
+  stored: StoredToken | undefined;
+}
+
+/**
+ * Takes the next call slot of an app key and reads the account's token, in
+ * ONE statement: the database function broker_call_slot (migration 0007)
+ * paces on the database's clock, so calls of one key leave at least
+ * `spacingMs` apart whatever process sends them. `waitMs` is null when the
+ * slot is more than `maxWaitMs` away (nothing changed then). Undefined when
+ * there is no such account.
+ */
+export async function takeCallSlot(
+  sql: Sql,
+  slot: {
+    key: string;
+    broker: string;
+    environment: string;
+    accountId: number;
+    spacingMs: number;
+    maxWaitMs: number;
+  },
+): Promise<CallSlot | undefined> {
+  const [row] = await sql<(Omit<CallSlot, "stored"> & StoredToken)[]>`
+    SELECT * FROM broker_call_slot(${slot.accountId}, ${slot.key}, ${slot.broker},
+      ${slot.environment}, ${slot.spacingMs}, ${slot.maxWaitMs})
+  `;
+  // The row is the token row too (its extra fields do no harm there).
+  return row && { ...row, stored: row.ciphertext === null ? undefined : row };
+}
