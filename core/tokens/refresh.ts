@@ -69,6 +69,7 @@ export function claimAhead(lanes: number): number {
   return Math.max(1, Math.ceil(lanes / 2));
 }
 
+/** The second key of a run's liveness lock: 32 bits of its run id's sha256. */
 export function runLivenessKey(runId: string): number {
   return createHash("sha256").update(runId).digest().readInt32BE(0);
 }
@@ -93,10 +94,10 @@ export interface RefreshOptions {
 /**
  * The seed's indexed queries for due accounts (tokens expiring before the
  * horizon, securities accounts without a token, tokens reported rejected),
- * active and not backing off, most urgent first.
+ * active and not backing off: a fragment the run lists and the scheduler counts.
  */
-async function dueAccountIds(sql: Sql, horizon: Date, now: Date, limit: number): Promise<number[]> {
-  const rows = await sql<{ account_id: number }[]>`
+function dueAccounts(sql: Sql, horizon: Date, now: Date) {
+  return sql`
     WITH due AS (
       SELECT st.account_id, st.expires_at
       FROM securities_tokens st
@@ -111,12 +112,19 @@ async function dueAccountIds(sql: Sql, horizon: Date, now: Date, limit: number):
       FROM securities_token_state s JOIN securities_tokens st ON st.account_id = s.account_id
       WHERE s.rejected_token_refreshed_at = st.last_refreshed_at
     )
-    SELECT due.account_id
+    SELECT due.account_id, due.expires_at
     FROM due
     JOIN accounts a ON a.id = due.account_id AND a.is_active AND a.account_type = 'SECURITIES_STOCK'
     LEFT JOIN securities_token_state s ON s.account_id = due.account_id
     WHERE s.next_attempt_at IS NULL OR s.next_attempt_at <= ${now}
-    ORDER BY due.expires_at NULLS FIRST, due.account_id
+  `;
+}
+
+/** The due accounts, most urgent first. */
+async function dueAccountIds(sql: Sql, horizon: Date, now: Date, limit: number): Promise<number[]> {
+  const rows = await sql<{ account_id: number }[]>`
+    SELECT account_id FROM (${dueAccounts(sql, horizon, now)}) due
+    ORDER BY expires_at NULLS FIRST, account_id
     LIMIT ${limit}
   `;
   return rows.map((r) => r.account_id);
@@ -128,7 +136,10 @@ export async function countDueAccounts(
 ): Promise<number> {
   const now = (deps.clock ?? systemClock).now();
   const horizon = new Date(now.getTime() + deps.tokens.settings.refreshWindowMs);
-  return (await dueAccountIds(deps.sql, horizon, now, 10_000_000)).length;
+  const [row] = await deps.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM (${dueAccounts(deps.sql, horizon, now)}) due
+  `;
+  return row?.n ?? 0;
 }
 
 /**
@@ -136,11 +147,10 @@ export async function countDueAccounts(
  * due accounts once, then claims them a few at a time, only as many as its
  * lanes and a short queue ahead of them (claimAhead), for one issuance lease
  * each: a run that dies holds at most that many accounts, for at most
- * `issueLeaseMs`. Refreshes with
- * bounded concurrency and stops starting new work when its time budget is
- * spent. A failure keeps the old token and backs the account off. Accounts
- * held by runs that are no longer connected are counted and logged, with
- * when they free up.
+ * `issueLeaseMs`. Refreshes with bounded concurrency and stops starting new
+ * work when its time budget is spent. A failure keeps the old token and
+ * backs the account off. Accounts held by runs that are no longer connected
+ * are counted and logged, with when they free up.
  */
 export async function refreshDueTokens(
   deps: RefreshDependencies,

@@ -332,6 +332,23 @@ const otherHeaders: fc.Arbitrary<Record<string, string>> = fc.dictionary(
   { maxKeys: 4 },
 );
 
+/** What the gateway routes forward: real broker paths, traversal, encodings and junk. */
+const brokerPath = fc.oneof(
+  fc.constantFrom(
+    "uapi/domestic-stock/v1/quotations/inquire-price",
+    "uapi/domestic-stock/v1/trading/order-cash",
+    "api/dostk/ordr",
+    "oauth2/tokenP",
+    "../../_sandbox/config",
+    "%2e%2e/%2e%2e/_sandbox/reset-stats",
+    "..%2F..%2Fetc%2Fpasswd",
+    "a//b",
+    "%00",
+    "",
+  ),
+  hostileString.map((segment) => encode(segment)),
+);
+
 /**
  * Every route of the API with hostile path parameters, bodies, query
  * strings, content types and headers. Each request is one the API must
@@ -356,11 +373,13 @@ const everyRoute = (): fc.Arbitrary<HostileRequest> =>
       ),
       fc.option(fc.oneof(anyJson, brokenJson, hostileString), { nil: undefined }),
       fc.option(fc.tuple(hostileString, hostileString), { nil: undefined }),
+      brokerPath,
     )
-    .map(([[method, template, scope], id, keyKind, body, query]) => {
+    .map(([[method, template, scope], id, keyKind, body, query, forwarded]) => {
       const hasId = template.includes("{id}");
       const path =
-        template.replace("{id}", id.id) + (query ? `?${encode(query[0])}=${encode(query[1])}` : "");
+        template.replace("{id}", id.id).replace("{broker_path}", forwarded) +
+        (query ? `?${encode(query[0])}=${encode(query[1])}` : "");
       // A route without a scope is open; a bad id is refused whoever asks (the admin here).
       const credentials =
         scope === null
@@ -491,7 +510,10 @@ test("1,500 malformed or hostile requests on every route each get a 4xx problem 
         const text = await response.text();
         seen.set(response.status, (seen.get(response.status) ?? 0) + 1);
         routesHit.add(
-          `${request.method} ${request.path.split("?")[0]?.replace(/^\/accounts\/[^/]+/, "/accounts/{id}")}`,
+          `${request.method} ${request.path
+            .split("?")[0]
+            ?.replace(/^\/accounts\/[^/]+/, "/accounts/{id}")
+            .replace(/^\/accounts\/\{id\}\/broker\/.*$/, "/accounts/{id}/broker/{broker_path}")}`,
         );
         const what = `${request.method} ${request.path.slice(0, 200)} ${JSON.stringify(headers).slice(0, 300)} ${request.body?.slice(0, 200)} → ${text.slice(0, 300)}`;
         if (request.okAllowed && response.status === 200) return;

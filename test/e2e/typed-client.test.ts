@@ -6,7 +6,7 @@
  * or fails here.
  */
 import { randomBytes } from "node:crypto";
-import createClient from "openapi-fetch";
+import createClient, { defaultPathSerializer } from "openapi-fetch";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { paths } from "../support/openapi-types";
 import { startTestServer, type TestServer } from "../support/server";
@@ -20,7 +20,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-test("create accounts, read a token and the token status, and page the accounts list, all through the typed client", async () => {
+test("create accounts, read a token and the token status, call the broker through the gateway, and page the accounts list, all through the typed client", async () => {
   // The five lines the README shows a trading server.
   const api = createClient<paths>({
     baseUrl: server.url,
@@ -63,6 +63,26 @@ test("create accounts, read a token and the token status, and page the accounts 
   const mine = status.data?.accounts.find((row) => row.account_id === account.id);
   expect(mine?.state).toBe("valid");
   expect(status.data?.totals.accounts).toBeGreaterThanOrEqual(1);
+
+  // The broker path is several segments: each is encoded, the slashes stay
+  // (the gateway refuses an encoded slash).
+  const quote = await api.GET("/accounts/{id}/broker/{broker_path}", {
+    params: {
+      path: { id: account.id, broker_path: "uapi/domestic-stock/v1/quotations/inquire-price" },
+      // The broker's own query parameters are its contract, not ours: untyped here.
+      query: { FID_COND_MRKT_DIV_CODE: "J", FID_INPUT_ISCD: "005930" } as never,
+      header: { tr_id: "FHKST01010100" },
+    },
+    pathSerializer: (path, params) =>
+      defaultPathSerializer(path, { ...params, broker_path: "BROKER_PATH" }).replace(
+        "BROKER_PATH",
+        String(params.broker_path).split("/").map(encodeURIComponent).join("/"),
+      ),
+  });
+  expect(quote.response.status, JSON.stringify(quote.error)).toBe(200);
+  expect(quote.data).toMatchObject({ rt_cd: "0" });
+  const calls = await api.GET("/broker/status");
+  expect(calls.data?.accounts.find((row) => row.account_id === account.id)?.calls).toBe(1);
 
   for (let i = 0; i < 4; i++) {
     const crypto = await api.POST("/accounts", {

@@ -67,6 +67,37 @@ describe("metrics of the real service", () => {
     });
   });
 
+  it("a broker call through the composed gateway is counted by broker and answer, with its timings", async () => {
+    const { cipher, gateway, emf } = compose();
+    const account = await securitiesAccount(db.sql, cipher, {
+      broker: "KIS",
+      environment: "paper",
+    });
+    clock.advance(120_000);
+    const answer = await gateway.call({
+      accountId: account.id,
+      method: "GET",
+      target:
+        "/uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930",
+      header: (name) => (name === "tr_id" ? "FHKST01010100" : undefined),
+      body: undefined,
+      keyId: "metrics-test",
+    });
+    expect(answer.status).toBe(200);
+    const documents = emf.documents();
+    expect(documents.find((doc) => METRIC.gatewayCalls in doc.metrics)).toMatchObject({
+      dimensions: { Broker: "KIS", Answer: "200" },
+      metrics: { [METRIC.gatewayCalls]: { value: 1 } },
+    });
+    expect(documents.find((doc) => METRIC.gatewayLatency in doc.metrics)).toMatchObject({
+      dimensions: { Broker: "KIS" },
+      metrics: {
+        [METRIC.gatewayLatency]: { unit: "Milliseconds" },
+        [METRIC.gatewayRateLimited]: { value: 0 },
+      },
+    });
+  });
+
   it("every token read through the composed service is counted and timed, failures too", async () => {
     const { cipher, tokens, emf } = compose();
     const account = await securitiesAccount(db.sql, cipher, {
