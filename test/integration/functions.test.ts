@@ -5,13 +5,19 @@
  * only the AWS SDK clients are mocked, at the boundary (KMS, Secrets Manager).
  */
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generateApiKey } from "../../core/auth";
 import { systemClock } from "../../core/clock";
+import bundlePlugins from "../../infra/esbuild-plugins.mjs";
+import { NODE_TARGET } from "../../infra/runtime";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
 
@@ -99,8 +105,8 @@ function event(method: string, path: string, body?: unknown): APIGatewayProxyEve
   };
 }
 
-async function call(method: string, path: string, body?: unknown) {
-  const result = (await api(event(method, path, body), {
+async function call(method: string, path: string, body?: unknown, handler: ApiHandler = api) {
+  const result = (await handler(event(method, path, body), {
     awsRequestId: "lambda-request",
   } as Context)) as Exclude<APIGatewayProxyResultV2, string>;
   return { status: result.statusCode, body: JSON.parse(result.body ?? "null") };
@@ -169,5 +175,85 @@ describe("functions/refresh-tokens.ts", () => {
       SELECT count(*)::int AS n FROM securities_tokens WHERE account_id = ${created.body.id}
     `;
     expect(row?.n).toBe(1);
+  });
+});
+
+// The deployed API is an esbuild bundle whose plugins stub modules nothing is
+// meant to use and trim SQL indentation (infra/esbuild-plugins.mjs). This runs
+// that bundle, not the sources, through a whole flow, so a stub that something
+// does use, or a template the trimming breaks, fails here before a deploy.
+describe("the bundled API function (esbuild with the deploy's plugins)", () => {
+  // Inside the project, so the bundle's bare imports (the SDK) resolve from its node_modules.
+  const outfile = join(process.cwd(), `.bundle-test-api-${process.pid}.mjs`);
+  let bundled: ApiHandler;
+
+  beforeAll(async () => {
+    await build({
+      entryPoints: ["functions/api.ts"],
+      outfile,
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: NODE_TARGET,
+      mainFields: ["module", "main"],
+      minify: true,
+      logLevel: "silent",
+      plugins: bundlePlugins,
+      // SST bundles the AWS SDK too; here it stays the test's own copy, so the
+      // aws-sdk-client-mock mocks above are the clients the bundle calls.
+      external: ["@aws-sdk/*", "@smithy/*"],
+      banner: {
+        js: 'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);',
+      },
+    });
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      bundled = (await import(pathToFileURL(outfile).href)).handler as ApiHandler;
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+  afterAll(async () => {
+    await rm(outfile, { force: true });
+  });
+
+  it("serves health, the OpenAPI document, accounts (created, refused, paged), a token and a gateway call", async () => {
+    expect(await call("GET", "/health", undefined, bundled)).toMatchObject({
+      status: 200,
+      body: { database: "ok" },
+    });
+    const document = await call("GET", "/openapi.json", undefined, bundled);
+    expect(document.status).toBe(200);
+    expect(document.body.openapi).toMatch(/^3\./);
+
+    const refused = await call("POST", "/accounts", { name: "no type" }, bundled);
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe("validation_failed");
+
+    const created = await call("POST", "/accounts", kiwoomAccount("fn-bundled"), bundled);
+    expect(created.status).toBe(201);
+    const id = created.body.id as number;
+    const token = await call("GET", `/accounts/${id}/token`, undefined, bundled);
+    expect(token.status).toBe(200);
+    expect(token.body.token_type).toBe("Bearer");
+
+    const quote = await bundled(
+      {
+        ...event("POST", `/accounts/${id}/broker/api/dostk/stkinfo`, { stk_cd: "005930" }),
+        headers: {
+          authorization: `Bearer ${admin.key}`,
+          "content-type": "application/json",
+          "api-id": "ka10001",
+        },
+      },
+      { awsRequestId: "lambda-request" } as Context,
+    );
+    const answer = quote as Exclude<APIGatewayProxyResultV2, string>;
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(answer.body ?? "null")).toMatchObject({ stk_cd: "005930", return_code: 0 });
+
+    const page = await call("GET", "/accounts", undefined, bundled);
+    expect(page.status).toBe(200);
+    expect(page.body.accounts.map((account: { id: number }) => account.id)).toContain(id);
   });
 });
