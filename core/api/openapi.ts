@@ -56,6 +56,20 @@ const BROKER_HEADERS: RouteDoc["headers"] = [
   { name: "next-key", description: "Kiwoom paging key from the previous answer." },
 ];
 
+/** What the gateway's GET and POST routes share; each adds its method's last sentence. */
+const BROKER_CALL_SUMMARY =
+  "Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem.";
+
+const BROKER_CALL_DOC = {
+  headers: BROKER_HEADERS,
+  response: {
+    status: 200,
+    description: "The broker's answer with its own status (which may be an error of the broker's).",
+    schema: brokerAnswerSchema,
+  },
+  errors: [400, 404, 409, 429, 502, 503, 504],
+} satisfies Omit<RouteDoc, "summary">;
+
 const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
   getHealth: {
     summary: "Service and database reachability (no key needed).",
@@ -157,29 +171,13 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     errors: [400, 404, 409],
   },
   callBrokerGet: {
-    summary:
-      "Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. GET is for the broker's GET endpoints (KIS quotations).",
-    headers: BROKER_HEADERS,
-    response: {
-      status: 200,
-      description:
-        "The broker's answer with its own status (which may be an error of the broker's).",
-      schema: brokerAnswerSchema,
-    },
-    errors: [400, 404, 409, 429, 502, 503, 504],
+    ...BROKER_CALL_DOC,
+    summary: `${BROKER_CALL_SUMMARY} GET is for the broker's GET endpoints (KIS quotations).`,
   },
   callBrokerPost: {
-    summary:
-      "Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. POST carries the broker's JSON body (KIS orders, every Kiwoom call).",
-    headers: BROKER_HEADERS,
+    ...BROKER_CALL_DOC,
+    summary: `${BROKER_CALL_SUMMARY} POST carries the broker's JSON body (KIS orders, every Kiwoom call).`,
     body: { schema: brokerCallBodySchema, required: false },
-    response: {
-      status: 200,
-      description:
-        "The broker's answer with its own status (which may be an error of the broker's).",
-      schema: brokerAnswerSchema,
-    },
-    errors: [400, 404, 409, 429, 502, 503, 504],
   },
   getBrokerCallStatus: {
     summary:
