@@ -227,47 +227,48 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
     },
   ];
 
+  // One alarm on a Lambda metric of one function: any error, or any throttle, in five minutes.
+  const lambdaAlarm = (
+    label: string,
+    ref: ResourceRef,
+    metricName: "Errors" | "Throttles",
+    runbook: string,
+    description: string,
+  ): AlarmPlan => ({
+    name: `${label}${metricName}`,
+    description,
+    runbook,
+    comparison: "GreaterThanOrEqualToThreshold",
+    threshold: 1,
+    statistic: "Sum",
+    treatMissingData: "notBreaching",
+    ...fiveMinutes,
+    watch: { metric: { namespace: "AWS/Lambda", metricName, dimensions: { FunctionName: ref } } },
+  });
   for (const [label, ref] of Object.entries(FUNCTIONS)) {
-    const errors: AlarmPlan = {
-      name: `${label}Errors`,
-      description: `The ${label.toLowerCase()} function threw, crashed or timed out.`,
-      runbook: "lambda-errors",
-      comparison: "GreaterThanOrEqualToThreshold",
-      threshold: 1,
-      statistic: "Sum",
-      treatMissingData: "notBreaching",
-      ...fiveMinutes,
-      watch: {
-        metric: {
-          namespace: "AWS/Lambda",
-          metricName: "Errors",
-          dimensions: { FunctionName: ref },
-        },
-      },
-    };
+    const name = label.toLowerCase();
+    const errors = lambdaAlarm(
+      label,
+      ref,
+      "Errors",
+      "lambda-errors",
+      `The ${name} function threw, crashed or timed out.`,
+    );
     // The refresh function's errors keep their name and period: one failed run of two.
     plans.push(
       label === "Refresh"
         ? { ...errors, ...ALARM_RULES.refreshErrors, periodSeconds: refreshPeriod }
         : errors,
     );
-    plans.push({
-      name: `${label}Throttles`,
-      description: `Lambda refused to run the ${label.toLowerCase()} function (concurrency exhausted).`,
-      runbook: "lambda-throttles",
-      comparison: "GreaterThanOrEqualToThreshold",
-      threshold: 1,
-      statistic: "Sum",
-      treatMissingData: "notBreaching",
-      ...fiveMinutes,
-      watch: {
-        metric: {
-          namespace: "AWS/Lambda",
-          metricName: "Throttles",
-          dimensions: { FunctionName: ref },
-        },
-      },
-    });
+    plans.push(
+      lambdaAlarm(
+        label,
+        ref,
+        "Throttles",
+        "lambda-throttles",
+        `Lambda refused to run the ${name} function (concurrency exhausted).`,
+      ),
+    );
   }
 
   plans.push({
