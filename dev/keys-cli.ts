@@ -2,8 +2,10 @@
  * `npm run keys -- rotate | rewrap [options]`: master key rotation and data
  * key retirement for the encrypted columns (core/crypto, core/accounts).
  */
+
 import { parseArgs } from "node:util";
 import { ENCRYPTED_COLUMNS } from "../core/accounts";
+import { wholeNumber } from "../core/config";
 import {
   createCipher,
   createKeyProvider,
@@ -132,8 +134,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function positiveInteger(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+  const value = wholeNumber(raw, 1);
+  if (value === undefined) {
     throw new Error(`${name} must be a positive whole number, got "${raw}"`);
   }
   return value;

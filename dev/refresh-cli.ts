@@ -10,7 +10,9 @@
  * refresh function writes in AWS; exit code 1 when any account failed, 2 on
  * bad arguments.
  */
+
 import { parseArgs } from "node:util";
+import { wholeNumber } from "../core/config";
 import { createKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
@@ -54,12 +56,13 @@ const { values } = (() => {
 
 let workers = 1;
 if (values.workers !== undefined) {
-  workers = Number(values.workers);
-  if (!/^\d+$/.test(values.workers) || workers < 1 || workers > MAX_REFRESH_WORKERS) {
+  const value = wholeNumber(values.workers, 1, MAX_REFRESH_WORKERS);
+  if (value === undefined) {
     fail(
       `--workers must be a whole number from 1 to ${MAX_REFRESH_WORKERS}, not "${values.workers}"`,
     );
   }
+  workers = value;
 }
 let worker: RefreshWorker | undefined;
 if (values.worker !== undefined) {

@@ -5,9 +5,11 @@
  * system error (DATABASE_URL, HOST). Each problem is one sentence naming
  * its setting; values that may hold a secret are never echoed.
  */
+
 import { lookup } from "node:dns/promises";
 import { createServer, isIP } from "node:net";
 import { resolve } from "node:path";
+import { wholeNumber } from "../core/config";
 import { createLogger } from "../core/log";
 import { parseServiceSettings } from "../core/service";
 import { parseLocalApiKey } from "./api-keys-file";
@@ -72,8 +74,8 @@ function whole(
 ): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || value < min || value > max) {
+  const value = wholeNumber(raw, min, max);
+  if (value === undefined) {
     throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
   }
   return value;

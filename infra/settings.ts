@@ -1,3 +1,4 @@
+import { wholeNumber } from "../core/config/integer";
 import { LOG_LEVELS, type LogLevel } from "../core/log";
 import { MAX_REFRESH_WORKERS } from "../core/tokens/refresh-plan";
 import { DEFAULT_TOKEN_SETTINGS } from "../core/tokens/settings";
@@ -122,8 +123,8 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
   const integer = (name: string, fallback: number, min: number, max: number) => {
     const raw = read(name);
     if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
+    const value = wholeNumber(raw, min, max);
+    if (value === undefined) {
       throw new Error(`${name} must be a whole number from ${min} to ${max}, not "${raw}".`);
     }
     return value;

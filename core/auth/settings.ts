@@ -1,3 +1,5 @@
+import { wholeNumber } from "../config";
+
 /** Where the API's keys come from. */
 export interface AuthSettings {
   /** API_KEYS_SECRET_ID: the Secrets Manager secret (name or ARN). Unset means a local source. */
@@ -14,12 +16,13 @@ export function parseAuthSettings(env: Record<string, string | undefined>): Auth
   const raw = env.API_KEYS_CACHE_SECONDS?.trim();
   let seconds = DEFAULT_API_KEYS_CACHE_SECONDS;
   if (raw) {
-    seconds = Number(raw);
-    if (!/^[0-9]+$/.test(raw) || seconds > 3600) {
+    const value = wholeNumber(raw, 0, 3600);
+    if (value === undefined) {
       throw new Error(
         `API_KEYS_CACHE_SECONDS must be a whole number of seconds from 0 to 3600, got "${raw.slice(0, 20)}".`,
       );
     }
+    seconds = value;
   }
   return { ...(secretId ? { secretId } : {}), cacheTtlMs: seconds * 1000 };
 }

@@ -1,3 +1,4 @@
+import { wholeNumber } from "../config";
 import { BROKER_ADAPTERS } from "./registry";
 import type { Broker, BrokerEnvironment } from "./types";
 
@@ -116,8 +117,8 @@ function parseInteger(
 ): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
+  const value = wholeNumber(raw, min);
+  if (value === undefined)
     throw new Error(`${name} must be a whole number${unit}, at least ${min}.`);
-  }
-  return Number(raw);
+  return value;
 }

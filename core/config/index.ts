@@ -7,4 +7,4 @@ export {
   resolveDatabaseTls,
   resolveDatabaseUrl,
 } from "./database-url";
-export { positiveIntegerSetting } from "./integer";
+export { positiveIntegerSetting, wholeNumber } from "./integer";

@@ -1,4 +1,5 @@
 import type { KMSClient } from "@aws-sdk/client-kms";
+import { wholeNumber } from "../config";
 import {
   DEFAULT_MAX_DATA_KEY_AGE_MS,
   DEFAULT_MAX_DATA_KEY_USES,
@@ -103,8 +104,8 @@ function parseInteger(
 ): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+  const value = wholeNumber(raw, min, max);
+  if (value === undefined) {
     throw new CryptoSettingsError(
       `${name} must be a whole number between ${min} and ${max}, got "${raw.slice(0, 20)}"`,
     );
