@@ -140,9 +140,46 @@ export const dropPostgresCaseTransforms = {
   },
 };
 
+// postgres.js's `sql.listen()` (LISTEN with its own reconnecting
+// connection) and `sql.notify()` are closures of the function every pool is
+// built by, so they ship although no function listens or notifies (about
+// 0.8 KB, which the gateway's audit written after each answer needed). The
+// two are swapped for stubs that fail loudly, between markers checked like
+// the case transforms' (postgres is pinned).
+
+const POSTGRES_INDEX = /[\\/]node_modules[\\/]postgres[\\/]src[\\/]index\.js$/;
+const LISTEN_START = "  async function listen(name, fn, onlisten) {";
+const LISTEN_END = "  async function reserve() {";
+const LISTEN_STUB = `  async function listen() {
+    throw new Error("sql.listen is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+  }
+
+  async function notify() {
+    throw new Error("sql.notify is not bundled into the Lambda functions (infra/esbuild-plugins.mjs)");
+  }
+
+`;
+
+/** @type {import("esbuild").Plugin} */
+export const dropPostgresListen = {
+  name: "drop-postgres-listen",
+  setup(build) {
+    build.onLoad({ filter: POSTGRES_INDEX }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const start = source.indexOf(LISTEN_START);
+      const end = source.indexOf(LISTEN_END);
+      if (start < 0 || end < start) {
+        throw new Error(`${args.path} no longer has ${LISTEN_START} before ${LISTEN_END}`);
+      }
+      return { contents: source.slice(0, start) + LISTEN_STUB + source.slice(end), loader: "js" };
+    });
+  },
+};
+
 export default [
   dropUnusedPostgresModules,
   dropPostgresCaseTransforms,
+  dropPostgresListen,
   dropUnusedHonoModules,
   forgetZodMetadata,
   trimTemplateIndentation,

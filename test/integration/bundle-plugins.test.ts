@@ -9,8 +9,8 @@ import bundlePlugins from "../../infra/esbuild-plugins.mjs";
 import { NODE_TARGET } from "../../infra/runtime";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 
-// The Lambda bundles swap postgres.js's subscribe and large-object modules for
-// stubs (infra/esbuild-plugins.mjs). This bundles core/db the way SST does and
+// The Lambda bundles swap postgres.js's subscribe and large-object modules,
+// and its listen and notify, for stubs (infra/esbuild-plugins.mjs). This bundles core/db the way SST does and
 // checks the client still talks to a real Postgres, and that the stubs are in.
 describe("the Lambda bundle's postgres.js", () => {
   let db: TestDatabase;
@@ -55,6 +55,21 @@ describe("the Lambda bundle's postgres.js", () => {
     const sql = bundled.createSql(db.url, { max: 1 });
     try {
       expect(() => sql.subscribe("*", () => {})).toThrow(/not bundled into the Lambda functions/);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("fails loudly if the stubbed listen or notify is ever called, and still ends and reserves", async () => {
+    const sql = bundled.createSql(db.url, { max: 2 });
+    try {
+      await expect(sql.listen("channel", () => {})).rejects.toThrow(/sql.listen is not bundled/);
+      await expect(sql.notify("channel", "x")).rejects.toThrow(/sql.notify is not bundled/);
+      // reserve() follows the swapped code in the same module: it must be whole.
+      const reserved = await sql.reserve();
+      const [row] = await reserved`SELECT 2 AS two`;
+      reserved.release();
+      expect(row).toEqual({ two: 2 });
     } finally {
       await sql.end();
     }
