@@ -42,7 +42,7 @@ export interface LocalRuntime {
   brokers: BrokerRegistry;
   tokens: TokenService;
   gateway: BrokerGateway;
-  /** Closes the pool. */
+  /** Waits for the gateway's audit writes, then closes the pool. */
   close(): Promise<void>;
 }
 
@@ -71,5 +71,17 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     logger: options.logger,
     ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
-  return { app, sql, cipher, brokers, tokens, gateway, close: () => sql.end({ timeout: 5 }) };
+  return {
+    app,
+    sql,
+    cipher,
+    brokers,
+    tokens,
+    gateway,
+    close: async () => {
+      // The gateway's audit rows still being written, then the pool.
+      await gateway.settled();
+      await sql.end({ timeout: 5 });
+    },
+  };
 }

@@ -77,6 +77,8 @@ const app = handleHttpApi(
       (lambdaEnv as { requestContext?: { requestId?: string } } | undefined)?.requestContext
         ?.requestId,
   }),
+  // The gateway's audit rows, written after each answer, before Lambda freezes the container.
+  gateway.settled,
 );
 const coldStart = coldStartTracker();
 

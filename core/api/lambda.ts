@@ -27,8 +27,12 @@ export type HttpApiHandler = (
 /** Content types answered as text; anything else goes back base64-encoded. */
 const TEXT = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))/;
 
-/** A Lambda handler for an HTTP API (payload 2.0) that runs `app`. */
-export function handleHttpApi(app: FetchApp): HttpApiHandler {
+/**
+ * A Lambda handler for an HTTP API (payload 2.0) that runs `app`;
+ * `settled`, when given, is awaited before each return: work the app left
+ * running after its answer (the gateway's audit), which a frozen Lambda would not finish.
+ */
+export function handleHttpApi(app: FetchApp, settled?: () => Promise<unknown>): HttpApiHandler {
   return async (event, lambdaContext) => {
     const headers = new Headers();
     for (const [name, value] of Object.entries(event.headers ?? {})) {
@@ -57,6 +61,7 @@ export function handleHttpApi(app: FetchApp): HttpApiHandler {
     const cookies = response.headers.getSetCookie();
     const text = TEXT.test(response.headers.get("content-type") ?? "text/plain");
     const body = Buffer.from(await response.arrayBuffer());
+    await settled?.();
     return {
       statusCode: response.status,
       headers: answerHeaders,

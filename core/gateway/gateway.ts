@@ -49,8 +49,14 @@ export interface BrokerCallAnswer {
 export interface BrokerGateway {
   /** Forward one call: token, pacing, token rejection (once), audit. */
   call(request: BrokerCall): Promise<BrokerCallAnswer>;
-  /** Call counts and the last broker error per account. */
+  /** Call counts and the last broker error per account (this process's calls all recorded first). */
   status(): Promise<GatewayStatusReport>;
+  /**
+   * Resolves when every call answered so far is recorded. The audit row is
+   * written after the answer leaves, off the caller's path; a Lambda awaits
+   * this before returning (it is frozen after) and a server before closing its pool.
+   */
+  settled(): Promise<void>;
 }
 
 export interface BrokerGatewayDependencies {
@@ -89,6 +95,8 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   const metrics = deps.metrics ?? noMetrics;
   // Decrypted credentials per account, checked against the row's updated_at on every call.
   const accesses = new Map<number, Access>();
+  // Audit writes under way: the answer does not wait for its row.
+  const recording = new Set<Promise<void>>();
 
   async function accessFor(accountId: number): Promise<Access> {
     const cached = accesses.get(accountId);
@@ -210,12 +218,17 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       pacedWaitMs,
       rateLimited: error?.kind === "rate_limited",
     });
-    await recordCall(sql, record, error !== undefined).catch((failure: unknown) => {
-      logger.error(
-        { event: "broker_call_not_recorded", err: failure },
-        "could not record a broker call",
-      );
-    });
+    // Written once the answer is on its way (setImmediate), tracked until done.
+    const recorded = new Promise((next) => setImmediate(next))
+      .then(() => recordCall(sql, record, error !== undefined))
+      .catch((failure: unknown) => {
+        logger.error(
+          { event: "broker_call_not_recorded", err: failure },
+          "could not record a broker call",
+        );
+      })
+      .finally(() => recording.delete(recorded));
+    recording.add(recorded);
     if (!raw) throw error;
     if (isTokenRejection(error) && !replayed) return { rejectedToken: accessToken };
     const answerHeaders: Record<string, string> = {};
@@ -239,6 +252,11 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       const again = await attempt(request, await accessFor(request.accountId), target, true);
       return again.answer as BrokerCallAnswer;
     },
-    status: () => gatewayStatus(sql),
+    settled,
+    status: () => settled().then(() => gatewayStatus(sql)),
   };
+
+  async function settled(): Promise<void> {
+    while (recording.size > 0) await Promise.all(recording);
+  }
 }

@@ -156,6 +156,7 @@ describe("the broker gateway, over HTTP against the sandbox", () => {
     expect((after.calls.byEndpoint[endpoint] ?? 0) - (before.calls.byEndpoint[endpoint] ?? 0)).toBe(
       2,
     );
+    await server.runtime.gateway.settled();
     const audit = await server.db.sql<{ replayed: boolean; broker_code: string | null }[]>`
       SELECT replayed, broker_code FROM broker_calls WHERE account_id = ${id} ORDER BY id`;
     expect(audit).toEqual([
@@ -281,6 +282,7 @@ describe("the broker gateway, over HTTP against the sandbox", () => {
     await gateway(server, id, PRICE, { headers: { tr_id: "FHKST01010100" } });
     const failed = await gateway(server, id, PRICE, { headers: { tr_id: "XXXX0000" } });
     expect(failed.body).toMatchObject({ rt_cd: "1", msg_cd: "OPSQ0002" });
+    await server.runtime.gateway.settled();
     const [row] = await server.db.sql<Record<string, unknown>[]>`
       SELECT * FROM broker_calls WHERE account_id = ${id} ORDER BY id DESC LIMIT 1`;
     expect(row).toMatchObject({
@@ -321,6 +323,36 @@ describe("the broker gateway, over HTTP against the sandbox", () => {
       key_id: "test-admin",
     });
     expect(server.logs()).not.toContain("FID_INPUT_ISCD");
+  });
+
+  test("the answer does not wait for its audit row, which is written after it; settled() waits for the row", async () => {
+    const { id } = await create(server, "KIWOOM", "real");
+    expect((await kiwoomInfo(server, id)).status).toBe(200);
+    await server.runtime.gateway.settled();
+    // Hold the account's totals row: the next audit write must wait for it.
+    const holder = await server.db.sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT calls FROM broker_call_totals WHERE account_id = ${id} FOR UPDATE`;
+      const answer = await kiwoomInfo(server, id);
+      expect(answer.status).toBe(200);
+      let settled = false;
+      const waiting = server.runtime.gateway.settled().then(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(settled).toBe(false);
+      const [during] = await server.db.sql<{ count: number }[]>`
+        SELECT count(*)::int AS count FROM broker_calls WHERE account_id = ${id}`;
+      expect(during?.count).toBe(1);
+      await holder`COMMIT`;
+      await waiting;
+    } finally {
+      holder.release();
+    }
+    const [after] = await server.db.sql<{ count: number }[]>`
+      SELECT count(*)::int AS count FROM broker_calls WHERE account_id = ${id}`;
+    expect(after?.count).toBe(2);
   });
 
   test("a broker that does not answer in time is a 504 problem", async () => {

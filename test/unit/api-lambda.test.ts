@@ -116,4 +116,25 @@ describe("the HTTP API adapter", () => {
     expect(cookies).toMatchObject({ statusCode: 204, cookies: ["a=1", "b=2"], body: "" });
     expect(cookies.headers?.["set-cookie"]).toBeUndefined();
   });
+
+  it("returns only once the work the app left running after its answer is done (Lambda freezes after)", async () => {
+    const order: string[] = [];
+    let finish: () => void = () => {};
+    const afterAnswer = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const waiting = handleHttpApi(echo, async () => {
+      order.push("settling");
+      await afterAnswer;
+      order.push("settled");
+    })(event({ rawPath: "/echo/1" }), context).then((result) => {
+      order.push("returned");
+      return result;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual(["settling"]);
+    finish();
+    expect((await waiting).statusCode).toBe(200);
+    expect(order).toEqual(["settling", "settled", "returned"]);
+  });
 });
