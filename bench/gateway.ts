@@ -11,16 +11,22 @@
  *   Lambda containers), hammer one KIS app key for S seconds; the sandbox
  *   allows that key exactly the configured 20 calls in any second. Goals: no
  *   EGW00201 and at least 90% of the limit achieved.
+ * - the floor, in the same run: a bare node:http proxy (no app, no auth, no
+ *   pacing) that makes one `SELECT 1` on a pool of the same database and
+ *   forwards the call with the token: what one more HTTP hop and one
+ *   Postgres round trip cost on this machine, whatever the gateway does.
  * Last line: one JSON object.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { createStaticKeyStore, generateApiKey } from "../core/auth";
 import { createLocalKeyProvider } from "../core/crypto";
+import { createSql, type Sql } from "../core/db";
 import { silentLogger } from "../core/log";
 import { migrate } from "../core/migrations";
 import { createLocalRuntime } from "../dev/local-runtime";
@@ -32,6 +38,43 @@ const PROCESSES = 4;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/**
+ * The floor: a bare proxy that makes one database round trip, then sends the
+ * call on with node:http keep-alive (as the gateway does) and hands back its body.
+ */
+async function startFloorProxy(sql: Sql, target: string, headers: Record<string, string>) {
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", async () => {
+      await sql`SELECT 1`;
+      const body = Buffer.concat(chunks);
+      const forwarded = http.request(
+        target,
+        { method: "POST", agent, headers: { ...headers, "content-length": body.length } },
+        (answer) => {
+          const parts: Buffer[] = [];
+          answer.on("data", (chunk: Buffer) => parts.push(chunk));
+          answer.on("end", () => {
+            response.writeHead(answer.statusCode ?? 502, { "content-type": "application/json" });
+            response.end(Buffer.concat(parts));
+          });
+        },
+      );
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      agent.destroy();
+      return new Promise<void>((done) => server.close(() => done()));
+    },
+  };
 }
 
 function round(value: number, digits = 2): number {
@@ -124,6 +167,24 @@ export async function main(args: string[]): Promise<void> {
         headers: { ...headers, "api-id": "ka10001" },
         body,
       });
+    const floorSql = createSql(databaseUrl, { max: 2 });
+    cleanups.push(() => floorSql.end({ timeout: 5 }));
+    const floor = await startFloorProxy(
+      floorSql,
+      `${sandbox.env.KIWOOM_REAL_URL}/api/dostk/stkinfo`,
+      {
+        authorization: `Bearer ${accessToken}`,
+        "api-id": "ka10001",
+        "content-type": "application/json;charset=UTF-8",
+      },
+    );
+    cleanups.unshift(floor.close);
+    const bare = () =>
+      fetch(`${floor.url}/accounts/${kiwoom}/broker/api/dostk/stkinfo`, {
+        method: "POST",
+        headers: { ...headers, "api-id": "ka10001" },
+        body,
+      });
     const time = async (call: () => Promise<Response>) => {
       const started = performance.now();
       const response = await call();
@@ -134,15 +195,19 @@ export async function main(args: string[]): Promise<void> {
     for (let i = 0; i < 50; i++) {
       await time(direct);
       await time(through);
+      await time(bare);
     }
     const directMs: number[] = [];
     const gatewayMs: number[] = [];
+    const floorMs: number[] = [];
     for (let i = 0; i < calls; i++) {
       directMs.push(await time(direct));
       gatewayMs.push(await time(through));
+      floorMs.push(await time(bare));
     }
     directMs.sort((a, b) => a - b);
     gatewayMs.sort((a, b) => a - b);
+    floorMs.sort((a, b) => a - b);
 
     // Pacing: four processes on one KIS app key whose sandbox limit is the configured 20/s.
     const kis = await create("KIS");
@@ -202,6 +267,7 @@ export async function main(args: string[]): Promise<void> {
       gateway_p50_ms: round(percentile(gatewayMs, 50)),
       added_p50_ms: round(percentile(gatewayMs, 50) - percentile(directMs, 50)),
       added_p99_ms: round(percentile(gatewayMs, 99) - percentile(directMs, 99)),
+      floor_added_p50_ms: round(percentile(floorMs, 50) - percentile(directMs, 50)),
       processes: PROCESSES,
       limit_per_s: 20,
       achieved_per_s: round(achieved),
@@ -218,6 +284,9 @@ export async function main(args: string[]): Promise<void> {
     );
     console.log(
       `added by the gateway     p50 ${result.added_p50_ms} ms (goal <= 2)   p99 ${result.added_p99_ms} ms (goal <= 10)`,
+    );
+    console.log(
+      `a bare proxy (one hop, SELECT 1) adds  p50 ${result.floor_added_p50_ms} ms: the floor on this machine; the gateway's own share ${round(result.added_p50_ms - result.floor_added_p50_ms)} ms`,
     );
     console.log(
       `${PROCESSES} processes x ${values.concurrency} loops on one KIS key for ${seconds} s, limit 20/s on both sides: ${ok} answered, ${round(achieved)}/s (goal >= 18), EGW00201 ${rateLimited} (goal 0); worker answers ${JSON.stringify(codes)}`,
