@@ -22,13 +22,19 @@ const agents = {
   "https:": new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
 
-/** Sends one request and reads the whole answer; rejects on network failure or after `timeoutMs`. */
+/**
+ * Sends one request and reads the whole answer; rejects on network failure or
+ * after `timeoutMs`. `connected`, when given, is awaited once the request has
+ * its connection (at once on a kept-alive one, after the handshake on a new
+ * one) and before anything is written: the last moment to hold a call back.
+ */
 export type BrokerSend = (
   method: "GET" | "POST",
   url: string,
   body: string | undefined,
   headers: Record<string, string>,
   timeoutMs: number,
+  connected?: () => Promise<void>,
 ) => Promise<RawAnswer>;
 
 /**
@@ -37,7 +43,7 @@ export type BrokerSend = (
  * of accounts and the gateway's calls feel. The timeout covers the whole
  * exchange, body included.
  */
-export const sendOverHttp: BrokerSend = (method, url, body, headers, timeoutMs) =>
+export const sendOverHttp: BrokerSend = (method, url, body, headers, timeoutMs, connected) =>
   new Promise((resolve, reject) => {
     const target = new URL(url);
     const client = target.protocol === "https:" ? https : http;
@@ -71,7 +77,16 @@ export const sendOverHttp: BrokerSend = (method, url, body, headers, timeoutMs) 
       },
     );
     request.on("error", reject);
-    request.end(body);
+    if (!connected) return void request.end(body);
+    request.once("socket", (socket) => {
+      const go = () =>
+        connected().then(
+          () => request.end(body),
+          (error: unknown) => request.destroy(error as Error),
+        );
+      if (!socket.connecting) return void go();
+      socket.once(target.protocol === "https:" ? "secureConnect" : "connect", go);
+    });
   });
 
 /** The token endpoints' JSON POST. */

@@ -119,9 +119,9 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   ): Promise<Attempt> {
     let access = first;
     const { accountId } = request;
-    for (let round = 0; ; round++) {
+    const book = () => {
       const { broker, environment } = access.credentials;
-      const slot = await takeCallSlot(sql, {
+      return takeCallSlot(sql, {
         key: access.key,
         broker,
         environment,
@@ -130,7 +130,10 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         spacingMs: (1000 + jitterMs) / brokerSettings.brokers[broker].callsPerSecond[environment],
         maxWaitMs,
       });
-      const due = performance.now() + (slot?.waitMs ?? 0);
+    };
+    for (let round = 0; ; round++) {
+      const slot = await book();
+      let due = performance.now() + (slot?.waitMs ?? 0);
       if (slot?.updatedAt.getTime() !== access.updatedAt.getTime()) {
         // Gone, or changed (maybe its app key): load it again (a 404 if gone) and pace under its key.
         accesses.delete(accountId);
@@ -138,13 +141,12 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         continue;
       }
       if (!slot.active) throw inactiveAccount(accountId);
-      if (slot.waitMs === null) {
-        const queuedMs = slot.queuedMs ?? 0;
-        throw new CallPaceExceededError(
+      const refused = (queuedMs: number | null) =>
+        new CallPaceExceededError(
           "this app key's calls are booked past the wait bound",
-          Math.max(1000, queuedMs - maxWaitMs),
+          Math.max(1000, (queuedMs ?? 0) - maxWaitMs),
         );
-      }
+      if (slot.waitMs === null) throw refused(slot.queuedMs);
       const { waitMs } = slot;
       const [token] = await Promise.all([
         tokens.getValidToken(accountId, { alreadyRead: { stored: slot.stored } }),
@@ -152,7 +154,17 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       ]);
       // Issuing a token can outlast the slot; a call sent late would crowd the next ones.
       if (performance.now() - due > jitterMs / 2 && round < 3) continue;
-      return forward(request, access, target, token.accessToken, replayed, waitMs);
+      // A new connection (its handshake, a busy process) can make the call late
+      // at the wire after all: then it waits on that connection for another slot.
+      const onTime = async () => {
+        for (let again = 0; performance.now() - due > jitterMs / 2 && again < 3; again++) {
+          const later = await book();
+          if (later?.waitMs == null) throw refused(later?.queuedMs ?? null);
+          due = performance.now() + later.waitMs;
+          await sleep(later.waitMs);
+        }
+      };
+      return forward(request, access, target, token.accessToken, replayed, waitMs, onTime);
     }
   }
 
@@ -163,6 +175,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     accessToken: string,
     replayed: boolean,
     pacedWaitMs: number,
+    onTime: () => Promise<void>,
   ): Promise<Attempt> {
     const { broker, environment, appKey, appSecret } = access.credentials;
     const forwarded = forwardedHeaders(broker, environment, request.header);
@@ -197,6 +210,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         request.body,
         headers,
         brokerSettings.timeoutMs,
+        onTime,
       );
       record.status = raw.status;
       error = brokers.interpretError(
