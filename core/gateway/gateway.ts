@@ -111,6 +111,13 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     return access;
   }
 
+  function paceExceeded(queuedMs: number | null): CallPaceExceededError {
+    return new CallPaceExceededError(
+      "this app key's calls are booked past the wait bound",
+      Math.max(1000, (queuedMs ?? 0) - maxWaitMs),
+    );
+  }
+
   async function attempt(
     request: BrokerCall,
     first: Access,
@@ -131,9 +138,8 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         maxWaitMs,
       });
     };
-    for (let round = 0; ; round++) {
+    for (;;) {
       const slot = await book();
-      let due = performance.now() + (slot?.waitMs ?? 0);
       if (slot?.updatedAt.getTime() !== access.updatedAt.getTime()) {
         // Gone, or changed (maybe its app key): load it again (a 404 if gone) and pace under its key.
         accesses.delete(accountId);
@@ -141,29 +147,27 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         continue;
       }
       if (!slot.active) throw inactiveAccount(accountId);
-      const refused = (queuedMs: number | null) =>
-        new CallPaceExceededError(
-          "this app key's calls are booked past the wait bound",
-          Math.max(1000, (queuedMs ?? 0) - maxWaitMs),
-        );
-      if (slot.waitMs === null) throw refused(slot.queuedMs);
+      if (slot.waitMs === null) throw paceExceeded(slot.queuedMs);
       const { waitMs } = slot;
+      let due = performance.now() + waitMs;
+      // A call sent more than half the allowance after its slot would crowd the
+      // next ones: it books another slot and waits for it (three times at most).
+      // Checked once the token is read (issuing one can outlast the slot), and
+      // again at the wire (a new connection's handshake, a busy process), where
+      // it waits on the open connection.
+      const onTime = async () => {
+        for (let again = 0; performance.now() - due > jitterMs / 2 && again < 3; again++) {
+          const later = await book();
+          if (later?.waitMs == null) throw paceExceeded(later?.queuedMs ?? null);
+          due = performance.now() + later.waitMs;
+          if (later.waitMs > 0) await sleep(later.waitMs);
+        }
+      };
       const [token] = await Promise.all([
         tokens.getValidToken(accountId, { alreadyRead: { stored: slot.stored } }),
         waitMs > 0 ? sleep(waitMs) : undefined,
       ]);
-      // Issuing a token can outlast the slot; a call sent late would crowd the next ones.
-      if (performance.now() - due > jitterMs / 2 && round < 3) continue;
-      // A new connection (its handshake, a busy process) can make the call late
-      // at the wire after all: then it waits on that connection for another slot.
-      const onTime = async () => {
-        for (let again = 0; performance.now() - due > jitterMs / 2 && again < 3; again++) {
-          const later = await book();
-          if (later?.waitMs == null) throw refused(later?.queuedMs ?? null);
-          due = performance.now() + later.waitMs;
-          await sleep(later.waitMs);
-        }
-      };
+      await onTime();
       return forward(request, access, target, token.accessToken, replayed, waitMs, onTime);
     }
   }
