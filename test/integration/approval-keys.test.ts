@@ -9,14 +9,13 @@ import { createBrokerRegistry, parseBrokerSettings } from "../../core/brokers";
 import { refreshDueTokens, TokenIssuanceDeferredError } from "../../core/tokens";
 import { approvalKeyBinding } from "../../core/tokens/approval";
 import { createTestCipher, type TestCipher } from "../support/crypto";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { manualClock, startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
+import type { TestDatabase } from "../support/database";
+import { manualClock, type TestBrokerSandbox } from "../support/sandbox";
 import {
   type OffsetClock,
-  offsetClock,
   securitiesAccount,
-  shiftDatabaseTimes,
   tokenService,
+  useTokenTestBed,
 } from "../support/tokens";
 
 /** The KIS websocket approval key's lifecycle, against the sandbox over HTTP and a recorded body. */
@@ -27,21 +26,8 @@ let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
 
-/** Moves the process clock and, by as much, the database-clock leases and pace. */
-async function advance(ms: number): Promise<void> {
-  clock.advance(ms);
-  await shiftDatabaseTimes(db.sql, ms);
-}
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  clock = offsetClock();
-  broker = await startTestBrokerSandbox({ clock });
-  crypto = createTestCipher(db.sql, { clock });
-});
-afterAll(async () => {
-  await broker?.stop();
-  await db?.drop();
+const advance = useTokenTestBed((bed) => {
+  ({ db, clock, broker, crypto } = bed);
 });
 beforeEach(async () => {
   broker.sandbox.resetStats();

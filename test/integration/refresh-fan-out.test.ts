@@ -1,6 +1,6 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createSql, type Sql } from "../../core/db";
 import {
   type RefreshSummary,
@@ -9,25 +9,23 @@ import {
   runScheduledRefresh,
 } from "../../core/tokens";
 import { lambdaWorkerStarter } from "../../core/tokens/lambda-workers";
-import { createTestCipher, type TestCipher } from "../support/crypto";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
-import { type OffsetClock, offsetClock, securitiesAccount, tokenService } from "../support/tokens";
+import type { TestCipher } from "../support/crypto";
+import type { TestDatabase } from "../support/database";
+import type { TestBrokerSandbox } from "../support/sandbox";
+import {
+  type OffsetClock,
+  securitiesAccount,
+  tokenService,
+  useTokenTestBed,
+} from "../support/tokens";
 
 let db: TestDatabase;
 let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  clock = offsetClock();
-  broker = await startTestBrokerSandbox({ clock });
-  crypto = createTestCipher(db.sql, { clock });
-});
-afterAll(async () => {
-  await broker.stop();
-  await db.drop();
+useTokenTestBed((bed) => {
+  ({ db, clock, broker, crypto } = bed);
 });
 beforeEach(async () => {
   broker.sandbox.resetStats();

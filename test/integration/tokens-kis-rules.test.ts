@@ -8,14 +8,14 @@ import { toProblem } from "../../core/api/problems";
 import { createBrokerRegistry, parseBrokerSettings } from "../../core/brokers";
 import { refreshDueTokens, TokenNotRenewedError } from "../../core/tokens";
 import { createTestCipher, type TestCipher } from "../support/crypto";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { manualClock, startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
+import type { TestDatabase } from "../support/database";
+import { manualClock, type TestBrokerSandbox } from "../support/sandbox";
 import {
   type OffsetClock,
-  offsetClock,
   securitiesAccount,
   shiftDatabaseTimes,
   tokenService,
+  useTokenTestBed,
 } from "../support/tokens";
 
 /** KIS's 6-hour rule and Kiwoom's token_type, against the sandbox over HTTP and against recorded bodies. */
@@ -26,21 +26,8 @@ let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
 
-/** Moves the process clock and, by as much, the database-clock leases and pace. */
-async function advance(ms: number): Promise<void> {
-  clock.advance(ms);
-  await shiftDatabaseTimes(db.sql, ms);
-}
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  clock = offsetClock();
-  broker = await startTestBrokerSandbox({ clock });
-  crypto = createTestCipher(db.sql, { clock });
-});
-afterAll(async () => {
-  await broker?.stop();
-  await db?.drop();
+const advance = useTokenTestBed((bed) => {
+  ({ db, clock, broker, crypto } = bed);
 });
 beforeEach(async () => {
   broker.sandbox.resetStats();

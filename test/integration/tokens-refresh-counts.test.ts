@@ -4,18 +4,17 @@
  * `expiring_unrefreshed` count the deploy's alarm watches, and the failure
  * backoff's doubling up to its cap. Expected values are written out.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { tokenBinding } from "../../core/accounts";
 import { refreshDueTokens } from "../../core/tokens";
-import { createTestCipher, type TestCipher } from "../support/crypto";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { resetSandbox, startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
+import type { TestCipher } from "../support/crypto";
+import type { TestDatabase } from "../support/database";
+import { resetSandbox, type TestBrokerSandbox } from "../support/sandbox";
 import {
   type OffsetClock,
-  offsetClock,
   securitiesAccount,
-  shiftDatabaseTimes,
   tokenService,
+  useTokenTestBed,
 } from "../support/tokens";
 
 let db: TestDatabase;
@@ -23,29 +22,19 @@ let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  clock = offsetClock();
-  // Kiwoom's pace at its floor, so the backoff, not the pace, decides when a failed account is retried.
-  broker = await startTestBrokerSandbox({ clock, env: { KIWOOM_MIN_ISSUE_INTERVAL_MS: "1000" } });
-  crypto = createTestCipher(db.sql, { clock });
-});
-afterAll(async () => {
-  await broker.stop();
-  await db.drop();
-});
+// Kiwoom's pace at its floor, so the backoff, not the pace, decides when a failed account is retried.
+const advance = useTokenTestBed(
+  (bed) => {
+    ({ db, clock, broker, crypto } = bed);
+  },
+  { sandboxEnv: { KIWOOM_MIN_ISSUE_INTERVAL_MS: "1000" } },
+);
 beforeEach(async () => {
   resetSandbox(broker.sandbox);
   await db.sql`DELETE FROM accounts`;
   await db.sql`DELETE FROM broker_issuance_slots`;
   await advance(120_000);
 });
-
-/** Moves the process clock and, by as much, the leases and pace on the database's clock. */
-async function advance(ms: number): Promise<void> {
-  clock.advance(ms);
-  await shiftDatabaseTimes(db.sql, ms);
-}
 
 const service = (settings: Parameters<typeof tokenService>[0]["settings"] = {}) =>
   tokenService({ sql: db.sql, cipher: crypto.cipher, brokers: broker.registry(), clock, settings });

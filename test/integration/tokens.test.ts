@@ -1,17 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { accountBinding, tokenBinding } from "../../core/accounts";
 import { BrokerCredentialsError } from "../../core/brokers";
 import { createSql, type Sql } from "../../core/db";
 import { refreshDueTokens, TokenIssuanceDeferredError } from "../../core/tokens";
-import { createTestCipher, type TestCipher } from "../support/crypto";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
+import type { TestCipher } from "../support/crypto";
+import type { TestDatabase } from "../support/database";
+import type { TestBrokerSandbox } from "../support/sandbox";
 import {
   type OffsetClock,
-  offsetClock,
   securitiesAccount,
-  shiftDatabaseTimes,
   tokenService,
+  useTokenTestBed,
 } from "../support/tokens";
 
 let db: TestDatabase;
@@ -19,15 +18,8 @@ let broker: TestBrokerSandbox;
 let clock: OffsetClock;
 let crypto: TestCipher;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  clock = offsetClock();
-  broker = await startTestBrokerSandbox({ clock });
-  crypto = createTestCipher(db.sql, { clock });
-});
-afterAll(async () => {
-  await broker.stop();
-  await db.drop();
+const advance = useTokenTestBed((bed) => {
+  ({ db, clock, broker, crypto } = bed);
 });
 beforeEach(async () => {
   broker.sandbox.resetStats();
@@ -36,12 +28,6 @@ beforeEach(async () => {
   // Each test starts past every pace the previous one left.
   await advance(120_000);
 });
-
-/** Moves the process clock and, by as much, the leases and pace on the database's clock. */
-async function advance(ms: number): Promise<void> {
-  clock.advance(ms);
-  await shiftDatabaseTimes(db.sql, ms);
-}
 
 const service = (overrides: Parameters<typeof tokenService>[0]["settings"] = {}) =>
   tokenService({

@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
 import { type Account, createAccount, parseCreateAccount } from "../../core/accounts";
 import type { BrokerRegistry } from "../../core/brokers";
 import type { Clock } from "../../core/clock";
 import type { Cipher } from "../../core/crypto";
 import type { Sql } from "../../core/db";
 import { createTokenService, type TokenService, type TokenSettings } from "../../core/tokens";
+import { createTestCipher, type TestCipher } from "./crypto";
+import { createTestDatabase, type TestDatabase } from "./database";
+import { startTestBrokerSandbox, type TestBrokerSandbox } from "./sandbox";
 
 /** A clock that runs with real time, plus an offset a test can move forward. */
 export interface OffsetClock extends Clock {
@@ -77,4 +81,42 @@ export async function shiftDatabaseTimes(sql: Sql, ms: number): Promise<void> {
   await sql`
     UPDATE securities_token_state SET claimed_until = claimed_until - ${by}::interval
     WHERE claimed_until IS NOT NULL`;
+}
+
+/** What a token test file works with: its own database, a clock it moves, the sandbox and a cipher on that clock. */
+export interface TokenTestBed {
+  db: TestDatabase;
+  clock: OffsetClock;
+  broker: TestBrokerSandbox;
+  crypto: TestCipher;
+}
+
+/**
+ * Makes a token test file's bed before its tests, hands it to `bind` (which
+ * sets the file's own names), and drops it after them. Returns `advance(ms)`:
+ * the clock moves, and by as much the leases and pace on the database's clock.
+ */
+export function useTokenTestBed(
+  bind: (bed: TokenTestBed) => void,
+  options: { sandboxEnv?: Record<string, string> } = {},
+): (ms: number) => Promise<void> {
+  let db: TestDatabase | undefined;
+  let broker: TestBrokerSandbox | undefined;
+  const clock = offsetClock();
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    broker = await startTestBrokerSandbox({
+      clock,
+      ...(options.sandboxEnv ? { env: options.sandboxEnv } : {}),
+    });
+    bind({ db, clock, broker, crypto: createTestCipher(db.sql, { clock }) });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+  });
+  return async (ms) => {
+    clock.advance(ms);
+    if (db) await shiftDatabaseTimes(db.sql, ms);
+  };
 }
