@@ -1,7 +1,7 @@
 import type { Clock } from "../clock";
 import type { BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
-import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
+import type { Broker, BrokerClient, BrokerCredentials, BrokerEnvironment } from "./types";
 
 /** How an adapter reads an answer into an error. */
 export interface InterpretOptions {
@@ -10,6 +10,39 @@ export interface InterpretOptions {
   clock?: Clock;
   /** The environment whose host answered, so messages can name it (8030, 8031). */
   environment?: BrokerEnvironment;
+}
+
+/** What the adapter makes of the transaction id a caller names, for one environment. */
+export type TransactionIdVerdict =
+  /** Send this id (a paper twin, or the caller's own). */
+  | { id: string }
+  /** Never sent: why, in a sentence for the caller, and the problem code. */
+  | { refused: string; code: "validation_failed" | "not_available_on_paper" };
+
+/**
+ * What the gateway needs to forward a caller's call to this broker's REST
+ * API: where calls live, which headers pass each way, how the transaction is
+ * named (and mapped to paper), and the broker's own auth headers.
+ */
+export interface BrokerCallRules {
+  /** Where its REST calls live (`/uapi/`); anything else (/oauth2/…) is never forwarded. */
+  readonly pathPrefix: string;
+  /** Request headers a caller may send (lower case); every other header stays with the service. */
+  readonly forwardedHeaders: readonly string[];
+  /** Answer headers handed back to the caller besides content-type (transaction id, paging). */
+  readonly returnedHeaders: readonly string[];
+  /** The forwarded header that names the transaction (KIS tr_id, Kiwoom api-id); every call needs one. */
+  readonly transactionHeader: string;
+  /** The transaction id to send on this environment's host, or why it cannot be sent there. */
+  transactionIdFor(id: string, environment: BrokerEnvironment): TransactionIdVerdict;
+  /**
+   * The headers of a call without the bearer token: the broker's defaults
+   * under the caller's forwarded headers, its auth headers over them.
+   */
+  callHeaders(
+    forwarded: Readonly<Record<string, string>>,
+    credentials: Pick<BrokerCredentials, "appKey" | "appSecret">,
+  ): Record<string, string>;
 }
 
 /**
@@ -33,4 +66,6 @@ export interface BrokerAdapter {
    * from the broker's message.
    */
   interpretError(response: BrokerResponse, options?: InterpretOptions): BrokerError | undefined;
+  /** How the gateway forwards a caller's call (core/gateway reads nothing broker-specific elsewhere). */
+  readonly calls: BrokerCallRules;
 }

@@ -1,4 +1,9 @@
-export type { BrokerAdapter, InterpretOptions } from "./adapter";
+export type {
+  BrokerAdapter,
+  BrokerCallRules,
+  InterpretOptions,
+  TransactionIdVerdict,
+} from "./adapter";
 export {
   type BrokerAnswerClass,
   type BrokerCodeKind,
@@ -21,6 +26,7 @@ export { type BrokerResponse, brokerUnreachable, parseJson } from "./http";
 export { bearerType } from "./issued-token";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
+export { kisTransactionId } from "./kis-calls";
 export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
 export {

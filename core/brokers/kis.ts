@@ -21,6 +21,7 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
+import { KIS_CALLS } from "./kis-calls";
 import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
@@ -212,4 +213,5 @@ export const kisAdapter: BrokerAdapter = {
   callsPerSecond: { real: 20, paper: 2 },
   createClient,
   interpretError,
+  calls: KIS_CALLS,
 };

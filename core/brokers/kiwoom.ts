@@ -1,5 +1,5 @@
 import { systemClock } from "../clock";
-import type { BrokerAdapter, InterpretOptions } from "./adapter";
+import type { BrokerAdapter, BrokerCallRules, InterpretOptions } from "./adapter";
 import {
   type BrokerAnswerClass,
   type BrokerError,
@@ -162,6 +162,18 @@ function createClient(context: AdapterContext): BrokerClient {
   };
 }
 
+/** How the gateway forwards a caller's Kiwoom call (BROKERS.md, "calls"). */
+const KIWOOM_CALLS: BrokerCallRules = {
+  pathPrefix: "/api/",
+  forwardedHeaders: ["api-id", "cont-yn", "next-key"],
+  returnedHeaders: ["api-id", "cont-yn", "next-key"],
+  transactionHeader: "api-id",
+  // The mock host takes the real api-ids (it answers 8104 for what it does not serve).
+  transactionIdFor: (id) => ({ id }),
+  // The bearer token is Kiwoom's only auth header.
+  callHeaders: (forwarded) => ({ ...forwarded }),
+};
+
 /** Kiwoom Securities REST API; "paper" maps to Kiwoom's mock host. */
 export const kiwoomAdapter: BrokerAdapter = {
   broker: BROKER,
@@ -175,4 +187,5 @@ export const kiwoomAdapter: BrokerAdapter = {
   callsPerSecond: { real: 5, paper: 1 },
   createClient,
   interpretError,
+  calls: KIWOOM_CALLS,
 };

@@ -39,11 +39,9 @@ export class ValidationError extends ServiceError {
   readonly kind = "validation";
   readonly issues: FieldIssue[];
 
-  constructor(issues: FieldIssue[], message?: string) {
-    super(
-      "validation_failed",
-      message ?? issues.map((issue) => `${issue.field}: ${issue.message}`).join("; "),
-    );
+  /** `code` is `validation_failed` unless a narrower one helps callers (`not_available_on_paper`). */
+  constructor(issues: FieldIssue[], message?: string, code = "validation_failed") {
+    super(code, message ?? issues.map((issue) => `${issue.field}: ${issue.message}`).join("; "));
     this.issues = issues;
   }
 }

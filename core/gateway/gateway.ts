@@ -23,7 +23,13 @@ import { credentialKey, type TokenService } from "../tokens";
 import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
 import { CallPaceExceededError } from "./errors";
 import { takeCallSlot } from "./pacing";
-import { brokerTarget, forwardedHeaders, RETURNED_HEADERS, transactionId } from "./request";
+import {
+  brokerTarget,
+  callHeaders,
+  forwardedHeaders,
+  RETURNED_HEADERS,
+  transactionId,
+} from "./request";
 
 /** A caller's request to a broker, as the route hands it over. */
 export interface BrokerCall {
@@ -185,9 +191,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     const forwarded = forwardedHeaders(broker, environment, request.header);
     const headers: Record<string, string> = {
       "content-type": "application/json;charset=UTF-8",
-      ...(broker === "KIS"
-        ? { custtype: "P", ...forwarded, appkey: appKey, appsecret: appSecret }
-        : forwarded),
+      ...callHeaders(broker, forwarded, { appKey, appSecret }),
       authorization: `Bearer ${accessToken}`,
     };
     const record: CallRecord = {
@@ -260,8 +264,10 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   return {
     async call(request) {
       const access = await accessFor(request.accountId);
-      // Checked before any slot is taken: a bad path is never forwarded and costs nothing.
-      const target = brokerTarget(access.credentials.broker, request.target);
+      // Checked before any slot is taken: a bad path or header is never forwarded and costs nothing.
+      const { broker, environment } = access.credentials;
+      const target = brokerTarget(broker, request.target);
+      forwardedHeaders(broker, environment, request.header);
       const first = await attempt(request, access, target, false);
       if (first.answer) return first.answer;
       // The broker refused the token before acting on the call, so one replay cannot double an order.

@@ -7,4 +7,4 @@ export {
   type BrokerGatewayDependencies,
   createBrokerGateway,
 } from "./gateway";
-export { FORWARDED_HEADERS, paperTrId } from "./request";
+export { BROKER_QUERY_PARAM } from "./request";
