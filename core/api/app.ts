@@ -29,7 +29,7 @@ import {
   toProblem,
 } from "./problems";
 import { invalidateRequestSchema } from "./request-schemas";
-import { allowedMethods, BROKER_PATH_PARAM, type OperationId, ROUTES } from "./routes";
+import { ANSWERED_BY, allowedMethods, BROKER_PATH_PARAM, type OperationId, ROUTES } from "./routes";
 
 /** What the API calls of the token service (core/tokens). */
 export type ApiTokenService = Pick<
@@ -130,6 +130,14 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       "request",
     );
   });
+  // Who answered a gateway call: the broker (its status and body, passed on)
+  // or the service (a problem document), whatever the status.
+  for (const path of new Set(ROUTES.filter(isGatewayRoute).map(honoPath))) {
+    app.use(path, async (c, next) => {
+      await next();
+      if (!c.res.headers.has(ANSWERED_BY)) c.res.headers.set(ANSWERED_BY, "service");
+    });
+  }
   // The body limit, smaller than hono/body-limit (bundle budget): a declared
   // length is checked before anything is read; a chunked body is read (Hono
   // keeps it for the handler) and measured.
@@ -303,12 +311,12 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     });
     return new Response(answer.body, {
       status: answer.status,
-      headers: { ...answer.headers, "cache-control": "no-store" },
+      headers: { ...answer.headers, "cache-control": "no-store", [ANSWERED_BY]: "broker" },
     });
   }
 
   for (const route of ROUTES) {
-    const path = route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
+    const path = honoPath(route);
     const handler = handlers[route.operationId];
     const scope = route.scope;
     app.on(route.method, path, async (c) => {
@@ -364,6 +372,15 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
   });
 
   return app;
+}
+
+function isGatewayRoute(route: { path: string }): boolean {
+  return route.path.includes(BROKER_PATH_PARAM);
+}
+
+/** A route's path as Hono matches it: `{id}` → `:id`, the broker path → `*`. */
+function honoPath(route: { path: string }): string {
+  return route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
 }
 
 function problemResponse(c: Context<AppEnv>, answer: ProblemResponse): Response {

@@ -1,12 +1,14 @@
 import * as z from "zod/mini";
 import { createAccountSchema, updateAccountSchema } from "../accounts";
 import { SCOPES } from "../auth";
-import { BROKER_PATH_PARAM, type OperationId, ROUTES, type RouteSpec } from "./routes";
+import { BROKER_QUERY_PARAM } from "../gateway";
+import { ANSWERED_BY, BROKER_PATH_PARAM, type OperationId, ROUTES, type RouteSpec } from "./routes";
 import {
   accountListSchema,
   brokerAnswerSchema,
   brokerCallBodySchema,
   brokerCallStatusSchema,
+  brokerOtherAnswerSchema,
   healthSchema,
   invalidateRequestSchema,
   invalidateResponseSchema,
@@ -32,36 +34,86 @@ z.globalRegistry.add(invalidateRequestSchema, {
  */
 interface RouteDoc {
   summary: string;
-  query?: { name: string; schema: Record<string, unknown>; description: string }[];
+  query?: {
+    name: string;
+    schema: Record<string, unknown>;
+    description: string;
+    /** A free-form object's keys as the query's own names (`?A=1&B=2`). */
+    style?: "form";
+    explode?: true;
+  }[];
   body?: { schema: z.ZodMiniType; required: boolean };
   response: { status: number; description: string; schema?: z.ZodMiniType };
   /** Problem statuses this route can answer besides the common ones (401, 403, 413, 500). */
   errors: number[];
   /** Request headers the route reads. */
   headers?: { name: string; description: string }[];
+  /**
+   * The gateway: statuses at which the broker's own body may come back (as
+   * application/json, beside our problems as application/problem+json), and
+   * the x-answered-by header on every answer.
+   */
+  brokerAnswers?: Record<number, { schema: z.ZodMiniType; description: string }>;
 }
 
 const BROKER_HEADERS: RouteDoc["headers"] = [
   {
     name: "tr_id",
     description:
-      "KIS transaction id (FHKST01010100, TTTC0012U…). For a paper account a real trading id (T, J, C…) is sent as its V twin; quote ids pass unchanged.",
+      "Required on KIS calls: the transaction id (FHKST01010100, TTTC0012U…), read in upper case. For a paper account a real trading id (T, J, C…) is sent as its V twin (TTTT1006U/JTTT1006U as VTTT1001U); an id with no paper version (TTTC8408R, TTTC0051U…) is a 400 not_available_on_paper; quote ids pass unchanged. A paper V id on a real account is a 400.",
   },
   { name: "tr_cont", description: "KIS paging: N for the next page." },
   { name: "custtype", description: "KIS customer type, P (default) or B." },
   { name: "hashkey", description: "KIS hashkey of an order body (optional)." },
   { name: "gt_uid", description: "KIS global transaction id (optional)." },
-  { name: "api-id", description: "Kiwoom TR id (ka10001, kt10000…)." },
+  { name: "api-id", description: "Required on Kiwoom calls: the TR id (ka10001, kt10000…)." },
   { name: "cont-yn", description: "Kiwoom paging: Y for the next page." },
   { name: "next-key", description: "Kiwoom paging key from the previous answer." },
 ];
 
 /** What the gateway's GET and POST routes share; each adds its method's last sentence. */
 const BROKER_CALL_SUMMARY =
-  "Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem.";
+  "Call the account's broker through the service: the broker path follows /broker, its slashes plain or as %2F, and the broker's query parameters are the request's own (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or other percent-escapes in the path, is a 400 naming the path and never sent). Each of the headers below is sent at most once, in plain ASCII, else 400; tr_id (KIS) or api-id (Kiwoom) is required, checked before any call slot is taken. The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged, as application/json with x-answered-by: broker; the service's own answers are problem documents (application/problem+json) with x-answered-by: service; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem.";
+
+const BROKER_ANSWER = { schema: brokerAnswerSchema, description: "The broker's own answer" };
 
 const BROKER_CALL_DOC = {
   headers: BROKER_HEADERS,
+  query: [
+    {
+      name: BROKER_QUERY_PARAM,
+      schema: { type: "object", additionalProperties: { type: "string" } },
+      style: "form",
+      explode: true,
+      description:
+        "The broker's own query parameters, sent on as the request's query string (?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930). Free-form strings: the broker's names are its contract. openapi-fetch's spelling, broker_query[NAME]=value, is read as NAME=value.",
+    },
+  ],
+  brokerAnswers: {
+    400: { ...BROKER_ANSWER, description: "Or the broker's own error with this status" },
+    401: {
+      schema: brokerOtherAnswerSchema,
+      description: "Or the broker's own 401 (Kiwoom: a token still refused after one re-issue)",
+    },
+    403: {
+      ...BROKER_ANSWER,
+      description:
+        "Or the broker's own refusal (KIS EGW00206 no permission, EGW00207 IP not registered)",
+    },
+    404: {
+      schema: brokerOtherAnswerSchema,
+      description: "Or the broker's own answer to a path it does not serve",
+    },
+    429: {
+      ...BROKER_ANSWER,
+      description: "Or the broker's own rate limit (Kiwoom 1700, return_code 5)",
+    },
+    500: {
+      ...BROKER_ANSWER,
+      description:
+        "Or the broker's own error (KIS EGW00201 rate limit, EGW00121-00123 token errors)",
+    },
+  },
   response: {
     status: 200,
     description: "The broker's answer with its own status (which may be an error of the broker's).",
@@ -69,6 +121,18 @@ const BROKER_CALL_DOC = {
   },
   errors: [400, 404, 409, 429, 502, 503, 504],
 } satisfies Omit<RouteDoc, "summary">;
+
+/** Who answered a gateway call: the header every one of its answers carries. */
+function answeredByHeader(who: readonly ("broker" | "service")[]) {
+  return {
+    [ANSWERED_BY]: {
+      required: true,
+      description:
+        "Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours).",
+      schema: { type: "string", enum: who },
+    },
+  };
+}
 
 const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
   getHealth: {
@@ -270,9 +334,11 @@ function operation(
   doc: RouteDoc,
   components: SchemaComponents,
 ): Record<string, unknown> {
+  const gateway = doc.brokerAnswers !== undefined;
   const responses: Record<string, unknown> = {
     [doc.response.status]: {
       description: doc.response.description,
+      ...(gateway ? { headers: answeredByHeader(["broker"]) } : {}),
       ...(doc.response.schema
         ? {
             content: {
@@ -284,15 +350,28 @@ function operation(
         : {}),
     },
   };
-  const statuses = new Set<number>([...doc.errors, 413, 500]);
+  const statuses = new Set<number>([
+    ...doc.errors,
+    ...Object.keys(doc.brokerAnswers ?? {}).map(Number),
+    413,
+    500,
+  ]);
   if (route.scope) {
     statuses.add(401);
     statuses.add(403);
   }
   for (const status of [...statuses].sort()) {
+    const broker = doc.brokerAnswers?.[status];
+    const ours = COMMON_ERRORS[status] ?? "Problem";
     responses[status] = {
-      description: COMMON_ERRORS[status] ?? "Problem",
+      description: broker ? `${broker.description}; or ours: ${ours}` : ours,
+      ...(gateway
+        ? { headers: answeredByHeader(broker ? ["broker", "service"] : ["service"]) }
+        : {}),
       content: {
+        ...(broker
+          ? { "application/json": { schema: components.ref(broker.schema, "BrokerAnswer") } }
+          : {}),
         "application/problem+json": { schema: components.ref(problemSchema, "Problem") },
       },
     };
@@ -313,7 +392,7 @@ function operation(
       in: "path",
       required: true,
       description:
-        "The broker's REST path (several segments) and query, e.g. uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930 or api/dostk/stkinfo.",
+        "The broker's REST path, several segments, e.g. uapi/domestic-stock/v1/quotations/inquire-price or api/dostk/stkinfo. Its slashes may come plain or percent-encoded (%2F, as generated clients send a path parameter); its query goes in broker_query.",
       schema: { type: "string" },
       allowReserved: true,
     });
@@ -334,6 +413,7 @@ function operation(
       required: false,
       description: q.description,
       schema: q.schema,
+      ...(q.style ? { style: q.style, explode: q.explode ?? false } : {}),
     });
   }
   return {

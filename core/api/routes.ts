@@ -5,6 +5,9 @@ export type Method = "GET" | "POST" | "PATCH" | "DELETE";
 /** The one path parameter that spans several segments: the broker's own path and query. */
 export const BROKER_PATH_PARAM = "{broker_path}";
 
+/** The header on every answer of the gateway's routes saying who answered: `broker` or `service`. */
+export const ANSWERED_BY = "x-answered-by";
+
 /** One route of the public contract: what the app registers. Its documentation is in openapi.ts. */
 export interface RouteSpec {
   operationId: string;

@@ -133,11 +133,59 @@ export const brokerCallBodySchema = z.record(z.string(), z.unknown()).check(
   }),
 );
 
-export const brokerAnswerSchema = z.record(z.string(), z.unknown()).check(
+/** A KIS REST answer (BROKERS.md): rt_cd, msg_cd and msg1, then the call's own output fields. */
+export const kisAnswerSchema = z
+  .looseObject({
+    rt_cd: z
+      .string()
+      .check(z.meta({ description: '"0": success; anything else: KIS refused, msg_cd says why.' })),
+    msg_cd: z
+      .string()
+      .check(z.meta({ description: "KIS's message code: MCA00000, APBK0013, EGW00201…" })),
+    msg1: z.string().check(z.meta({ description: "KIS's message, in Korean." })),
+    output: z.optional(z.unknown()),
+  })
+  .check(
+    z.meta({
+      id: "KisAnswer",
+      description:
+        "KIS's own JSON answer, unchanged: rt_cd, msg_cd, msg1 and the call's fields (output, output1, output2…). A rate limit is HTTP 500 with msg_cd EGW00201.",
+    }),
+  );
+
+/** A Kiwoom REST answer (BROKERS.md): return_code and return_msg next to the call's fields. */
+export const kiwoomAnswerSchema = z
+  .looseObject({
+    return_code: z.number().check(
+      z.meta({
+        description:
+          "0: success; otherwise a coarse group (2, 3, 5…); the specific code sits in return_msg as [NNNN:…].",
+      }),
+    ),
+    return_msg: z.string(),
+  })
+  .check(
+    z.meta({
+      id: "KiwoomAnswer",
+      description:
+        "Kiwoom's own JSON answer, unchanged: return_code, return_msg and the call's fields at the top level. A rate limit is HTTP 429, return_code 5, [1700:…].",
+    }),
+  );
+
+export const brokerAnswerSchema = z.union([kisAnswerSchema, kiwoomAnswerSchema]).check(
   z.meta({
     id: "BrokerAnswer",
     description:
-      "The broker's JSON answer, unchanged, with the broker's HTTP status (KIS rt_cd/msg_cd/msg1/output; Kiwoom return_code/return_msg and fields). Paging headers come back too: tr_cont, tr_id, gt_uid (KIS); api-id, cont-yn, next-key (Kiwoom).",
+      "The broker's JSON answer, unchanged, with the broker's HTTP status and x-answered-by: broker (KIS rt_cd/msg_cd/msg1/output; Kiwoom return_code/return_msg and fields). Paging headers come back too: tr_cont, tr_id, gt_uid (KIS); api-id, cont-yn, next-key (Kiwoom).",
+  }),
+);
+
+/** What a broker answers to a path it does not serve, or a bare refusal: its shape is its own. */
+export const brokerOtherAnswerSchema = z.record(z.string(), z.unknown()).check(
+  z.meta({
+    id: "BrokerOtherAnswer",
+    description:
+      'A broker\'s own answer outside its REST shapes, unchanged (x-answered-by: broker): a path it does not serve (the sandbox answers {"error": "not found"}), or a bare 401.',
   }),
 );
 

@@ -208,7 +208,6 @@ describe("the broker gateway, over HTTP against the sandbox", () => {
       "uapi/%2e%2e/oauth2/tokenP",
       "uapi%2f..%2foauth2/tokenP",
       "uapi/domestic-stock/%2E%2E/%2E%2E/oauth2/revokeP",
-      "uapi/domestic-stock/v1%2fquotations/inquire-price",
       "uapi//domestic-stock",
       "api/dostk/stkinfo",
       "_sandbox/stats",

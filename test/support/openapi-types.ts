@@ -163,10 +163,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. GET is for the broker's GET endpoints (KIS quotations). */
+        /** Call the account's broker through the service: the broker path follows /broker, its slashes plain or as %2F, and the broker's query parameters are the request's own (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or other percent-escapes in the path, is a 400 naming the path and never sent). Each of the headers below is sent at most once, in plain ASCII, else 400; tr_id (KIS) or api-id (Kiwoom) is required, checked before any call slot is taken. The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged, as application/json with x-answered-by: broker; the service's own answers are problem documents (application/problem+json) with x-answered-by: service; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. GET is for the broker's GET endpoints (KIS quotations). */
         get: operations["callBrokerGet"];
         put?: never;
-        /** Call the account's broker through the service: the broker path and query follow /broker (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or percent-escapes in the path, is a 400 and never sent). The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. POST carries the broker's JSON body (KIS orders, every Kiwoom call). */
+        /** Call the account's broker through the service: the broker path follows /broker, its slashes plain or as %2F, and the broker's query parameters are the request's own (KIS under /uapi/, Kiwoom under /api/; anything else, /oauth2/…, `..` or other percent-escapes in the path, is a 400 naming the path and never sent). Each of the headers below is sent at most once, in plain ASCII, else 400; tr_id (KIS) or api-id (Kiwoom) is required, checked before any call slot is taken. The service adds the token and the broker's auth headers (KIS authorization, appkey, appsecret, custtype; Kiwoom authorization) and sends the call from its egress IP; only the headers below pass, never the caller's Authorization. Calls are paced per (broker, environment, app key) across every process: a call waits for its slot up to BROKER_CALL_MAX_WAIT_MS (5 s), else 429 with Retry-After. A token the broker rejects is invalidated, re-issued once for everyone and the call replayed once. The broker's status, JSON body and paging headers come back unchanged, as application/json with x-answered-by: broker; the service's own answers are problem documents (application/problem+json) with x-answered-by: service; a broker that does not answer is a 503 (unreachable) or 504 (timeout) problem. POST carries the broker's JSON body (KIS orders, every Kiwoom call). */
         post: operations["callBrokerPost"];
         delete?: never;
         options?: never;
@@ -236,10 +236,8 @@ export interface components {
             /** @description Pass as ?cursor= for the next page; null on the last page. */
             next_cursor: string | null;
         };
-        /** @description The broker's JSON answer, unchanged, with the broker's HTTP status (KIS rt_cd/msg_cd/msg1/output; Kiwoom return_code/return_msg and fields). Paging headers come back too: tr_cont, tr_id, gt_uid (KIS); api-id, cont-yn, next-key (Kiwoom). */
-        BrokerAnswer: {
-            [key: string]: unknown;
-        };
+        /** @description The broker's JSON answer, unchanged, with the broker's HTTP status and x-answered-by: broker (KIS rt_cd/msg_cd/msg1/output; Kiwoom return_code/return_msg and fields). Paging headers come back too: tr_cont, tr_id, gt_uid (KIS); api-id, cont-yn, next-key (Kiwoom). */
+        BrokerAnswer: components["schemas"]["KisAnswer"] | components["schemas"]["KiwoomAnswer"];
         /** @description The broker's own JSON request body, sent on unchanged (KIS order-cash {"CANO", "ACNT_PRDT_CD", "PDNO", …}; Kiwoom {"stk_cd": "005930"}). */
         BrokerCallBody: {
             [key: string]: unknown;
@@ -264,6 +262,10 @@ export interface components {
                 calls: number;
                 failed_calls: number;
             };
+        };
+        /** @description A broker's own answer outside its REST shapes, unchanged (x-answered-by: broker): a path it does not serve (the sandbox answers {"error": "not found"}), or a bare 401. */
+        BrokerOtherAnswer: {
+            [key: string]: unknown;
         };
         CreateAccountRequest: {
             name: string;
@@ -299,6 +301,26 @@ export interface components {
         };
         InvalidateResult: {
             invalidated: boolean;
+        };
+        /** @description KIS's own JSON answer, unchanged: rt_cd, msg_cd, msg1 and the call's fields (output, output1, output2…). A rate limit is HTTP 500 with msg_cd EGW00201. */
+        KisAnswer: {
+            /** @description "0": success; anything else: KIS refused, msg_cd says why. */
+            rt_cd: string;
+            /** @description KIS's message code: MCA00000, APBK0013, EGW00201… */
+            msg_cd: string;
+            /** @description KIS's message, in Korean. */
+            msg1: string;
+            output?: unknown;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Kiwoom's own JSON answer, unchanged: return_code, return_msg and the call's fields at the top level. A rate limit is HTTP 429, return_code 5, [1700:…]. */
+        KiwoomAnswer: {
+            /** @description 0: success; otherwise a coarse group (2, 3, 5…); the specific code sits in return_msg as [NNNN:…]. */
+            return_code: number;
+            return_msg: string;
+        } & {
+            [key: string]: unknown;
         };
         /** @description RFC 9457 problem details (application/problem+json). */
         Problem: {
@@ -1307,9 +1329,14 @@ export interface operations {
     };
     callBrokerGet: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The broker's own query parameters, sent on as the request's query string (?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930). Free-form strings: the broker's names are its contract. openapi-fetch's spelling, broker_query[NAME]=value, is read as NAME=value. */
+                broker_query?: {
+                    [key: string]: string;
+                };
+            };
             header?: {
-                /** @description KIS transaction id (FHKST01010100, TTTC0012U…). For a paper account a real trading id (T, J, C…) is sent as its V twin; quote ids pass unchanged. */
+                /** @description Required on KIS calls: the transaction id (FHKST01010100, TTTC0012U…), read in upper case. For a paper account a real trading id (T, J, C…) is sent as its V twin (TTTT1006U/JTTT1006U as VTTT1001U); an id with no paper version (TTTC8408R, TTTC0051U…) is a 400 not_available_on_paper; quote ids pass unchanged. A paper V id on a real account is a 400. */
                 tr_id?: string;
                 /** @description KIS paging: N for the next page. */
                 tr_cont?: string;
@@ -1319,7 +1346,7 @@ export interface operations {
                 hashkey?: string;
                 /** @description KIS global transaction id (optional). */
                 gt_uid?: string;
-                /** @description Kiwoom TR id (ka10001, kt10000…). */
+                /** @description Required on Kiwoom calls: the TR id (ka10001, kt10000…). */
                 "api-id"?: string;
                 /** @description Kiwoom paging: Y for the next page. */
                 "cont-yn"?: string;
@@ -1329,7 +1356,7 @@ export interface operations {
             path: {
                 /** @description The account id, a positive 32-bit integer. */
                 id: number;
-                /** @description The broker's REST path (several segments) and query, e.g. uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930 or api/dostk/stkinfo. */
+                /** @description The broker's REST path, several segments, e.g. uapi/domestic-stock/v1/quotations/inquire-price or api/dostk/stkinfo. Its slashes may come plain or percent-encoded (%2F, as generated clients send a path parameter); its query goes in broker_query. */
                 broker_path: string;
             };
             cookie?: never;
@@ -1339,51 +1366,67 @@ export interface operations {
             /** @description The broker's answer with its own status (which may be an error of the broker's). */
             200: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["BrokerAnswer"];
                 };
             };
-            /** @description Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
+            /** @description Or the broker's own error with this status; or ours: Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
             400: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key. */
+            /** @description Or the broker's own 401 (Kiwoom: a token still refused after one re-issue); or ours: Missing or unknown API key. */
             401: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerOtherAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the route's scope. */
+            /** @description Or the broker's own refusal (KIS EGW00206 no permission, EGW00207 IP not registered); or ours: The key lacks the route's scope. */
             403: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such account. */
+            /** @description Or the broker's own answer to a path it does not serve; or ours: No such account. */
             404: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerOtherAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The account is not a securities account with an app key and secret. */
             409: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1393,33 +1436,43 @@ export interface operations {
             /** @description Body over the size limit. */
             413: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent. */
+            /** @description Or the broker's own rate limit (Kiwoom 1700, return_code 5); or ours: The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent. */
             429: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bug; logged. */
+            /** @description Or the broker's own error (KIS EGW00201 rate limit, EGW00121-00123 token errors); or ours: A bug; logged. */
             500: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The broker rejected the request; broker_code says why. */
             502: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1429,6 +1482,8 @@ export interface operations {
             /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
             503: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1438,6 +1493,8 @@ export interface operations {
             /** @description The broker did not answer in time. */
             504: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1448,9 +1505,14 @@ export interface operations {
     };
     callBrokerPost: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The broker's own query parameters, sent on as the request's query string (?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930). Free-form strings: the broker's names are its contract. openapi-fetch's spelling, broker_query[NAME]=value, is read as NAME=value. */
+                broker_query?: {
+                    [key: string]: string;
+                };
+            };
             header?: {
-                /** @description KIS transaction id (FHKST01010100, TTTC0012U…). For a paper account a real trading id (T, J, C…) is sent as its V twin; quote ids pass unchanged. */
+                /** @description Required on KIS calls: the transaction id (FHKST01010100, TTTC0012U…), read in upper case. For a paper account a real trading id (T, J, C…) is sent as its V twin (TTTT1006U/JTTT1006U as VTTT1001U); an id with no paper version (TTTC8408R, TTTC0051U…) is a 400 not_available_on_paper; quote ids pass unchanged. A paper V id on a real account is a 400. */
                 tr_id?: string;
                 /** @description KIS paging: N for the next page. */
                 tr_cont?: string;
@@ -1460,7 +1522,7 @@ export interface operations {
                 hashkey?: string;
                 /** @description KIS global transaction id (optional). */
                 gt_uid?: string;
-                /** @description Kiwoom TR id (ka10001, kt10000…). */
+                /** @description Required on Kiwoom calls: the TR id (ka10001, kt10000…). */
                 "api-id"?: string;
                 /** @description Kiwoom paging: Y for the next page. */
                 "cont-yn"?: string;
@@ -1470,7 +1532,7 @@ export interface operations {
             path: {
                 /** @description The account id, a positive 32-bit integer. */
                 id: number;
-                /** @description The broker's REST path (several segments) and query, e.g. uapi/domestic-stock/v1/quotations/inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930 or api/dostk/stkinfo. */
+                /** @description The broker's REST path, several segments, e.g. uapi/domestic-stock/v1/quotations/inquire-price or api/dostk/stkinfo. Its slashes may come plain or percent-encoded (%2F, as generated clients send a path parameter); its query goes in broker_query. */
                 broker_path: string;
             };
             cookie?: never;
@@ -1484,51 +1546,67 @@ export interface operations {
             /** @description The broker's answer with its own status (which may be an error of the broker's). */
             200: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["BrokerAnswer"];
                 };
             };
-            /** @description Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
+            /** @description Or the broker's own error with this status; or ours: Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
             400: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key. */
+            /** @description Or the broker's own 401 (Kiwoom: a token still refused after one re-issue); or ours: Missing or unknown API key. */
             401: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerOtherAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the route's scope. */
+            /** @description Or the broker's own refusal (KIS EGW00206 no permission, EGW00207 IP not registered); or ours: The key lacks the route's scope. */
             403: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such account. */
+            /** @description Or the broker's own answer to a path it does not serve; or ours: No such account. */
             404: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerOtherAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The account is not a securities account with an app key and secret. */
             409: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1538,33 +1616,43 @@ export interface operations {
             /** @description Body over the size limit. */
             413: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent. */
+            /** @description Or the broker's own rate limit (Kiwoom 1700, return_code 5); or ours: The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent. */
             429: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bug; logged. */
+            /** @description Or the broker's own error (KIS EGW00201 rate limit, EGW00121-00123 token errors); or ours: A bug; logged. */
             500: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "broker" | "service";
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BrokerAnswer"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The broker rejected the request; broker_code says why. */
             502: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1574,6 +1662,8 @@ export interface operations {
             /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
             503: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1583,6 +1673,8 @@ export interface operations {
             /** @description The broker did not answer in time. */
             504: {
                 headers: {
+                    /** @description Who answered: broker (its own status and body, passed on unchanged) or service (a problem document of ours). */
+                    "x-answered-by": "service";
                     [name: string]: unknown;
                 };
                 content: {
