@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { createAccountSchema, updateAccountSchema } from "../accounts";
 import { SCOPES } from "../auth";
+import { BROKER_ADAPTERS } from "../brokers";
 import { BROKER_QUERY_PARAM } from "../gateway";
 import { ANSWERED_BY, BROKER_PATH_PARAM, type OperationId, ROUTES, type RouteSpec } from "./routes";
 import {
@@ -56,20 +57,13 @@ interface RouteDoc {
   brokerAnswers?: Record<number, { schema: z.ZodMiniType; description: string }>;
 }
 
-const BROKER_HEADERS: RouteDoc["headers"] = [
-  {
-    name: "tr_id",
-    description:
-      "Required on KIS calls: the transaction id (FHKST01010100, TTTC0012U…), read in upper case. For a paper account a real trading id (T, J, C…) is sent as its V twin (TTTT1006U/JTTT1006U as VTTT1001U); an id with no paper version (TTTC8408R, TTTC0051U…) is a 400 not_available_on_paper; quote ids pass unchanged. A paper V id on a real account is a 400.",
-  },
-  { name: "tr_cont", description: "KIS paging: N for the next page." },
-  { name: "custtype", description: "KIS customer type, P (default) or B." },
-  { name: "hashkey", description: "KIS hashkey of an order body (optional)." },
-  { name: "gt_uid", description: "KIS global transaction id (optional)." },
-  { name: "api-id", description: "Required on Kiwoom calls: the TR id (ka10001, kt10000…)." },
-  { name: "cont-yn", description: "Kiwoom paging: Y for the next page." },
-  { name: "next-key", description: "Kiwoom paging key from the previous answer." },
-];
+/** The headers a caller may send to a broker, as each adapter lists and describes them. */
+const BROKER_HEADERS: RouteDoc["headers"] = Object.values(BROKER_ADAPTERS).flatMap((adapter) =>
+  Object.entries(adapter.calls.forwardedHeaders).map(([name, description]) => ({
+    name,
+    description,
+  })),
+);
 
 /** What the gateway's GET and POST routes share; each adds its method's last sentence. */
 const BROKER_CALL_SUMMARY =

@@ -27,8 +27,11 @@ export type TransactionIdVerdict =
 export interface BrokerCallRules {
   /** Where its REST calls live (`/uapi/`); anything else (/oauth2/…) is never forwarded. */
   readonly pathPrefix: string;
-  /** Request headers a caller may send (lower case); every other header stays with the service. */
-  readonly forwardedHeaders: readonly string[];
+  /**
+   * Request headers a caller may send (lower case), each with a line for the
+   * contract (core/api/openapi.ts); every other header stays with the service.
+   */
+  readonly forwardedHeaders: Readonly<Record<string, string>>;
   /** Answer headers handed back to the caller besides content-type (transaction id, paging). */
   readonly returnedHeaders: readonly string[];
   /** The forwarded header that names the transaction (KIS tr_id, Kiwoom api-id); every call needs one. */

@@ -65,7 +65,14 @@ export function kisTransactionId(
 /** How the gateway forwards a caller's KIS call (BROKERS.md, "KIS REST calls"). */
 export const KIS_CALLS: BrokerCallRules = {
   pathPrefix: "/uapi/",
-  forwardedHeaders: ["tr_id", "tr_cont", "custtype", "hashkey", "gt_uid"],
+  forwardedHeaders: {
+    tr_id:
+      "Required on KIS calls: the transaction id (FHKST01010100, TTTC0012U…), read in upper case. For a paper account a real trading id (T, J, C…) is sent as its V twin (TTTT1006U/JTTT1006U as VTTT1001U); an id with no paper version (TTTC8408R, TTTC0051U…) is a 400 not_available_on_paper; quote ids pass unchanged. A paper V id on a real account is a 400.",
+    tr_cont: "KIS paging: N for the next page.",
+    custtype: "KIS customer type, P (default) or B.",
+    hashkey: "KIS hashkey of an order body (optional).",
+    gt_uid: "KIS global transaction id (optional).",
+  },
   // The same names come back: tr_id, and tr_cont for paging (F/M more, D/E last).
   returnedHeaders: ["tr_id", "tr_cont", "custtype", "hashkey", "gt_uid"],
   transactionHeader: "tr_id",

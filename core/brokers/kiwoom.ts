@@ -165,7 +165,11 @@ function createClient(context: AdapterContext): BrokerClient {
 /** How the gateway forwards a caller's Kiwoom call (BROKERS.md, "calls"). */
 const KIWOOM_CALLS: BrokerCallRules = {
   pathPrefix: "/api/",
-  forwardedHeaders: ["api-id", "cont-yn", "next-key"],
+  forwardedHeaders: {
+    "api-id": "Required on Kiwoom calls: the TR id (ka10001, kt10000…).",
+    "cont-yn": "Kiwoom paging: Y for the next page.",
+    "next-key": "Kiwoom paging key from the previous answer.",
+  },
   returnedHeaders: ["api-id", "cont-yn", "next-key"],
   transactionHeader: "api-id",
   // The mock host takes the real api-ids (it answers 8104 for what it does not serve).

@@ -115,7 +115,7 @@ export function forwardedHeaders(
   const account = `this account is ${brokerName(broker)} ${environment}`;
   const picked: Record<string, string> = {};
   const issues: FieldIssue[] = [];
-  for (const name of rules.forwardedHeaders) {
+  for (const name of Object.keys(rules.forwardedHeaders)) {
     const value = headers(name);
     if (value === undefined || value === "") continue;
     if (!PLAIN_VALUE.test(value)) {
