@@ -50,7 +50,9 @@ export function brokerTarget(broker: Broker, tail: string): { path: string; quer
   const path = seen.replace(/%2F/gi, "/");
   const problem = pathProblem(broker, path);
   if (problem) {
-    const shown = seen.length > 200 ? `${seen.slice(0, 200)}…` : seen;
+    // Never the query (an encoded one included): it may carry an account number.
+    const beforeQuery = seen.split(/%3F/i)[0] ?? "";
+    const shown = beforeQuery.length > 200 ? `${beforeQuery.slice(0, 200)}…` : beforeQuery;
     throw new ValidationError([{ field: "path", message: `${JSON.stringify(shown)} ${problem}` }]);
   }
   const query = brokerQuery(rawQuery);
@@ -65,6 +67,9 @@ function pathProblem(broker: Broker, path: string): string | undefined {
   const prefix = BROKER_ADAPTERS[broker].calls.pathPrefix;
   if (!path.startsWith(prefix)) {
     return `is not under ${prefix}, where ${brokerName(broker)}'s REST calls live (nothing else is forwarded)`;
+  }
+  if (/%3F/i.test(path)) {
+    return "holds an encoded ? (%3F): the broker's query goes in the request's own query string (broker_query), not in the path";
   }
   const segments = path.slice(1).split("/");
   if (segments.some((segment) => segment === "")) return "has an empty segment (// or a final /)";

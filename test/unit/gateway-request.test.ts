@@ -83,6 +83,12 @@ describe("broker paths", () => {
     expect(refusal("KIS", "/uapi/a/../b")[0]?.message).toBe(
       '"/uapi/a/../b" has a dot segment (. or ..)',
     );
+    expect(
+      refusal("KIS", "/uapi%2Fdomestic-stock%2Ftrading%2Finquire-balance%3FCANO%3D50123456")[0]
+        ?.message,
+    ).toBe(
+      "\"/uapi%2Fdomestic-stock%2Ftrading%2Finquire-balance\" holds an encoded ? (%3F): the broker's query goes in the request's own query string (broker_query), not in the path",
+    );
     expect(refusal("KIWOOM", "/api/dostk%2Fst%25kinfo")[0]?.message).toMatch(
       /^"\/api\/dostk%2Fst%25kinfo" has the segment "st%25kinfo": segments hold only letters/,
     );
