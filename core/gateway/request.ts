@@ -57,7 +57,14 @@ export function brokerTarget(broker: Broker, tail: string): { path: string; quer
   }
   const query = brokerQuery(rawQuery);
   if (!QUERY.test(query)) {
-    throw new ValidationError([{ field: "query", message: "must be a plain URL query string" }]);
+    // Named by what is wrong, never quoted: a query may carry an account number.
+    throw new ValidationError([
+      {
+        field: "query",
+        message:
+          "must be a plain URL query string: no spaces, quotes or brackets (but broker_query[NAME]), every % a complete escape, at most 2000 characters",
+      },
+    ]);
   }
   return { path, query };
 }

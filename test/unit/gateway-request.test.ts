@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { kisTransactionId, parseBrokerSettings } from "../../core/brokers";
 import type { ValidationError } from "../../core/errors";
@@ -62,6 +63,29 @@ describe("broker paths", () => {
     ["KIWOOM", "/api/dostk/stkinfo?a=b c"],
   ] as const)("refuses %s %s with a validation error naming the path or query", (broker, tail) => {
     expect(() => brokerTarget(broker, tail)).toThrow(/path|query/);
+  });
+
+  it("reads a path alike with plain or encoded slashes, and sends only what it checked", () => {
+    const segment = fc.stringMatching(/^[\w-]{1,12}$/);
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 6 }), (segments) => {
+        const plain = `/uapi/${segments.join("/")}`;
+        const encoded = plain.replaceAll("/", "%2F");
+        expect(brokerTarget("KIS", encoded)).toEqual(brokerTarget("KIS", plain));
+      }),
+    );
+    // Whatever the tail, an accepted path is plain segments under the prefix.
+    fc.assert(
+      fc.property(fc.string({ unit: "binary-ascii", maxLength: 40 }), (tail) => {
+        let path: string;
+        try {
+          path = brokerTarget("KIS", `/uapi/${tail}`).path;
+        } catch {
+          return;
+        }
+        expect(path).toMatch(/^\/uapi(\/[\w-]+)+$/);
+      }),
+    );
   });
 
   it("names the path it saw and what is wrong with it", () => {
