@@ -168,7 +168,7 @@ describe("the gateway's answers at run time, against the shapes the contract dec
     expect(declared(400, "application/json").safeParse(refused.error).success).toBe(false);
   });
 
-  test("every gateway answer says who answered, the service's 401 and 404 included", async () => {
+  test("every gateway answer says who answered, the service's 401, 404 and 413 included", async () => {
     const anonymous = await fetch(`${server.url}/accounts/1/broker/uapi/x/y`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("x-answered-by")).toBe("service");
@@ -177,6 +177,13 @@ describe("the gateway's answers at run time, against the shapes the contract dec
     });
     expect(missing.status).toBe(404);
     expect(missing.headers.get("x-answered-by")).toBe("service");
+    const tooLarge = await server.call("/accounts/1/broker/api/dostk/stkinfo", {
+      method: "POST",
+      headers: { "api-id": "ka10001", "content-type": "application/json" },
+      body: JSON.stringify({ stk_cd: "x".repeat(70 * 1024) }),
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.get("x-answered-by")).toBe("service");
     const elsewhere = await server.call("/tokens/status");
     expect(elsewhere.headers.get("x-answered-by")).toBeNull();
   });
