@@ -138,26 +138,24 @@ export function guardAvailability(
   async function probeUntilUp(): Promise<void> {
     while (downSince !== undefined) {
       await new Promise((resolve) => setTimeout(resolve, probeMs).unref?.());
-      const probe = sql`SELECT 1`;
-      const reached = await Promise.race([
-        probe.then(
-          () => true,
-          () => false,
-        ),
-        new Promise<false>((resolve) => setTimeout(resolve, waitMs, false).unref?.()),
+      const answered = sql`SELECT 1`.then(
+        () => "up" as const,
+        // The pool was closed (sql.end): nothing is left to probe for.
+        (error: unknown) => (codeOf(error) === "CONNECTION_ENDED" ? "ended" : "down"),
+      );
+      let outcome = await Promise.race([
+        answered,
+        new Promise<"slow">((resolve) => setTimeout(resolve, waitMs, "slow").unref?.()),
       ]);
-      if (reached) {
+      // A probe that outlived its wait is left to settle before the next one.
+      if (outcome === "slow") outcome = (await answered) === "ended" ? "ended" : "down";
+      if (outcome === "ended") return;
+      if (outcome === "up") {
         logger?.info(
           { event: "database_up", down_ms: Math.round(performance.now() - downSince) },
           "database reachable again",
         );
         downSince = undefined;
-      } else {
-        // A probe that outlived its wait is left to settle; the next waits for it.
-        await probe.then(
-          () => undefined,
-          () => undefined,
-        );
       }
     }
   }
