@@ -21,7 +21,10 @@ export type BundledFunction = keyof typeof FUNCTIONS;
 // Was 150 KB; raised to 155 when the API's pool learned to fail fast in an
 // outage (core/db/availability.ts, 2.4 KB) and its body limit became
 // hono/body-limit (0.8 KB); the cold-start cost of 3.2 KB is not measured.
-export const OWN_SHARE_GOAL_KB = 155;
+// Raised to 160 when each broker adapter took its gateway rules (paths,
+// headers with their docs, the paper tr_id table) and the gateway learned
+// its refusals (153.0 -> 156.8 KB); issue 20 retires this goal.
+export const OWN_SHARE_GOAL_KB = 160;
 
 /** Packages that belong to the AWS SDK or that only it pulls in. */
 const SDK_PACKAGES =
