@@ -16,8 +16,7 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generateApiKey } from "../../core/auth";
 import { systemClock } from "../../core/clock";
-import bundlePlugins from "../../infra/esbuild-plugins.mjs";
-import { NODE_TARGET } from "../../infra/runtime";
+import { lambdaBuildOptions } from "../../infra/bundle";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
 
@@ -178,34 +177,24 @@ describe("functions/refresh-tokens.ts", () => {
   });
 });
 
-// The deployed API is an esbuild bundle whose plugins stub modules nothing is
-// meant to use and trim SQL indentation (infra/esbuild-plugins.mjs). This runs
-// that bundle, not the sources, through a whole flow, so a stub that something
-// does use, or a template the trimming breaks, fails here before a deploy.
-describe("the bundled API function (esbuild with the deploy's plugins)", () => {
+// The deployed API is an esbuild bundle (infra/bundle.ts, as SST builds it).
+// This runs that bundle, not the sources, through a whole flow, so anything
+// that bundling breaks fails here before a deploy.
+describe("the bundled API function (esbuild as the deploy builds it)", () => {
   // Inside the project, so the bundle's bare imports (the SDK) resolve from its node_modules.
   const outfile = join(process.cwd(), `.bundle-test-api-${process.pid}.mjs`);
   let bundled: ApiHandler;
 
   beforeAll(async () => {
-    await build({
-      entryPoints: ["functions/api.ts"],
-      outfile,
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: NODE_TARGET,
-      mainFields: ["module", "main"],
-      minify: true,
-      logLevel: "silent",
-      plugins: bundlePlugins,
-      // SST bundles the AWS SDK too; here it stays the test's own copy, so the
-      // aws-sdk-client-mock mocks above are the clients the bundle calls.
-      external: ["@aws-sdk/*", "@smithy/*"],
-      banner: {
-        js: 'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);',
-      },
-    });
+    await build(
+      lambdaBuildOptions({
+        entry: "functions/api.ts",
+        outfile,
+        // SST bundles the AWS SDK too; here it stays the test's own copy, so the
+        // aws-sdk-client-mock mocks above are the clients the bundle calls.
+        external: ["@aws-sdk/*", "@smithy/*"],
+      }),
+    );
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     try {
       bundled = (await import(pathToFileURL(outfile).href)).handler as ApiHandler;
