@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -18,6 +18,7 @@ import { generateApiKey } from "../../core/auth";
 import { systemClock } from "../../core/clock";
 import { lambdaBuildOptions } from "../../infra/bundle";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { fakeKms } from "../support/kms";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
 
 const KEY_ID = "arn:aws:kms:ap-northeast-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -38,19 +39,7 @@ beforeAll(async () => {
     clock: systemClock,
     env: { KIWOOM_MIN_ISSUE_INTERVAL_MS: "1000" },
   });
-  // A fake KMS: the wrapped blob is "wrapped:" + the key, so Decrypt gives it back.
-  kms.on(GenerateDataKeyCommand).callsFake(() => {
-    const plaintext = randomBytes(32);
-    return {
-      KeyId: KEY_ID,
-      Plaintext: plaintext,
-      CiphertextBlob: Buffer.concat([Buffer.from("wrapped:"), plaintext]),
-    };
-  });
-  kms.on(DecryptCommand).callsFake((input: { CiphertextBlob: Uint8Array }) => ({
-    KeyId: KEY_ID,
-    Plaintext: Buffer.from(input.CiphertextBlob).subarray(8),
-  }));
+  fakeKms(kms, KEY_ID);
   secrets
     .on(GetSecretValueCommand, { SecretId: SECRET_ID })
     .resolves({ SecretString: JSON.stringify({ keys: [admin.record] }) });
