@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-// PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
+// PatternRouter: plenty for a dozen routes.
 import { Hono } from "hono/tiny";
 import {
   ACCOUNT_TYPES,
