@@ -1,3 +1,4 @@
+import { readNumberSetting } from "../../core/config/settings";
 import { SANDBOX_CODES } from "./codes";
 
 /** What an injected fault does to a token request. */
@@ -230,36 +231,14 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE, read the same way by
- * `npm run sandbox` and `npm start`; throws one sentence naming a bad one.
+ * `npm run sandbox` and `npm start` (declared in core/config/settings.ts);
+ * throws one sentence naming a bad one.
  */
 export function parseSandboxSettings(
   env: Record<string, string | undefined>,
 ): Pick<SandboxConfig, "latencyMs" | "errorRate"> {
   return {
-    latencyMs: readNumber(
-      env,
-      "SANDBOX_LATENCY_MS",
-      (v) => v >= 0,
-      "a number of milliseconds, at least 0",
-    ),
-    errorRate: readNumber(
-      env,
-      "SANDBOX_ERROR_RATE",
-      (v) => v >= 0 && v <= 1,
-      "a number from 0 to 1",
-    ),
+    latencyMs: readNumberSetting(env, "SANDBOX_LATENCY_MS"),
+    errorRate: readNumberSetting(env, "SANDBOX_ERROR_RATE"),
   };
-}
-
-function readNumber(
-  env: Record<string, string | undefined>,
-  name: string,
-  check: (value: number) => boolean,
-  rule: string,
-): number {
-  const raw = env[name]?.trim();
-  if (!raw) return 0;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || !check(value)) throw new Error(`${name} must be ${rule}.`);
-  return value;
 }
