@@ -12,7 +12,7 @@
 import { RDSClient } from "@aws-sdk/client-rds";
 import { createPreMigrationSnapshot } from "../core/backups";
 import { systemClock } from "../core/clock";
-import { resolveDatabaseTls, resolveDatabaseUrl } from "../core/config";
+import { resolveDatabaseTls, resolveDatabaseUrl } from "../core/database-url";
 import type { DatabaseTls } from "../core/db";
 import { createMetrics, metricNamespace, recordMigration } from "../core/metrics";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";

@@ -1,3 +1,4 @@
+import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { parseAuthSettings } from "../../core/auth";
 import { brokerSettingSpecs } from "../../core/brokers/settings";
@@ -10,6 +11,7 @@ import {
 } from "../../core/config";
 import { ValidationError } from "../../core/errors";
 import { parseTokenSettings } from "../../core/tokens";
+import { lambdaBuildOptions } from "../../infra/bundle";
 import { parseInfraSettings } from "../../infra/settings";
 
 const numbers = [...Object.entries(SETTINGS), ...Object.entries(brokerSettingSpecs())].filter(
@@ -73,5 +75,17 @@ describe("settings the service and the deploy both read", () => {
     const sentence = 'REFRESH_CONCURRENCY must be a whole number from 1 to 32, got "33".';
     expect(() => parseTokenSettings({ REFRESH_CONCURRENCY: "33" })).toThrow(sentence);
     expect(() => deploy({ REFRESH_CONCURRENCY: "33" })).toThrow(sentence);
+  });
+});
+
+describe("the settings leaf", () => {
+  it("bundles without any AWS SDK module (the database URL's resolution is core/database-url)", async () => {
+    const result = await build({
+      ...lambdaBuildOptions({ entry: "core/config/index.ts", outfile: "config.mjs", write: false }),
+      metafile: true,
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain("core/config/settings.ts");
+    expect(inputs.filter((path) => /node_modules\/@(aws-sdk|smithy)\//.test(path))).toEqual([]);
   });
 });
