@@ -1,9 +1,10 @@
 import { type NumberSettingSpec, readNumber, SETTINGS, type SettingSpec } from "./settings";
 
 /**
- * The one rule every whole-number setting and option follows: digits only,
- * from `min` to `max` (a safe integer by default). Undefined when `raw`
- * breaks it, so each caller words its own sentence (and error kind).
+ * The one rule of whole numbers: digits only, from `min` to `max` (a safe
+ * integer by default). Undefined when `raw` breaks it. Settings go through
+ * readNumberSetting (settings.ts), which words the one sentence; CLI
+ * options (--workers, --batch-size) call this and word their own.
  */
 export function wholeNumber(
   raw: string,
