@@ -4,57 +4,34 @@
  * service's parsers (core/*\/settings.ts), dev/start-settings.ts and
  * infra/settings.ts read numbers through readNumberSetting, so a setting has
  * one rule, one error type (SettingError) and one wording wherever it is
- * read; docs/operations.md's and docs/deploy.md's tables are generated from
- * here (`npm run settings-doc`). A leaf: imports nothing but the errors.
+ * read; docs/operations.md's configuration table is generated from here
+ * (`npm run settings-doc`). A leaf: the declaration's shape, its error and
+ * its reading rule are in spec.ts, which imports only core/errors.
  *
  * Per-broker settings (KIS_REAL_URL, KIWOOM_MIN_ISSUE_INTERVAL_MS, …) are
  * declared by core/brokers/settings.ts from each adapter, in this same shape.
  */
-import { ValidationError } from "../errors";
+import {
+  NO_MAX,
+  type NumberSettingSpec,
+  readNumber,
+  type SettingReader,
+  type SettingSpec,
+  type SettingUnit,
+  type TextSettingSpec,
+} from "./spec";
 
-/** Who reads a setting: the service (functions and npm start), npm start only, or `sst deploy`. */
-export type SettingReader = "service" | "start" | "deploy";
+export {
+  type NumberSettingSpec,
+  numberRule,
+  readNumber,
+  SettingError,
+  type SettingReader,
+  type SettingSpec,
+  type SettingUnit,
+  type TextSettingSpec,
+} from "./spec";
 
-export type SettingUnit =
-  | "milliseconds"
-  | "seconds"
-  | "hours"
-  | "days"
-  | "MB"
-  | "GB"
-  | "calls per second"
-  | "";
-
-interface SettingBase {
-  /** One line: what it does. */
-  text: string;
-  readBy: readonly SettingReader[];
-}
-
-export interface NumberSettingSpec extends SettingBase {
-  kind: "number";
-  /** Digits only, or any decimal within the bounds. */
-  whole: boolean;
-  /** Undefined when the default is derived (defaultText says how). */
-  default: number | undefined;
-  min: number;
-  max: number;
-  unit: SettingUnit;
-  /** For the docs when the default is not one number. */
-  defaultText?: string;
-}
-
-export interface TextSettingSpec extends SettingBase {
-  kind: "text";
-  /** What applies when it is unset. */
-  defaultText: string;
-  /** The values it takes, for the docs. */
-  rule: string;
-}
-
-export type SettingSpec = NumberSettingSpec | TextSettingSpec;
-
-const NO_MAX = Number.MAX_SAFE_INTEGER;
 const service = ["service"] as const;
 const start = ["start"] as const;
 const deploy = ["deploy"] as const;
@@ -374,40 +351,6 @@ export type NumberSettingName = {
   [K in SettingName]: (typeof SETTINGS)[K] extends NumberSettingSpec ? K : never;
 }[SettingName];
 
-/** A setting whose value breaks its rule. The message is one sentence naming it. */
-export class SettingError extends ValidationError {
-  constructor(
-    readonly setting: string,
-    rule: string,
-    raw: string,
-  ) {
-    const shown = raw.length > 20 ? `${raw.slice(0, 20)}…` : raw;
-    super(
-      [{ field: setting, message: `must be ${rule}, got "${shown}"` }],
-      `${setting} must be ${rule}, got "${shown}".`,
-    );
-  }
-}
-
-/** "a whole number of seconds from 0 to 3600", "a number of hours from 0.1 to 23", "…, at least 1". */
-export function numberRule(
-  spec: Pick<NumberSettingSpec, "whole" | "unit" | "min" | "max">,
-): string {
-  const what = `${spec.whole ? "a whole number" : "a number"}${spec.unit ? ` of ${spec.unit}` : ""}`;
-  return spec.max >= NO_MAX
-    ? `${what}, at least ${spec.min}`
-    : `${what} from ${spec.min} to ${spec.max}`;
-}
-
-/** Digits only (a safe integer), or a plain decimal; within the bounds. */
-function parseNumber(raw: string, spec: NumberSettingSpec): number | undefined {
-  const pattern = spec.whole ? /^\d+$/ : /^\d+(\.\d+)?$/;
-  const value = Number(raw);
-  return pattern.test(raw) && value >= spec.min && value <= spec.max && value <= NO_MAX
-    ? value
-    : undefined;
-}
-
 /**
  * Reads one number setting by its declaration: the default when unset or
  * blank, else the value within its bounds, else a SettingError. `fallback`
@@ -419,21 +362,4 @@ export function readNumberSetting(
   options: { fallback?: number } = {},
 ): number {
   return readNumber(env, name, SETTINGS[name], options.fallback);
-}
-
-/** The same for a setting declared elsewhere in this shape (per-broker settings). */
-export function readNumber(
-  env: Record<string, string | undefined>,
-  name: string,
-  spec: NumberSettingSpec,
-  fallback = spec.default,
-): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === "") {
-    if (fallback === undefined) throw new SettingError(name, numberRule(spec), "");
-    return fallback;
-  }
-  const value = parseNumber(raw, spec);
-  if (value === undefined) throw new SettingError(name, numberRule(spec), raw);
-  return value;
 }
