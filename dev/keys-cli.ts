@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const sql = createSql(database.url, { max: 4, applicationName: "securities-support keys" });
   console.log(
-    `database ${redactDatabaseUrl(database.url)} (${database.kind}); master key ${keys.masterKeyId}`,
+    `database ${redactDatabaseUrl(database.url)} (${database.joinedPid ? `the running embedded Postgres, process ${database.joinedPid}` : database.kind}); master key ${keys.masterKeyId}`,
   );
   try {
     if (command === "rotate") {

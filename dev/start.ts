@@ -97,6 +97,7 @@ try {
   const database = await openDevDatabase({
     ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
     dataDir,
+    joinRunning: false,
   });
   stops.push({ name: "database", stop: database.stop });
 

@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../dev/embedded-postgres";
+import { repoRoot } from "./cli";
+
+export interface RunningStart {
+  dataDir: string;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** The admin key given as LOCAL_API_KEY. */
+  key: string;
+  child: ChildProcess;
+  /** Everything printed so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Ctrl-C, then, whatever happened, the whole process group killed and DATA_DIR removed. */
+  stop(): Promise<number | null>;
+}
+
+const START_MS = 90_000;
+const STOP_MS = 30_000;
+
+/**
+ * `npm start` in a DATA_DIR of its own, in its own process group (its
+ * embedded Postgres included), up and serving when this returns.
+ */
+export async function startService(env: Record<string, string> = {}): Promise<RunningStart> {
+  const dataDir = await mkdtemp(join(tmpdir(), "securities-support-start-"));
+  // The embedded Postgres runs as the `postgres` user when the tests run as root.
+  await chmod(dataDir, 0o755);
+  const port = await freePort();
+  const key = `script.${randomBytes(18).toString("base64url")}`;
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    LOCAL_API_KEY: key,
+    LOG_LEVEL: "warn",
+    REFRESH_INTERVAL_SECONDS: "0",
+    ...env,
+  };
+  delete childEnv.DATABASE_URL;
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "dev", "start.ts")], {
+    cwd: repoRoot,
+    env: childEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => {
+    output += String(chunk);
+  });
+  child.stderr.on("data", (chunk) => {
+    output += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch (error) {
+      // ESRCH: the group is gone already, which is what we want.
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+    const code = await Promise.race([
+      exited,
+      new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_MS)),
+    ]);
+    killGroup();
+    await rm(dataDir, { recursive: true, force: true });
+    return code === "timeout" ? null : code;
+  };
+  const deadline = Date.now() + START_MS;
+  while (!output.includes("securities-support is running")) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error(`npm start did not come up:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { dataDir, url: `http://127.0.0.1:${port}`, key, child, output: () => output, stop };
+}
