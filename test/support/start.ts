@@ -10,7 +10,7 @@ export interface RunningStart {
   dataDir: string;
   /** http://127.0.0.1:<port> */
   url: string;
-  /** The admin key given as LOCAL_API_KEY. */
+  /** The admin key: LOCAL_API_KEY's, or the one npm start generated and printed. */
   key: string;
   child: ChildProcess;
   /** Everything printed so far, stdout and stderr interleaved. */
@@ -24,14 +24,19 @@ const STOP_MS = 30_000;
 
 /**
  * `npm start` in a DATA_DIR of its own, in its own process group (its
- * embedded Postgres included), up and serving when this returns.
+ * embedded Postgres included), up and serving when this returns. With
+ * `generateKey` it makes its own admin key (no LOCAL_API_KEY) and the key it
+ * printed is returned.
  */
-export async function startService(env: Record<string, string> = {}): Promise<RunningStart> {
+export async function startService(
+  env: Record<string, string> = {},
+  options: { generateKey?: boolean } = {},
+): Promise<RunningStart> {
   const dataDir = await mkdtemp(join(tmpdir(), "securities-support-start-"));
   // The embedded Postgres runs as the `postgres` user when the tests run as root.
   await chmod(dataDir, 0o755);
   const port = await freePort();
-  const key = `script.${randomBytes(18).toString("base64url")}`;
+  let key = `script.${randomBytes(18).toString("base64url")}`;
   const childEnv: Record<string, string | undefined> = {
     ...process.env,
     DATA_DIR: dataDir,
@@ -42,6 +47,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     ...env,
   };
   delete childEnv.DATABASE_URL;
+  if (options.generateKey) delete childEnv.LOCAL_API_KEY;
   const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "dev", "start.ts")], {
     cwd: repoRoot,
     env: childEnv,
@@ -81,6 +87,14 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       throw new Error(`npm start did not come up:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (options.generateKey) {
+    const printed = /Admin API key\s+(\S+)/.exec(output)?.[1];
+    if (!printed) {
+      await stop();
+      throw new Error(`npm start printed no admin key:\n${output}`);
+    }
+    key = printed;
   }
   return { dataDir, url: `http://127.0.0.1:${port}`, key, child, output: () => output, stop };
 }
