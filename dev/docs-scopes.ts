@@ -23,9 +23,17 @@ export function scopeTable(): string {
       scope === "admin"
         ? "every route, and any scope added later"
         : [...paths].map(([path, methods]) => `\`${methods.join("\\|")} ${path}\``).join(", ");
-    return `| \`${scope}\` | ${SCOPE_DESCRIPTIONS[scope]} | ${routes} |`;
+    return [`\`${scope}\``, SCOPE_DESCRIPTIONS[scope], routes];
   });
-  return ["| scope | allows | routes |", "| --- | --- | --- |", ...rows].join("\n");
+  // Padded as Biome formats Markdown tables, so `biome check` leaves it alone.
+  const table = [["scope", "allows", "routes"], ...rows];
+  const widths = [0, 1, 2].map((column) =>
+    Math.max(...table.map((row) => row[column]?.length ?? 0)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(" | ")} |`;
+  const [head = [], ...body] = table;
+  return [line(head), line(widths.map((width) => "-".repeat(width))), ...body.map(line)].join("\n");
 }
 
 /** `markdown` with the text between the markers replaced by the current table. */
@@ -33,7 +41,9 @@ export function withScopeTable(markdown: string, source: string): string {
   const start = markdown.indexOf(SCOPE_TABLE_START);
   const end = markdown.indexOf(SCOPE_TABLE_END);
   if (start < 0 || end < start) {
-    throw new Error(`${source} has no scope table markers (${SCOPE_TABLE_START} … ${SCOPE_TABLE_END})`);
+    throw new Error(
+      `${source} has no scope table markers (${SCOPE_TABLE_START} … ${SCOPE_TABLE_END})`,
+    );
   }
   return `${markdown.slice(0, start + SCOPE_TABLE_START.length)}\n\n${scopeTable()}\n\n${markdown.slice(end)}`;
 }
