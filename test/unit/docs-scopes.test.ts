@@ -12,9 +12,16 @@ test.each(SCOPE_TABLE_DOCS)(
 );
 
 test("the scope table gives broker:call the gateway's routes", () => {
-  expect(scopeTable()).toContain(
-    "| `broker:call` | call the account's broker through the gateway | `GET\\|POST /accounts/{id}/broker/{broker_path}` |",
-  );
+  const row = scopeTable()
+    .split("\n")
+    .find((line) => line.startsWith("| `broker:call`"));
+  expect(row?.split("|").map((cell) => cell.trim())).toEqual([
+    "",
+    "`broker:call`",
+    "call the account's broker through the gateway",
+    "`GET\\|POST /accounts/{id}/broker/{broker_path}`",
+    "",
+  ]);
 });
 
 test("docs/deploy.md's sample trading-server key can call the gateway", async () => {
