@@ -13,6 +13,7 @@ import {
   generateApiKey,
   hashApiKeySecret,
   MIN_SECRET_LENGTH,
+  matchApiKey,
   parseApiKeyStore,
   splitApiKey,
 } from "../core/auth";
@@ -28,8 +29,10 @@ export interface LocalApiKeys {
   store: ApiKeyStore;
   /** The key file. */
   path: string;
-  /** The plaintext of the admin key created just now (first start only): print it once. */
+  /** The plaintext of the admin key created just now (first start only). */
   createdKey?: string;
+  /** The admin key generated here, created now or kept from an earlier start, while it still works. */
+  adminKey?: string;
   /** The id of the admin key (LOCAL_API_KEY's or the generated one). */
   adminKeyId: string;
 }
@@ -106,7 +109,17 @@ export async function openLocalApiKeys(options: LocalApiKeysOptions): Promise<Lo
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
-  return { store, path, adminKeyId, ...(createdKey ? { createdKey } : {}) };
+  // The kept key, unless its record was removed or replaced since.
+  const kept = createdKey ?? (fixed ? undefined : await readLocalAdminKey(options.dataDir));
+  const records = parseApiKeyStore(await readFile(path, "utf8"), description);
+  const adminKey = kept && matchApiKey(records, kept)?.scopes.includes("admin") ? kept : undefined;
+  return {
+    store,
+    path,
+    adminKeyId,
+    ...(createdKey ? { createdKey } : {}),
+    ...(adminKey ? { adminKey } : {}),
+  };
 }
 
 async function writeKeys(path: string, keys: ApiKeyRecord[], flag: "w" | "wx"): Promise<void> {

@@ -178,7 +178,7 @@ try {
     });
   }
 
-  const key = apiKeys.createdKey ?? (env.LOCAL_API_KEY ? "$LOCAL_API_KEY" : "<admin key>");
+  const key = apiKeys.adminKey ?? (env.LOCAL_API_KEY ? "$LOCAL_API_KEY" : "<admin key>");
   const lines = [
     "",
     "securities-support is running",
@@ -194,8 +194,11 @@ try {
       "  A new admin API key was created (`npm run keys -- api show-admin` shows it again;",
       "  `npm run keys -- api create` makes keys with fewer scopes):",
     );
-  } else if (!env.LOCAL_API_KEY) {
-    lines.push("", "  The admin key: `npm run keys -- api show-admin` shows it.");
+  } else if (!env.LOCAL_API_KEY && !apiKeys.adminKey) {
+    lines.push(
+      "",
+      `  The admin key is not kept in ${dataDir}: delete ${apiKeys.path} and start again for a new one, or set LOCAL_API_KEY.`,
+    );
   }
   const keyLines = ["", ...adminKeyLines(key, apiUrl), ""];
   lines.push(...keyLines, "  Ctrl-C stops everything.", "");
