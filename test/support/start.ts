@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../dev/embedded-postgres";
-import { repoRoot } from "./cli";
+import { killProcessGroup, spawnDevScript } from "./cli";
 
 export interface RunningStart {
   dataDir: string;
@@ -48,12 +48,8 @@ export async function startService(
   };
   delete childEnv.DATABASE_URL;
   if (options.generateKey) delete childEnv.LOCAL_API_KEY;
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "dev", "start.ts")], {
-    cwd: repoRoot,
-    env: childEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  // In a process group of its own (spawnDevScript): its embedded Postgres is killed with it.
+  const child = spawnDevScript("start.ts", [], childEnv);
   let output = "";
   child.stdout.on("data", (chunk) => {
     output += String(chunk);
@@ -62,21 +58,13 @@ export async function startService(
     output += String(chunk);
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const killGroup = () => {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch (error) {
-      // ESRCH: the group is gone already, which is what we want.
-      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-    }
-  };
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
     const code = await Promise.race([
       exited,
       new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_MS)),
     ]);
-    killGroup();
+    killProcessGroup(child, "SIGKILL");
     await rm(dataDir, { recursive: true, force: true });
     return code === "timeout" ? null : code;
   };
