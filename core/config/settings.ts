@@ -80,7 +80,7 @@ export const SETTINGS = {
     [...service, ...start],
     "`.data`",
     "a directory",
-    "local data: the embedded cluster, `master.key`, `api-keys.json`, `backups/`",
+    "local data: the embedded cluster, `master.key`, `api-keys.json`, `backups/`…",
   ),
   PORT: whole("", 3000, 0, 65535, start, "where `npm start` serves the API"),
   HOST: text(
