@@ -96,7 +96,7 @@ describe("the broker gateway, over HTTP against the sandbox", () => {
   test("a paper KIS order sent with TTTC0012U goes out as VTTC0012U and succeeds", async () => {
     const { id } = await create(server, "KIS", "paper");
     const answer = await gateway(server, id, ORDER, {
-      headers: { tr_id: "TTTC0012U" },
+      headers: { tr_id: "TTTC0012U", "idempotency-key": "paper-1" },
       body: ORDER_BODY,
     });
     expect(answer.status).toBe(200);
