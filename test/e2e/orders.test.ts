@@ -231,4 +231,27 @@ describe("orders through the gateway, over HTTP against the sandbox", () => {
       oldest_unknown_seconds: expect.toSatisfy((v: unknown) => v === null || typeof v === "number"),
     });
   });
+
+  test("Kiwoom's bare HTTP 401 is a token rejection: re-issued once and the call replayed", async () => {
+    const { id, appKey } = await create("KIWOOM");
+    await server.runtime.tokens.getValidToken(id);
+    // Kiwoom's issue pace here is 1 s (sandbox and settings): let it pass.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const issued = server.sandbox.sandbox.stats().issued.byAppKey[appKey] ?? 0;
+    server.sandbox.sandbox.configure({ failNextCodes: ["401"] });
+    const answer = await send(id, "broker/api/dostk/stkinfo", {
+      headers: { "api-id": "ka10001" },
+      body: { stk_cd: "005930" },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ return_code: 0 });
+    expect(server.sandbox.sandbox.stats().issued.byAppKey[appKey]).toBe(issued + 1);
+    await server.runtime.gateway.settled();
+    const audit = await server.db.sql<{ status: number; replayed: boolean }[]>`
+      SELECT status, replayed FROM broker_calls WHERE account_id = ${id} ORDER BY id`;
+    expect(audit).toEqual([
+      { status: 401, replayed: false },
+      { status: 200, replayed: true },
+    ]);
+  });
 });
