@@ -58,7 +58,7 @@ const sql = createSql(await resolveDatabaseConnection(env), {
   applicationName: "securities-support-refresh",
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
-const { tokens } = composeService({
+const { tokens, gateway } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
   settings,
@@ -80,6 +80,22 @@ export async function handler(event: unknown, context?: Pick<Context, "awsReques
     return runScheduledRefresh(
       { sql, tokens, logger, metrics, ...(startWorker ? { startWorker } : {}) },
       plan,
-    );
+    ).finally(() => reconcileOrders());
   });
+}
+
+/**
+ * Orders whose outcome is still unknown (their request ended before the
+ * broker's day orders told) are reconciled on every scheduled run; the
+ * audit rows are written before the container freezes.
+ */
+async function reconcileOrders(): Promise<void> {
+  try {
+    const resolved = await gateway.reconcileLeftovers(new Date(Date.now() + 30_000));
+    logger.info({ event: "orders_reconciled", resolved }, "unknown orders reconciled");
+  } catch (error) {
+    logger.error({ event: "orders_reconcile_failed", err: error }, "could not reconcile orders");
+  } finally {
+    await gateway.settled();
+  }
 }

@@ -81,4 +81,31 @@ describe("the caller's deadline bounds the gateway", () => {
       broker_order_no: expect.any(String),
     });
   });
+
+  test("an order left unknown by its request is resolved on the refresh job's next run", async () => {
+    const id = await account();
+    server.sandbox.sandbox.configure({
+      orderFaults: { [`KIS /${ORDER}`]: ["accept_then_hang"] },
+    });
+    const answer = await server.call(`/accounts/${id}/broker/${ORDER}`, {
+      method: "POST",
+      headers: { tr_id: "TTTC0011U", "idempotency-key": "leftover" },
+      body: JSON.stringify({
+        CANO: "50123456",
+        ACNT_PRDT_CD: "01",
+        PDNO: "000660",
+        ORD_DVSN: "00",
+        ORD_QTY: "2",
+        ORD_UNPR: "120000",
+      }),
+    });
+    expect(answer.status).toBe(502);
+    const [before] = await server.db.sql<{ state: string }[]>`
+      SELECT state FROM order_intents WHERE account_id = ${id}`;
+    expect(before?.state).toBe("unknown");
+    expect(await server.runtime.gateway.reconcileLeftovers()).toBeGreaterThanOrEqual(1);
+    const [after] = await server.db.sql<{ state: string; broker_order_no: string | null }[]>`
+      SELECT state, broker_order_no FROM order_intents WHERE account_id = ${id}`;
+    expect(after).toMatchObject({ state: "accepted", broker_order_no: expect.any(String) });
+  });
 });
