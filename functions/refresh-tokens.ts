@@ -20,7 +20,8 @@ import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/confi
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
-import { createMetrics, metricNamespace } from "../core/metrics";
+import { createMetrics, METRIC, metricNamespace } from "../core/metrics";
+import { intentCounts } from "../core/orders";
 import { composeService, parseServiceSettings } from "../core/service";
 import { parseRefreshWorker, refreshDueTokens, runScheduledRefresh } from "../core/tokens";
 import { lambdaWorkerStarter } from "../core/tokens/lambda-workers";
@@ -92,7 +93,13 @@ export async function handler(event: unknown, context?: Pick<Context, "awsReques
 async function reconcileOrders(): Promise<void> {
   try {
     const resolved = await gateway.reconcileLeftovers(new Date(Date.now() + 30_000));
-    logger.info({ event: "orders_reconciled", resolved }, "unknown orders reconciled");
+    const counts = await intentCounts(sql);
+    logger.info({ event: "orders_reconciled", resolved, ...counts }, "unknown orders reconciled");
+    // What the OrdersAmbiguous and OrdersUnknownStale alarms watch.
+    metrics.put({
+      [METRIC.ordersAmbiguous]: counts.ambiguous,
+      [METRIC.ordersUnknownOldestAge]: counts.oldest_unknown_seconds ?? 0,
+    });
   } catch (error) {
     logger.error({ event: "orders_reconcile_failed", err: error }, "could not reconcile orders");
   } finally {
