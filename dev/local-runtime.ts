@@ -13,6 +13,7 @@ import { type Cipher, createKeyProvider, type KeyProvider } from "../core/crypto
 import { createSql, type Sql } from "../core/db";
 import type { BrokerGateway } from "../core/gateway";
 import type { Logger } from "../core/log";
+import type { Metrics } from "../core/metrics";
 import { composeService, parseServiceSettings } from "../core/service";
 import type { TokenService } from "../core/tokens";
 
@@ -33,6 +34,8 @@ export interface LocalRuntimeOptions {
   maxConnections?: number;
   /** How long a request may take before its caller gives up (default: API Gateway's 29 s). */
   requestTimeoutMs?: number;
+  /** Where the gateway's and token reads' metrics go (benchmarks); none by default. */
+  metrics?: Metrics;
 }
 
 export interface LocalRuntime {
@@ -60,6 +63,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     logger: options.logger,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.post ? { post: options.post } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const app = createApp({
     openApiDocument: () => readFile(OPENAPI_JSON, "utf8"),

@@ -79,8 +79,9 @@ $$;
 -- * an expired resolved intent of the key is dropped first (keys live 24 h);
 -- * an intent in flight for longer than p_stale_ms (its process died, or
 --   its answer never came) becomes `unknown`, to be reconciled;
--- * another `unknown` intent on the same (account, symbol, side) refuses a new
---   key: "reconciling" (our own traffic never makes a match ambiguous);
+-- * another `unknown` intent on the same (account, symbol, side), or one in
+--   flight with the same quantity and price, refuses a new key:
+--   "reconciling" (our own traffic never makes a match ambiguous);
 -- * a new key is inserted `in_flight` ("claimed");
 -- * a `not_placed` intent with the same request is claimed again (sent once more);
 -- * otherwise the stored intent comes back for the caller to replay or refuse.
@@ -100,6 +101,11 @@ BEGIN
   UPDATE order_intents i SET state = 'unknown', sent_at = coalesce(i.sent_at, i.created_at)
   WHERE i.account_id = p_account_id AND i.idempotency_key = p_key AND i.state = 'in_flight'
     AND i.created_at < clock_timestamp() - p_stale_ms * interval '1 millisecond';
+  -- Claims on one (account, symbol, side) take turns, so the checks below hold.
+  IF p_symbol IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+      'order_intents:' || p_account_id || ':' || p_symbol || ':' || p_side, 0));
+  END IF;
   INSERT INTO order_intents AS i
     (account_id, idempotency_key, request_hash, state, symbol, side, terms, keep_until)
   SELECT p_account_id, p_key, p_hash, 'in_flight', p_symbol, p_side, p_terms,
@@ -107,7 +113,11 @@ BEGIN
   WHERE NOT EXISTS (
     SELECT 1 FROM order_intents u
     WHERE u.account_id = p_account_id AND u.symbol = p_symbol AND u.side = p_side
-      AND u.state = 'unknown' AND u.idempotency_key <> p_key)
+      AND u.idempotency_key <> p_key
+      AND (u.state = 'unknown'
+        -- The same terms in flight: if both answers were lost, neither could be told apart.
+        OR (u.state = 'in_flight' AND u.terms->>'quantity' = p_terms->>'quantity'
+            AND u.terms->>'price' = p_terms->>'price')))
   ON CONFLICT (account_id, idempotency_key) DO NOTHING
   RETURNING * INTO found;
   IF found.account_id IS NOT NULL THEN

@@ -9,6 +9,8 @@ export interface BrokerEndpointSettings {
   minIssueIntervalMs: number;
   /** The gateway's calls per second per app key (the broker's own limit). */
   callsPerSecond: Record<BrokerEnvironment, number>;
+  /** Orders' own lane per app key (adapter orderCallsPerSecond; part of callsPerSecond where the broker shares one limit). */
+  orderCallsPerSecond: Record<BrokerEnvironment, number>;
 }
 
 export interface BrokerSettings {
@@ -34,7 +36,9 @@ export const DEFAULT_BROKER_TIMEOUT_MS = 10_000;
  * KIS_MIN_ISSUE_INTERVAL_MS (default and floor 60000),
  * KIWOOM_MIN_ISSUE_INTERVAL_MS (default 60000, floor 1000); the gateway's
  * KIS_REAL_CALLS_PER_SECOND (20), KIS_PAPER_CALLS_PER_SECOND (2),
- * KIWOOM_REAL_CALLS_PER_SECOND (5), KIWOOM_PAPER_CALLS_PER_SECOND (1),
+ * KIWOOM_REAL_CALLS_PER_SECOND (5), KIWOOM_PAPER_CALLS_PER_SECOND (1), and the
+ * orders' lane KIS_REAL_ORDER_CALLS_PER_SECOND (4 of KIS's 20), KIS_PAPER_… (1 of 2),
+ * KIWOOM_REAL_ORDER_CALLS_PER_SECOND (5, its own budget), KIWOOM_PAPER_… (1),
  * BROKER_CALL_MAX_WAIT_MS (5000) and BROKER_CALL_JITTER_MS (50).
  * Throws one sentence naming the first bad setting.
  */
@@ -65,6 +69,22 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
           env,
           `${prefix}_PAPER_CALLS_PER_SECOND`,
           adapter.callsPerSecond.paper,
+          1,
+          "",
+        ),
+      },
+      orderCallsPerSecond: {
+        real: parseInteger(
+          env,
+          `${prefix}_REAL_ORDER_CALLS_PER_SECOND`,
+          adapter.orderCallsPerSecond.real,
+          1,
+          "",
+        ),
+        paper: parseInteger(
+          env,
+          `${prefix}_PAPER_ORDER_CALLS_PER_SECOND`,
+          adapter.orderCallsPerSecond.paper,
           1,
           "",
         ),

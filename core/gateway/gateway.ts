@@ -153,10 +153,11 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   /** Spacing of an app key's calls in a lane: N calls per (1000 ms + jitter allowance). */
   function spacingMs(access: Access, lane: CallLane): number {
     const { broker, environment } = access.credentials;
-    const total = brokerSettings.brokers[broker].callsPerSecond[environment];
-    const orders = BROKER_ADAPTERS[broker].orderCallsPerSecond;
-    const own = Math.min(orders[environment], total);
-    const perSecond = lane === "order" ? own : orders.shared ? Math.max(1, total - own) : total;
+    const own = brokerSettings.brokers[broker];
+    const total = own.callsPerSecond[environment];
+    const orders = Math.min(own.orderCallsPerSecond[environment], total);
+    const shared = BROKER_ADAPTERS[broker].orderCallsPerSecond.shared;
+    const perSecond = lane === "order" ? orders : shared ? Math.max(1, total - orders) : total;
     return (1000 + jitterMs) / perSecond;
   }
 

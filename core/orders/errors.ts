@@ -60,11 +60,11 @@ export class IdempotencyKeyReusedError extends OrderError {
 /** Another order on the same account, symbol and side is still being reconciled. */
 export class OrderReconcilingError extends OrderError {
   readonly kind = "conflict";
-  readonly retryAfterMs = 5_000;
+  readonly retryAfterMs = 1_000;
   constructor(accountId: number, key: string) {
     super(
       "order_reconciling",
-      "An earlier order on this account, symbol and side has an unknown outcome that is being reconciled; a new one waits until it is resolved.",
+      "An earlier order on this account, symbol and side has an unknown outcome that is being reconciled (or the same order is being sent right now); nothing was sent: retry with the same key after Retry-After.",
       accountId,
       key,
     );
