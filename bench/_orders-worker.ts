@@ -74,7 +74,7 @@ function orderOf(n: number) {
       ACNT_PRDT_CD: "01",
       PDNO: SYMBOLS[n % SYMBOLS.length],
       ORD_DVSN: "00",
-      ORD_QTY: String(1 + (n % 4)),
+      ORD_QTY: String(1 + (n % 10)),
       ORD_UNPR: "70000",
     },
   };

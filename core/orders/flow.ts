@@ -73,6 +73,8 @@ function refusedBeforeRouting(error: BrokerError | undefined): boolean {
 export function createOrderFlow(deps: OrderFlowDependencies) {
   const { sql, logger } = deps;
   const settings = deps.settings ?? DEFAULT_ORDER_SETTINGS;
+  // Answers recorded off the answer's path, by account|key: a retry in this process waits for its own.
+  const finishing = new Map<string, Promise<void>>();
   const reconciler = createReconciler({
     sql,
     logger,
@@ -159,6 +161,7 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
     const { accountId } = request;
     const transaction = request.header("tr_id") ?? request.header("api-id");
     const terms = deps.desk(broker).orderTerms(transaction, parseJson(request.body ?? ""));
+    await finishing.get(`${accountId}|${key}`);
     const hash = requestHash({
       method: request.method,
       ...target,
@@ -215,12 +218,24 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
     if (answer && !outcomeUnknown(error, answer.status)) {
       const state = error ? "rejected" : "accepted";
       const desk = deps.desk((await deps.access(accountId)).broker);
-      await finishIntent(sql, accountId, key, {
+      // Written off the answer's path (one round trip fewer): until it commits the intent
+      // reads as in flight (409 order_in_flight, Retry-After), and if this process dies
+      // first it goes stale, becomes unknown and is reconciled. Never a second order.
+      const finished = finishIntent(sql, accountId, key, {
         state,
         answer,
         brokerOrderNo: error ? null : (desk.orderNumber(done.body) ?? null),
         sentAt: done.sentAt,
-      });
+      })
+        .catch((failure: unknown) => {
+          logger.error(
+            { event: "order_intent_not_finished", account_id: accountId, err: failure },
+            "could not record an order's answer; it will be reconciled",
+          );
+        })
+        .finally(() => finishing.delete(`${accountId}|${key}`));
+      finishing.set(`${accountId}|${key}`, finished);
+      deps.track(finished);
       done.audit({ key, state });
       return answer;
     }
