@@ -80,6 +80,9 @@ function orderOf(n: number) {
   };
 }
 
+/** Every answer the chaos clients met on the way, by status and code. */
+const seen: Record<string, number> = {};
+
 /** Places one order and follows the answers with the same key until a final state. */
 async function place(account: number, key: string, n: number) {
   const { trId, body } = orderOf(n);
@@ -88,6 +91,8 @@ async function place(account: number, key: string, n: number) {
   for (let tries = 0; tries < 200; tries++) {
     const answer = await api("POST", path, { tr_id: trId, "idempotency-key": key }, body);
     const code = answer.body.code as string | undefined;
+    const label = `${answer.status}${code ? ` ${code}` : ""}`;
+    seen[label] = (seen[label] ?? 0) + 1;
     if (answer.status === 200) {
       const state =
         (answer.body.state as string | undefined) ??
@@ -132,6 +137,7 @@ if (mode === "chaos") {
     return all;
   }, {});
   out.times = results.map((r) => Math.round(r.ms));
+  out.codes = seen;
 } else {
   const stopAt = performance.now() + Number(env.BENCH_DURATION_MS);
   const rate = mode === "flood" ? Number(env.BENCH_RATE) : 1;

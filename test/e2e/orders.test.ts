@@ -254,4 +254,36 @@ describe("orders through the gateway, over HTTP against the sandbox", () => {
       { status: 200, replayed: true },
     ]);
   });
+
+  test("two of the broker's orders matching a lost one make it ambiguous, answered as such and counted, never guessed", async () => {
+    const { id, appKey } = await create("KIS");
+    const { accessToken } = await server.runtime.tokens.getValidToken(id);
+    faults(ORDER_KEY, ["accept_then_hang"]);
+    const lost = order(id, "twin", orderBody("035420", "7"));
+    // Another client places the same order on the account while ours hangs.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const direct = await fetch(`${server.sandbox.sandbox.baseUrls.KIS.real}/${ORDER}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        appkey: appKey,
+        appsecret: "x",
+        tr_id: "TTTC0012U",
+      },
+      body: JSON.stringify(orderBody("035420", "7")),
+    });
+    expect(((await direct.json()) as { rt_cd: string }).rt_cd).toBe("0");
+    const answer = await lost;
+    expect(answer.status).toBe(409);
+    expect(answer.body.code).toBe("order_ambiguous");
+    expect(answer.headers.get("location")).toBe(`/accounts/${id}/orders/twin`);
+    expect((await send(id, "orders/twin", {})).body).toMatchObject({
+      state: "ambiguous",
+      broker_order_no: null,
+    });
+    const report = (await (await server.call("/broker/status")).json()) as {
+      orders: { ambiguous: number };
+    };
+    expect(report.orders.ambiguous).toBeGreaterThanOrEqual(1);
+  });
 });
