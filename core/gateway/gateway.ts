@@ -25,7 +25,7 @@ import { createOrderFlow, type OrderResource, type OrderSettings } from "../orde
 import { credentialKey, type TokenService } from "../tokens";
 import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
 import { CallPaceExceededError } from "./errors";
-import { takeCallSlot } from "./pacing";
+import { type CallLane, laneSpacingMs, takeCallSlot } from "./pacing";
 import { brokerTarget, forwardedHeaders, RETURNED_HEADERS, transactionId } from "./request";
 
 /** A caller's request to a broker, as the route hands it over. */
@@ -89,8 +89,7 @@ interface Access {
   key: string;
 }
 
-/** Orders pace in their own lane, never behind queries (adapter orderCallsPerSecond). */
-export type CallLane = "order" | "query";
+export type { CallLane } from "./pacing";
 
 /**
  * One exchange with the broker, its audit row not yet written: the order
@@ -150,17 +149,6 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     );
   }
 
-  /** Spacing of an app key's calls in a lane: N calls per (1000 ms + jitter allowance). */
-  function spacingMs(access: Access, lane: CallLane): number {
-    const { broker, environment } = access.credentials;
-    const own = brokerSettings.brokers[broker];
-    const total = own.callsPerSecond[environment];
-    const orders = Math.min(own.orderCallsPerSecond[environment], total);
-    const shared = BROKER_ADAPTERS[broker].orderCallsPerSecond.shared;
-    const perSecond = lane === "order" ? orders : shared ? Math.max(1, total - orders) : total;
-    return (1000 + jitterMs) / perSecond;
-  }
-
   /** One exchange, replayed once after a token rejection (it came before the call was routed). */
   async function exchange(
     request: BrokerCall,
@@ -192,7 +180,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         broker,
         environment,
         accountId,
-        spacingMs: spacingMs(access, lane),
+        spacingMs: laneSpacingMs(brokerSettings, access.credentials, lane),
         maxWaitMs,
       });
     };
