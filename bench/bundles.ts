@@ -21,7 +21,10 @@ export type BundledFunction = keyof typeof FUNCTIONS;
 // Was 150 KB; raised to 155 when the API's pool learned to fail fast in an
 // outage (core/db/availability.ts, 2.4 KB) and its body limit became
 // hono/body-limit (0.8 KB); the cold-start cost of 3.2 KB is not measured.
-export const OWN_SHARE_GOAL_KB = 155;
+// Raised to 172 for orders (issue 18: core/orders, the adapters' order desks,
+// the order problems; 16.9 KB, the API at 169.9 KB), which the API needs
+// inline: a lost order's answer is reconciled within the request.
+export const OWN_SHARE_GOAL_KB = 172;
 
 /** Packages that belong to the AWS SDK or that only it pulls in. */
 const SDK_PACKAGES =
