@@ -243,20 +243,30 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
     const what = answer
       ? `HTTP ${answer.status}${error?.brokerCode ? ` ${error.brokerCode}` : ""}`
       : (error?.message.replace(/\.$/, "") ?? "no answer");
-    await finishIntent(sql, accountId, key, {
-      state: "unknown",
-      answer: null,
-      brokerOrderNo: null,
-      sentAt: done.sentAt,
-    });
     done.audit({ key, state: "unknown" });
     logger.warn(
       { event: "order_outcome_unknown", account_id: accountId, what },
       "order outcome unknown",
     );
-    const intent = await readIntent(sql, accountId, key);
-    if (!intent) throw new OrderOutcomeUnknownError(accountId, key, what);
-    const settled = await reconciler.settle(intent, request.deadline);
+    let settled: Intent | undefined;
+    try {
+      await finishIntent(sql, accountId, key, {
+        state: "unknown",
+        answer: null,
+        brokerOrderNo: null,
+        sentAt: done.sentAt,
+      });
+      const intent = await readIntent(sql, accountId, key);
+      if (intent) settled = await reconciler.settle(intent, request.deadline);
+    } catch (failure) {
+      // The database or the broker failed us now: still never "try again" (the
+      // intent stays in flight, goes stale and is reconciled; the same key waits for it).
+      logger.error(
+        { event: "order_unknown_not_reconciled", account_id: accountId, err: failure },
+        "could not record or reconcile an unknown order",
+      );
+    }
+    if (!settled) throw new OrderOutcomeUnknownError(accountId, key, what);
     return answerOf(settled, false, what);
   }
 
