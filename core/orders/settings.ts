@@ -1,4 +1,4 @@
-import { wholeNumber } from "../config";
+import { readNumberSetting } from "../config/settings";
 
 /** How orders' intents are kept and reconciled. */
 export interface OrderSettings {
@@ -19,21 +19,11 @@ export const DEFAULT_ORDER_SETTINGS: OrderSettings = {
   staleMs: 60_000,
 };
 
-/**
- * ORDER_RECONCILE_WINDOW_MS (5000, at least 1000) and ORDER_RECONCILE_CHECKS
- * (2, at least 2); throws one sentence naming a bad one.
- */
+/** ORDER_RECONCILE_WINDOW_MS and ORDER_RECONCILE_CHECKS (core/config/settings.ts); throws a SettingError naming a bad one. */
 export function parseOrderSettings(env: Record<string, string | undefined>): OrderSettings {
-  const read = (name: string, fallback: number, min: number) => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = wholeNumber(raw, min);
-    if (value === undefined) throw new Error(`${name} must be a whole number, at least ${min}.`);
-    return value;
-  };
   return {
     ...DEFAULT_ORDER_SETTINGS,
-    reconcileWindowMs: read("ORDER_RECONCILE_WINDOW_MS", 5_000, 1_000),
-    reconcileChecks: read("ORDER_RECONCILE_CHECKS", 2, 2),
+    reconcileWindowMs: readNumberSetting(env, "ORDER_RECONCILE_WINDOW_MS"),
+    reconcileChecks: readNumberSetting(env, "ORDER_RECONCILE_CHECKS"),
   };
 }
