@@ -147,4 +147,8 @@ BEGIN
 END
 $$;
 
+-- The runtime role is granted each table by name (migration 0015 took its
+-- default privileges back): it reads and writes the intents.
+GRANT SELECT, INSERT, UPDATE, DELETE ON order_intents TO securities_support_runtime;
+
 COMMIT;
