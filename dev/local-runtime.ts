@@ -31,6 +31,8 @@ export interface LocalRuntimeOptions {
   post?: BrokerRegistryDependencies["post"];
   /** Pool size (default 10). */
   maxConnections?: number;
+  /** databaseUrl is a transaction pooler (PgBouncer): no named prepared statements. */
+  pooled?: boolean;
   /** How long a request may take before its caller gives up (default: API Gateway's 29 s). */
   requestTimeoutMs?: number;
 }
@@ -52,6 +54,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const sql = createSql(options.databaseUrl, {
     max: options.maxConnections ?? 10,
     applicationName: "securities-support-api",
+    pooled: options.pooled ?? false,
   });
   const { cipher, brokers, tokens, gateway } = composeService({
     sql,

@@ -8,3 +8,4 @@ export {
   resolveDatabaseUrl,
 } from "./database-url";
 export { positiveIntegerSetting, wholeNumber } from "./integer";
+export { databasePooled } from "./pooler";

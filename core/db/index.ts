@@ -11,6 +11,12 @@ export interface DatabaseOptions {
   onNotice?: (notice: Notice) => void;
   /** Shown in pg_stat_activity, so an operator can tell our sessions apart. */
   applicationName?: string;
+  /**
+   * The URL is a transaction pooler (RDS Proxy, PgBouncer in transaction
+   * mode): consecutive transactions may run on different server sessions, so
+   * no statement is prepared by name. See docs/deploy.md, "Connections".
+   */
+  pooled?: boolean;
 }
 
 /** Verify the server's certificate against these CAs (PEM), and its host name. */
@@ -47,6 +53,9 @@ export function createSql(target: string | DatabaseConnection, options: Database
     // as postgres.js does) so answers stay fast and recovery is prompt.
     backoff: reconnectBackoffSeconds,
     onnotice: options.onNotice ?? (() => {}),
+    // Named prepared statements live in one server session; through a
+    // transaction pooler the next execution may reach another one.
+    ...(options.pooled ? { prepare: false } : {}),
     ...(password ? { password } : {}),
     // An object, not "require": postgres.js then verifies the chain and the host name.
     ...(ssl ? { ssl: { ca: ssl.ca, rejectUnauthorized: true } } : {}),
@@ -60,6 +69,11 @@ export function createSql(target: string | DatabaseConnection, options: Database
         parse: (value: string) => new Date(`${value.replace(" ", "T")}Z`),
       },
     } as never,
+    // Startup parameters, not SET: PgBouncer tracks TimeZone and
+    // application_name per client and restores them on whichever server
+    // session serves the transaction (tested through PgBouncer in
+    // test/integration/db-pooler.test.ts). The database's own default is UTC
+    // too (RDS's default), so a pooler that dropped them would not change a value.
     connection: {
       TimeZone: "UTC",
       application_name: options.applicationName ?? "securities-support",
