@@ -51,11 +51,10 @@ export interface LocalRuntime {
 /** Builds sql, cipher, brokers, tokens, auth and the app from settings. */
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const settings = parseServiceSettings(options.env);
-  const sql = createSql(options.databaseUrl, {
-    max: options.maxConnections ?? 10,
-    applicationName: "securities-support-api",
-    pooled: options.pooled ?? false,
-  });
+  const sql = createSql(
+    { url: options.databaseUrl, pooled: options.pooled ?? false },
+    { max: options.maxConnections ?? 10, applicationName: "securities-support-api" },
+  );
   const { cipher, brokers, tokens, gateway } = composeService({
     sql,
     keys: options.keys ?? (await createKeyProvider(settings.crypto)),

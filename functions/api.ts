@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { createApp, type HttpApiHandler, handleHttpApi } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { databasePooled, positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
@@ -38,12 +38,11 @@ if (!settings.crypto.kmsKeyId) {
 }
 
 // The deploy sizes the pool (infra/connections.ts) and points DB_HOST at RDS
-// Proxy with DB_POOLER=transaction: every statement here is safe in
-// transaction mode (test/unit/api-path-statements.test.ts).
+// Proxy with DB_POOLER=transaction, which the connection carries: every
+// statement here is safe in transaction mode (test/unit/api-path-statements.test.ts).
 const sql = createSql(await resolveDatabaseConnection(env), {
   max: positiveIntegerSetting(env, "DB_POOL_MAX", 2),
   applicationName: "securities-support-api",
-  pooled: databasePooled(env),
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
 const { cipher, tokens, gateway } = composeService({

@@ -77,6 +77,10 @@ export interface InfraSettings {
   api: FunctionSize & {
     /** Mean request latency the stage throttle's steady rate is computed from. */
     meanLatencyMs: number;
+    /** Time a request holds a server connection of the proxy's pool (its statements and transactions). */
+    dbMs: number;
+    /** The most API containers (reserved concurrency), whatever the proxy could carry. */
+    maxConcurrency: number;
   };
   logLevel: LogLevel;
   logRetention: LogRetention;
@@ -263,6 +267,8 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
       // API Gateway's HTTP API gives up on an integration after 30 s.
       timeoutSeconds: integer("API_TIMEOUT_SECONDS", 29, 3, 29),
       meanLatencyMs: integer("API_MEAN_LATENCY_MS", 100, 1, 29_000),
+      dbMs: integer("API_DB_MS", 20, 1, 29_000),
+      maxConcurrency: integer("API_MAX_CONCURRENCY", 100, 2, 10_000),
       memoryMb: integer("API_MEMORY_MB", 512, 128, 10240),
     },
     logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
@@ -313,11 +319,14 @@ export function checkRefreshCadence(
 
 /** The connection budget these settings deploy (infra/connections.ts). */
 export function connectionBudgetOf(
-  settings: Pick<InfraSettings, "database" | "refresh">,
+  settings: Pick<InfraSettings, "database" | "refresh" | "api">,
 ): ConnectionBudget {
   return connectionBudget({
     maxConnections: settings.database.maxConnections,
     refreshConcurrency: settings.refresh.concurrency,
     refreshWorkers: settings.refresh.maxWorkers,
+    apiMaxConcurrency: settings.api.maxConcurrency,
+    apiMeanLatencyMs: settings.api.meanLatencyMs,
+    apiDbMs: settings.api.dbMs,
   });
 }

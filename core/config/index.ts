@@ -2,10 +2,10 @@ export type { DatabaseConnection } from "../db";
 export {
   type AuthTokenSigner,
   DatabaseSettingsError,
+  databasePooled,
   type ResolveDatabaseUrlOptions,
   resolveDatabaseConnection,
   resolveDatabaseTls,
   resolveDatabaseUrl,
 } from "./database-url";
 export { positiveIntegerSetting, wholeNumber } from "./integer";
-export { databasePooled } from "./pooler";

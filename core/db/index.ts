@@ -11,12 +11,6 @@ export interface DatabaseOptions {
   onNotice?: (notice: Notice) => void;
   /** Shown in pg_stat_activity, so an operator can tell our sessions apart. */
   applicationName?: string;
-  /**
-   * The URL is a transaction pooler (RDS Proxy, PgBouncer in transaction
-   * mode): consecutive transactions may run on different server sessions, so
-   * no statement is prepared by name. See docs/deploy.md, "Connections".
-   */
-  pooled?: boolean;
 }
 
 /** Verify the server's certificate against these CAs (PEM), and its host name. */
@@ -31,6 +25,13 @@ export interface DatabaseConnection {
   password?: () => Promise<string>;
   /** TLS verified against a CA bundle; absent: whatever the URL says (local). */
   ssl?: DatabaseTls;
+  /**
+   * The URL is a transaction pooler (RDS Proxy, PgBouncer in transaction
+   * mode; DB_POOLER=transaction): consecutive transactions may run on
+   * different server sessions, so no statement is prepared by name. See
+   * docs/deploy.md, "Connection budget".
+   */
+  pooled?: boolean;
 }
 
 /**
@@ -40,8 +41,8 @@ export interface DatabaseConnection {
  * advice for serverless).
  */
 export function createSql(target: string | DatabaseConnection, options: DatabaseOptions = {}): Sql {
-  const { url, password, ssl } =
-    typeof target === "string" ? { url: target, password: undefined, ssl: undefined } : target;
+  const { url, password, ssl, pooled } =
+    typeof target === "string" ? ({ url: target } as DatabaseConnection) : target;
   const settings: Options<Record<string, never>> = {
     max: options.max ?? 10,
     idle_timeout: 20,
@@ -55,7 +56,7 @@ export function createSql(target: string | DatabaseConnection, options: Database
     onnotice: options.onNotice ?? (() => {}),
     // Named prepared statements live in one server session; through a
     // transaction pooler the next execution may reach another one.
-    ...(options.pooled ? { prepare: false } : {}),
+    prepare: !pooled,
     ...(password ? { password } : {}),
     // An object, not "require": postgres.js then verifies the chain and the host name.
     ...(ssl ? { ssl: { ca: ssl.ca, rejectUnauthorized: true } } : {}),

@@ -71,7 +71,7 @@ describe.skipIf(!binary)(
       server = await startTestServer({
         db: { ...db, serviceUrl, pooled: true },
       });
-      probe = createSql(serviceUrl, { max: 1, pooled: true });
+      probe = createSql({ url: serviceUrl, pooled: true }, { max: 1 });
     });
 
     afterAll(async () => {
@@ -149,7 +149,7 @@ describe.skipIf(!binary)(
       }
     });
 
-    it("would see postgres.js's named prepared statements, which pooled: true turns off", async () => {
+    it("would see postgres.js's named prepared statements, which a pooled connection turns off", async () => {
       const unpooled = createSql(bouncer.urlFor(db.runtimeUrl), { max: 1 });
       try {
         await unpooled`SELECT ${1}::int AS one`;
