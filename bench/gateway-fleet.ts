@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- gateway-fleet [--seconds S] [--processes P] [--concurrency C]`
+ * `npm run bench -- gateway-fleet [--seconds S] [--processes P] [--concurrency C]
+ *   [--server-pool N] [--rounds R]`
  *
  * The gateway's total across many API processes, through a transaction
  * pooler and straight to Postgres, side by side in one run. 40 KIS app keys
@@ -7,10 +8,13 @@
  * calls a second; P (16) processes, each its own pool and gateway as one API
  * container, each with C (4) calls in flight, every loop on one account:
  * - pooled: every process connects through one PgBouncer in transaction mode
- *   with a server pool of 8 (each process's own pool is 4 client connections);
+ *   with a server pool of N (8) (each process's own pool is C client connections);
  * - direct: the same load, each process with a pool of 2 straight to Postgres.
  * During each run the server's connections to the benchmark database are
  * sampled every 50 ms from pg_stat_activity; the most seen is reported.
+ * On a shared machine the later run gains or loses with the load, so the
+ * runs alternate, pooled-direct then direct-pooled (R rounds, default 2),
+ * and each mode's rate is the mean of its runs.
  * Goals: pooled at least 85% of the ideal P × C / 0.2 s, 0 errors, 0
  * EGW00201, at most 8 server connections; the direct run needs at least 3
  * times the connections for the same rate. Last line: one JSON object.
@@ -33,7 +37,6 @@ import { startSandboxProcess } from "./_sandbox";
 
 const LATENCY_MS = 200;
 const APP_KEYS = 40;
-const SERVER_POOL = 8;
 const DIRECT_POOL = 2;
 const CALLS_PER_SECOND_PER_KEY = 20;
 
@@ -55,6 +58,23 @@ interface RunResult {
 function round(value: number, digits = 1): number {
   return Math.round(value * 10 ** digits) / 10 ** digits;
 }
+const round1 = (value: number) => round(value);
+
+/** One mode's runs as one: the mean rate, the most connections, every error and answer. */
+function summary(runs: RunResult[]): RunResult {
+  const codes: Record<string, number> = {};
+  for (const run of runs) {
+    for (const [code, count] of Object.entries(run.codes)) codes[code] = (codes[code] ?? 0) + count;
+  }
+  return {
+    perSecond: runs.reduce((sum, run) => sum + run.perSecond, 0) / runs.length,
+    ok: runs.reduce((sum, run) => sum + run.ok, 0),
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    rateLimited: runs.reduce((sum, run) => sum + run.rateLimited, 0),
+    serverConnections: Math.max(...runs.map((run) => run.serverConnections)),
+    codes,
+  };
+}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -63,6 +83,8 @@ export async function main(args: string[]): Promise<void> {
       seconds: { type: "string", default: "10" },
       processes: { type: "string", default: "16" },
       concurrency: { type: "string", default: "4" },
+      "server-pool": { type: "string", default: "8" },
+      rounds: { type: "string", default: "2" },
     },
   });
   const seconds = Number(values.seconds);
@@ -70,6 +92,7 @@ export async function main(args: string[]): Promise<void> {
   const concurrency = Number(values.concurrency);
   const inFlight = processes * concurrency;
   const ideal = (inFlight * 1000) / LATENCY_MS;
+  const serverPool = Number(values["server-pool"]);
 
   const server = await benchServer();
   const sandbox = await startSandboxProcess(LATENCY_MS);
@@ -221,30 +244,47 @@ export async function main(args: string[]): Promise<void> {
       } satisfies RunResult;
     };
 
-    const bouncer = await startPgBouncer({
-      serverUrl: databaseUrl,
-      poolSize: SERVER_POOL,
-      onLog: (line) => {
-        if (/ (ERROR|FATAL) /.test(line)) console.error(`pgbouncer: ${line}`);
-      },
-    });
-    stopBouncer = () => bouncer.stop();
-    const pooled = await run("pooled", bouncer.urlFor(databaseUrl), concurrency, true);
-    await bouncer.closeServerConnections(databaseName);
-    await bouncer.stop();
-    stopBouncer = async () => {};
-    const direct = await run("direct", databaseUrl, DIRECT_POOL, false);
+    const runPooled = async () => {
+      const bouncer = await startPgBouncer({
+        serverUrl: databaseUrl,
+        poolSize: serverPool,
+        onLog: (line) => {
+          if (/ (ERROR|FATAL) /.test(line)) console.error(`pgbouncer: ${line}`);
+        },
+      });
+      stopBouncer = () => bouncer.stop();
+      const result = await run("pooled", bouncer.urlFor(databaseUrl), concurrency, true);
+      await bouncer.closeServerConnections(databaseName);
+      await bouncer.stop();
+      stopBouncer = async () => {};
+      return result;
+    };
+    const runDirect = () => run("direct", databaseUrl, DIRECT_POOL, false);
+    const runs: { pooled: RunResult[]; direct: RunResult[] } = { pooled: [], direct: [] };
+    for (let round = 0; round < Number(values.rounds); round++) {
+      const order =
+        round % 2 === 0 ? (["pooled", "direct"] as const) : (["direct", "pooled"] as const);
+      for (const mode of order) {
+        const result = mode === "pooled" ? await runPooled() : await runDirect();
+        runs[mode].push(result);
+        console.log(
+          `round ${round + 1} ${mode}: ${round1(result.perSecond)} calls/s, ${result.serverConnections} server connections`,
+        );
+      }
+    }
+    const pooled = summary(runs.pooled);
+    const direct = summary(runs.direct);
     await admin.end();
 
     const line = (label: string, result: RunResult) =>
       `${label.padEnd(44)} ${round(result.perSecond)} calls/s (${round((100 * result.perSecond) / ideal)}% of ideal), ${result.serverConnections} server connections at most, ${result.errors} errors, EGW00201 ${result.rateLimited}`;
     console.log(
-      `database: ${server.kind} Postgres; sandbox latency ${LATENCY_MS} ms; ${APP_KEYS} KIS app keys at ${CALLS_PER_SECOND_PER_KEY}/s; ${processes} processes x ${concurrency} in flight for ${seconds} s each run; ideal ${ideal}/s`,
+      `database: ${server.kind} Postgres; ${values.rounds} rounds, alternating which mode runs first; sandbox latency ${LATENCY_MS} ms; ${APP_KEYS} KIS app keys at ${CALLS_PER_SECOND_PER_KEY}/s; ${processes} processes x ${concurrency} in flight for ${seconds} s each run; ideal ${ideal}/s`,
     );
-    console.log(line(`through PgBouncer (server pool ${SERVER_POOL})`, pooled));
-    console.log(line(`direct (pool ${DIRECT_POOL} per process)`, direct));
+    console.log(line(`through PgBouncer (server pool ${serverPool}), mean`, pooled));
+    console.log(line(`direct (pool ${DIRECT_POOL} per process), mean`, direct));
     console.log(
-      `goals: pooled >= ${0.85 * ideal}/s, 0 errors, 0 EGW00201, <= ${SERVER_POOL} server connections; direct needs >= 3x the connections (here ${round(direct.serverConnections / Math.max(1, pooled.serverConnections), 2)}x); answers pooled ${JSON.stringify(pooled.codes)}, direct ${JSON.stringify(direct.codes)}`,
+      `goals: pooled >= ${0.85 * ideal}/s, 0 errors, 0 EGW00201, <= ${serverPool} server connections; direct needs >= 3x the connections (here ${round(direct.serverConnections / Math.max(1, pooled.serverConnections), 2)}x); answers pooled ${JSON.stringify(pooled.codes)}, direct ${JSON.stringify(direct.codes)}`,
     );
     console.log(
       JSON.stringify({
