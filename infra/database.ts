@@ -54,6 +54,9 @@ const parameterGroup = new aws.rds.ParameterGroup("DatabaseParameters", {
   family: `postgres${POSTGRES_MAJOR}`,
   parameters: [
     { name: "rds.force_ssl", value: "1" },
+    // Sessions ask for UTC in their startup packet; the default says the same, so a pooler
+    // or a client that did not pass it on would not change a value (TIMESTAMP columns hold UTC).
+    { name: "timezone", value: "UTC" },
     // The connection budget's total (infra/connections.ts); a static parameter, applied at the next reboot.
     {
       name: "max_connections",

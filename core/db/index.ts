@@ -73,8 +73,8 @@ export function createSql(target: string | DatabaseConnection, options: Database
     // Startup parameters, not SET: PgBouncer tracks TimeZone and
     // application_name per client and restores them on whichever server
     // session serves the transaction (tested through PgBouncer in
-    // test/integration/db-pooler.test.ts). The database's own default is UTC
-    // too (RDS's default), so a pooler that dropped them would not change a value.
+    // test/integration/db-pooler.test.ts). The RDS parameter group's timezone
+    // is UTC too (infra/database.ts), so a pooler that dropped them would change nothing.
     connection: {
       TimeZone: "UTC",
       application_name: options.applicationName ?? "securities-support",
