@@ -53,7 +53,11 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const settings = parseServiceSettings(options.env);
   const sql = createSql(
     { url: options.databaseUrl, pooled: options.pooled ?? false },
-    { max: options.maxConnections ?? 10, applicationName: "securities-support-api" },
+    {
+      max: options.maxConnections ?? 10,
+      applicationName: "securities-support-api",
+      failFast: { logger: options.logger },
+    },
   );
   const { cipher, brokers, tokens, gateway } = composeService({
     sql,

@@ -46,6 +46,18 @@ const NOT_ON_THE_POOLED_PATH: Record<string, string> = {
     "the scheduled refresh run that starts workers; refresh connects directly",
 };
 
+/**
+ * A construct a module on the pooled path names without using it for the
+ * API, by file and construct name, with the reason. Any other file that
+ * shows the construct still fails.
+ */
+const NAMED_NOT_USED: Record<string, Record<string, string>> = {
+  "core/db/availability.ts": {
+    "reserved connection":
+      "the outage breaker wraps sql.reserve() for the callers that reserve (migrate, refresh); it reserves nothing itself",
+  },
+};
+
 /** Relative imports of a TypeScript file, resolved to files. */
 function importsOf(file: string): string[] {
   const source = readFileSync(file, "utf8");
@@ -100,6 +112,7 @@ describe("the pooled path (functions/api.ts, functions/hub.ts)", () => {
       if (file in NOT_ON_THE_POOLED_PATH) continue;
       const text = code(file);
       for (const { name, pattern } of SESSION_CONSTRUCTS) {
+        if (NAMED_NOT_USED[file]?.[name]) continue;
         const match = pattern.exec(text);
         if (match) found.push(`${file}: ${name} (${match[0].trim()})`);
       }
