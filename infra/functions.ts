@@ -23,7 +23,6 @@ import {
   writeRdsCaFile,
 } from "./rds-ca";
 import {
-  BUNDLE_PLUGINS,
   type FunctionKey,
   functionEnvironment,
   HANDLERS,
@@ -96,7 +95,8 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
     // DB_SSL_CA_FILE beside every bundle (the refresh and API functions had none before the proxy work).
     copyFiles: [caCopy(key)],
     logging: { retention: settings.logRetention },
-    nodejs: { format: "esm" as const, minify: true, plugins: BUNDLE_PLUGINS },
+    // Bundled as infra/bundle.ts describes (the bench and the tests build with that).
+    nodejs: { format: "esm" as const, minify: true },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-// PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
+// PatternRouter: plenty for a dozen routes.
 import { Hono } from "hono/tiny";
 import {
   ACCOUNT_TYPES,
