@@ -55,10 +55,13 @@ const startWorker = workerFunction
   ? lambdaWorkerStarter(new LambdaClient({}), workerFunction)
   : undefined;
 
-const sql = createSql(await resolveDatabaseConnection(env), {
-  max: poolMax,
-  applicationName: "securities-support-refresh",
-});
+const connection = await resolveDatabaseConnection(env);
+if (connection.pooled) {
+  throw new Error(
+    "DB_POOLER must not be transaction for the refresh function: its run holds a session advisory lock, which a transaction pooler cannot keep; connect it to the instance directly.",
+  );
+}
+const sql = createSql(connection, { max: poolMax, applicationName: "securities-support-refresh" });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
 const { tokens, gateway } = composeService({
   sql,
