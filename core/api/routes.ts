@@ -70,6 +70,12 @@ export const ROUTES = [
     scope: "broker:call",
   },
   {
+    operationId: "getOrder",
+    method: "GET",
+    path: "/accounts/{id}/orders/{key}",
+    scope: "broker:call",
+  },
+  {
     operationId: "getBrokerCallStatus",
     method: "GET",
     path: "/broker/status",

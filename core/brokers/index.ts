@@ -29,6 +29,14 @@ export { classifyKisAnswer } from "./kis";
 export { kisTransactionId } from "./kis-calls";
 export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
+export type {
+  BrokerQuery,
+  DayOrder,
+  DayOrdersCursor,
+  OrderDesk,
+  OrderSide,
+  OrderTerms,
+} from "./orders";
 export {
   BROKER_ADAPTERS,
   type BrokerRegistry,

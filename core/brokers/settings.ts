@@ -5,7 +5,7 @@ import {
   SETTINGS,
   type SettingSpec,
 } from "../config";
-import { BROKER_ADAPTERS } from "./registry";
+import { BROKER_ADAPTERS } from "./adapters";
 import type { Broker, BrokerEnvironment } from "./types";
 
 /** Per-broker settings. */
@@ -15,6 +15,8 @@ export interface BrokerEndpointSettings {
   minIssueIntervalMs: number;
   /** The gateway's calls per second per app key (the broker's own limit). */
   callsPerSecond: Record<BrokerEnvironment, number>;
+  /** Orders' own lane per app key (adapter orderCallsPerSecond; part of callsPerSecond where the broker shares one limit). */
+  orderCallsPerSecond: Record<BrokerEnvironment, number>;
 }
 
 export interface BrokerSettings {
@@ -37,7 +39,8 @@ export const DEFAULT_BROKER_TIMEOUT_MS = SETTINGS.BROKER_TIMEOUT_MS.default;
  * The settings each broker adapter brings, declared in core/config's shape
  * from the adapter's own figures: `<PREFIX>_REAL_URL`, `<PREFIX>_PAPER_URL`,
  * `<PREFIX>_MIN_ISSUE_INTERVAL_MS` (default and floor from the adapter) and
- * the gateway's `<PREFIX>_REAL_CALLS_PER_SECOND`, `<PREFIX>_PAPER_CALLS_PER_SECOND`.
+ * the gateway's `<PREFIX>_REAL_CALLS_PER_SECOND`, `<PREFIX>_PAPER_CALLS_PER_SECOND`
+ * and its order lane `<PREFIX>_REAL_ORDER_CALLS_PER_SECOND`, `<PREFIX>_PAPER_ORDER_CALLS_PER_SECOND`.
  */
 export function brokerSettingSpecs(): Record<string, SettingSpec> {
   const specs: Record<string, SettingSpec> = {};
@@ -74,6 +77,18 @@ export function brokerSettingSpecs(): Record<string, SettingSpec> {
         readBy: ["service", "deploy"],
         text: `the gateway's calls per second per app key to ${name} ${environment}`,
       };
+      specs[`${prefix}_${environment.toUpperCase()}_ORDER_CALLS_PER_SECOND`] = {
+        kind: "number",
+        whole: true,
+        default: adapter.orderCallsPerSecond[environment],
+        min: 1,
+        max: Number.MAX_SAFE_INTEGER,
+        unit: "",
+        readBy: ["service"],
+        text: adapter.orderCallsPerSecond.shared
+          ? `the gateway's order lane per app key to ${name} ${environment}, kept out of its calls per second (queries get the rest)`
+          : `the gateway's order lane per app key to ${name} ${environment}, a budget of its own beside the queries'`,
+      };
     }
   }
   return specs;
@@ -101,6 +116,10 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
         real: number(`${prefix}_REAL_CALLS_PER_SECOND`),
         paper: number(`${prefix}_PAPER_CALLS_PER_SECOND`),
       },
+      orderCallsPerSecond: {
+        real: number(`${prefix}_REAL_ORDER_CALLS_PER_SECOND`),
+        paper: number(`${prefix}_PAPER_ORDER_CALLS_PER_SECOND`),
+      },
     };
   }
   return {
@@ -114,13 +133,8 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
 function parseUrl(env: Record<string, string | undefined>, name: string, fallback: string): string {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`${name} must be an absolute http(s) URL.`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  const url = absoluteUrl(raw);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
     throw new Error(`${name} must be an absolute http(s) URL.`);
   }
   // Tokens and app secrets travel in these requests: plain HTTP only to this
@@ -134,6 +148,15 @@ function parseUrl(env: Record<string, string | undefined>, name: string, fallbac
     throw new Error(`${name} must not carry credentials, a query or a fragment.`);
   }
   return url.toString().replace(/\/+$/, "");
+}
+
+/** The parsed URL, or undefined; its type inferred (infra/ compiles this under other URL typings). */
+function absoluteUrl(raw: string) {
+  try {
+    return new URL(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function isLoopback(hostname: string): boolean {

@@ -209,7 +209,12 @@ describe("refused before any slot is taken, naming the header and the account's 
 describe("transaction ids and paths as the gateway reads them", () => {
   test("a lower-case paper tr_id (tttc0012u) goes out as VTTC0012U and the paper order succeeds", async () => {
     const id = await create("KIS", "paper");
-    const answer = await call(id, ORDER, { tr_id: "tttc0012u" }, ORDER_BODY);
+    const answer = await call(
+      id,
+      ORDER,
+      { tr_id: "tttc0012u", "idempotency-key": `lower-${randomBytes(4).toString("hex")}` },
+      ORDER_BODY,
+    );
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ rt_cd: "0", msg_cd: "APBK0013" });
     expect(answer.headers.tr_id).toBe("VTTC0012U");
@@ -218,11 +223,11 @@ describe("transaction ids and paths as the gateway reads them", () => {
 
   test("a paper US sell order TTTT1006U goes out as VTTT1001U, not VTTT1006U", async () => {
     const id = await create("KIS", "paper");
-    // The sandbox serves no overseas order (its 404 is the broker's, passed on); the audit shows what was sent.
+    // The audit shows what was sent, whatever the sandbox makes of it.
     const answer = await call(
       id,
       "uapi/overseas-stock/v1/trading/order",
-      { tr_id: "TTTT1006U" },
+      { tr_id: "TTTT1006U", "idempotency-key": `us-sell-${randomBytes(4).toString("hex")}` },
       {},
     );
     expect(answer.headers["x-answered-by"]).toBe("broker");
