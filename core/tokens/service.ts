@@ -275,7 +275,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
           refreshedAt,
           credentialKey: key,
         },
-        { stamp: stampOf(credentials) },
+        { stamp: await stampToCommitUnder(credentials) },
         {
           accountId,
           at: refreshedAt,
@@ -329,6 +329,32 @@ export function createTokenService(deps: TokenServiceDependencies) {
     );
     await revoke(credentials, discarded as string, "credentials_changed_during_issue");
     throw new CredentialsChangedError(accountId);
+  }
+
+  /**
+   * The account row's stamp to guard the commit with. A token belongs to its
+   * app key: when only what does not bind it changed during the issue (the
+   * account number, the name), the row as it is now; when the broker, the
+   * environment, the key or the secret changed, or the account went away or
+   * was deactivated, the stamp it was issued under, which the commit refuses.
+   */
+  async function stampToCommitUnder(
+    issuedUnder: AccountBrokerCredentials,
+  ): Promise<CredentialStamp> {
+    const now = await loadBrokerCredentials(sql, cipher, issuedUnder.accountId).catch(
+      (error: unknown) => {
+        logger.info(
+          {
+            event: "token_commit_account_unusable",
+            account_id: issuedUnder.accountId,
+            reason: error instanceof Error ? error.name : "unknown",
+          },
+          "the account is gone or inactive after its token was issued; the commit will refuse it",
+        );
+        return undefined;
+      },
+    );
+    return now && sameTokenCredential(now, issuedUnder) ? stampOf(now) : stampOf(issuedUnder);
   }
 
   async function recordFailure(
@@ -685,6 +711,16 @@ export function createTokenService(deps: TokenServiceDependencies) {
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
+
+/** Whether a token issued under `a` is valid under `b`: same broker, environment, app key and secret. */
+function sameTokenCredential(a: AccountBrokerCredentials, b: AccountBrokerCredentials): boolean {
+  return (
+    a.broker === b.broker &&
+    a.environment === b.environment &&
+    a.appKey === b.appKey &&
+    a.appSecret === b.appSecret
+  );
+}
 
 function stampOf(credentials: AccountBrokerCredentials): CredentialStamp {
   if (!credentials.stamp) {
