@@ -197,7 +197,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       const script = step.direction === "up" ? migration.up : (migration.down as MigrationScript);
       noticeSink = [];
       const stepStarted = performance.now();
-      const attempts = await applyScript(conn, script, options, async (tx) => {
+      const attempts = await applyScript(conn, script, options, report.warnings, async (tx) => {
         if (step.direction === "up") {
           await tx`
             INSERT INTO ${tx(HISTORY_TABLE)} (version, name, checksum, duration_ms)
@@ -245,7 +245,12 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   } finally {
     report.durationMs = Math.round(clock.now().getTime() - started.getTime());
     if (reserved) {
-      await reserved`SELECT pg_advisory_unlock_all()`.catch(() => {});
+      await reserved`SELECT pg_advisory_unlock_all()`.catch(
+        cleanupFailed(
+          report.warnings,
+          "releasing the migration lock (closing the connection releases it)",
+        ),
+      );
       reserved.release();
     }
     await sql.end({ timeout: 5 });
@@ -434,6 +439,17 @@ const HISTORY_DDL = (table: string) => `
   $$`;
 
 /**
+ * A clean-up step that failed: kept in the report's warnings with its reason,
+ * never thrown over the error (or the result) that matters.
+ */
+function cleanupFailed(warnings: string[], what: string): (error: unknown) => void {
+  return (error) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    warnings.push(`${what} failed: ${reason}`);
+  };
+}
+
+/**
  * Runs one script with its timeouts. A transactional script runs with its
  * history change in one transaction; a lock timeout rolls it back and tries
  * again after a pause. A non-transactional script first drops any INVALID
@@ -445,8 +461,10 @@ async function applyScript(
   conn: ReservedSql,
   script: MigrationScript,
   options: MigrateOptions,
+  warnings: string[],
   record: (tx: ReservedSql) => Promise<void>,
 ): Promise<number> {
+  const rollback = cleanupFailed(warnings, `rolling back ${script.file} after its error`);
   const lockTimeout = script.lockTimeout ?? options.lockTimeout ?? "5s";
   const statementTimeout = script.statementTimeout ?? options.statementTimeout ?? "15min";
   const retries = options.lockRetries ?? 5;
@@ -464,7 +482,7 @@ async function applyScript(
           await record(conn);
           await conn.unsafe("COMMIT");
         } catch (error) {
-          await conn.unsafe("ROLLBACK").catch(() => {});
+          await conn.unsafe("ROLLBACK").catch(rollback);
           throw error;
         }
       } else {
@@ -480,11 +498,15 @@ async function applyScript(
           await record(conn);
           await conn.unsafe("COMMIT");
         } catch (error) {
-          await conn.unsafe("ROLLBACK").catch(() => {});
+          await conn.unsafe("ROLLBACK").catch(rollback);
           throw error;
         } finally {
-          await conn.unsafe("RESET lock_timeout").catch(() => {});
-          await conn.unsafe("RESET statement_timeout").catch(() => {});
+          await conn
+            .unsafe("RESET lock_timeout")
+            .catch(cleanupFailed(warnings, `resetting lock_timeout after ${script.file}`));
+          await conn
+            .unsafe("RESET statement_timeout")
+            .catch(cleanupFailed(warnings, `resetting statement_timeout after ${script.file}`));
         }
       }
       return attempt;

@@ -345,7 +345,13 @@ export async function refreshDueTokens(
       // An issued or shared token was committed together with the claim's release.
       if (outcome === "current") await releaseClaim(sql, accountId, runId);
     } catch (error) {
-      await releaseClaim(sql, accountId, runId).catch(() => {});
+      await releaseClaim(sql, accountId, runId).catch((releaseError: unknown) => {
+        // The claim then runs out on its own (claimed_until): the account waits that long.
+        logger.warn(
+          { event: "refresh_claim_not_released", account_id: accountId, err: releaseError },
+          "could not release the refresh claim after a failure; it expires on its own",
+        );
+      });
       if (error instanceof TokenIssuanceDeferredError) {
         summary.deferred++;
         return;

@@ -238,7 +238,18 @@ export function createTokenService(deps: TokenServiceDependencies) {
         : undefined;
       if (previous?.rejected && current) {
         // KIS hands back the same token within 6 hours: retire the rejected one first.
-        await client.revokeToken(brokerCredentials, current).catch(() => {});
+        await client.revokeToken(brokerCredentials, current).catch((error: unknown) => {
+          logger.warn(
+            {
+              event: "rejected_token_revoke_failed",
+              account_id: accountId,
+              broker,
+              code: error instanceof BrokerError ? error.code : "internal_error",
+              broker_code: error instanceof BrokerError ? error.brokerCode : undefined,
+            },
+            "could not revoke the rejected token before issuing; issuing anyway",
+          );
+        });
       } else if (
         request.refreshedSince &&
         client.sameTokenWithinMs > 0 &&
@@ -486,6 +497,22 @@ export function createTokenService(deps: TokenServiceDependencies) {
     return stored ? token : undefined;
   }
 
+  /** The revoke happened (or was skipped) whatever its history row does: a failed insert is logged, not thrown. */
+  function attemptNotRecorded(accountId: number, trigger: string): (error: unknown) => void {
+    return (error) => {
+      logger.error(
+        {
+          event: "token_attempt_not_recorded",
+          account_id: accountId,
+          action: "revoke",
+          trigger,
+          err: error,
+        },
+        "could not record a revoke in the attempts history",
+      );
+    };
+  }
+
   /** Another account still holding this very token (same app key), if any. */
   async function otherHolder(
     credentials: AccountBrokerCredentials,
@@ -500,7 +527,18 @@ export function createTokenService(deps: TokenServiceDependencies) {
     )) {
       const held = await cipher
         .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
-        .catch(() => undefined);
+        .catch((error: unknown) => {
+          logger.warn(
+            {
+              event: "token_holder_unreadable",
+              account_id: credentials.accountId,
+              holder_account_id: holder.accountId,
+              reason: error instanceof Error ? error.name : "unknown",
+            },
+            "could not decrypt a possible holder's token; not counted as holding it",
+          );
+          return undefined;
+        });
       if (held === accessToken) return holder.accountId;
     }
     return undefined;
@@ -533,7 +571,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
         broker: credentials.broker,
         environment: credentials.environment,
         message: `not revoked: account ${heldBy} holds the same token (same app key)`,
-      }).catch(() => {});
+      }).catch(attemptNotRecorded(credentials.accountId, trigger));
       logger.info(
         {
           event: "token_revoke_skipped",
@@ -578,7 +616,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
             ? "revoke failed (see logs)"
             : undefined,
       durationMs: now.getTime() - started.getTime(),
-    }).catch(() => {});
+    }).catch(attemptNotRecorded(credentials.accountId, trigger));
     logger[revoked ? "info" : "warn"](
       {
         event: revoked ? "token_revoked" : "token_revoke_failed",
