@@ -83,6 +83,17 @@ function deadClaimsLine(summary: Pick<RefreshSummary, "claimedByDeadRuns" | "dea
     : undefined;
 }
 
+/** `key=value` pairs on one line; a nested count (approvalKeys) as `approvalKeys.due=…`. */
+function keyValues(counts: Record<string, unknown>, prefix = ""): string {
+  return Object.entries(counts)
+    .map(([k, v]) =>
+      typeof v === "object" && v !== null
+        ? keyValues(v as Record<string, unknown>, `${prefix}${k}.`)
+        : `${prefix}${k}=${v}`,
+    )
+    .join(" ");
+}
+
 const env = process.env;
 const dataDir = env.DATA_DIR || ".data";
 let logger: ReturnType<typeof createLogger>;
@@ -177,11 +188,7 @@ try {
       if (values.json) console.log(JSON.stringify(summary));
       else {
         const { failures, ...counts } = summary;
-        console.log(
-          Object.entries(counts)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(" "),
-        );
+        console.log(keyValues(counts));
         for (const f of failures) console.log(`  account ${f.accountId}: ${f.code}: ${f.message}`);
         const dead = deadClaimsLine(summary);
         if (dead) console.log(dead);

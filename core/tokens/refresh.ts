@@ -24,17 +24,26 @@ export interface RefreshSummary {
   current: number;
   /** Shared a sibling account's fresh token (same app key). */
   reused: number;
-  /** Left for a later run without calling the broker: its pace or another issuer. */
+  /**
+   * Left for a later run without calling the broker: its pace or another
+   * issuer. The account rests until the broker's pace allows an issue
+   * (next_attempt_at), so no other worker of the same run defers it again.
+   */
   deferred: number;
   failed: number;
   /** Not started because the run's time budget ran out. */
   notStarted: number;
-  /** Due accounts another run held when this run reached them. */
+  /**
+   * Due accounts of this worker's stripe (account id modulo the worker
+   * count) another run held when this run reached them. Every account is in
+   * one stripe, so the sum over a fan-out's workers counts each account once.
+   */
   claimedElsewhere: number;
   /**
    * Of those, held by runs no longer connected to the database (crashed or
    * killed): nobody works on them until their claims expire at
-   * `deadClaimsExpireAt`, and then the next run takes them.
+   * `deadClaimsExpireAt`, and then the next run takes them. Summed over a
+   * fan-out's workers, each account once, like claimedElsewhere.
    */
   claimedByDeadRuns: number;
   deadClaimsExpireAt: string | null;
@@ -199,7 +208,13 @@ export async function refreshDueTokens(
     await work(workerOrder(dueIds, worker));
   } finally {
     await liveness`SELECT pg_advisory_unlock(${RUN_LIVENESS_LOCK_NAMESPACE}, ${livenessKey})`.catch(
-      () => {},
+      (unlockError: unknown) => {
+        // Harmless: the session's locks go when the connection closes.
+        logger.warn(
+          { event: "refresh_liveness_unlock_failed", run_id: runId, err: unlockError },
+          "could not release the run's liveness lock; it goes with its connection",
+        );
+      },
     );
     liveness.release();
   }
@@ -234,7 +249,10 @@ export async function refreshDueTokens(
           ready.push(...claimed);
           if (claimed.length < batch.length) {
             const taken = new Set(claimed);
-            await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
+            // Only this worker's stripe: each of its siblings reaches the same held accounts.
+            const ownStripe = (id: number) => id % worker.count === worker.index;
+            const held = batch.filter((id) => !taken.has(id) && ownStripe(id));
+            if (held.length > 0) await noteHeldElsewhere(held);
           }
           startReady();
         }
@@ -345,6 +363,11 @@ export async function refreshDueTokens(
       // An issued or shared token was committed together with the claim's release.
       if (outcome === "current") await releaseClaim(sql, accountId, runId);
     } catch (error) {
+      if (error instanceof TokenIssuanceDeferredError) {
+        summary.deferred++;
+        await deferAccount(accountId, error.retryAfterMs);
+        return;
+      }
       await releaseClaim(sql, accountId, runId).catch((releaseError: unknown) => {
         // The claim then runs out on its own (claimed_until): the account waits that long.
         logger.warn(
@@ -352,10 +375,6 @@ export async function refreshDueTokens(
           "could not release the refresh claim after a failure; it expires on its own",
         );
       });
-      if (error instanceof TokenIssuanceDeferredError) {
-        summary.deferred++;
-        return;
-      }
       summary.failed++;
       if (summary.failures.length < 20) {
         summary.failures.push({
@@ -376,6 +395,26 @@ export async function refreshDueTokens(
         );
       }
     }
+  }
+
+  /**
+   * A deferred account's claim goes, and it rests until the broker's pace
+   * (or the other issuer's lease) allows: the runs' due query and claim skip
+   * it until then, so the other workers of this run do not defer it again.
+   */
+  async function deferAccount(accountId: number, retryAfterMs: number): Promise<void> {
+    const until = new Date(clock.now().getTime() + retryAfterMs);
+    await sql`
+      UPDATE securities_token_state
+      SET claimed_by = NULL, claimed_until = NULL,
+          next_attempt_at = greatest(coalesce(next_attempt_at, ${until}), ${until})
+      WHERE account_id = ${accountId} AND claimed_by = ${runId}
+    `.catch((deferError: unknown) => {
+      logger.warn(
+        { event: "refresh_claim_not_released", account_id: accountId, err: deferError },
+        "could not release a deferred account's refresh claim; it expires on its own",
+      );
+    });
   }
 
   /**
