@@ -155,6 +155,57 @@ describe.skipIf(missing !== undefined)(
       );
     });
 
+    it("requires the service's encryption context, and no other key in it, on every KMS statement", () => {
+      for (const name of ["RefreshTokens", "RefreshWorker", "ApiHandler"]) {
+        const kms = statementsOf(name).filter((s) => s.actions.some((a) => a.startsWith("kms:")));
+        expect(kms.map((s) => s.conditions)).toEqual([
+          [
+            {
+              test: "StringEquals",
+              variable: "kms:EncryptionContext:service",
+              values: ["securities-support"],
+            },
+            {
+              test: "StringEquals",
+              variable: "kms:EncryptionContext:purpose",
+              values: ["data-key"],
+            },
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "kms:EncryptionContextKeys",
+              values: ["purpose", "service"],
+            },
+          ],
+        ]);
+      }
+    });
+
+    it("lets migrate tag only its pre-migrate snapshots, never the instance", () => {
+      const tagging = statementsOf("Migrate").filter((s) =>
+        s.actions.includes("rds:AddTagsToResource"),
+      );
+      expect(tagging).toHaveLength(1);
+      expect(tagging[0]?.actions).toEqual(["rds:AddTagsToResource"]);
+      expect(tagging[0]?.resources).toHaveLength(1);
+      expect(tagging[0]?.resources[0]).toMatch(/:snapshot:pre-migrate-ci-\*$/);
+    });
+
+    it("lets only the scheduled refresh send to the dead-letter queue, not its workers", () => {
+      const senders = FUNCTIONS.filter((name) =>
+        statementsOf(name).some((s) => s.actions.includes("sqs:SendMessage")),
+      );
+      expect(senders).toEqual(["RefreshTokens"]);
+      expect(
+        statementsOf("RefreshTokens").filter((s) => s.actions.includes("sqs:SendMessage")),
+      ).toEqual([
+        {
+          effect: "Allow",
+          actions: ["sqs:SendMessage"],
+          resources: ["arn:aws:sqs:ap-northeast-2:123456789012:RefreshDeadLetters"],
+        },
+      ]);
+    });
+
     it("runs the scheduled refresh every 10 minutes, retried, failures parked in the dead-letter queue", () => {
       const schedule = program.resources.find((r) => r.type === "aws:scheduler/schedule:Schedule");
       expect(schedule?.inputs).toMatchObject({
