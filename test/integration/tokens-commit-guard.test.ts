@@ -111,9 +111,9 @@ describe("a shared token's commit", () => {
     const sibling = await securitiesAccount(db.sql, crypto.cipher);
     expect(await commit(sibling.id, { stamp: await stampOf(sibling.id) })).toBe(true);
     const refreshedAt = await refreshedAtOf(sibling.id);
-    expect(await commit(account.id, { stamp, source: { accountId: sibling.id, refreshedAt } })).toBe(
-      true,
-    );
+    expect(
+      await commit(account.id, { stamp, source: { accountId: sibling.id, refreshedAt } }),
+    ).toBe(true);
   });
 
   it("is refused once the sibling's token was replaced since it was read", async () => {

@@ -9,7 +9,12 @@ import { TokenIssuanceDeferredError } from "../../core/tokens";
 import type { TestCipher } from "../support/crypto";
 import type { TestDatabase } from "../support/database";
 import type { TestBrokerSandbox } from "../support/sandbox";
-import { type OffsetClock, securitiesAccount, tokenService, useTokenTestBed } from "../support/tokens";
+import {
+  type OffsetClock,
+  securitiesAccount,
+  tokenService,
+  useTokenTestBed,
+} from "../support/tokens";
 
 const BUDGET_MS = 4_000;
 let db: TestDatabase;
