@@ -274,28 +274,15 @@ export async function refreshDueTokens(
     await reportDeadOwners();
   }
 
-  /**
-   * Claims those of `ids` nobody else holds, that are not backing off and
-   * that nobody refreshed since this run read them, for one issuance lease.
-   */
-  async function claimAccounts(ids: number[]): Promise<number[]> {
-    const now = clock.now();
-    // The claim is a lease other runs compare: written and judged on the database's clock.
-    const rows = await sql<{ account_id: number }[]>`
-      INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
-      SELECT t.id, ${runId}, clock_timestamp()::timestamp + ${settings.issueLeaseMs} * interval '1 millisecond'
-      FROM unnest(${ids}::int[]) AS t(id)
-      WHERE NOT EXISTS (
-        SELECT 1 FROM securities_tokens st
-        WHERE st.account_id = t.id AND st.last_refreshed_at >= ${started}
-      )
-      ON CONFLICT (account_id) DO UPDATE
-        SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
-        WHERE (s.claimed_until IS NULL OR s.claimed_until <= clock_timestamp()::timestamp)
-          AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= ${now})
-      RETURNING account_id
-    `;
-    return rows.map((r) => r.account_id);
+  /** Claims those of `ids` this run may take now (claimDueAccounts). */
+  function claimAccounts(ids: number[]): Promise<number[]> {
+    return claimDueAccounts(sql, {
+      ids,
+      runId,
+      leaseMs: settings.issueLeaseMs,
+      readAt: started,
+      now: clock.now(),
+    });
   }
 
   async function noteHeldElsewhere(ids: number[]): Promise<void> {
@@ -502,6 +489,34 @@ export async function refreshDueTokens(
     }
     return summary;
   }
+}
+
+/**
+ * Claims those of `ids` nobody else holds, that are not backing off at `now`
+ * and that nobody refreshed since `readAt` (when the run read them as due),
+ * for one issuance lease; returns the ids claimed. The due list is read
+ * once, so each condition is checked again here, where it counts.
+ */
+export async function claimDueAccounts(
+  sql: Sql,
+  claim: { ids: number[]; runId: string; leaseMs: number; readAt: Date; now: Date },
+): Promise<number[]> {
+  // The claim is a lease other runs compare: written and judged on the database's clock.
+  const rows = await sql<{ account_id: number }[]>`
+    INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
+    SELECT t.id, ${claim.runId}, clock_timestamp()::timestamp + ${claim.leaseMs} * interval '1 millisecond'
+    FROM unnest(${claim.ids}::int[]) AS t(id)
+    WHERE NOT EXISTS (
+      SELECT 1 FROM securities_tokens st
+      WHERE st.account_id = t.id AND st.last_refreshed_at >= ${claim.readAt}
+    )
+    ON CONFLICT (account_id) DO UPDATE
+      SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
+      WHERE (s.claimed_until IS NULL OR s.claimed_until <= clock_timestamp()::timestamp)
+        AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= ${claim.now})
+    RETURNING account_id
+  `;
+  return rows.map((r) => r.account_id);
 }
 
 async function releaseClaim(sql: Sql, accountId: number, runId: string): Promise<void> {
