@@ -130,7 +130,7 @@ describe.skipIf(missing !== undefined)(
         resources: ["arn:aws:kms:ap-northeast-2:123456789012:key/mock-key"],
       });
       expect(kms?.conditions?.length).toBeGreaterThan(0);
-      expect(kms?.conditions?.every((c) => c.variable.startsWith("kms:EncryptionContext:"))).toBe(
+      expect(kms?.conditions?.every((c) => c.variable.startsWith("kms:EncryptionContext"))).toBe(
         true,
       );
       const invoke = refresh.filter((s) => s.actions.includes("lambda:InvokeFunction"));
