@@ -29,6 +29,8 @@ DECLARE
   service_table TEXT;
   privileges TEXT;
   sequence_name TEXT;
+  relation TEXT;
+  relation_kind "char";
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'securities_support_runtime') THEN
     RAISE EXCEPTION 'the securities_support_runtime role is missing: migration 0008 creates it';
@@ -41,8 +43,23 @@ BEGIN
     'ALTER DEFAULT PRIVILEGES IN SCHEMA %I REVOKE ALL ON SEQUENCES FROM securities_support_runtime',
     schema_name
   );
-  EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM securities_support_runtime', schema_name);
-  EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM securities_support_runtime', schema_name);
+  -- Table by table, only where the role holds something: REVOKE ... ON ALL
+  -- TABLES fails outright on a legacy table another role owns and the
+  -- migration's user has no privilege on (RDS's master user is no superuser).
+  FOR relation, relation_kind IN
+    SELECT DISTINCT c.oid::regclass::text, c.relkind
+    FROM pg_class c, aclexplode(c.relacl) a
+    WHERE c.relnamespace = schema_name::regnamespace
+      AND a.grantee = 'securities_support_runtime'::regrole
+  LOOP
+    BEGIN
+      EXECUTE format('REVOKE ALL ON %s %s FROM securities_support_runtime',
+        CASE WHEN relation_kind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, relation);
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE NOTICE 'could not take securities_support_runtime''s privileges on % (not granted by the migration''s user): its owner should run REVOKE ALL ON % FROM securities_support_runtime',
+        relation, relation;
+    END;
+  END LOOP;
   FOR service_table, privileges IN
     SELECT * FROM (VALUES
       ('accounts', 'SELECT, INSERT, UPDATE, DELETE'),
