@@ -22,6 +22,7 @@ import {
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
+  type Attempt,
   claimIssuanceSlot,
   commitToken,
   credentialKey,
@@ -238,18 +239,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
         : undefined;
       if (previous?.rejected && current) {
         // KIS hands back the same token within 6 hours: retire the rejected one first.
-        await client.revokeToken(brokerCredentials, current).catch((error: unknown) => {
-          logger.warn(
-            {
-              event: "rejected_token_revoke_failed",
-              account_id: accountId,
-              broker,
-              code: error instanceof BrokerError ? error.code : "internal_error",
-              broker_code: error instanceof BrokerError ? error.brokerCode : undefined,
-            },
-            "could not revoke the rejected token before issuing; issuing anyway",
-          );
-        });
+        await client
+          .revokeToken(brokerCredentials, current)
+          .catch(dropped("rejected_token_not_revoked", accountId));
       } else if (
         request.refreshedSince &&
         client.sameTokenWithinMs > 0 &&
@@ -286,7 +278,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
           refreshedAt,
           credentialKey: key,
         },
-        { stamp: await stampToCommitUnder(credentials) },
+        { stamp: await stampToCommitUnder(credentials, key) },
         {
           accountId,
           at: refreshedAt,
@@ -351,21 +343,18 @@ export function createTokenService(deps: TokenServiceDependencies) {
    */
   async function stampToCommitUnder(
     issuedUnder: AccountBrokerCredentials,
+    key: string,
   ): Promise<CredentialStamp> {
     const now = await loadBrokerCredentials(sql, cipher, issuedUnder.accountId).catch(
-      (error: unknown) => {
-        logger.info(
-          {
-            event: "token_commit_account_unusable",
-            account_id: issuedUnder.accountId,
-            reason: error instanceof Error ? error.name : "unknown",
-          },
-          "the account is gone or inactive after its token was issued; the commit will refuse it",
-        );
-        return undefined;
-      },
+      dropped("token_account_unusable", issuedUnder.accountId),
     );
-    return now && sameTokenCredential(now, issuedUnder) ? stampOf(now) : stampOf(issuedUnder);
+    return stampOf(
+      now &&
+        credentialKey(now.broker, now.environment, now.appKey) === key &&
+        now.appSecret === issuedUnder.appSecret
+        ? now
+        : issuedUnder,
+    );
   }
 
   async function recordFailure(
@@ -385,8 +374,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
       error instanceof BrokerRateLimitedError
         ? new Date(now.getTime() + error.retryAfterMs)
         : undefined;
-    try {
-      await sql.begin(async (tx) => {
+    await sql
+      .begin(async (tx) => {
         await recordAttempt(tx, {
           accountId,
           at: now,
@@ -412,13 +401,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
           owner,
           notBeforeMs: error instanceof BrokerRateLimitedError ? error.retryAfterMs : undefined,
         });
-      });
-    } catch (recordError) {
-      logger.error(
-        { event: "token_failure_not_recorded", account_id: accountId, err: recordError },
-        "could not record a failed issuance",
-      );
-    }
+      })
+      .catch(dropped("token_failure_not_recorded", accountId));
     logger.warn(
       {
         event: "token_issue_failed",
@@ -497,19 +481,10 @@ export function createTokenService(deps: TokenServiceDependencies) {
     return stored ? token : undefined;
   }
 
-  /** The revoke happened (or was skipped) whatever its history row does: a failed insert is logged, not thrown. */
-  function attemptNotRecorded(accountId: number, trigger: string): (error: unknown) => void {
-    return (error) => {
-      logger.error(
-        {
-          event: "token_attempt_not_recorded",
-          account_id: accountId,
-          action: "revoke",
-          trigger,
-          err: error,
-        },
-        "could not record a revoke in the attempts history",
-      );
+  /** A failure the caller goes on without (a best-effort revoke, its history row, an unreadable holder): logged, never thrown. */
+  function dropped(event: string, accountId: number) {
+    return (err: unknown): undefined => {
+      logger.error({ event, account_id: accountId, err }, event);
     };
   }
 
@@ -527,18 +502,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     )) {
       const held = await cipher
         .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
-        .catch((error: unknown) => {
-          logger.warn(
-            {
-              event: "token_holder_unreadable",
-              account_id: credentials.accountId,
-              holder_account_id: holder.accountId,
-              reason: error instanceof Error ? error.name : "unknown",
-            },
-            "could not decrypt a possible holder's token; not counted as holding it",
-          );
-          return undefined;
-        });
+        .catch(dropped("token_holder_unreadable", holder.accountId));
       if (held === accessToken) return holder.accountId;
     }
     return undefined;
@@ -560,18 +524,26 @@ export function createTokenService(deps: TokenServiceDependencies) {
     trigger: string,
   ): Promise<{ revoked: boolean; heldBy?: number }> {
     const started = clock.now();
-    const heldBy = await otherHolder(credentials, accessToken);
-    if (heldBy !== undefined) {
-      await recordAttempt(sql, {
+    // The revoke happened (or was skipped) whatever becomes of its history row.
+    const record = (
+      at: Date,
+      attempt: Pick<Attempt, "outcome" | "brokerCode" | "message" | "durationMs">,
+    ) =>
+      recordAttempt(sql, {
         accountId: credentials.accountId,
-        at: started,
+        at,
         action: "revoke",
-        outcome: "skipped",
         trigger,
         broker: credentials.broker,
         environment: credentials.environment,
+        ...attempt,
+      }).catch(dropped("token_attempt_not_recorded", credentials.accountId));
+    const heldBy = await otherHolder(credentials, accessToken);
+    if (heldBy !== undefined) {
+      await record(started, {
+        outcome: "skipped",
         message: `not revoked: account ${heldBy} holds the same token (same app key)`,
-      }).catch(attemptNotRecorded(credentials.accountId, trigger));
+      });
       logger.info(
         {
           event: "token_revoke_skipped",
@@ -600,14 +572,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
       error = caught;
     }
     const now = clock.now();
-    await recordAttempt(sql, {
-      accountId: credentials.accountId,
-      at: now,
-      action: "revoke",
+    await record(now, {
       outcome: revoked ? "ok" : "failed",
-      trigger,
-      broker: credentials.broker,
-      environment: credentials.environment,
       brokerCode: error instanceof BrokerError ? error.brokerCode : undefined,
       message:
         error instanceof BrokerError
@@ -616,7 +582,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
             ? "revoke failed (see logs)"
             : undefined,
       durationMs: now.getTime() - started.getTime(),
-    }).catch(attemptNotRecorded(credentials.accountId, trigger));
+    });
     logger[revoked ? "info" : "warn"](
       {
         event: revoked ? "token_revoked" : "token_revoke_failed",
@@ -749,16 +715,6 @@ export function createTokenService(deps: TokenServiceDependencies) {
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
-
-/** Whether a token issued under `a` is valid under `b`: same broker, environment, app key and secret. */
-function sameTokenCredential(a: AccountBrokerCredentials, b: AccountBrokerCredentials): boolean {
-  return (
-    a.broker === b.broker &&
-    a.environment === b.environment &&
-    a.appKey === b.appKey &&
-    a.appSecret === b.appSecret
-  );
-}
 
 function stampOf(credentials: AccountBrokerCredentials): CredentialStamp {
   if (!credentials.stamp) {
