@@ -53,12 +53,11 @@ let database: Awaited<ReturnType<typeof openDevDatabase>>;
 try {
   database = await openDevDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir });
 } catch (error) {
-  console.error(
-    process.env.DATABASE_URL
-      ? `migrate: ${(error as Error).message}`
-      : `migrate: could not start the embedded Postgres under ${dataDir}/pg: ${(error as Error).message}`,
-  );
+  console.error(`migrate: ${(error as Error).message}`);
   process.exit(1);
+}
+if (database.joinedPid && !values.json) {
+  console.log(`using the running embedded Postgres (process ${database.joinedPid})`);
 }
 
 const report = await migrate({

@@ -83,13 +83,13 @@ function deadClaimsLine(summary: Pick<RefreshSummary, "claimedByDeadRuns" | "dea
     : undefined;
 }
 
-/** `key=value` pairs on one line; a nested count (approvalKeys) as `approvalKeys.due=…`. */
-function keyValues(counts: Record<string, unknown>, prefix = ""): string {
+/** `name=value` pairs; a nested object's counts as `name.count=value`. */
+function keyValues(counts: Record<string, unknown>): string {
   return Object.entries(counts)
-    .map(([k, v]) =>
-      typeof v === "object" && v !== null
-        ? keyValues(v as Record<string, unknown>, `${prefix}${k}.`)
-        : `${prefix}${k}=${v}`,
+    .flatMap(([name, value]) =>
+      value !== null && typeof value === "object"
+        ? Object.entries(value).map(([inner, count]) => `${name}.${inner}=${count}`)
+        : [`${name}=${value}`],
     )
     .join(" ");
 }
@@ -106,6 +106,8 @@ try {
 try {
   const settings = parseServiceSettings({ ...env, DATA_DIR: dataDir });
   const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });
+  if (database.joinedPid)
+    console.error(`refresh: using the running embedded Postgres (process ${database.joinedPid})`);
   try {
     // Never migrates (that takes a backup and an operator's decision): a
     // database that is behind is refused, with the command that fixes it.
@@ -147,11 +149,7 @@ try {
       const wallMs = Math.round(performance.now() - started);
       if (values.json) console.log(JSON.stringify({ workers, wallMs, ...total }));
       else {
-        console.log(
-          `workers=${workers} wallMs=${wallMs} ${Object.entries(total)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(" ")}`,
-        );
+        console.log(`workers=${workers} wallMs=${wallMs} ${keyValues(total)}`);
         const dead = deadClaimsLine({
           claimedByDeadRuns: total.claimedByDeadRuns,
           deadClaimsExpireAt:

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 // PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
 import { Hono } from "hono/tiny";
 import {
@@ -24,8 +25,8 @@ import type { TokenService } from "../tokens";
 import {
   MalformedJsonError,
   PayloadTooLargeError,
-  PROBLEM_BASE,
   type ProblemResponse,
+  problem,
   toProblem,
 } from "./problems";
 import { invalidateRequestSchema } from "./request-schemas";
@@ -130,19 +131,14 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       "request",
     );
   });
-  // The body limit, smaller than hono/body-limit (bundle budget): a declared
-  // length is checked before anything is read; a chunked body is read (Hono
-  // keeps it for the handler) and measured.
-  app.use("*", async (c, next) => {
-    const declared = c.req.header("content-length");
-    const size =
-      declared !== undefined && !c.req.header("transfer-encoding")
-        ? Number(declared)
-        : c.req.raw.body
-          ? (await c.req.arrayBuffer()).byteLength
-          : 0;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    await next();
+  // Bytes are counted as they arrive and reading stops at the limit (a
+  // declared length is refused before anything is read). It runs after
+  // authentication: an unauthenticated request is refused unread.
+  const limitBody = bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new PayloadTooLargeError(limit);
+    },
   });
 
   const handlers: Record<OperationId, Handler> = {
@@ -311,37 +307,43 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     const path = route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
     const handler = handlers[route.operationId];
     const scope = route.scope;
-    app.on(route.method, path, async (c) => {
-      if (scope) {
-        const caller = await auth.authenticate(c.req.header("authorization"));
-        c.set("caller", caller);
-        auth.require(caller, scope);
-      }
-      return handler(c);
-    });
+    app.on(
+      route.method,
+      path,
+      async (c, next) => {
+        if (scope) {
+          const caller = await auth.authenticate(c.req.header("authorization"));
+          c.set("caller", caller);
+          auth.require(caller, scope);
+        }
+        await next();
+      },
+      limitBody,
+      (c) => handler(c),
+    );
   }
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
     if (allowed.length > 0) {
       return problemResponse(c, {
-        problem: {
-          type: `${PROBLEM_BASE}method-not-allowed`,
-          title: "Method not allowed",
-          status: 405,
-          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(", ")}.`,
-        },
+        problem: problem(
+          "method-not-allowed",
+          "Method not allowed",
+          405,
+          `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(", ")}.`,
+        ),
         headers: { Allow: allowed.join(", ") },
         unexpected: false,
       });
     }
     return problemResponse(c, {
-      problem: {
-        type: `${PROBLEM_BASE}route-not-found`,
-        title: "Not found",
-        status: 404,
-        detail: `There is no route ${c.req.path}; GET /openapi.json lists them all.`,
-      },
+      problem: problem(
+        "route-not-found",
+        "Not found",
+        404,
+        `There is no route ${c.req.path}; GET /openapi.json lists them all.`,
+      ),
       headers: {},
       unexpected: false,
     });

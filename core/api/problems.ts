@@ -5,6 +5,7 @@ import {
   BrokerRateLimitedError,
   BrokerUnavailableError,
 } from "../brokers";
+import { isDatabaseUnreachable } from "../db";
 import { ServiceError, ValidationError } from "../errors";
 import { CallPaceExceededError } from "../gateway";
 
@@ -17,7 +18,8 @@ export interface Problem {
   status: number;
   detail: string;
   instance?: string;
-  code?: string;
+  /** What happened, in snake_case, stable: every problem has one. */
+  code: string;
   errors?: { field: string; message: string }[];
   broker?: string;
   broker_code?: string;
@@ -51,14 +53,22 @@ export class PayloadTooLargeError extends Error {
   }
 }
 
-function problem(
+/** A problem document; `extra.code` defaults to the slug in snake_case. */
+export function problem(
   slug: string,
   title: string,
   status: number,
   detail: string,
   extra: Partial<Problem> = {},
 ): Problem {
-  return { type: `${PROBLEM_BASE}${slug}`, title, status, detail, ...extra };
+  return {
+    type: `${PROBLEM_BASE}${slug}`,
+    title,
+    status,
+    detail,
+    code: slug.replaceAll("-", "_"),
+    ...extra,
+  };
 }
 
 /**
@@ -93,9 +103,12 @@ export function toProblem(error: unknown): ProblemResponse {
     );
   }
   if (error instanceof AuthenticationError) {
-    return known(problem("unauthorized", "Unauthorized", 401, error.message), {
-      "WWW-Authenticate": `Bearer realm="securities-support"${error.reason === "missing" ? "" : ', error="invalid_token"'}`,
-    });
+    return known(
+      problem("unauthorized", "Unauthorized", 401, error.message, { code: error.code }),
+      {
+        "WWW-Authenticate": `Bearer realm="securities-support"${error.reason === "missing" ? "" : ', error="invalid_token"'}`,
+      },
+    );
   }
   if (error instanceof ForbiddenError) {
     return known(
@@ -195,6 +208,7 @@ export function toProblem(error: unknown): ProblemResponse {
         "Service unavailable",
         503,
         "The database cannot be reached right now; try again shortly.",
+        { code: "database_unreachable" },
       ),
       headers: { "Retry-After": "5" },
       unexpected: true,
@@ -206,6 +220,7 @@ export function toProblem(error: unknown): ProblemResponse {
       "Internal server error",
       500,
       "An unexpected error happened; it has been logged.",
+      { code: "internal_error" },
     ),
     headers: {},
     unexpected: true,
@@ -304,23 +319,4 @@ function hasRetryAfter(error: object): error is { retryAfterMs: number } {
 function sentence(message: string): string {
   const trimmed = message.trim();
   return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
-}
-
-const UNREACHABLE = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "57P01",
-  "57P03",
-  "53300",
-]);
-
-function isDatabaseUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && UNREACHABLE.has(code);
 }

@@ -184,7 +184,11 @@ export const problemSchema = z
     status: z.number().check(z.int()),
     detail: z.string(),
     instance: z.optional(z.string()),
-    code: z.optional(z.string()),
+    code: z
+      .string()
+      .check(
+        z.meta({ description: "What happened, in snake_case; stable, and on every problem." }),
+      ),
     errors: z.optional(z.array(z.object({ field: z.string(), message: z.string() }))),
     broker: z.optional(z.string()),
     broker_code: z.optional(z.string()),

@@ -163,7 +163,7 @@ describe("approval keys against the sandbox", () => {
     const error = await tokens.getApprovalKey(account.id).catch((caught: unknown) => caught);
     const { problem } = toProblem(error);
     expect(problem).toMatchObject({ status: 409, code: "websocket_key_not_supported" });
-    expect(problem.detail).toContain("GET /accounts/");
+    expect(problem.detail).toContain("accepts that token only from the address that issued it");
     expect(broker.sandbox.stats().requests).toBe(0);
   });
 });

@@ -27,6 +27,13 @@ const kms = mockClient(KMSClient);
 const secrets = mockClient(SecretsManagerClient);
 const admin = generateApiKey("fn-admin", ["admin"]);
 const saved = { ...process.env };
+/**
+ * The functions write EMF metric lines to standard output on every
+ * invocation, not only while their modules load: they are dropped for the
+ * whole file (test/unit/metrics.test.ts checks their format), so the test
+ * run's output stays readable.
+ */
+const stdoutWrite = process.stdout.write;
 let db: TestDatabase;
 let broker: TestBrokerSandbox;
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
@@ -34,6 +41,10 @@ let api: ApiHandler;
 let refresh: (event: unknown, context?: Pick<Context, "awsRequestId">) => Promise<unknown>;
 
 beforeAll(async () => {
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (String(chunk).startsWith('{"_aws"')) return true;
+    return stdoutWrite.call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
   db = await createTestDatabase();
   broker = await startTestBrokerSandbox({
     clock: systemClock,
@@ -71,6 +82,7 @@ beforeAll(async () => {
   vi.restoreAllMocks();
 });
 afterAll(async () => {
+  process.stdout.write = stdoutWrite;
   process.env = saved;
   kms.restore();
   secrets.restore();

@@ -435,8 +435,9 @@ describe("time zone", () => {
 describe("the psql way", async () => {
   // Skipped only where the Postgres client is not installed; under CI=true a missing psql fails.
   const psql = toolOnPath("psql");
+  const skipped = psql ? "" : " (skipped: psql is not installed)";
   it.skipIf(!psql)(
-    "applies the securities files atomically and a second run is a no-op",
+    `applies the securities files atomically and a second run is a no-op${skipped}`,
     async () => {
       const db = await freshDatabase();
       const files = [
@@ -461,31 +462,34 @@ describe("the psql way", async () => {
     },
   );
 
-  it.skipIf(!psql)("leaves nothing behind when the securities file fails under psql", async () => {
-    const db = await legacyDatabase(5);
-    await db.sql`CREATE VIEW securities_tokens AS SELECT 1 AS x`;
-    const url = new URL(db.url);
-    const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
-    url.password = "";
-    await expect(
-      run(
-        psql as string,
-        [
-          "-X",
-          "-q",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-d",
-          url.toString(),
-          "-f",
-          join(MIGRATIONS, "0002_add_securities_support.sql"),
-        ],
-        { env },
-      ),
-    ).rejects.toThrow(/not a table/);
-    const [state] = await db.sql`
+  it.skipIf(!psql)(
+    `leaves nothing behind when the securities file fails under psql${skipped}`,
+    async () => {
+      const db = await legacyDatabase(5);
+      await db.sql`CREATE VIEW securities_tokens AS SELECT 1 AS x`;
+      const url = new URL(db.url);
+      const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
+      url.password = "";
+      await expect(
+        run(
+          psql as string,
+          [
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url.toString(),
+            "-f",
+            join(MIGRATIONS, "0002_add_securities_support.sql"),
+          ],
+          { env },
+        ),
+      ).rejects.toThrow(/not a table/);
+      const [state] = await db.sql`
       SELECT (SELECT count(*)::int FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'account_type') AS account_type
     `;
-    expect(state?.account_type).toBe(0);
-  });
+      expect(state?.account_type).toBe(0);
+    },
+  );
 });
