@@ -1,5 +1,5 @@
 /**
- * `npm run migrate -- status|plan|up|down [--to N] [--no-backup]`
+ * `npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--allow-out-of-order]`
  * Runs the migration runner against DATABASE_URL, or the embedded Postgres
  * under DATA_DIR. Prints NOTICE lines as they arrive, then the report; the
  * exit code is 0 only when the action succeeded.
@@ -13,7 +13,8 @@ import {
 } from "../core/migrations";
 import { openDevDatabase } from "./database";
 
-const USAGE = "usage: npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--json]";
+const USAGE =
+  "usage: npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--allow-out-of-order] [--json]";
 const ACTIONS: MigrationAction[] = ["status", "plan", "up", "down"];
 
 function fail(message: string): never {
@@ -29,6 +30,7 @@ const { positionals, values } = (() => {
       options: {
         to: { type: "string" },
         "no-backup": { type: "boolean", default: false },
+        "allow-out-of-order": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         "migrations-dir": { type: "string" },
       },
@@ -65,6 +67,7 @@ const report = await migrate({
   action,
   to,
   backup: !values["no-backup"],
+  allowOutOfOrder: values["allow-out-of-order"],
   pgDump: await findOnPath("pg_dump", process.env.PATH ?? ""),
   dataDir,
   ...(values["migrations-dir"] ? { migrationsDir: values["migrations-dir"] } : {}),

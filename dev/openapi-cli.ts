@@ -2,8 +2,8 @@
  * `npm run openapi`: writes openapi.json, the OpenAPI document built from the
  * zod schemas and the route docs (core/api/openapi.ts). It is the contract
  * clients generate from, and the file the API serves: the deploy copies it
- * beside the Lambda bundle (infra/runtime.ts), so neither the document nor
- * zod's JSON Schema generator weighs on the function's 150 KB.
+ * beside the Lambda bundle (infra/runtime.ts), so zod's JSON Schema
+ * generator never runs in the function.
  *
  * It also writes test/support/openapi-types.ts, the TypeScript types
  * openapi-typescript generates from that file, which the typed-client test

@@ -8,8 +8,9 @@
 import { readFile } from "node:fs/promises";
 import { createApp, type HttpApiHandler, handleHttpApi } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
+import { resolveDatabaseConnection } from "../core/database-url";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
 import { createMetrics, metricNamespace } from "../core/metrics";
@@ -37,7 +38,9 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
-// The deploy sizes the pool with the API's reserved concurrency (infra/connections.ts).
+// The deploy sizes the pool (infra/connections.ts) and points DB_HOST at RDS
+// Proxy with DB_POOLER=transaction, which the connection carries: every
+// statement here is safe in transaction mode (test/unit/api-path-statements.test.ts).
 const sql = createSql(await resolveDatabaseConnection(env), {
   max: positiveIntegerSetting(env, "DB_POOL_MAX", 2),
   applicationName: "securities-support-api",

@@ -67,6 +67,12 @@ export const ROUTES = [
     scope: "broker:call",
   },
   {
+    operationId: "getOrder",
+    method: "GET",
+    path: "/accounts/{id}/orders/{key}",
+    scope: "broker:call",
+  },
+  {
     operationId: "getBrokerCallStatus",
     method: "GET",
     path: "/broker/status",
@@ -90,7 +96,10 @@ const patterns = new Map<string, RegExp>();
 function patternOf(path: string): RegExp {
   let pattern = patterns.get(path);
   if (!pattern) {
-    pattern = new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`);
+    // The broker's own path spans segments; every other parameter is one segment.
+    pattern = new RegExp(
+      `^${path.replace(BROKER_PATH_PARAM, ".+").replace(/\{[^}]+\}/g, "[^/]+")}$`,
+    );
     patterns.set(path, pattern);
   }
   return pattern;

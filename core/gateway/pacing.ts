@@ -1,3 +1,9 @@
+import {
+  BROKER_ADAPTERS,
+  type Broker,
+  type BrokerEnvironment,
+  type BrokerSettings,
+} from "../brokers";
 import type { Sql } from "../db";
 import type { StoredToken } from "../tokens";
 
@@ -15,8 +21,9 @@ export interface CallSlot {
 
 /**
  * Takes the next call slot of an app key and reads the account's token, in
- * ONE statement: the database function broker_call_slot (migration 0007)
- * paces on the database's clock, so calls of one key leave at least
+ * ONE statement: the database function broker_call_slot (defined now by
+ * migration 0014; docs/operations.md lists where each function's current
+ * definition lives) paces on the database's clock, so calls of one key leave at least
  * `spacingMs` apart whatever process sends them. `waitMs` is null when the
  * slot is more than `maxWaitMs` away (nothing changed then). Undefined when
  * there is no such account.
@@ -38,4 +45,26 @@ export async function takeCallSlot(
   `;
   // The row is the token row too (its extra fields do no harm there).
   return row && { ...row, stored: row.ciphertext === null ? undefined : row };
+}
+
+/** Orders pace in their own lane, never behind queries (adapter orderCallsPerSecond). */
+export type CallLane = "order" | "query";
+
+/**
+ * Spacing of an app key's calls in a lane: N calls per (1000 ms + jitter
+ * allowance). Where the broker counts orders and queries together (KIS), the
+ * order lane's share is taken from the queries'; otherwise (Kiwoom) each has
+ * its own budget.
+ */
+export function laneSpacingMs(
+  settings: BrokerSettings,
+  key: { broker: Broker; environment: BrokerEnvironment },
+  lane: CallLane,
+): number {
+  const own = settings.brokers[key.broker];
+  const total = own.callsPerSecond[key.environment];
+  const orders = Math.min(own.orderCallsPerSecond[key.environment], total);
+  const shared = BROKER_ADAPTERS[key.broker].orderCallsPerSecond.shared;
+  const perSecond = lane === "order" ? orders : shared ? Math.max(1, total - orders) : total;
+  return (1000 + settings.callJitterMs) / perSecond;
 }

@@ -4,9 +4,8 @@
  * PutMetricData call and no agent.
  *
  * Written by hand: the format is one documented JSON shape, and the
- * Powertools metrics package would add its runtime and a dependency on the
- * logger to every Lambda bundle (each function's own code must stay under
- * 150 KB). The metric names live here, once, for the code that writes them
+ * Powertools metrics package would add its runtime and a dependency on its
+ * logger for it. The metric names live here, once, for the code that writes them
  * and for the dashboard and alarms in infra/ that read them.
  */
 
@@ -59,6 +58,9 @@ export const METRIC = {
   gatewayPacedWaits: "GatewayPacedWaits",
   gatewayPacedWaitTime: "GatewayPacedWaitTime",
   gatewayRateLimited: "GatewayRateLimited",
+  /** Order intents after the refresh job's reconciliation: ambiguous ones, and the oldest unknown's age. */
+  ordersAmbiguous: "OrdersAmbiguous",
+  ordersUnknownOldestAge: "OrdersUnknownOldestAge",
   /** Migrate function runs; dimension `Outcome` (`ok`, `failed`). */
   migrations: "MigrationRuns",
 } as const;

@@ -1,4 +1,6 @@
+import { readNumberSetting } from "../../core/config/settings";
 import { SANDBOX_CODES } from "./codes";
+import { ORDER_FAULT_KINDS, type OrderFaultKind } from "./orders";
 
 /** What an injected fault does to a token request. */
 export type SandboxFaultKind =
@@ -48,6 +50,32 @@ export interface SandboxConfig {
    * Kiwoom 5 real / 1 mock.
    */
   callsPerSecond: Record<"KIS" | "KIWOOM", Record<"real" | "paper", number>>;
+  /**
+   * Order fault switches by "<BROKER> <order path>" (e.g. "KIS
+   * /uapi/domestic-stock/v1/trading/order-cash", "KIWOOM /api/dostk/ordr"):
+   * the next orders on that path meet these faults, in order. Default {}.
+   */
+  orderFaults: Record<string, OrderFaultKind[]>;
+  /** Per "<BROKER> <order path>": the probability 0..1 of each fault on any order there (seeded random). Default {}. */
+  orderFaultRates: Record<string, Partial<Record<OrderFaultKind, number>>>;
+  /** Rows per page of the day-order queries (KIS inquire-daily-ccld, Kiwoom kt00007). Default 100. */
+  dayOrdersPageSize: number;
+  /**
+   * Recorded answers (test/fixtures/brokers): the next request to that
+   * broker and path (after the environment, `/oauth2/tokenP`) is answered
+   * with this status and body, once, in order, in place of the sandbox's
+   * own answer. For behaviour seen live that the model does not produce.
+   * Default [].
+   */
+  answerNext: RecordedAnswer[];
+}
+
+/** One recorded answer queued with `answerNext`. */
+export interface RecordedAnswer {
+  broker: "KIS" | "KIWOOM";
+  path: string;
+  status: number;
+  body: unknown;
 }
 
 export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
@@ -63,6 +91,10 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   failNextCodes: [],
   kisRegisteredIps: [],
   callsPerSecond: { KIS: { real: 20, paper: 2 }, KIWOOM: { real: 5, paper: 1 } },
+  orderFaults: {},
+  orderFaultRates: {},
+  dayOrdersPageSize: 100,
+  answerNext: [],
 };
 
 /** Merge a partial change into a config, validating every field; throws one sentence naming the field. */
@@ -74,7 +106,10 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
     ...current,
     failNext: [...current.failNext],
     failNextCodes: [...current.failNextCodes],
+    answerNext: [...current.answerNext],
     callsPerSecond: structuredClone(current.callsPerSecond),
+    orderFaults: structuredClone(current.orderFaults),
+    orderFaultRates: structuredClone(current.orderFaultRates),
   };
   for (const [field, value] of Object.entries(change)) {
     switch (field) {
@@ -137,11 +172,46 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
       case "callsPerSecond":
         next.callsPerSecond = callLimits(next.callsPerSecond, value);
         break;
+      case "orderFaults":
+        next.orderFaults = orderFaults(value);
+        break;
+      case "orderFaultRates":
+        next.orderFaultRates = orderFaultRates(value);
+        break;
+      case "dayOrdersPageSize":
+        if (!Number.isInteger(value) || (value as number) < 1) {
+          throw new Error("dayOrdersPageSize must be a whole number of at least 1.");
+        }
+        next.dayOrdersPageSize = value as number;
+        break;
+      case "answerNext":
+        if (!Array.isArray(value) || !value.every(isRecordedAnswer)) {
+          throw new Error(
+            'answerNext must be a list of {"broker": "KIS" or "KIWOOM", "path": "/…", "status": 200-599, "body": …}.',
+          );
+        }
+        next.answerNext = value.map((answer) => ({ ...answer }));
+        break;
       default:
         throw new Error(`${field} is not a sandbox setting.`);
     }
   }
   return next;
+}
+
+function isRecordedAnswer(value: unknown): value is RecordedAnswer {
+  const answer = value as Partial<RecordedAnswer> | null;
+  return (
+    typeof answer === "object" &&
+    answer !== null &&
+    (answer.broker === "KIS" || answer.broker === "KIWOOM") &&
+    typeof answer.path === "string" &&
+    answer.path.startsWith("/") &&
+    Number.isInteger(answer.status) &&
+    (answer.status as number) >= 200 &&
+    (answer.status as number) <= 599 &&
+    "body" in answer
+  );
 }
 
 /** Merges `{"KIS": {"paper": 5}}`-shaped changes into the call limits. */
@@ -175,6 +245,44 @@ function callLimits(
   return next;
 }
 
+const ORDER_PATH_KEY = /^(KIS|KIWOOM) \/[\w/-]+$/;
+
+/** `{"KIS /uapi/…/order-cash": ["accept_then_reset"]}`, checked. */
+function orderFaults(change: unknown): Record<string, OrderFaultKind[]> {
+  const rule = `orderFaults must look like {"KIS /uapi/domestic-stock/v1/trading/order-cash": [kinds]} with kinds among ${ORDER_FAULT_KINDS.join(", ")}.`;
+  if (typeof change !== "object" || change === null || Array.isArray(change)) throw new Error(rule);
+  const next: Record<string, OrderFaultKind[]> = {};
+  for (const [path, kinds] of Object.entries(change)) {
+    if (!ORDER_PATH_KEY.test(path) || !Array.isArray(kinds)) throw new Error(rule);
+    if (!kinds.every((kind) => ORDER_FAULT_KINDS.includes(kind))) throw new Error(rule);
+    next[path] = [...kinds];
+  }
+  return next;
+}
+
+/** `{"KIS /uapi/…/order-cash": {"accept_then_reset": 0.2}}`, checked; the rates of one path add up to at most 1. */
+function orderFaultRates(change: unknown): Record<string, Partial<Record<OrderFaultKind, number>>> {
+  const rule = `orderFaultRates must look like {"KIS /uapi/domestic-stock/v1/trading/order-cash": {"accept_then_reset": 0.2}} with kinds among ${ORDER_FAULT_KINDS.join(", ")} and rates adding up to at most 1.`;
+  if (typeof change !== "object" || change === null || Array.isArray(change)) throw new Error(rule);
+  const next: Record<string, Partial<Record<OrderFaultKind, number>>> = {};
+  for (const [path, rates] of Object.entries(change)) {
+    if (!ORDER_PATH_KEY.test(path) || typeof rates !== "object" || rates === null) {
+      throw new Error(rule);
+    }
+    let sum = 0;
+    for (const [kind, rate] of Object.entries(rates)) {
+      if (!ORDER_FAULT_KINDS.includes(kind as OrderFaultKind) || typeof rate !== "number") {
+        throw new Error(rule);
+      }
+      if (!(rate >= 0)) throw new Error(rule);
+      sum += rate;
+    }
+    if (sum > 1) throw new Error(rule);
+    next[path] = { ...(rates as Partial<Record<OrderFaultKind, number>>) };
+  }
+  return next;
+}
+
 /** A small seeded generator (mulberry32) so a fault pattern repeats run after run. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
@@ -189,36 +297,14 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE, read the same way by
- * `npm run sandbox` and `npm start`; throws one sentence naming a bad one.
+ * `npm run sandbox` and `npm start` (declared in core/config/settings.ts);
+ * throws one sentence naming a bad one.
  */
 export function parseSandboxSettings(
   env: Record<string, string | undefined>,
 ): Pick<SandboxConfig, "latencyMs" | "errorRate"> {
   return {
-    latencyMs: readNumber(
-      env,
-      "SANDBOX_LATENCY_MS",
-      (v) => v >= 0,
-      "a number of milliseconds, at least 0",
-    ),
-    errorRate: readNumber(
-      env,
-      "SANDBOX_ERROR_RATE",
-      (v) => v >= 0 && v <= 1,
-      "a number from 0 to 1",
-    ),
+    latencyMs: readNumberSetting(env, "SANDBOX_LATENCY_MS"),
+    errorRate: readNumberSetting(env, "SANDBOX_ERROR_RATE"),
   };
-}
-
-function readNumber(
-  env: Record<string, string | undefined>,
-  name: string,
-  check: (value: number) => boolean,
-  rule: string,
-): number {
-  const raw = env[name]?.trim();
-  if (!raw) return 0;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || !check(value)) throw new Error(`${name} must be ${rule}.`);
-  return value;
 }

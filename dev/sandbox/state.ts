@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import type { Clock } from "../../core/clock";
+import { OrderBooks } from "./orders";
 
 export const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
 /** KIS hands back the same token when asked again within 6 hours of issuing it. */
@@ -45,8 +46,17 @@ export interface SandboxStats {
   approvalKeys: { issued: number };
   /** Error answers the brokers' own rules produced, by broker code (EGW00133, 8005, …); injected faults are not counted here. */
   rejections: { total: number; byCode: Record<string, number> };
+  /**
+   * Requests answered from `answerNext`, in order: the broker, the path and
+   * the body's fields, every value but grant_type masked (they carry keys).
+   */
+  recorded: Array<{ broker: Broker; path: string; body: Record<string, string> }>;
   /** Injected faults by kind. */
   faults: Record<"timeout" | "server_error" | "rate_limit", number>;
+  /** Orders booked (by every order path), and per account ("KIS real <app key> 50123456-01", "KIWOOM real <app key>"). */
+  orders: { booked: number; byAccount: Record<string, number> };
+  /** Order fault switches that fired, by kind. */
+  orderFaults: Record<string, number>;
   /** API calls (everything but the token endpoints). */
   calls: {
     total: number;
@@ -70,7 +80,10 @@ export function emptyStats(): SandboxStats {
     revoked: { total: 0, early: 0 },
     approvalKeys: { issued: 0 },
     rejections: { total: 0, byCode: {} },
+    recorded: [],
     faults: { timeout: 0, server_error: 0, rate_limit: 0 },
+    orders: { booked: 0, byAccount: {} },
+    orderFaults: {},
     calls: { total: 0, byEndpoint: {}, byCode: {} },
   };
 }
@@ -107,6 +120,8 @@ export class SandboxState {
   /** `${broker}|${environment}|${appKey}` → arrival times (performance.now) of admitted calls in the last second. */
   private readonly callWindows = new Map<string, number[]>();
   stats: SandboxStats = emptyStats();
+  /** Every account's order book; stats reset never empties it (a broker's day does not restart). */
+  readonly orders = new OrderBooks();
 
   constructor(private readonly clock: Clock) {}
 
@@ -121,9 +136,10 @@ export class SandboxState {
     appKey: string,
     limit: number,
     arrivedAt: number,
+    lane = "",
   ): boolean {
     if (limit <= 0) return true;
-    const id = `${broker}|${environment}|${appKey}`;
+    const id = `${broker}|${environment}|${appKey}|${lane}`;
     const window = this.callWindows.get(id) ?? [];
     while (window.length > 0 && (window[0] as number) <= arrivedAt - 1000) window.shift();
     if (window.length >= limit) {
@@ -140,6 +156,12 @@ export class SandboxState {
     calls.total += 1;
     calls.byEndpoint[endpoint] = (calls.byEndpoint[endpoint] ?? 0) + 1;
     calls.byCode[code] = (calls.byCode[code] ?? 0) + 1;
+  }
+
+  /** Counts one booked order for its account. */
+  recordOrder(account: string): void {
+    this.stats.orders.booked += 1;
+    this.stats.orders.byAccount[account] = (this.stats.orders.byAccount[account] ?? 0) + 1;
   }
 
   now(): number {

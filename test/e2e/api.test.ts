@@ -558,6 +558,14 @@ describe("routing", () => {
     expect(put.headers.get("allow")).toBe("GET, PATCH, DELETE, HEAD");
     await expectProblem(put, 405, "method-not-allowed");
   });
+
+  test("a wrong method on a broker path of several segments is 405 with Allow, not 404", async () => {
+    const response = await server.call("/accounts/1/broker/uapi/domestic-stock/v1/quotations", {
+      method: "DELETE",
+    });
+    expect(response.headers.get("allow")).toBe("GET, POST, HEAD");
+    await expectProblem(response, 405, "method-not-allowed");
+  });
 });
 
 describe("logs", () => {

@@ -84,6 +84,7 @@ describe("the runtime database role", () => {
       broker_calls: appendOnly,
       broker_issuance_slots: readWrite,
       data_keys: appendOnly,
+      order_intents: readWrite,
       securities_approval_keys: readWrite,
       securities_token_attempts: appendOnly,
       securities_token_state: readWrite,

@@ -47,6 +47,8 @@ describe("alarms", () => {
         "MigrateErrors",
         "MigrateFailed",
         "MigrateThrottles",
+        "OrdersAmbiguous",
+        "OrdersUnknownStale",
         "RefreshDeadLetters",
         "RefreshErrors",
         "RefreshThrottles",
