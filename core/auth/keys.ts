@@ -8,6 +8,7 @@ export const SCOPES = [
   "tokens:read",
   "tokens:write",
   "broker:call",
+  "stream:read",
   "admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -85,7 +85,12 @@ function approval(request: BrokerRequest, context: BrokerContext): Answer {
   if (refused) return refused;
   if (grant_type !== "client_credentials") return gatewayError(context, "EGW00002");
   context.state.stats.approvalKeys.issued += 1;
-  return { status: 200, body: { approval_key: randomUUID() } };
+  const approvalKey = randomUUID();
+  context.state.approvalKeys.set(approvalKey, {
+    appKey: appkey as string,
+    environment: context.environment,
+  });
+  return { status: 200, body: { approval_key: approvalKey } };
 }
 
 function revoke(request: BrokerRequest, context: BrokerContext): Answer {

@@ -75,6 +75,22 @@ export function emptyStats(): SandboxStats {
   };
 }
 
+/** An order booked or filled, as the websockets report it (KIS H0STCNI0/9, Kiwoom REAL 00). */
+export interface SandboxOrderEvent {
+  broker: Broker;
+  environment: BrokerEnvironment;
+  appKey: string;
+  accountNumber: string;
+  orderNumber: string;
+  symbol: string;
+  side: "buy" | "sell";
+  /** "booked": accepted, nothing filled yet; "filled": `filledQuantity` at `price` just filled. */
+  status: "booked" | "filled";
+  orderQuantity: number;
+  filledQuantity: number;
+  price: number;
+}
+
 /** Why a credentials check failed. */
 export type CredentialsVerdict =
   | "ok"
@@ -107,8 +123,22 @@ export class SandboxState {
   /** `${broker}|${environment}|${appKey}` → arrival times (performance.now) of admitted calls in the last second. */
   private readonly callWindows = new Map<string, number[]>();
   stats: SandboxStats = emptyStats();
+  /** KIS websocket approval keys handed out: the websocket accepts only these. */
+  readonly approvalKeys = new Map<string, { appKey: string; environment: BrokerEnvironment }>();
+  private readonly orderListeners = new Set<(event: SandboxOrderEvent) => void>();
 
   constructor(private readonly clock: Clock) {}
+
+  /** Listen to orders booked or filled (the websockets send notices); returns the unsubscribe. */
+  onOrderEvent(listener: (event: SandboxOrderEvent) => void): () => void {
+    this.orderListeners.add(listener);
+    return () => this.orderListeners.delete(listener);
+  }
+
+  /** The order book calls this whenever it books or fills an order. */
+  emitOrderEvent(event: SandboxOrderEvent): void {
+    for (const listener of this.orderListeners) listener(event);
+  }
 
   /**
    * Counts a call against its app key's per-second limit: false when `limit`

@@ -1,0 +1,85 @@
+import type { Broker, BrokerEnvironment } from "../brokers";
+import { wholeNumber } from "../config";
+import { ValidationError } from "../errors";
+
+/** The hub's settings, read once at start. */
+export interface StreamSettings {
+  /** The brokers' websocket URLs (KIS_REAL_WS_URL, …). */
+  wsUrls: Record<Broker, Record<BrokerEnvironment, string>>;
+  /** No frame (keep-alives included) for this long: the session is cut and reopened (STREAM_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: number;
+  /** Reconnect backoff: first delay and cap, jittered (STREAM_BACKOFF_BASE_MS, STREAM_BACKOFF_MAX_MS). */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** After OPSP8996 / R10001 (another session on the key): the first wait, doubled each time (STREAM_CONFLICT_BACKOFF_MS). */
+  conflictBackoffMs: number;
+  /** Lease of an app key's session: its length and the heartbeat that renews it (STREAM_LEASE_MS, STREAM_HEARTBEAT_MS). */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** A client with more than this many bytes unsent is dropped (STREAM_CLIENT_BUFFER_BYTES). */
+  clientBufferBytes: number;
+}
+
+export const DEFAULT_STREAM_SETTINGS: Omit<StreamSettings, "wsUrls"> = {
+  idleTimeoutMs: 30_000,
+  backoffBaseMs: 500,
+  backoffMaxMs: 30_000,
+  conflictBackoffMs: 60_000,
+  leaseMs: 15_000,
+  heartbeatMs: 5_000,
+  clientBufferBytes: 1024 * 1024,
+};
+
+const DEFAULT_WS_URLS: StreamSettings["wsUrls"] = {
+  KIS: { real: "ws://ops.koreainvestment.com:21000", paper: "ws://ops.koreainvestment.com:31000" },
+  KIWOOM: {
+    real: "wss://api.kiwoom.com:10000/api/dostk/websocket",
+    paper: "wss://mockapi.kiwoom.com:10000/api/dostk/websocket",
+  },
+};
+
+const NUMBERS: [keyof typeof DEFAULT_STREAM_SETTINGS, string, number][] = [
+  ["idleTimeoutMs", "STREAM_IDLE_TIMEOUT_MS", 100],
+  ["backoffBaseMs", "STREAM_BACKOFF_BASE_MS", 10],
+  ["backoffMaxMs", "STREAM_BACKOFF_MAX_MS", 10],
+  ["conflictBackoffMs", "STREAM_CONFLICT_BACKOFF_MS", 10],
+  ["leaseMs", "STREAM_LEASE_MS", 1000],
+  ["heartbeatMs", "STREAM_HEARTBEAT_MS", 100],
+  ["clientBufferBytes", "STREAM_CLIENT_BUFFER_BYTES", 1024],
+];
+
+/** Reads the hub's settings; one sentence per bad one. */
+export function parseStreamSettings(env: Record<string, string | undefined>): StreamSettings {
+  const issues: { field: string; message: string }[] = [];
+  const settings = { ...DEFAULT_STREAM_SETTINGS, wsUrls: structuredClone(DEFAULT_WS_URLS) };
+  for (const [key, name, min] of NUMBERS) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    const value = wholeNumber(raw, min);
+    if (value === undefined)
+      issues.push({
+        field: name,
+        message: `must be a whole number of at least ${min}, got "${raw}"`,
+      });
+    else settings[key] = value;
+  }
+  for (const broker of ["KIS", "KIWOOM"] as const) {
+    for (const environment of ["real", "paper"] as const) {
+      const name = `${broker}_${environment.toUpperCase()}_WS_URL`;
+      const raw = env[name]?.trim();
+      if (!raw) continue;
+      if (!/^wss?:\/\/[^\s]+$/.test(raw))
+        issues.push({ field: name, message: "must be a ws:// or wss:// URL" });
+      else settings.wsUrls[broker][environment] = raw;
+    }
+  }
+  if (settings.heartbeatMs * 2 > settings.leaseMs) {
+    issues.push({
+      field: "STREAM_HEARTBEAT_MS",
+      message:
+        "must be at most half of STREAM_LEASE_MS, so a lease is renewed twice before it lapses",
+    });
+  }
+  if (issues.length) throw new ValidationError(issues);
+  return settings;
+}
