@@ -2,6 +2,7 @@ export { ClientMessageError, type ClientSubscription, parseClientMessage } from 
 export { appendEvent, eventsSince, type StreamEvent } from "./events";
 export { createHub, type Hub, type HubDependencies } from "./hub";
 export { claimLease, leaseHolder, releaseLeases } from "./lease";
+export { type HubServer, serveHub } from "./server";
 export {
   BrokerSession,
   type BrokerSessionOptions,

@@ -263,7 +263,7 @@ export class BrokerSession {
     }
   }
 
-  private scheduleReconnect(why: string) {
+  private scheduleReconnect(why: string, atLeastMs = 0) {
     if (this.stopped || this.reconnectTimer) return;
     const { backoffBaseMs, backoffMaxMs, conflictBackoffMs } = this.options.settings;
     let delay: number;
@@ -272,7 +272,7 @@ export class BrokerSession {
     } else {
       this.failures += 1;
       const capped = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (this.failures - 1));
-      delay = capped / 2 + (Math.random() * capped) / 2;
+      delay = Math.max(atLeastMs, capped / 2 + (Math.random() * capped) / 2);
     }
     this.options.onCount("reconnect");
     this.options.logger.info(
