@@ -573,7 +573,11 @@ export function createHub(deps: HubDependencies): Hub {
           refuse(socket, 401, "unauthenticated", error.message);
         });
     },
-    stats: () => ({ ...stats }),
+    stats() {
+      const leased = [...entries.values()].filter((entry) => entry.leased);
+      const up = leased.filter((entry) => entry.session?.state === "up").length;
+      return { ...stats, sessionsUp: up, sessionsDown: leased.length - up };
+    },
     async close() {
       closed = true;
       clearInterval(heartbeat);

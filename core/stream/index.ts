@@ -2,6 +2,7 @@ export { ClientMessageError, type ClientSubscription, parseClientMessage } from 
 export { appendEvent, eventsSince, type StreamEvent } from "./events";
 export { createHub, type Hub, type HubDependencies } from "./hub";
 export { claimLease, leaseHolder, releaseLeases } from "./lease";
+export { recordHubStats } from "./metrics";
 export { type HubServer, serveHub } from "./server";
 export {
   BrokerSession,
@@ -10,4 +11,4 @@ export {
   type SessionState,
 } from "./session";
 export { DEFAULT_STREAM_SETTINGS, parseStreamSettings, type StreamSettings } from "./settings";
-export { emptyHubStats, type HubStats } from "./stats";
+export { emptyHubStats, type HubStats, statsSince } from "./stats";
