@@ -586,9 +586,15 @@ export function createHub(deps: HubDependencies): Hub {
         entry.session?.stop();
         await entry.storing;
       }
-      const held = [...entries.values()].filter((entry) => entry.leased).map((entry) => entry.key);
-      await releaseLeases(sql, held, owner);
       server.close();
+      const held = [...entries.values()].filter((entry) => entry.leased).map((entry) => entry.key);
+      // Not fatal: an unreleased lease lapses after STREAM_LEASE_MS and the next hub takes it then.
+      await releaseLeases(sql, held, owner).catch((error: Error) =>
+        logger.warn(
+          { err: error.message, leases: held.length },
+          "could not release the stream leases; they lapse on their own",
+        ),
+      );
     },
   };
 }

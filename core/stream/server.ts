@@ -39,11 +39,12 @@ export async function serveHub(
     url: `ws://${options.host}:${port}`,
     port,
     async close() {
-      await hub.close();
-      await new Promise<void>((resolve) => {
+      const closed = new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await hub.close();
+      await closed;
     },
   };
 }
