@@ -1,5 +1,5 @@
-import type { Broker, BrokerEnvironment } from "../brokers";
-import { wholeNumber } from "../config";
+import type { Broker, BrokerEnvironment } from "../brokers/types";
+import { wholeNumber } from "../config/integer";
 import { ValidationError } from "../errors";
 
 /** The hub's settings, read once at start. */
