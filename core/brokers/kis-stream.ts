@@ -1,5 +1,5 @@
 import { createDecipheriv } from "node:crypto";
-import { formatKoreaTime, parseKoreaTime } from "./korea-time";
+import { koreaTimeOfDay } from "./korea-time";
 import type {
   StreamKind,
   StreamLogin,
@@ -98,13 +98,7 @@ export function namePositions(names: readonly string[], values: readonly string[
   return fields;
 }
 
-/** HHMMSS today in Korea (and YYYYMMDD when given) as a UTC instant. */
-function koreaInstant(hhmmss: string | undefined, yyyymmdd: string | undefined, now: Date): Date {
-  const date =
-    yyyymmdd && /^\d{8}$/.test(yyyymmdd) ? yyyymmdd : formatKoreaTime(now, "compact").slice(0, 8);
-  if (!hhmmss || !/^\d{6}$/.test(hhmmss)) return now;
-  return parseKoreaTime(`${date}${hhmmss}`) ?? now;
-}
+const koreaInstant = koreaTimeOfDay;
 
 function dataRecords(
   text: string,
@@ -118,13 +112,14 @@ function dataRecords(
   let plain = payloadText;
   if (isKisEncryptedTr(trId)) {
     // A notice must arrive encrypted: a plaintext one is not KIS's and is dropped.
-    if (flag !== "1") return { type: "ignored", why: `plaintext ${trId} frame dropped` };
+    if (flag !== "1")
+      return { type: "ignored", why: `plaintext ${trId} frame dropped`, loss: true };
     const cipher = ciphers.get(trId);
-    if (!cipher) return { type: "ignored", why: `no key for ${trId} yet` };
+    if (!cipher) return { type: "ignored", why: `no key for ${trId} yet`, loss: true };
     try {
       plain = decryptKisPayload(payloadText, cipher);
     } catch {
-      return { type: "ignored", why: `${trId} frame did not decrypt` };
+      return { type: "ignored", why: `${trId} frame did not decrypt`, loss: true };
     }
   }
   const values = plain.split("^");

@@ -1,5 +1,5 @@
 import { readKiwoomCode } from "./kiwoom";
-import { formatKoreaTime, parseKoreaTime } from "./korea-time";
+import { koreaTimeOfDay } from "./korea-time";
 import type {
   StreamKind,
   StreamMessage,
@@ -63,8 +63,7 @@ function named(kind: StreamKind, values: Record<string, unknown>): Record<string
 }
 
 function instant(time: string | undefined, now: Date): Date {
-  if (!time || !/^\d{6}$/.test(time)) return now;
-  return parseKoreaTime(`${formatKoreaTime(now, "compact").slice(0, 8)}${time}`) ?? now;
+  return koreaTimeOfDay(time, undefined, now);
 }
 
 function realRecords(frame: { data?: unknown }, text: string, now: Date): StreamMessage {

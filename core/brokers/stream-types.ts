@@ -54,7 +54,11 @@ export type StreamMessage =
     }
   | { type: "kicked"; code: string; message: string }
   | { type: "records"; records: StreamRecord[] }
-  | { type: "ignored"; why: string };
+  | {
+      type: "ignored";
+      why: string /** An account event that could not be read: logged as a loss. */;
+      loss?: boolean;
+    };
 
 /**
  * A broker's websocket protocol: frames in and out, no socket. The session

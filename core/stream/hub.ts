@@ -266,8 +266,15 @@ export function createHub(deps: HubDependencies): Hub {
       if (!isAccountKind(record.kind)) {
         const listeners = entry.topics.get(`${record.kind}|${record.symbol}`);
         if (!listeners) continue;
+        // One text per account the clients asked with, not one per client.
+        const texts = new Map<number, string>();
         for (const [client, accountId] of listeners) {
-          send(client, JSON.stringify(toEvent(entry, record, accountId)), true);
+          let text = texts.get(accountId);
+          if (text === undefined) {
+            text = JSON.stringify(toEvent(entry, record, accountId));
+            texts.set(accountId, text);
+          }
+          send(client, text, true);
         }
         continue;
       }
@@ -581,11 +588,13 @@ export function createHub(deps: HubDependencies): Hub {
     async close() {
       closed = true;
       clearInterval(heartbeat);
-      for (const client of clients) client.socket.close(1012, "hub restarting");
+      // Read everything the brokers sent before their sessions close, then store it.
+      await Promise.all([...entries.values()].map((entry) => entry.session?.drain()));
       for (const entry of entries.values()) {
         entry.session?.stop();
         await entry.storing;
       }
+      for (const client of clients) client.socket.close(1012, "hub restarting");
       server.close();
       const held = [...entries.values()].filter((entry) => entry.leased).map((entry) => entry.key);
       // Not fatal: an unreleased lease lapses after STREAM_LEASE_MS and the next hub takes it then.

@@ -108,6 +108,26 @@ export class BrokerSession {
     );
   }
 
+  /**
+   * Before a planned stop (SIGTERM): removes every registration and waits for
+   * the broker's answers, so every frame it sent before them (a fill included)
+   * has been read; a socket cut at once would drop what is still in flight.
+   */
+  async drain(timeoutMs = 2_000): Promise<void> {
+    if (!this.ready || this.wanted.size === 0) return;
+    const frames = this.options.protocol.registrationFrames(
+      this.login(),
+      [...this.wanted.values()],
+      "remove",
+    );
+    await Promise.race([
+      this.send(frames, true).catch((error: Error) =>
+        this.options.logger.warn({ err: error.message }, "drain before stop incomplete"),
+      ),
+      new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+    ]);
+  }
+
   /** Closes for good (the hub stops or loses the lease). */
   stop(): void {
     this.stopped = true;
@@ -225,7 +245,12 @@ export class BrokerSession {
         this.options.onRecords(message.records);
         return;
       case "ignored":
-        this.options.logger.debug({ why: message.why }, "broker frame ignored");
+        if (message.loss)
+          this.options.logger.error(
+            { why: message.why },
+            "an account event frame could not be read",
+          );
+        else this.options.logger.debug({ why: message.why }, "broker frame ignored");
         return;
     }
   }
@@ -254,13 +279,16 @@ export class BrokerSession {
 
   private checkIdle() {
     if (!this.socket || this.stopped) return;
-    if (Date.now() - this.lastFrameAt > this.options.settings.idleTimeoutMs) {
-      this.options.logger.warn(
-        { idle_ms: Date.now() - this.lastFrameAt },
-        "no frame from the broker; reconnecting",
-      );
+    if (Date.now() - this.lastFrameAt <= this.options.settings.idleTimeoutMs) return;
+    // Timers run before this process reads its sockets: after a stall (CPU
+    // starved, a long GC) frames may be waiting unread, and cutting now would
+    // throw them away, a fill among them. Look again once pending input is read.
+    setImmediate(() => {
+      const idleMs = Date.now() - this.lastFrameAt;
+      if (!this.socket || this.stopped || idleMs <= this.options.settings.idleTimeoutMs) return;
+      this.options.logger.warn({ idle_ms: idleMs }, "no frame from the broker; reconnecting");
       this.socket.terminate();
-    }
+    });
   }
 
   private scheduleReconnect(why: string, atLeastMs = 0) {

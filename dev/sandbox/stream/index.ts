@@ -85,9 +85,14 @@ export function createStreamSandbox(state: SandboxState, logger: Logger): Stream
 
   const TICK_MS = 10;
   let tickCarry = 0;
+  let lastTick = performance.now();
   const ticker = setInterval(() => {
+    const now = performance.now();
+    const elapsed = now - lastTick;
+    lastTick = now;
     if (config.ticksPerSecond <= 0) return;
-    tickCarry += (config.ticksPerSecond * TICK_MS) / 1000;
+    // By the time that passed, not the ticks counted: a late timer sends what was due.
+    tickCarry += (config.ticksPerSecond * Math.min(elapsed, 1000)) / 1000;
     const due = Math.floor(tickCarry);
     tickCarry -= due;
     const targets: [SandboxSession, string][] = [];
