@@ -66,7 +66,7 @@ export function koreaTimeOfDay(
   yyyymmdd: string | undefined,
   now: Date,
 ): Date {
-  if (!hhmmss || hhmmss.length !== 6 || !/^\d{6}$/.test(hhmmss)) return now;
+  if (hhmmss?.length !== 6 || !/^\d{6}$/.test(hhmmss)) return now;
   let year: number;
   let month: number;
   let day: number;

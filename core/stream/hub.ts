@@ -4,29 +4,32 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import { getAccount } from "../accounts";
 import { type AuthError, type Authenticator, hasScope } from "../auth";
-import type { Broker, BrokerEnvironment } from "../brokers";
-import { kisStream } from "../brokers/kis-stream";
-import { kiwoomStream } from "../brokers/kiwoom-stream";
-import {
-  isAccountKind,
-  type StreamKind,
-  type StreamProtocol,
-  type StreamRecord,
-  type StreamRegistration,
-} from "../brokers/stream-types";
+import { isAccountKind, type StreamKind, type StreamRecord } from "../brokers/stream-types";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
 import { credentialKey } from "../tokens";
 import { ClientMessageError, type ClientSubscription, parseClientMessage } from "./client-messages";
+import {
+  type AccountInfo,
+  accountOf,
+  type Client,
+  checkCap,
+  HubRefusal,
+  PROTOCOLS,
+  refuse,
+  regId,
+  registrationFor,
+  type SessionEntry,
+  toEvent,
+} from "./entry";
 import { appendEvent, eventsSince, type StreamEvent } from "./events";
 import { claimLease, releaseLeases } from "./lease";
 import { BrokerSession, type SessionState } from "./session";
 import type { StreamSettings } from "./settings";
 import { emptyHubStats, type HubStats } from "./stats";
 
-const PROTOCOLS: Record<Broker, StreamProtocol> = { KIS: kisStream, KIWOOM: kiwoomStream };
 const REPLAY_PAGE = 500;
 
 export interface HubDependencies {
@@ -48,56 +51,6 @@ export interface Hub {
   /** Stops every session and releases the leases (SIGTERM). */
   close(): Promise<void>;
 }
-
-interface AccountInfo {
-  id: number;
-  broker: Broker;
-  environment: BrokerEnvironment;
-  appKey: string;
-  accountNumber: string;
-  htsId: string | undefined;
-}
-
-interface Client {
-  id: string;
-  socket: WebSocket;
-  keyId: string;
-  /** `${accountId}|${kind}|${symbol}` → the registration it holds. */
-  subscriptions: Map<
-    string,
-    { entry: SessionEntry; registration: StreamRegistration; topic: string }
-  >;
-  /** Topics being replayed from the store: live events wait here. */
-  replaying: Map<string, StreamEvent[]>;
-}
-
-interface SessionEntry {
-  key: string;
-  broker: Broker;
-  environment: BrokerEnvironment;
-  protocol: StreamProtocol;
-  accounts: Map<number, AccountInfo>;
-  session: BrokerSession | undefined;
-  leased: boolean;
-  /** Registration id → the subscriptions (client|account|kind|symbol) holding it. */
-  refs: Map<string, { registration: StreamRegistration; holders: Set<string> }>;
-  /** Topic (`${kind}|${symbol}` or `${kind}|#${accountId}`) → clients and the account each asked with. */
-  topics: Map<string, Map<Client, number>>;
-  /** Stored events are written one after another, in arrival order. */
-  storing: Promise<void>;
-}
-
-/** A refusal a client reads: a code and a sentence. */
-class HubRefusal extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const regId = (registration: StreamRegistration) => `${registration.kind}|${registration.key}`;
 
 /** Creates the hub; call handleUpgrade from an HTTP server's `upgrade` event. */
 export function createHub(deps: HubDependencies): Hub {
@@ -249,18 +202,6 @@ export function createHub(deps: HubDependencies): Hub {
     }
   }
 
-  function accountOf(entry: SessionEntry, record: StreamRecord): AccountInfo | undefined {
-    const candidates = [...entry.accounts.values()];
-    const number = record.accountNumber ?? "";
-    return (
-      candidates.find(
-        (account) =>
-          number !== "" &&
-          (number === account.accountNumber || number.startsWith(account.accountNumber)),
-      ) ?? (candidates.length === 1 ? candidates[0] : undefined)
-    );
-  }
-
   function route(entry: SessionEntry, records: StreamRecord[]) {
     for (const record of records) {
       if (!isAccountKind(record.kind)) {
@@ -315,18 +256,6 @@ export function createHub(deps: HubDependencies): Hub {
     }
   }
 
-  function toEvent(entry: SessionEntry, record: StreamRecord, accountId: number): StreamEvent {
-    return {
-      account_id: accountId,
-      broker: entry.broker,
-      kind: record.kind,
-      symbol: record.symbol,
-      at: record.at.toISOString(),
-      fields: record.fields,
-      raw: record.raw,
-    };
-  }
-
   /** Market data (bestEffort) to a slow client drops the client, never waits for it. */
   function send(client: Client, text: string, bestEffort: boolean) {
     if (client.socket.readyState !== WebSocket.OPEN) return;
@@ -343,46 +272,6 @@ export function createHub(deps: HubDependencies): Hub {
     stats.framesOut += 1;
   }
 
-  function registrationFor(account: AccountInfo, request: ClientSubscription): StreamRegistration {
-    const protocol = PROTOCOLS[account.broker];
-    if (!protocol.kinds.includes(request.kind)) {
-      throw new HubRefusal(
-        "kind_not_supported",
-        `${account.broker} streams ${protocol.kinds.join(", ")}, not ${request.kind}`,
-      );
-    }
-    if (!isAccountKind(request.kind)) return { kind: request.kind, key: request.symbol ?? "" };
-    if (protocol.registrationCap === undefined) return { kind: request.kind, key: "" };
-    if (!account.htsId) {
-      throw new HubRefusal(
-        "hts_id_missing",
-        `account ${account.id} has no securities_config.hts_id: KIS registers execution notices with the HTS id`,
-      );
-    }
-    return { kind: request.kind, key: account.htsId };
-  }
-
-  function checkCap(entry: SessionEntry, registration: StreamRegistration) {
-    const cap = entry.protocol.registrationCap;
-    if (cap === undefined || entry.refs.has(regId(registration))) return;
-    const used = entry.refs.size;
-    const notices = [...entry.refs.values()].filter((ref) =>
-      isAccountKind(ref.registration.kind),
-    ).length;
-    // Notices keep their slots: market data may take only what the account kinds leave.
-    const reserve = isAccountKind(registration.kind)
-      ? 0
-      : [...entry.accounts.values()].filter((a) => a.htsId && !entry.refs.has(`notice|${a.htsId}`))
-          .length;
-    if (used + reserve >= cap) {
-      stats.capRefusals += 1;
-      throw new HubRefusal(
-        "registration_cap",
-        `the ${entry.broker} session of this app key holds ${used} of ${cap} registrations (${used - notices} market data, ${notices} notices${reserve ? `, ${reserve} kept for notices` : ""}); unsubscribe something first`,
-      );
-    }
-  }
-
   async function subscribe(client: Client, request: ClientSubscription) {
     const account = await accountInfo(request.accountId);
     const registration = registrationFor(account, request);
@@ -392,7 +281,12 @@ export function createHub(deps: HubDependencies): Hub {
       ? `${request.kind}|#${account.id}`
       : `${request.kind}|${request.symbol}`;
     if (!client.subscriptions.has(id)) {
-      checkCap(entry, registration);
+      try {
+        checkCap(entry, registration);
+      } catch (error) {
+        stats.capRefusals += 1;
+        throw error;
+      }
       const holder = `${client.id}|${id}`;
       const ref = entry.refs.get(regId(registration));
       if (ref) ref.holders.add(holder);
@@ -490,13 +384,6 @@ export function createHub(deps: HubDependencies): Hub {
       await entry.session?.remove(registration);
     }
     stats.registrations = [...entries.values()].reduce((n, e) => n + e.refs.size, 0);
-  }
-
-  function refuse(socket: Duplex, status: number, code: string, message: string) {
-    const body = JSON.stringify({ code, message });
-    socket.end(
-      `HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : status === 403 ? "Forbidden" : "Not Found"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
   }
 
   function attach(socket: WebSocket, keyId: string) {
