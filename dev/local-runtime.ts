@@ -52,6 +52,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const sql = createSql(options.databaseUrl, {
     max: options.maxConnections ?? 10,
     applicationName: "securities-support-api",
+    failFast: { logger: options.logger },
   });
   const { cipher, brokers, tokens, gateway } = composeService({
     sql,

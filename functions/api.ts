@@ -41,6 +41,8 @@ if (!settings.crypto.kmsKeyId) {
 const sql = createSql(await resolveDatabaseConnection(env), {
   max: positiveIntegerSetting(env, "DB_POOL_MAX", 2),
   applicationName: "securities-support-api",
+  // In an outage the API answers 503 at once rather than queueing (docs/operations.md).
+  failFast: { logger },
 });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
 const { cipher, tokens, gateway } = composeService({

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 // PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
 import { Hono } from "hono/tiny";
 import {
@@ -130,19 +131,14 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       "request",
     );
   });
-  // The body limit, smaller than hono/body-limit (bundle budget): a declared
-  // length is checked before anything is read; a chunked body is read (Hono
-  // keeps it for the handler) and measured.
-  app.use("*", async (c, next) => {
-    const declared = c.req.header("content-length");
-    const size =
-      declared !== undefined && !c.req.header("transfer-encoding")
-        ? Number(declared)
-        : c.req.raw.body
-          ? (await c.req.arrayBuffer()).byteLength
-          : 0;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    await next();
+  // Bytes are counted as they arrive and reading stops at the limit (a
+  // declared length is refused before anything is read). It runs after
+  // authentication: an unauthenticated request is refused unread.
+  const limitBody = bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new PayloadTooLargeError(limit);
+    },
   });
 
   const handlers: Record<OperationId, Handler> = {
@@ -311,14 +307,20 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     const path = route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
     const handler = handlers[route.operationId];
     const scope = route.scope;
-    app.on(route.method, path, async (c) => {
-      if (scope) {
-        const caller = await auth.authenticate(c.req.header("authorization"));
-        c.set("caller", caller);
-        auth.require(caller, scope);
-      }
-      return handler(c);
-    });
+    app.on(
+      route.method,
+      path,
+      async (c, next) => {
+        if (scope) {
+          const caller = await auth.authenticate(c.req.header("authorization"));
+          c.set("caller", caller);
+          auth.require(caller, scope);
+        }
+        await next();
+      },
+      limitBody,
+      (c) => handler(c),
+    );
   }
 
   app.notFound((c) => {

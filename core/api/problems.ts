@@ -5,6 +5,7 @@ import {
   BrokerRateLimitedError,
   BrokerUnavailableError,
 } from "../brokers";
+import { isDatabaseUnreachable } from "../db";
 import { ServiceError, ValidationError } from "../errors";
 import { CallPaceExceededError } from "../gateway";
 
@@ -304,23 +305,4 @@ function hasRetryAfter(error: object): error is { retryAfterMs: number } {
 function sentence(message: string): string {
   const trimmed = message.trim();
   return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
-}
-
-const UNREACHABLE = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "57P01",
-  "57P03",
-  "53300",
-]);
-
-function isDatabaseUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && UNREACHABLE.has(code);
 }

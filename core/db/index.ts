@@ -1,6 +1,12 @@
 import postgres, { type Notice, type Options, type Sql } from "postgres";
+import { type Availability, type FailFastOptions, guardAvailability } from "./availability";
 
 export type { ReservedSql, Sql, TransactionSql } from "postgres";
+export {
+  DatabaseUnavailableError,
+  type FailFastOptions,
+  isDatabaseUnreachable,
+} from "./availability";
 export { RUNTIME_DATABASE_ROLE } from "./runtime-role";
 
 /** Options every connection of this service gets, whatever it runs on. */
@@ -11,6 +17,12 @@ export interface DatabaseOptions {
   onNotice?: (notice: Notice) => void;
   /** Shown in pg_stat_activity, so an operator can tell our sessions apart. */
   applicationName?: string;
+  /**
+   * Answer at once while the database is down instead of queueing (a circuit
+   * breaker with a background probe; see availability.ts). For the API,
+   * whose callers wait; not for batch work that had rather wait.
+   */
+  failFast?: FailFastOptions;
 }
 
 /** Verify the server's certificate against these CAs (PEM), and its host name. */
@@ -36,6 +48,7 @@ export interface DatabaseConnection {
 export function createSql(target: string | DatabaseConnection, options: DatabaseOptions = {}): Sql {
   const { url, password, ssl } =
     typeof target === "string" ? { url: target, password: undefined, ssl: undefined } : target;
+  let availability: Availability | undefined;
   const settings: Options<Record<string, never>> = {
     max: options.max ?? 10,
     idle_timeout: 20,
@@ -45,7 +58,8 @@ export function createSql(target: string | DatabaseConnection, options: Database
     // fail, and its default grows to 20 s: during an outage 503s took up to
     // 11 s and the first request after it 15 s. Capped at 1 s (with jitter,
     // as postgres.js does) so answers stay fast and recovery is prompt.
-    backoff: reconnectBackoffSeconds,
+    // While a breaker holds the database down, its probe paces the attempts.
+    backoff: (retries: number) => (availability?.down ? 0 : reconnectBackoffSeconds(retries)),
     onnotice: options.onNotice ?? (() => {}),
     ...(password ? { password } : {}),
     // An object, not "require": postgres.js then verifies the chain and the host name.
@@ -65,7 +79,11 @@ export function createSql(target: string | DatabaseConnection, options: Database
       application_name: options.applicationName ?? "securities-support",
     },
   };
-  return postgres(url, settings);
+  const sql = postgres(url, settings);
+  if (!options.failFast) return sql;
+  const guarded = guardAvailability(sql, options.failFast);
+  availability = guarded.availability;
+  return guarded.sql;
 }
 
 /** Seconds before the n-th reconnect: 30 ms tripling per failure (postgres.js's curve), at most 1 s, jittered. */

@@ -1,13 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../core/migrations";
-import { childDatabaseEnv, createTestDatabase, type TestDatabase } from "../support/database";
+import { runCli } from "../support/cli";
+import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createLegacyAccounts } from "../support/legacy";
 
-const root = join(import.meta.dirname, "..", "..");
 let dir: string;
 /** A PATH with node and nothing else: no pg_dump. */
 let bareBin: string;
@@ -42,35 +41,16 @@ async function appliedVersions(db: TestDatabase): Promise<number[]> {
   return rows.map((row) => row.version);
 }
 
-/** Runs a dev script with tsx until it exits; returns its exit code and output. */
-function run(
+/**
+ * Runs a dev script until it exits (runCli: a process group of its own,
+ * killed whole if it outlives its timeout or its test).
+ */
+async function run(
   script: string,
   env: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "dev", script)], {
-    cwd: root,
-    env: {
-      ...process.env,
-      LOG_LEVEL: "warn",
-      ...(env.DATABASE_URL ? childDatabaseEnv(env.DATABASE_URL) : {}),
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += String(chunk);
-  });
-  child.stderr.on("data", (chunk) => {
-    output += String(chunk);
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  return new Promise((resolve) =>
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    }),
-  );
+  const { code, output } = await runCli(script, [], { LOG_LEVEL: "warn", ...env });
+  return { code, output };
 }
 
 describe("npm run refresh", () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { freePort } from "../../dev/embedded-postgres";
-import { spawnDevScript } from "../support/cli";
+import { killProcessGroup, spawnDevScript } from "../support/cli";
 import { connectStreamClient } from "../support/stream-client";
 
 // Coming up includes initdb of a fresh cluster on a busy machine; stopping
@@ -18,7 +18,7 @@ let child: ChildProcess | undefined;
 
 afterAll(async () => {
   // Whatever failed above, never leave npm start (and its Postgres) running.
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  if (child) killProcessGroup(child, "SIGKILL");
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
