@@ -107,6 +107,27 @@ describe("clients of the hub", () => {
     });
   });
 
+  test("an account whose hts_id is not an HTS id is refused with 400 naming the field", async () => {
+    const response = await server.call("/accounts", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "bad hts id",
+        account_type: "SECURITIES_STOCK",
+        exchange: "KIS",
+        api_key: "PSbadhtsid000001",
+        api_secret: "secret-bad-hts-id",
+        securities_config: {
+          account_number: "50123456",
+          product_code: "01",
+          market_type: "DOMESTIC_STOCK",
+          hts_id: "has spaces in it",
+        },
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain("securities_config.hts_id");
+  });
+
   test("a KIS account without hts_id cannot subscribe to notices, and is told why", async () => {
     const account = await createAccount("KIS");
     const c = await client();
