@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // The default output, then each skipped test with its reason.
+    reporters: ["default", "./test/support/skipped-reporter.ts"],
   },
 });

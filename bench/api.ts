@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { serve } from "@hono/node-server";
 import { mockClient } from "aws-sdk-client-mock";
 import { createStaticKeyStore, generateApiKey } from "../core/auth";
@@ -25,6 +25,7 @@ import { silentLogger } from "../core/log";
 import { migrate } from "../core/migrations";
 import { createLocalRuntime } from "../dev/local-runtime";
 import { startBrokerSandbox } from "../dev/sandbox";
+import { fakeKms } from "../test/support/kms";
 import { benchServer } from "./_database";
 
 const KEY_ID = "arn:aws:kms:ap-northeast-2:111122223333:key/bench";
@@ -40,18 +41,7 @@ function round(value: number, digits = 1): number {
 /** A KMS that wraps by prefixing, so Decrypt can answer; counts what it is asked. */
 function mockKms() {
   const kms = mockClient(KMSClient);
-  kms.on(GenerateDataKeyCommand).callsFake(() => {
-    const plaintext = randomBytes(32);
-    return {
-      KeyId: KEY_ID,
-      Plaintext: plaintext,
-      CiphertextBlob: Buffer.concat([Buffer.from("wrapped:"), plaintext]),
-    };
-  });
-  kms.on(DecryptCommand).callsFake((input: { CiphertextBlob: Uint8Array }) => ({
-    KeyId: KEY_ID,
-    Plaintext: Buffer.from(input.CiphertextBlob).subarray("wrapped:".length),
-  }));
+  fakeKms(kms, KEY_ID);
   return kms;
 }
 

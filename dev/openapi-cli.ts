@@ -2,12 +2,14 @@
  * `npm run openapi`: writes openapi.json, the OpenAPI document built from the
  * zod schemas and the route docs (core/api/openapi.ts). It is the contract
  * clients generate from, and the file the API serves: the deploy copies it
- * beside the Lambda bundle (infra/runtime.ts), so neither the document nor
- * zod's JSON Schema generator weighs on the function's 150 KB.
+ * beside the Lambda bundle (infra/runtime.ts), so zod's JSON Schema
+ * generator never runs in the function.
  *
  * It also writes test/support/openapi-types.ts, the TypeScript types
  * openapi-typescript generates from that file, which the typed-client test
  * (test/e2e/typed-client.test.ts) drives the API with, through openapi-fetch.
+ *
+ * And the scope tables of docs/api.md and docs/deploy.md (dev/docs-scopes.ts).
  *
  * `npm run openapi -- --check` writes nothing and exits 1 when a file is
  * stale; test/unit/api-openapi.test.ts checks the same.
@@ -16,6 +18,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import openapiTS, { astToString } from "openapi-types-generator";
 import { buildOpenApiDocument } from "../core/api/openapi";
+import { withScopeTable } from "./docs-scopes";
 
 export const OPENAPI_JSON_PATH = join(import.meta.dirname, "..", "openapi.json");
 export const OPENAPI_TYPES_PATH = join(
@@ -24,6 +27,11 @@ export const OPENAPI_TYPES_PATH = join(
   "test",
   "support",
   "openapi-types.ts",
+);
+
+/** The documents that hold a generated scope table. */
+export const SCOPE_TABLE_DOCS = ["api.md", "deploy.md"].map((name) =>
+  join(import.meta.dirname, "..", "docs", name),
 );
 
 /** openapi.json's text: two-space JSON with a final newline. */
@@ -39,10 +47,13 @@ export async function openApiTypes(json: string): Promise<string> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const json = openApiJson();
-  const files = [
+  const files: (readonly [string, string])[] = [
     [OPENAPI_JSON_PATH, json],
     [OPENAPI_TYPES_PATH, await openApiTypes(json)],
-  ] as const;
+  ];
+  for (const path of SCOPE_TABLE_DOCS) {
+    files.push([path, withScopeTable(await readFile(path, "utf8"), path)]);
+  }
   if (process.argv.includes("--check")) {
     let stale = 0;
     for (const [path, text] of files) {

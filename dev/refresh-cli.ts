@@ -83,6 +83,17 @@ function deadClaimsLine(summary: Pick<RefreshSummary, "claimedByDeadRuns" | "dea
     : undefined;
 }
 
+/** `name=value` pairs; a nested object's counts as `name.count=value`. */
+function keyValues(counts: Record<string, unknown>): string {
+  return Object.entries(counts)
+    .flatMap(([name, value]) =>
+      value !== null && typeof value === "object"
+        ? Object.entries(value).map(([inner, count]) => `${name}.${inner}=${count}`)
+        : [`${name}=${value}`],
+    )
+    .join(" ");
+}
+
 const env = process.env;
 const dataDir = env.DATA_DIR || ".data";
 let logger: ReturnType<typeof createLogger>;
@@ -95,6 +106,8 @@ try {
 try {
   const settings = parseServiceSettings({ ...env, DATA_DIR: dataDir });
   const database = await openDevDatabase({ databaseUrl: env.DATABASE_URL, dataDir });
+  if (database.joinedPid)
+    console.error(`refresh: using the running embedded Postgres (process ${database.joinedPid})`);
   try {
     // Never migrates (that takes a backup and an operator's decision): a
     // database that is behind is refused, with the command that fixes it.
@@ -136,11 +149,7 @@ try {
       const wallMs = Math.round(performance.now() - started);
       if (values.json) console.log(JSON.stringify({ workers, wallMs, ...total }));
       else {
-        console.log(
-          `workers=${workers} wallMs=${wallMs} ${Object.entries(total)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(" ")}`,
-        );
+        console.log(`workers=${workers} wallMs=${wallMs} ${keyValues(total)}`);
         const dead = deadClaimsLine({
           claimedByDeadRuns: total.claimedByDeadRuns,
           deadClaimsExpireAt:
@@ -177,11 +186,7 @@ try {
       if (values.json) console.log(JSON.stringify(summary));
       else {
         const { failures, ...counts } = summary;
-        console.log(
-          Object.entries(counts)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(" "),
-        );
+        console.log(keyValues(counts));
         for (const f of failures) console.log(`  account ${f.accountId}: ${f.code}: ${f.message}`);
         const dead = deadClaimsLine(summary);
         if (dead) console.log(dead);

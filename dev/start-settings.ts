@@ -9,7 +9,7 @@
 import { lookup } from "node:dns/promises";
 import { createServer, isIP } from "node:net";
 import { resolve } from "node:path";
-import { wholeNumber } from "../core/config";
+import { readNumberSetting } from "../core/config";
 import { createLogger } from "../core/log";
 import { parseServiceSettings } from "../core/service";
 import { parseStreamSettings } from "../core/stream/settings";
@@ -55,35 +55,19 @@ export async function readStartSettings(
   parseServiceSettings({ ...env, DATA_DIR: dataDir });
   parseStreamSettings(env);
   if (env.LOCAL_API_KEY !== undefined) parseLocalApiKey(env.LOCAL_API_KEY);
-  const port = whole(env, "PORT", 3000, 0, 65535);
+  const port = readNumberSetting(env, "PORT");
   await checkListen(host, port);
   return {
     dataDir,
     port,
     host,
-    sandboxPort: whole(env, "SANDBOX_PORT", 0, 0, 65535),
-    hubPort: whole(env, "HUB_PORT", 3001, 0, 65535),
-    refreshSeconds: whole(env, "REFRESH_INTERVAL_SECONDS", 60, 0, 86_400),
+    sandboxPort: readNumberSetting(env, "SANDBOX_PORT"),
+    hubPort: readNumberSetting(env, "HUB_PORT"),
+    refreshSeconds: readNumberSetting(env, "REFRESH_INTERVAL_SECONDS"),
     logLevel,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(useSandbox ? { sandbox: parseSandboxSettings(env) } : {}),
   };
-}
-
-function whole(
-  env: Record<string, string | undefined>,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = wholeNumber(raw, min, max);
-  if (value === undefined) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
-  }
-  return value;
 }
 
 async function checkHost(host: string): Promise<void> {

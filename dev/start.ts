@@ -19,7 +19,6 @@
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import pretty from "pino-pretty";
 import { createAuthenticator } from "../core/auth";
 import { createSql, redactDatabaseUrl } from "../core/db";
 import { createLogger, type Logger } from "../core/log";
@@ -31,6 +30,8 @@ import { openDevDatabase } from "./database";
 import { createLocalRuntime } from "./local-runtime";
 import { runtimeDatabaseUrl } from "./runtime-role";
 import { startBrokerSandbox } from "./sandbox";
+import { adminKeyLines, writeApiUrl } from "./start-banner";
+import { startLogDestination } from "./start-log";
 import { readStartSettings, type StartSettings } from "./start-settings";
 
 function fail(message: string): never {
@@ -47,17 +48,10 @@ try {
 }
 const { dataDir, port, host, sandboxPort, hubPort, refreshSeconds } = settings;
 env.DATA_DIR = dataDir;
+// One line per request and per refresh run at info; every detail at debug (dev/start-log.ts).
 const logger: Logger = createLogger({
   level: settings.logLevel,
-  ...(process.stdout.isTTY
-    ? {
-        destination: pretty({
-          colorize: true,
-          translateTime: "SYS:HH:MM:ss",
-          ignore: "pid,hostname,service",
-        }),
-      }
-    : {}),
+  destination: startLogDestination({ level: settings.logLevel, tty: process.stdout.isTTY }),
 });
 
 /** What to stop, newest first. */
@@ -101,6 +95,7 @@ try {
   const database = await openDevDatabase({
     ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
     dataDir,
+    joinRunning: false,
   });
   stops.push({ name: "database", stop: database.stop });
 
@@ -165,6 +160,8 @@ try {
   });
   const apiUrl = `http://${host}:${(server.address() as AddressInfo).port}`;
 
+  await writeApiUrl(dataDir, apiUrl);
+
   // The realtime hub, on the same pieces, against the sandbox's websockets.
   let hubUrl: string | undefined;
   if (hubPort > 0) {
@@ -213,7 +210,7 @@ try {
     });
   }
 
-  const key = apiKeys.createdKey ?? (env.LOCAL_API_KEY ? "$LOCAL_API_KEY" : "<your key>");
+  const key = apiKeys.adminKey ?? (env.LOCAL_API_KEY ? "$LOCAL_API_KEY" : "<admin key>");
   const lines = [
     "",
     "securities-support is running",
@@ -227,24 +224,24 @@ try {
   if (apiKeys.createdKey) {
     lines.push(
       "",
-      "  A new admin API key was created. It is shown this once; only its hash is stored:",
-      `    ${apiKeys.createdKey}`,
+      "  A new admin API key was created (`npm run keys -- api show-admin` shows it again;",
+      "  `npm run keys -- api create` makes keys with fewer scopes):",
     );
-  } else if (!env.LOCAL_API_KEY) {
+  } else if (!env.LOCAL_API_KEY && !apiKeys.adminKey) {
     lines.push(
       "",
-      `  The admin key was printed at first start. Lost it? Delete ${apiKeys.path} and start again, or set LOCAL_API_KEY.`,
+      `  The admin key is not kept in ${dataDir}: delete ${apiKeys.path} and start again for a new one, or set LOCAL_API_KEY.`,
     );
   }
-  lines.push(
-    "",
-    "  Try:",
-    `    curl -H "Authorization: Bearer ${key}" ${apiUrl}/accounts`,
-    "",
-    "  Ctrl-C stops everything.",
-    "",
-  );
+  const keyLines = ["", ...adminKeyLines(key, apiUrl), ""];
+  lines.push(...keyLines, "  Ctrl-C stops everything.", "");
   console.log(lines.join("\n"));
+  // The first refresh run's line follows the banner; the key is repeated
+  // after it, so it stays the last thing on the screen.
+  if (running) {
+    await running;
+    if (!stopping) console.log(keyLines.join("\n"));
+  }
 } catch (error) {
   logger.error({ err: error }, "npm start failed");
   console.error(`npm start: ${(error as Error).message}`);

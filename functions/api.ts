@@ -8,8 +8,9 @@
 import { readFile } from "node:fs/promises";
 import { createApp, type HttpApiHandler, handleHttpApi } from "../core/api";
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
+import { resolveDatabaseConnection } from "../core/database-url";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
 import { createMetrics, metricNamespace } from "../core/metrics";

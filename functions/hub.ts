@@ -8,8 +8,9 @@
  * releases the leases, so the next task opens them at once.
  */
 import { createAuthenticator, createSecretsManagerKeyStore, parseAuthSettings } from "../core/auth";
-import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
+import { resolveDatabaseConnection } from "../core/database-url";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
 import { createMetrics, metricNamespace } from "../core/metrics";

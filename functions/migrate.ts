@@ -1,6 +1,8 @@
 /**
  * The migrate function the pipeline invokes after `sst deploy`:
- * `{"action": "status"|"plan"|"up"|"down", "to"?: N}` → the runner's JSON report.
+ * `{"action": "status"|"plan"|"up"|"down", "to"?: N, "allowOutOfOrder"?: true}` → the
+ * runner's JSON report. A pending version below the highest applied one is
+ * refused unless `allowOutOfOrder` is true (docs/operations.md).
  * Before `up` or `down` changes anything it takes an RDS snapshot (the seed
  * makes a backup mandatory); if the snapshot fails, nothing is migrated, and
  * without DB_INSTANCE_ID it does nothing at all. A failure of any kind is a
@@ -10,7 +12,7 @@
 import { RDSClient } from "@aws-sdk/client-rds";
 import { createPreMigrationSnapshot } from "../core/backups";
 import { systemClock } from "../core/clock";
-import { resolveDatabaseTls, resolveDatabaseUrl } from "../core/config";
+import { resolveDatabaseTls, resolveDatabaseUrl } from "../core/database-url";
 import type { DatabaseTls } from "../core/db";
 import { createMetrics, metricNamespace, recordMigration } from "../core/metrics";
 import { type MigrationAction, type MigrationReport, migrate } from "../core/migrations";
@@ -22,6 +24,7 @@ const metrics = createMetrics({ namespace: metricNamespace(process.env.STAGE ?? 
 export interface MigrateEvent {
   action?: unknown;
   to?: unknown;
+  allowOutOfOrder?: unknown;
 }
 
 type Failure = { ok: false; error: { code: string; message: string } };
@@ -48,6 +51,12 @@ async function run(event: MigrateEvent): Promise<MigrationReport | Failure> {
       `to must be a migration version number, got ${JSON.stringify(event.to)}`,
     );
   }
+  if (event.allowOutOfOrder !== undefined && typeof event.allowOutOfOrder !== "boolean") {
+    return failure(
+      "invalid_event",
+      `allowOutOfOrder must be true or false, got ${JSON.stringify(event.allowOutOfOrder)}`,
+    );
+  }
   const instanceId = env.DB_INSTANCE_ID?.trim();
   if (!instanceId) {
     // Without it there is no snapshot, and the seed makes a backup mandatory.
@@ -70,6 +79,7 @@ async function run(event: MigrateEvent): Promise<MigrationReport | Failure> {
     ...(ssl ? { ssl } : {}),
     action,
     ...(event.to !== undefined ? { to: event.to as number } : {}),
+    allowOutOfOrder: event.allowOutOfOrder === true,
     migrationsDir: env.MIGRATIONS_DIR ?? "migrations",
     snapshot: () =>
       createPreMigrationSnapshot({

@@ -16,8 +16,9 @@
 
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Context } from "aws-lambda";
-import { positiveIntegerSetting, resolveDatabaseConnection } from "../core/config";
+import { positiveIntegerSetting } from "../core/config";
 import { createKmsKeyProvider } from "../core/crypto";
+import { resolveDatabaseConnection } from "../core/database-url";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
 import { createMetrics, metricNamespace } from "../core/metrics";

@@ -10,7 +10,6 @@ import { functionNetwork } from "./network";
 import { grantsFor, snapshotArnPattern } from "./permissions";
 import { RDS_CA_FILE, regionCaBundle, writeRdsCaFile } from "./rds-ca";
 import {
-  BUNDLE_PLUGINS,
   type FunctionKey,
   functionEnvironment,
   HANDLERS,
@@ -67,7 +66,8 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
     environment: functionEnvironment(key, settings, resources),
     permissions: grantsFor(key, targets),
     logging: { retention: settings.logRetention },
-    nodejs: { format: "esm" as const, minify: true, plugins: BUNDLE_PLUGINS },
+    // Bundled as infra/bundle.ts describes (the bench and the tests build with that).
+    nodejs: { format: "esm" as const, minify: true },
   };
 }
 

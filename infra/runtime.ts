@@ -15,20 +15,17 @@ export const HANDLERS: Record<FunctionKey, string> = {
   api: "functions/api.handler",
 };
 
-/** Lambda runtime; bench/bundles.ts targets the same Node major. */
+/** Lambda runtime; infra/bundle.ts targets the same Node major. */
 export const NODE_RUNTIME = "nodejs22.x" as const;
 export const NODE_TARGET = "node22";
-
-/** esbuild plugins for every function; SST resolves the path from sst.config.ts. */
-export const BUNDLE_PLUGINS = "./infra/esbuild-plugins.mjs";
 
 /** Copied next to the migrate handler; Lambda's working directory is the task root. */
 export const MIGRATIONS_COPY = { from: "migrations", to: "migrations" } as const;
 
 /**
- * The API serves the committed openapi.json as a file beside its bundle
- * rather than compiled into it: the document would take 4 KB of the 150 KB
- * of own code the function may carry.
+ * The API serves the committed openapi.json, the file `npm run openapi`
+ * writes and checks, copied beside its bundle: the document clients read is
+ * that file byte for byte.
  */
 export const OPENAPI_COPY = { from: "openapi.json", to: "openapi.json" } as const;
 

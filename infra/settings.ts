@@ -1,7 +1,12 @@
-import { wholeNumber } from "../core/config/integer";
+import { brokerSettingSpecs } from "../core/brokers/settings";
+import {
+  type NumberSettingName,
+  type NumberSettingSpec,
+  readNumber,
+  readNumberSetting,
+  SETTINGS,
+} from "../core/config/settings";
 import { LOG_LEVELS, type LogLevel } from "../core/log";
-import { MAX_REFRESH_WORKERS } from "../core/tokens/refresh-plan";
-import { DEFAULT_TOKEN_SETTINGS } from "../core/tokens/settings";
 import { type ConnectionBudget, connectionBudget, maxConnectionsFor } from "./connections";
 
 /**
@@ -120,15 +125,9 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     const value = env[name]?.trim();
     return value ? value : undefined;
   };
-  const integer = (name: string, fallback: number, min: number, max: number) => {
-    const raw = read(name);
-    if (raw === undefined) return fallback;
-    const value = wholeNumber(raw, min, max);
-    if (value === undefined) {
-      throw new Error(`${name} must be a whole number from ${min} to ${max}, not "${raw}".`);
-    }
-    return value;
-  };
+  // Every number by its one declaration (core/config/settings.ts): bounds, unit, wording.
+  const integer = (name: NumberSettingName, fallback?: number) =>
+    readNumberSetting(env, name, fallback === undefined ? {} : { fallback });
   const flag = (name: string, fallback: boolean) => {
     const raw = read(name);
     if (raw === undefined) return fallback;
@@ -165,8 +164,8 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     throw new Error("KMS_KEY_ARN must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>).");
   }
 
-  const storageGb = integer("DB_STORAGE_GB", 20, 20, 65536);
-  const maxStorageGb = integer("DB_MAX_STORAGE_GB", 100, 20, 65536);
+  const storageGb = integer("DB_STORAGE_GB");
+  const maxStorageGb = integer("DB_MAX_STORAGE_GB");
   if (maxStorageGb < storageGb) {
     throw new Error(
       `DB_MAX_STORAGE_GB (${maxStorageGb}) must not be below DB_STORAGE_GB (${storageGb}).`,
@@ -199,15 +198,14 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
     brokerUrls[name] = value;
   }
 
+  // Checked by the API's own declarations; passed on as they are.
+  const brokerSpecs = brokerSettingSpecs();
   const brokerCalls: InfraSettings["brokerCalls"] = {};
   for (const name of BROKER_CALL_SETTINGS) {
     const value = read(name);
     if (value === undefined) continue;
-    if (!/^\d{1,6}$/.test(value) || (name.endsWith("_PER_SECOND") && Number(value) < 1)) {
-      throw new Error(
-        `${name} must be a whole number${name.endsWith("_PER_SECOND") ? " of at least 1" : ""}, not "${value}".`,
-      );
-    }
+    const spec = (brokerSpecs[name] ?? SETTINGS[name as NumberSettingName]) as NumberSettingSpec;
+    readNumber(env, name, spec);
     brokerCalls[name] = value;
   }
 
@@ -225,45 +223,38 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
       storageGb,
       maxStorageGb,
       multiAz: flag("DB_MULTI_AZ", production),
-      backupRetentionDays: integer("DB_BACKUP_RETENTION_DAYS", production ? 14 : 1, 1, 35),
+      backupRetentionDays: integer("DB_BACKUP_RETENTION_DAYS", production ? 14 : 1),
       deletionProtection: flag("DB_DELETION_PROTECTION", production),
       name: "securities",
       username: "securities_admin",
-      maxConnections: read("DB_MAX_CONNECTIONS")
-        ? integer("DB_MAX_CONNECTIONS", 0, 25, 5000)
-        : maxConnectionsFor(instanceClass),
+      maxConnections: integer("DB_MAX_CONNECTIONS", maxConnectionsFor(instanceClass)),
     },
     keys: {
       ...(existingKmsKeyArn ? { existingKmsKeyArn } : {}),
-      kmsDeletionWindowDays: integer("KMS_DELETION_WINDOW_DAYS", 30, 7, 30),
+      kmsDeletionWindowDays: integer("KMS_DELETION_WINDOW_DAYS"),
     },
     refresh: {
       schedule,
       timezone: read("REFRESH_TIMEZONE") ?? "UTC",
-      // The service's own defaults (the seed's 6-hour window; the concurrency the refresh benchmark runs at).
-      windowHours: integer(
-        "REFRESH_WINDOW_HOURS",
-        DEFAULT_TOKEN_SETTINGS.refreshWindowMs / 3_600_000,
-        1,
-        23,
-      ),
-      concurrency: integer("REFRESH_CONCURRENCY", DEFAULT_TOKEN_SETTINGS.refreshConcurrency, 1, 32),
-      retries: integer("REFRESH_RETRIES", 2, 0, 2),
-      maxWorkers: integer("REFRESH_MAX_WORKERS", 4, 1, MAX_REFRESH_WORKERS),
+      // The service's own declarations: one default and one bound for the functions and the deploy.
+      windowHours: integer("REFRESH_WINDOW_HOURS"),
+      concurrency: integer("REFRESH_CONCURRENCY"),
+      retries: integer("REFRESH_RETRIES"),
+      maxWorkers: integer("REFRESH_MAX_WORKERS"),
       // The issue's measured broker latency is 100-300 ms; the slow end sizes the fan-out.
-      accountMs: integer("REFRESH_ACCOUNT_MS", 300, 10, 60_000),
-      timeoutSeconds: integer("REFRESH_TIMEOUT_SECONDS", 300, 60, 900),
-      memoryMb: integer("REFRESH_MEMORY_MB", 512, 128, 10240),
+      accountMs: integer("REFRESH_ACCOUNT_MS"),
+      timeoutSeconds: integer("REFRESH_TIMEOUT_SECONDS"),
+      memoryMb: integer("REFRESH_MEMORY_MB"),
     },
     migrate: {
-      timeoutSeconds: integer("MIGRATE_TIMEOUT_SECONDS", 900, 120, 900),
-      memoryMb: integer("MIGRATE_MEMORY_MB", 1024, 256, 10240),
+      timeoutSeconds: integer("MIGRATE_TIMEOUT_SECONDS"),
+      memoryMb: integer("MIGRATE_MEMORY_MB"),
     },
     api: {
       // API Gateway's HTTP API gives up on an integration after 30 s.
-      timeoutSeconds: integer("API_TIMEOUT_SECONDS", 29, 3, 29),
-      meanLatencyMs: integer("API_MEAN_LATENCY_MS", 100, 1, 29_000),
-      memoryMb: integer("API_MEMORY_MB", 512, 128, 10240),
+      timeoutSeconds: integer("API_TIMEOUT_SECONDS"),
+      meanLatencyMs: integer("API_MEAN_LATENCY_MS"),
+      memoryMb: integer("API_MEMORY_MB"),
     },
     logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     logRetention: oneOf("LOG_RETENTION", LOG_RETENTIONS, production ? "3 months" : "1 month"),

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-// PatternRouter: the smallest router, plenty for a dozen routes (Lambda bundle budget).
+// PatternRouter: plenty for a dozen routes.
 import { Hono } from "hono/tiny";
 import {
   ACCOUNT_TYPES,
@@ -25,8 +25,8 @@ import type { TokenService } from "../tokens";
 import {
   MalformedJsonError,
   PayloadTooLargeError,
-  PROBLEM_BASE,
   type ProblemResponse,
+  problem,
   toProblem,
 } from "./problems";
 import { invalidateRequestSchema } from "./request-schemas";
@@ -327,23 +327,23 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     const allowed = allowedMethods(c.req.path);
     if (allowed.length > 0) {
       return problemResponse(c, {
-        problem: {
-          type: `${PROBLEM_BASE}method-not-allowed`,
-          title: "Method not allowed",
-          status: 405,
-          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(", ")}.`,
-        },
+        problem: problem(
+          "method-not-allowed",
+          "Method not allowed",
+          405,
+          `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(", ")}.`,
+        ),
         headers: { Allow: allowed.join(", ") },
         unexpected: false,
       });
     }
     return problemResponse(c, {
-      problem: {
-        type: `${PROBLEM_BASE}route-not-found`,
-        title: "Not found",
-        status: 404,
-        detail: `There is no route ${c.req.path}; GET /openapi.json lists them all.`,
-      },
+      problem: problem(
+        "route-not-found",
+        "Not found",
+        404,
+        `There is no route ${c.req.path}; GET /openapi.json lists them all.`,
+      ),
       headers: {},
       unexpected: false,
     });

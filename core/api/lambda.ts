@@ -2,9 +2,8 @@
  * API Gateway HTTP API (payload 2.0) events to the app and back.
  *
  * Written here rather than taken from `hono/aws-lambda`: that adapter serves
- * every Lambda event shape (REST v1, ALB, VPC Lattice, streaming) and weighs
- * about 5 KB of the 150 KB our API function may carry; ours has one
- * deployment, an HTTP API sending payload 2.0, and JSON answers. (Hono also
+ * every Lambda event shape (REST v1, ALB, VPC Lattice, streaming); ours has
+ * one deployment, an HTTP API sending payload 2.0, and JSON answers. (Hono also
  * deprecates that module for v5.) The app gets the same `c.env` as there:
  * `{ event, requestContext, lambdaContext }`.
  */

@@ -18,7 +18,8 @@ export interface Problem {
   status: number;
   detail: string;
   instance?: string;
-  code?: string;
+  /** What happened, in snake_case, stable: every problem has one. */
+  code: string;
   errors?: { field: string; message: string }[];
   broker?: string;
   broker_code?: string;
@@ -52,14 +53,22 @@ export class PayloadTooLargeError extends Error {
   }
 }
 
-function problem(
+/** A problem document; `extra.code` defaults to the slug in snake_case. */
+export function problem(
   slug: string,
   title: string,
   status: number,
   detail: string,
   extra: Partial<Problem> = {},
 ): Problem {
-  return { type: `${PROBLEM_BASE}${slug}`, title, status, detail, ...extra };
+  return {
+    type: `${PROBLEM_BASE}${slug}`,
+    title,
+    status,
+    detail,
+    code: slug.replaceAll("-", "_"),
+    ...extra,
+  };
 }
 
 /**
@@ -94,9 +103,12 @@ export function toProblem(error: unknown): ProblemResponse {
     );
   }
   if (error instanceof AuthenticationError) {
-    return known(problem("unauthorized", "Unauthorized", 401, error.message), {
-      "WWW-Authenticate": `Bearer realm="securities-support"${error.reason === "missing" ? "" : ', error="invalid_token"'}`,
-    });
+    return known(
+      problem("unauthorized", "Unauthorized", 401, error.message, { code: error.code }),
+      {
+        "WWW-Authenticate": `Bearer realm="securities-support"${error.reason === "missing" ? "" : ', error="invalid_token"'}`,
+      },
+    );
   }
   if (error instanceof ForbiddenError) {
     return known(
@@ -196,6 +208,7 @@ export function toProblem(error: unknown): ProblemResponse {
         "Service unavailable",
         503,
         "The database cannot be reached right now; try again shortly.",
+        { code: "database_unreachable" },
       ),
       headers: { "Retry-After": "5" },
       unexpected: true,
@@ -207,6 +220,7 @@ export function toProblem(error: unknown): ProblemResponse {
       "Internal server error",
       500,
       "An unexpected error happened; it has been logged.",
+      { code: "internal_error" },
     ),
     headers: {},
     unexpected: true,

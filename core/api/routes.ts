@@ -90,7 +90,10 @@ const patterns = new Map<string, RegExp>();
 function patternOf(path: string): RegExp {
   let pattern = patterns.get(path);
   if (!pattern) {
-    pattern = new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`);
+    // The broker's own path spans segments; every other parameter is one segment.
+    pattern = new RegExp(
+      `^${path.replace(BROKER_PATH_PARAM, ".+").replace(/\{[^}]+\}/g, "[^/]+")}$`,
+    );
     patterns.set(path, pattern);
   }
   return pattern;

@@ -1,8 +1,8 @@
 /**
- * Response schemas of the API, in zod/mini (the Lambda bundle budget rules
- * out classic zod), for the OpenAPI document and the tests: the app never
- * imports this file, so it stays out of the Lambda bundle. Request bodies the
- * app parses are in request-schemas.ts (and core/accounts).
+ * Response schemas of the API, in zod/mini like the request schemas, for the
+ * OpenAPI document and the tests: the app never imports this file, so it
+ * stays out of the Lambda bundle. Request bodies the app parses are in
+ * request-schemas.ts (and core/accounts).
  */
 import * as z from "zod/mini";
 import { ACCOUNT_TYPES, BROKER_ENVIRONMENTS, MARKET_TYPES } from "../accounts";
@@ -184,7 +184,11 @@ export const problemSchema = z
     status: z.number().check(z.int()),
     detail: z.string(),
     instance: z.optional(z.string()),
-    code: z.optional(z.string()),
+    code: z
+      .string()
+      .check(
+        z.meta({ description: "What happened, in snake_case; stable, and on every problem." }),
+      ),
     errors: z.optional(z.array(z.object({ field: z.string(), message: z.string() }))),
     broker: z.optional(z.string()),
     broker_code: z.optional(z.string()),

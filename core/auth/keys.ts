@@ -13,6 +13,65 @@ export const SCOPES = [
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
+/** What each scope allows, in a line: the docs' scope tables are generated from this. */
+export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
+  "accounts:read": "read accounts (redacted), token health and gateway statistics",
+  "accounts:write": "create, change and delete accounts",
+  "tokens:read": "read a valid broker token or KIS websocket key, issued if needed",
+  "tokens:write": "refresh or invalidate a token now",
+  "broker:call": "call the account's broker through the gateway",
+  "stream:read": "connect to the realtime hub's websocket: market data and the accounts' fills",
+  admin: "everything above",
+};
+
+/**
+ * `accounts:read,broker:call` as scopes; throws one sentence naming the
+ * unknown one and the valid ones.
+ */
+export function parseScopes(text: string): Scope[] {
+  const names = text
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new Error(`Give at least one scope of ${SCOPES.join(", ")}.`);
+  const unknown = names.filter((name) => !(SCOPES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `Unknown scope ${unknown.map((name) => `"${name}"`).join(", ")}: the scopes are ${SCOPES.join(", ")}.`,
+    );
+  }
+  return [...new Set(names)] as Scope[];
+}
+
+/** The records with a new key added; the key's plaintext is in `key`, to show once. */
+export function addApiKey(
+  records: readonly ApiKeyRecord[],
+  key: { id: string; scopes: Scope[]; description?: string },
+): { records: ApiKeyRecord[]; key: string } {
+  if (records.some((record) => record.id === key.id)) {
+    throw new Error(
+      `There is a key named ${key.id} already: remove it first, or pick another name.`,
+    );
+  }
+  const generated = generateApiKey(key.id, key.scopes, key.description);
+  return { records: [...records, generated.record], key: generated.key };
+}
+
+/** The records without the key `id`; throws when there is none. */
+export function removeApiKey(records: readonly ApiKeyRecord[], id: string): ApiKeyRecord[] {
+  if (!records.some((record) => record.id === id)) {
+    throw new Error(
+      `There is no key named ${id}; the keys are ${records.map((record) => record.id).join(", ") || "none"}.`,
+    );
+  }
+  return records.filter((record) => record.id !== id);
+}
+
+/** The store's document as text, as the local file and the secret hold it. */
+export function formatApiKeyStore(records: readonly ApiKeyRecord[]): string {
+  return `${JSON.stringify({ keys: records }, null, 2)}\n`;
+}
+
 /** One API key as the store holds it: never the secret, only its hash. */
 export interface ApiKeyRecord {
   id: string;

@@ -1,8 +1,12 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import type { Clock } from "../clock";
 import type { Logger } from "../log";
 import { ApiKeyStoreError } from "./errors";
-import { parseApiKeyStore } from "./keys";
+import { type ApiKeyRecord, formatApiKeyStore, parseApiKeyStore } from "./keys";
 import { type ApiKeyStore, createCachedKeyStore } from "./store";
 
 export interface SecretsManagerKeyStoreOptions {
@@ -62,4 +66,41 @@ export function createSecretsManagerKeyStore(options: SecretsManagerKeyStoreOpti
       }
     },
   });
+}
+
+/**
+ * The keys in the secret, for the operator's `npm run keys -- api …`; a
+ * secret that has no value yet (as the stack creates it) holds none.
+ */
+export async function readApiKeySecret(
+  client: SecretsManagerClient,
+  secretId: string,
+): Promise<ApiKeyRecord[]> {
+  const description = `the Secrets Manager secret ${secretId}`;
+  let text: string | undefined;
+  try {
+    text = (await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    // No AWSCURRENT version yet: the secret was created empty.
+    if (name === "ResourceNotFoundException" && /value/i.test((error as Error).message)) return [];
+    throw new Error(
+      `${description} could not be read: ${name ?? "Error"}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return text?.trim() ? parseApiKeyStore(text, description) : [];
+}
+
+/** Writes the keys as the secret's new current value (the API re-reads it within its cache time). */
+export async function writeApiKeySecret(
+  client: SecretsManagerClient,
+  secretId: string,
+  records: readonly ApiKeyRecord[],
+): Promise<void> {
+  await client.send(
+    new PutSecretValueCommand({ SecretId: secretId, SecretString: formatApiKeyStore(records) }),
+  );
 }

@@ -1,4 +1,4 @@
-import { wholeNumber } from "../config";
+import { readNumberSetting, SETTINGS } from "../config";
 
 /** Where the API's keys come from. */
 export interface AuthSettings {
@@ -8,21 +8,11 @@ export interface AuthSettings {
   cacheTtlMs: number;
 }
 
-export const DEFAULT_API_KEYS_CACHE_SECONDS = 300;
+export const DEFAULT_API_KEYS_CACHE_SECONDS = SETTINGS.API_KEYS_CACHE_SECONDS.default;
 
-/** Reads the auth settings from an environment object; throws one sentence naming a bad setting. */
+/** Reads the auth settings from an environment object; a SettingError names a bad setting. */
 export function parseAuthSettings(env: Record<string, string | undefined>): AuthSettings {
   const secretId = env.API_KEYS_SECRET_ID?.trim() || undefined;
-  const raw = env.API_KEYS_CACHE_SECONDS?.trim();
-  let seconds = DEFAULT_API_KEYS_CACHE_SECONDS;
-  if (raw) {
-    const value = wholeNumber(raw, 0, 3600);
-    if (value === undefined) {
-      throw new Error(
-        `API_KEYS_CACHE_SECONDS must be a whole number of seconds from 0 to 3600, got "${raw.slice(0, 20)}".`,
-      );
-    }
-    seconds = value;
-  }
+  const seconds = readNumberSetting(env, "API_KEYS_CACHE_SECONDS");
   return { ...(secretId ? { secretId } : {}), cacheTtlMs: seconds * 1000 };
 }

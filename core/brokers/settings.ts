@@ -1,4 +1,10 @@
-import { wholeNumber } from "../config";
+import {
+  type NumberSettingSpec,
+  readNumber,
+  readNumberSetting,
+  SETTINGS,
+  type SettingSpec,
+} from "../config";
 import { BROKER_ADAPTERS } from "./registry";
 import type { Broker, BrokerEnvironment } from "./types";
 
@@ -25,20 +31,63 @@ export interface BrokerSettings {
   callJitterMs: number;
 }
 
-export const DEFAULT_BROKER_TIMEOUT_MS = 10_000;
+export const DEFAULT_BROKER_TIMEOUT_MS = SETTINGS.BROKER_TIMEOUT_MS.default;
 
 /**
- * Read broker settings from an environment-like object:
- * KIS_REAL_URL, KIS_PAPER_URL, KIWOOM_REAL_URL, KIWOOM_PAPER_URL (default: the
- * brokers' real hosts), BROKER_TIMEOUT_MS (default 10000),
- * KIS_MIN_ISSUE_INTERVAL_MS (default and floor 60000),
- * KIWOOM_MIN_ISSUE_INTERVAL_MS (default 60000, floor 1000); the gateway's
- * KIS_REAL_CALLS_PER_SECOND (20), KIS_PAPER_CALLS_PER_SECOND (2),
- * KIWOOM_REAL_CALLS_PER_SECOND (5), KIWOOM_PAPER_CALLS_PER_SECOND (1),
- * BROKER_CALL_MAX_WAIT_MS (5000) and BROKER_CALL_JITTER_MS (50).
+ * The settings each broker adapter brings, declared in core/config's shape
+ * from the adapter's own figures: `<PREFIX>_REAL_URL`, `<PREFIX>_PAPER_URL`,
+ * `<PREFIX>_MIN_ISSUE_INTERVAL_MS` (default and floor from the adapter) and
+ * the gateway's `<PREFIX>_REAL_CALLS_PER_SECOND`, `<PREFIX>_PAPER_CALLS_PER_SECOND`.
+ */
+export function brokerSettingSpecs(): Record<string, SettingSpec> {
+  const specs: Record<string, SettingSpec> = {};
+  for (const adapter of Object.values(BROKER_ADAPTERS)) {
+    const prefix = adapter.settingsPrefix;
+    const name = adapter.broker;
+    for (const environment of ["real", "paper"] as const) {
+      specs[`${prefix}_${environment.toUpperCase()}_URL`] = {
+        kind: "text",
+        readBy: ["service", "start", "deploy"],
+        defaultText: `\`${adapter.defaultBaseUrls[environment]}\` (the sandbox under \`npm start\`)`,
+        rule: "an https: URL (http: on loopback only)",
+        text: `${name}'s ${environment} base URL`,
+      };
+    }
+    specs[`${prefix}_MIN_ISSUE_INTERVAL_MS`] = {
+      kind: "number",
+      whole: true,
+      default: adapter.minIssueInterval.defaultMs,
+      min: adapter.minIssueInterval.floorMs,
+      max: Number.MAX_SAFE_INTEGER,
+      unit: "milliseconds",
+      readBy: ["service"],
+      text: `${name}'s issuance pace per app key`,
+    };
+    for (const environment of ["real", "paper"] as const) {
+      specs[`${prefix}_${environment.toUpperCase()}_CALLS_PER_SECOND`] = {
+        kind: "number",
+        whole: true,
+        default: adapter.callsPerSecond[environment],
+        min: 1,
+        max: Number.MAX_SAFE_INTEGER,
+        unit: "",
+        readBy: ["service", "deploy"],
+        text: `the gateway's calls per second per app key to ${name} ${environment}`,
+      };
+    }
+  }
+  return specs;
+}
+
+/**
+ * Read broker settings from an environment-like object: the per-broker
+ * settings of brokerSettingSpecs() and BROKER_TIMEOUT_MS,
+ * BROKER_CALL_MAX_WAIT_MS and BROKER_CALL_JITTER_MS (core/config/settings.ts).
  * Throws one sentence naming the first bad setting.
  */
 export function parseBrokerSettings(env: Record<string, string | undefined>): BrokerSettings {
+  const specs = brokerSettingSpecs();
+  const number = (name: string) => readNumber(env, name, specs[name] as NumberSettingSpec);
   const brokers = {} as Record<Broker, BrokerEndpointSettings>;
   for (const adapter of Object.values(BROKER_ADAPTERS)) {
     const prefix = adapter.settingsPrefix;
@@ -47,35 +96,18 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
         real: parseUrl(env, `${prefix}_REAL_URL`, adapter.defaultBaseUrls.real),
         paper: parseUrl(env, `${prefix}_PAPER_URL`, adapter.defaultBaseUrls.paper),
       },
-      minIssueIntervalMs: parseInteger(
-        env,
-        `${prefix}_MIN_ISSUE_INTERVAL_MS`,
-        adapter.minIssueInterval.defaultMs,
-        adapter.minIssueInterval.floorMs,
-      ),
+      minIssueIntervalMs: number(`${prefix}_MIN_ISSUE_INTERVAL_MS`),
       callsPerSecond: {
-        real: parseInteger(
-          env,
-          `${prefix}_REAL_CALLS_PER_SECOND`,
-          adapter.callsPerSecond.real,
-          1,
-          "",
-        ),
-        paper: parseInteger(
-          env,
-          `${prefix}_PAPER_CALLS_PER_SECOND`,
-          adapter.callsPerSecond.paper,
-          1,
-          "",
-        ),
+        real: number(`${prefix}_REAL_CALLS_PER_SECOND`),
+        paper: number(`${prefix}_PAPER_CALLS_PER_SECOND`),
       },
     };
   }
   return {
     brokers,
-    timeoutMs: parseInteger(env, "BROKER_TIMEOUT_MS", DEFAULT_BROKER_TIMEOUT_MS, 1),
-    callMaxWaitMs: parseInteger(env, "BROKER_CALL_MAX_WAIT_MS", 5_000, 0),
-    callJitterMs: parseInteger(env, "BROKER_CALL_JITTER_MS", 50, 0),
+    timeoutMs: readNumberSetting(env, "BROKER_TIMEOUT_MS"),
+    callMaxWaitMs: readNumberSetting(env, "BROKER_CALL_MAX_WAIT_MS"),
+    callJitterMs: readNumberSetting(env, "BROKER_CALL_JITTER_MS"),
   };
 }
 
@@ -106,19 +138,4 @@ function parseUrl(env: Record<string, string | undefined>, name: string, fallbac
 
 function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
-function parseInteger(
-  env: Record<string, string | undefined>,
-  name: string,
-  fallback: number,
-  min: number,
-  unit = " of milliseconds",
-): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = wholeNumber(raw, min);
-  if (value === undefined)
-    throw new Error(`${name} must be a whole number${unit}, at least ${min}.`);
-  return value;
 }

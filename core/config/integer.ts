@@ -1,9 +1,10 @@
-import { ValidationError } from "../errors";
+import { type NumberSettingSpec, readNumber, SETTINGS, type SettingSpec } from "./settings";
 
 /**
- * The one rule every whole-number setting and option follows: digits only,
- * from `min` to `max` (a safe integer by default). Undefined when `raw`
- * breaks it, so each caller words its own sentence (and error kind).
+ * The one rule of whole numbers: digits only, from `min` to `max` (a safe
+ * integer by default). Undefined when `raw` breaks it. Settings go through
+ * readNumberSetting (settings.ts), which words the one sentence; CLI
+ * options (--workers, --batch-size) call this and word their own.
  */
 export function wholeNumber(
   raw: string,
@@ -17,22 +18,28 @@ export function wholeNumber(
 
 /**
  * A whole-number setting of at least 1 from an environment object, or the
- * fallback when unset; one sentence naming the setting when it is wrong.
- * The deploy sets DB_POOL_MAX and REFRESH_MAX_WORKERS from the connection
- * budget (infra/connections.ts).
+ * fallback when unset; a SettingError naming it when it is wrong (the one
+ * wording of core/config/settings.ts). The deploy sets DB_POOL_MAX and
+ * REFRESH_MAX_WORKERS from the connection budget (infra/connections.ts).
  */
 export function positiveIntegerSetting(
   env: Record<string, string | undefined>,
   name: string,
   fallback: number,
 ): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  const value = wholeNumber(raw, 1);
-  if (value === undefined) {
-    throw new ValidationError([
-      { field: name, message: `must be a whole number of at least 1, got "${raw}"` },
-    ]);
-  }
-  return value;
+  const declared = (SETTINGS as Record<string, SettingSpec>)[name];
+  const spec: NumberSettingSpec =
+    declared?.kind === "number"
+      ? declared
+      : {
+          kind: "number",
+          whole: true,
+          default: fallback,
+          min: 1,
+          max: Number.MAX_SAFE_INTEGER,
+          unit: "",
+          readBy: ["service"],
+          text: name,
+        };
+  return readNumber(env, name, spec, fallback);
 }

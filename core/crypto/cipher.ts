@@ -6,6 +6,7 @@ import {
   randomBytes,
 } from "node:crypto";
 import { type Clock, systemClock } from "../clock";
+import { SETTINGS } from "../config/settings";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
 import { createPostgresDataKeyStore, type DataKeyStore } from "./data-keys";
@@ -28,12 +29,12 @@ import {
 } from "./format";
 import type { KeyProvider } from "./key-provider";
 
-/** A process encrypts with one data key for at most this long (24 h)… */
-export const DEFAULT_MAX_DATA_KEY_AGE_MS = 24 * 60 * 60 * 1000;
-/** …or this many encryptions (2^20), far below AES-GCM's 2^32 random-IV bound. */
-export const DEFAULT_MAX_DATA_KEY_USES = 2 ** 20;
+/** A process encrypts with one data key for at most this long (24 h; DATA_KEY_MAX_AGE_SECONDS)… */
+export const DEFAULT_MAX_DATA_KEY_AGE_MS = SETTINGS.DATA_KEY_MAX_AGE_SECONDS.default * 1000;
+/** …or this many encryptions (2^20, DATA_KEY_MAX_USES), far below AES-GCM's 2^32 random-IV bound. */
+export const DEFAULT_MAX_DATA_KEY_USES = SETTINGS.DATA_KEY_MAX_USES.default;
 /** The largest use count settings may ask for: half of NIST SP 800-38D's 2^32. */
-export const MAX_ALLOWED_DATA_KEY_USES = 2 ** 31;
+export const MAX_ALLOWED_DATA_KEY_USES = SETTINGS.DATA_KEY_MAX_USES.max;
 
 export interface CipherOptions {
   /** The database holding data_keys. Ignored when `store` is given. */

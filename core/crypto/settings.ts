@@ -1,10 +1,5 @@
 import type { KMSClient } from "@aws-sdk/client-kms";
-import { wholeNumber } from "../config";
-import {
-  DEFAULT_MAX_DATA_KEY_AGE_MS,
-  DEFAULT_MAX_DATA_KEY_USES,
-  MAX_ALLOWED_DATA_KEY_USES,
-} from "./cipher";
+import { readNumberSetting } from "../config";
 import { CryptoSettingsError } from "./errors";
 import type { KeyProvider } from "./key-provider";
 import { createKmsKeyProvider } from "./kms-keys";
@@ -38,20 +33,8 @@ export function parseCryptoSettings(env: Record<string, string | undefined>): Cr
     .map((item) => item.trim())
     .filter(Boolean)
     .map((item) => parseKey("LOCAL_PREVIOUS_MASTER_KEYS", item));
-  const maxAgeSeconds = parseInteger(
-    env,
-    "DATA_KEY_MAX_AGE_SECONDS",
-    DEFAULT_MAX_DATA_KEY_AGE_MS / 1000,
-    60,
-    30 * 86400,
-  );
-  const maxUses = parseInteger(
-    env,
-    "DATA_KEY_MAX_USES",
-    DEFAULT_MAX_DATA_KEY_USES,
-    1,
-    MAX_ALLOWED_DATA_KEY_USES,
-  );
+  const maxAgeSeconds = readNumberSetting(env, "DATA_KEY_MAX_AGE_SECONDS");
+  const maxUses = readNumberSetting(env, "DATA_KEY_MAX_USES");
   return {
     provider: kmsKeyId ? "kms" : "local",
     ...(kmsKeyId ? { kmsKeyId } : {}),
@@ -93,22 +76,4 @@ function parseKey(name: string, value: string): Buffer {
     );
   }
   return key;
-}
-
-function parseInteger(
-  env: Record<string, string | undefined>,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = wholeNumber(raw, min, max);
-  if (value === undefined) {
-    throw new CryptoSettingsError(
-      `${name} must be a whole number between ${min} and ${max}, got "${raw.slice(0, 20)}"`,
-    );
-  }
-  return value;
 }

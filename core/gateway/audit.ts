@@ -24,7 +24,10 @@ export interface CallRecord {
   replayed: boolean;
 }
 
-/** Appends the audit row and moves the account's totals, in one statement (record_broker_call, migration 0007). */
+/**
+ * Appends the audit row and moves the account's totals, in one statement
+ * (record_broker_call, defined now by migration 0014; docs/operations.md).
+ */
 export async function recordCall(sql: Sql, call: CallRecord, failed: boolean): Promise<void> {
   await sql`SELECT record_broker_call(${JSON.stringify(call)}::text::jsonb, ${failed})`;
 }

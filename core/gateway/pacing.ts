@@ -15,8 +15,9 @@ export interface CallSlot {
 
 /**
  * Takes the next call slot of an app key and reads the account's token, in
- * ONE statement: the database function broker_call_slot (migration 0007)
- * paces on the database's clock, so calls of one key leave at least
+ * ONE statement: the database function broker_call_slot (defined now by
+ * migration 0014; docs/operations.md lists where each function's current
+ * definition lives) paces on the database's clock, so calls of one key leave at least
  * `spacingMs` apart whatever process sends them. `waitMs` is null when the
  * slot is more than `maxWaitMs` away (nothing changed then). Undefined when
  * there is no such account.

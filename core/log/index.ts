@@ -1,9 +1,8 @@
 /**
  * Structured JSON logs, one object per line, with secrets redacted by key.
  *
- * Written here rather than taken from pino: pino and its helpers add about
- * 55 KB to each Lambda bundle, a third of the 150 KB each function's own code
- * may weigh, and we use only its leveled JSON lines. The line shape is
+ * Written here rather than taken from pino: we use only its leveled JSON
+ * lines, which take a few dozen lines and no dependency. The line shape is
  * pino's (level label, time, msg, bindings), so pino-pretty renders it for
  * humans (`npm start` in a terminal).
  *

@@ -4,9 +4,8 @@
  * PutMetricData call and no agent.
  *
  * Written by hand: the format is one documented JSON shape, and the
- * Powertools metrics package would add its runtime and a dependency on the
- * logger to every Lambda bundle (each function's own code must stay under
- * 150 KB). The metric names live here, once, for the code that writes them
+ * Powertools metrics package would add its runtime and a dependency on its
+ * logger for it. The metric names live here, once, for the code that writes them
  * and for the dashboard and alarms in infra/ that read them.
  */
 

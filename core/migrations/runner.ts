@@ -3,9 +3,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Notice } from "postgres";
 import { type Clock, systemClock } from "../clock";
 import { createSql, type DatabaseTls, type ReservedSql, redactDatabaseUrl } from "../db";
+import { applyScript, HISTORY_TABLE } from "./apply";
 import { dumpDatabase } from "./backup";
 import { explainDatabaseError, MigrationError } from "./errors";
 import { loadMigrations, type Migration, type MigrationScript } from "./files";
+import {
+  checkChecksums,
+  describeStatus,
+  type HistoryRow,
+  type MigrationStatus,
+  type PlannedStep,
+  planSteps,
+} from "./plan";
 import { type Verification, verifySeedSchema } from "./verify";
 
 /*
@@ -13,6 +22,8 @@ import { type Verification, verifySeedSchema } from "./verify";
  * postgres.js gives per-migration transactions, a session advisory lock,
  * checksums and non-transactional (CONCURRENTLY) files together.
  */
+
+export type { MigrationStatus, PlannedStep } from "./plan";
 
 export type MigrationAction = "status" | "plan" | "up" | "down";
 
@@ -23,6 +34,12 @@ export interface MigrateOptions {
   action: MigrationAction;
   /** up: apply up to and including this version; down: revert down to (keeping) it. */
   to?: number;
+  /**
+   * up: apply a pending version lower than the highest applied one. Refused
+   * without it, naming both (`--allow-out-of-order`; the function's event
+   * `allowOutOfOrder: true`).
+   */
+  allowOutOfOrder?: boolean;
   migrationsDir?: string;
   /**
    * Back up before `up` or `down` changes anything (default true; the seed
@@ -55,23 +72,6 @@ export interface MigrateOptions {
   clock?: Clock;
 }
 
-export interface MigrationStatus {
-  version: number;
-  name: string;
-  state: "applied" | "pending" | "changed" | "missing_file";
-  appliedAt?: string;
-  durationMs?: number;
-}
-
-export interface PlannedStep {
-  version: number;
-  name: string;
-  direction: "up" | "down";
-  file: string;
-  transactional: boolean;
-  sql: string;
-}
-
 export interface AppliedStep {
   version: number;
   name: string;
@@ -98,20 +98,11 @@ export interface MigrationReport {
   error?: { code: string; message: string };
 }
 
-/** Name of the history table; chosen not to collide with a legacy `schema_migrations`. */
-export const HISTORY_TABLE = "securities_support_migrations";
+export { HISTORY_TABLE } from "./apply";
 /** The session advisory lock every runner takes: a fixed key of this service's own, so runners of one database exclude each other. */
 export const MIGRATION_LOCK_KEY = 0x5ec5_0001;
 
 const DEFAULT_MIGRATIONS_DIR = join(import.meta.dirname ?? ".", "..", "..", "migrations");
-
-interface HistoryRow {
-  version: number;
-  name: string;
-  checksum: string;
-  applied_at: Date;
-  duration_ms: number;
-}
 
 /**
  * Runs one migration action and reports what happened. Never throws for a
@@ -263,76 +254,6 @@ async function readHistory(conn: ReservedSql): Promise<HistoryRow[]> {
   `;
 }
 
-function describeStatus(migrations: Migration[], history: HistoryRow[]): MigrationStatus[] {
-  const status: MigrationStatus[] = migrations.map((m) => {
-    const row = history.find((h) => h.version === m.version);
-    if (!row) return { version: m.version, name: m.name, state: "pending" };
-    return {
-      version: m.version,
-      name: m.name,
-      state: row.checksum === m.checksum ? "applied" : "changed",
-      appliedAt: row.applied_at.toISOString(),
-      durationMs: row.duration_ms,
-    };
-  });
-  for (const row of history) {
-    if (!migrations.some((m) => m.version === row.version)) {
-      status.push({
-        version: row.version,
-        name: row.name,
-        state: "missing_file",
-        appliedAt: row.applied_at.toISOString(),
-      });
-    }
-  }
-  return status.sort((a, b) => a.version - b.version);
-}
-
-function checkChecksums(status: MigrationStatus[]): void {
-  const changed = status.find((s) => s.state === "changed");
-  if (changed) {
-    throw new MigrationError(
-      "checksum_mismatch",
-      `migration ${String(changed.version).padStart(4, "0")}_${changed.name}.sql was edited after it was applied: restore the applied version of the file and put the change in a new migration`,
-    );
-  }
-}
-
-function planSteps(
-  migrations: Migration[],
-  history: HistoryRow[],
-  options: MigrateOptions,
-): PlannedStep[] {
-  const applied = new Set(history.map((h) => h.version));
-  if (options.action === "down") {
-    const candidates = migrations.filter((m) => applied.has(m.version)).reverse();
-    const target = options.to ?? candidates[1]?.version ?? 0;
-    const steps = candidates.filter((m) => m.version > target);
-    const irreversible = steps.find((m) => !m.down);
-    if (irreversible) {
-      throw new MigrationError(
-        "irreversible",
-        `${irreversible.up.file} has no .down.sql and cannot be reverted${irreversible.version === 1 ? " (the legacy accounts table is never dropped)" : ""}: choose --to ${irreversible.version} or higher`,
-      );
-    }
-    return steps.map((m) => step(m, "down", m.down as MigrationScript));
-  }
-  return migrations
-    .filter((m) => !applied.has(m.version) && (options.to === undefined || m.version <= options.to))
-    .map((m) => step(m, "up", m.up));
-}
-
-function step(m: Migration, direction: "up" | "down", script: MigrationScript): PlannedStep {
-  return {
-    version: m.version,
-    name: m.name,
-    direction,
-    file: script.file,
-    transactional: script.transactional,
-    sql: script.sql,
-  };
-}
-
 /** Try-and-poll a session advisory lock on the reserved connection; returns the wait. */
 async function acquireLock(
   conn: ReservedSql,
@@ -415,117 +336,4 @@ async function holdsNoTables(conn: ReservedSql): Promise<boolean> {
         AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
     ) AS empty`;
   return row?.empty === true;
-}
-
-/** Creates the history table when missing, quietly (no "already exists" notice on every run). */
-const HISTORY_DDL = (table: string) => `
-  DO $$
-  BEGIN
-    IF to_regclass('${table}') IS NULL THEN
-      CREATE TABLE ${table} (
-        version INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        checksum TEXT NOT NULL,
-        applied_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'),
-        duration_ms INTEGER NOT NULL
-      );
-    END IF;
-  END
-  $$`;
-
-/**
- * Runs one script with its timeouts. A transactional script runs with its
- * history change in one transaction; a lock timeout rolls it back and tries
- * again after a pause. A non-transactional script first drops any INVALID
- * index that an earlier failed concurrent build of it left, then runs
- * statement by statement; its history change is recorded at the end.
- * Returns how many attempts it took.
- */
-async function applyScript(
-  conn: ReservedSql,
-  script: MigrationScript,
-  options: MigrateOptions,
-  record: (tx: ReservedSql) => Promise<void>,
-): Promise<number> {
-  const lockTimeout = script.lockTimeout ?? options.lockTimeout ?? "5s";
-  const statementTimeout = script.statementTimeout ?? options.statementTimeout ?? "15min";
-  const retries = options.lockRetries ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (script.transactional) {
-        await conn.unsafe("BEGIN");
-        try {
-          await conn.unsafe(`SET LOCAL lock_timeout = '${lockTimeout}'`);
-          await conn.unsafe(`SET LOCAL statement_timeout = '${statementTimeout}'`);
-          await conn.unsafe(HISTORY_DDL(HISTORY_TABLE));
-          for (const statement of script.statements) {
-            await runStatement(conn, statement.text, script.file, statement.line);
-          }
-          await record(conn);
-          await conn.unsafe("COMMIT");
-        } catch (error) {
-          await conn.unsafe("ROLLBACK").catch(() => {});
-          throw error;
-        }
-      } else {
-        await conn.unsafe(`SET lock_timeout = '${lockTimeout}'`);
-        await conn.unsafe(`SET statement_timeout = '${statementTimeout}'`);
-        try {
-          await dropInvalidIndexes(conn, script.concurrentIndexes);
-          for (const statement of script.statements) {
-            await runStatement(conn, statement.text, script.file, statement.line);
-          }
-          await conn.unsafe("BEGIN");
-          await conn.unsafe(HISTORY_DDL(HISTORY_TABLE));
-          await record(conn);
-          await conn.unsafe("COMMIT");
-        } catch (error) {
-          await conn.unsafe("ROLLBACK").catch(() => {});
-          throw error;
-        } finally {
-          await conn.unsafe("RESET lock_timeout").catch(() => {});
-          await conn.unsafe("RESET statement_timeout").catch(() => {});
-        }
-      }
-      return attempt;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === "55P03" && attempt <= retries) {
-        await sleep(Math.min(500 * 2 ** (attempt - 1), 10_000));
-        continue;
-      }
-      if (error instanceof MigrationError) throw error;
-      throw explainDatabaseError(error, script.file);
-    }
-  }
-}
-
-async function runStatement(
-  conn: ReservedSql,
-  text: string,
-  file: string,
-  line: number,
-): Promise<void> {
-  try {
-    await conn.unsafe(text);
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    if (e.code === "55P03") throw error;
-    throw explainDatabaseError(error, `${file} (statement on line ${line})`);
-  }
-}
-
-/** Drops indexes that a failed CREATE INDEX CONCURRENTLY left INVALID, so the build can run again. */
-async function dropInvalidIndexes(conn: ReservedSql, names: string[]): Promise<void> {
-  if (names.length === 0) return;
-  const invalid = await conn<{ name: string }[]>`
-    SELECT c.relname AS name
-    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE c.relname IN ${conn(names)}
-      AND c.relnamespace = current_schema()::regnamespace
-      AND NOT i.indisvalid
-  `;
-  for (const { name } of invalid) {
-    await conn.unsafe(`DROP INDEX CONCURRENTLY IF EXISTS "${name}"`);
-  }
 }

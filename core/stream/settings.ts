@@ -1,5 +1,5 @@
 import type { Broker, BrokerEnvironment } from "../brokers/types";
-import { wholeNumber } from "../config/integer";
+import { readNumberSetting } from "../config/settings";
 import { ValidationError } from "../errors";
 
 /** The hub's settings, read once at start. */
@@ -20,14 +20,15 @@ export interface StreamSettings {
   clientBufferBytes: number;
 }
 
+/** The defaults, from the settings' declarations (core/config/settings.ts). */
 export const DEFAULT_STREAM_SETTINGS: Omit<StreamSettings, "wsUrls"> = {
-  idleTimeoutMs: 30_000,
-  backoffBaseMs: 500,
-  backoffMaxMs: 30_000,
-  conflictBackoffMs: 60_000,
-  leaseMs: 15_000,
-  heartbeatMs: 5_000,
-  clientBufferBytes: 1024 * 1024,
+  idleTimeoutMs: readNumberSetting({}, "STREAM_IDLE_TIMEOUT_MS"),
+  backoffBaseMs: readNumberSetting({}, "STREAM_BACKOFF_BASE_MS"),
+  backoffMaxMs: readNumberSetting({}, "STREAM_BACKOFF_MAX_MS"),
+  conflictBackoffMs: readNumberSetting({}, "STREAM_CONFLICT_BACKOFF_MS"),
+  leaseMs: readNumberSetting({}, "STREAM_LEASE_MS"),
+  heartbeatMs: readNumberSetting({}, "STREAM_HEARTBEAT_MS"),
+  clientBufferBytes: readNumberSetting({}, "STREAM_CLIENT_BUFFER_BYTES"),
 };
 
 const DEFAULT_WS_URLS: StreamSettings["wsUrls"] = {
@@ -38,31 +39,21 @@ const DEFAULT_WS_URLS: StreamSettings["wsUrls"] = {
   },
 };
 
-const NUMBERS: [keyof typeof DEFAULT_STREAM_SETTINGS, string, number][] = [
-  ["idleTimeoutMs", "STREAM_IDLE_TIMEOUT_MS", 100],
-  ["backoffBaseMs", "STREAM_BACKOFF_BASE_MS", 10],
-  ["backoffMaxMs", "STREAM_BACKOFF_MAX_MS", 10],
-  ["conflictBackoffMs", "STREAM_CONFLICT_BACKOFF_MS", 10],
-  ["leaseMs", "STREAM_LEASE_MS", 1000],
-  ["heartbeatMs", "STREAM_HEARTBEAT_MS", 100],
-  ["clientBufferBytes", "STREAM_CLIENT_BUFFER_BYTES", 1024],
-];
+const NUMBERS = [
+  ["idleTimeoutMs", "STREAM_IDLE_TIMEOUT_MS"],
+  ["backoffBaseMs", "STREAM_BACKOFF_BASE_MS"],
+  ["backoffMaxMs", "STREAM_BACKOFF_MAX_MS"],
+  ["conflictBackoffMs", "STREAM_CONFLICT_BACKOFF_MS"],
+  ["leaseMs", "STREAM_LEASE_MS"],
+  ["heartbeatMs", "STREAM_HEARTBEAT_MS"],
+  ["clientBufferBytes", "STREAM_CLIENT_BUFFER_BYTES"],
+] as const;
 
 /** Reads the hub's settings; one sentence per bad one. */
 export function parseStreamSettings(env: Record<string, string | undefined>): StreamSettings {
   const issues: { field: string; message: string }[] = [];
   const settings = { ...DEFAULT_STREAM_SETTINGS, wsUrls: structuredClone(DEFAULT_WS_URLS) };
-  for (const [key, name, min] of NUMBERS) {
-    const raw = env[name]?.trim();
-    if (!raw) continue;
-    const value = wholeNumber(raw, min);
-    if (value === undefined)
-      issues.push({
-        field: name,
-        message: `must be a whole number of at least ${min}, got "${raw}"`,
-      });
-    else settings[key] = value;
-  }
+  for (const [key, name] of NUMBERS) settings[key] = readNumberSetting(env, name);
   for (const broker of ["KIS", "KIWOOM"] as const) {
     for (const environment of ["real", "paper"] as const) {
       const name = `${broker}_${environment.toUpperCase()}_WS_URL`;

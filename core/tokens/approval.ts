@@ -58,7 +58,7 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
     if (!client.issueApprovalKey) {
       throw new ConflictError(
         "websocket_key_not_supported",
-        `${broker === "KIWOOM" ? "Kiwoom" : broker}'s websocket takes the access token: use GET /accounts/${accountId}/token`,
+        `${broker}'s websocket logs in with the access token, not an approval key, and ${broker} accepts that token only from the address that issued it (this service's egress IP), so account ${accountId} has no websocket key to hand out`,
       );
     }
     const key = credentialKey(`${broker}:approval`, environment, credentials.appKey);
@@ -106,7 +106,7 @@ export function createApprovalKeys(deps: ApprovalKeyDependencies) {
       if (readyAt > deadline) {
         const retryAfterMs = Math.max(1000, readyAt - now.getTime());
         throw new TokenIssuanceDeferredError(
-          `an approval key for this app key is being issued or paced; ask again in ${Math.ceil(retryAfterMs / 1000)} s`,
+          "an approval key for this app key is being issued or paced",
           retryAfterMs,
         );
       }

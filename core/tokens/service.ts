@@ -206,8 +206,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
         const retryAfterMs = Math.max(1000, leased ? claim.leaseLeftMs : claim.paceLeftMs);
         throw new TokenIssuanceDeferredError(
           leased
-            ? `another process is issuing the token for account ${accountId}; ask again in ${Math.ceil(retryAfterMs / 1000)} s`
-            : `${credentials.broker} allows one token issue per app key every ${Math.round(client.minIssueIntervalMs / 1000)} s; ask again in ${Math.ceil(retryAfterMs / 1000)} s`,
+            ? `another process is issuing the token for account ${accountId}`
+            : `${credentials.broker} allows one token issue per app key every ${Math.round(client.minIssueIntervalMs / 1000)} s`,
           retryAfterMs,
         );
       }

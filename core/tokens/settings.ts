@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors";
+import { readNumberSetting, SETTINGS } from "../config";
 
 /** How the token lifecycle behaves; every value has a safe default. */
 export interface TokenSettings {
@@ -25,64 +25,51 @@ export interface TokenSettings {
   backoffMaxMs: number;
 }
 
-export const DEFAULT_TOKEN_SETTINGS: TokenSettings = {
-  refreshWindowMs: 6 * 3_600_000,
-  safetyMarginMs: 5 * 60_000,
-  refreshConcurrency: 8,
-  refreshTimeBudgetMs: 4 * 60_000,
-  issueWaitMs: 15_000,
-  issueLeaseMs: 30_000,
-  issueCallBudgetMs: 11_000,
-  backoffBaseMs: 60_000,
-  backoffMaxMs: 3_600_000,
+const HOUR = 3_600_000;
+const declared = (name: keyof typeof UNIT_MS) => (SETTINGS[name].default as number) * UNIT_MS[name];
+
+/** The token settings read from the environment, and their unit in ms (core/config/settings.ts declares them). */
+const UNIT_MS = {
+  REFRESH_WINDOW_HOURS: HOUR,
+  TOKEN_SAFETY_MARGIN_SECONDS: 1000,
+  REFRESH_CONCURRENCY: 1,
+  REFRESH_TIME_BUDGET_MS: 1,
+  TOKEN_ISSUE_WAIT_MS: 1,
+  TOKEN_ISSUE_LEASE_MS: 1,
+  REFRESH_BACKOFF_BASE_SECONDS: 1000,
+  REFRESH_BACKOFF_MAX_SECONDS: 1000,
+} as const;
+
+const FIELDS: Record<keyof typeof UNIT_MS, keyof TokenSettings> = {
+  REFRESH_WINDOW_HOURS: "refreshWindowMs",
+  TOKEN_SAFETY_MARGIN_SECONDS: "safetyMarginMs",
+  REFRESH_CONCURRENCY: "refreshConcurrency",
+  REFRESH_TIME_BUDGET_MS: "refreshTimeBudgetMs",
+  TOKEN_ISSUE_WAIT_MS: "issueWaitMs",
+  TOKEN_ISSUE_LEASE_MS: "issueLeaseMs",
+  REFRESH_BACKOFF_BASE_SECONDS: "backoffBaseMs",
+  REFRESH_BACKOFF_MAX_SECONDS: "backoffMaxMs",
 };
 
-const SETTINGS: {
-  name: string;
-  field: keyof TokenSettings;
-  unitMs: number;
-  min: number;
-  max: number;
-}[] = [
-  { name: "REFRESH_WINDOW_HOURS", field: "refreshWindowMs", unitMs: 3_600_000, min: 0.1, max: 23 },
-  { name: "TOKEN_SAFETY_MARGIN_SECONDS", field: "safetyMarginMs", unitMs: 1000, min: 0, max: 3600 },
-  { name: "REFRESH_CONCURRENCY", field: "refreshConcurrency", unitMs: 1, min: 1, max: 256 },
-  {
-    name: "REFRESH_TIME_BUDGET_MS",
-    field: "refreshTimeBudgetMs",
-    unitMs: 1,
-    min: 1000,
-    max: 900_000,
-  },
-  { name: "TOKEN_ISSUE_WAIT_MS", field: "issueWaitMs", unitMs: 1, min: 0, max: 120_000 },
-  { name: "TOKEN_ISSUE_LEASE_MS", field: "issueLeaseMs", unitMs: 1, min: 1000, max: 600_000 },
-  {
-    name: "REFRESH_BACKOFF_BASE_SECONDS",
-    field: "backoffBaseMs",
-    unitMs: 1000,
-    min: 1,
-    max: 86_400,
-  },
-  { name: "REFRESH_BACKOFF_MAX_SECONDS", field: "backoffMaxMs", unitMs: 1000, min: 1, max: 86_400 },
-];
+export const DEFAULT_TOKEN_SETTINGS: TokenSettings = {
+  refreshWindowMs: declared("REFRESH_WINDOW_HOURS"),
+  safetyMarginMs: declared("TOKEN_SAFETY_MARGIN_SECONDS"),
+  refreshConcurrency: declared("REFRESH_CONCURRENCY"),
+  refreshTimeBudgetMs: declared("REFRESH_TIME_BUDGET_MS"),
+  issueWaitMs: declared("TOKEN_ISSUE_WAIT_MS"),
+  issueLeaseMs: declared("TOKEN_ISSUE_LEASE_MS"),
+  // composeService sets it from BROKER_TIMEOUT_MS; this is the default timeout plus a second.
+  issueCallBudgetMs: (SETTINGS.BROKER_TIMEOUT_MS.default as number) + 1000,
+  backoffBaseMs: declared("REFRESH_BACKOFF_BASE_SECONDS"),
+  backoffMaxMs: declared("REFRESH_BACKOFF_MAX_SECONDS"),
+};
 
-/** Reads the token settings from an environment object; one sentence per bad setting. */
+/** Reads the token settings from an environment object; a SettingError names the first bad one. */
 export function parseTokenSettings(env: Record<string, string | undefined>): TokenSettings {
   const settings = { ...DEFAULT_TOKEN_SETTINGS };
-  const issues: { field: string; message: string }[] = [];
-  for (const spec of SETTINGS) {
-    const raw = env[spec.name];
-    if (raw === undefined || raw === "") continue;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < spec.min || value > spec.max) {
-      issues.push({
-        field: spec.name,
-        message: `must be a number from ${spec.min} to ${spec.max}, got "${raw}"`,
-      });
-      continue;
-    }
-    settings[spec.field] = Math.round(value * spec.unitMs);
+  for (const [name, unitMs] of Object.entries(UNIT_MS) as [keyof typeof UNIT_MS, number][]) {
+    if (!env[name]?.trim()) continue;
+    settings[FIELDS[name]] = Math.round(readNumberSetting(env, name) * unitMs);
   }
-  if (issues.length) throw new ValidationError(issues);
   return settings;
 }

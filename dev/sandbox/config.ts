@@ -1,3 +1,4 @@
+import { readNumberSetting } from "../../core/config/settings";
 import { SANDBOX_CODES } from "./codes";
 
 /** What an injected fault does to a token request. */
@@ -48,6 +49,22 @@ export interface SandboxConfig {
    * Kiwoom 5 real / 1 mock.
    */
   callsPerSecond: Record<"KIS" | "KIWOOM", Record<"real" | "paper", number>>;
+  /**
+   * Recorded answers (test/fixtures/brokers): the next request to that
+   * broker and path (after the environment, `/oauth2/tokenP`) is answered
+   * with this status and body, once, in order, in place of the sandbox's
+   * own answer. For behaviour seen live that the model does not produce.
+   * Default [].
+   */
+  answerNext: RecordedAnswer[];
+}
+
+/** One recorded answer queued with `answerNext`. */
+export interface RecordedAnswer {
+  broker: "KIS" | "KIWOOM";
+  path: string;
+  status: number;
+  body: unknown;
 }
 
 export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
@@ -63,6 +80,7 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   failNextCodes: [],
   kisRegisteredIps: [],
   callsPerSecond: { KIS: { real: 20, paper: 2 }, KIWOOM: { real: 5, paper: 1 } },
+  answerNext: [],
 };
 
 /** Merge a partial change into a config, validating every field; throws one sentence naming the field. */
@@ -74,6 +92,7 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
     ...current,
     failNext: [...current.failNext],
     failNextCodes: [...current.failNextCodes],
+    answerNext: [...current.answerNext],
     callsPerSecond: structuredClone(current.callsPerSecond),
   };
   for (const [field, value] of Object.entries(change)) {
@@ -137,11 +156,34 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
       case "callsPerSecond":
         next.callsPerSecond = callLimits(next.callsPerSecond, value);
         break;
+      case "answerNext":
+        if (!Array.isArray(value) || !value.every(isRecordedAnswer)) {
+          throw new Error(
+            'answerNext must be a list of {"broker": "KIS" or "KIWOOM", "path": "/…", "status": 200-599, "body": …}.',
+          );
+        }
+        next.answerNext = value.map((answer) => ({ ...answer }));
+        break;
       default:
         throw new Error(`${field} is not a sandbox setting.`);
     }
   }
   return next;
+}
+
+function isRecordedAnswer(value: unknown): value is RecordedAnswer {
+  const answer = value as Partial<RecordedAnswer> | null;
+  return (
+    typeof answer === "object" &&
+    answer !== null &&
+    (answer.broker === "KIS" || answer.broker === "KIWOOM") &&
+    typeof answer.path === "string" &&
+    answer.path.startsWith("/") &&
+    Number.isInteger(answer.status) &&
+    (answer.status as number) >= 200 &&
+    (answer.status as number) <= 599 &&
+    "body" in answer
+  );
 }
 
 /** Merges `{"KIS": {"paper": 5}}`-shaped changes into the call limits. */
@@ -189,36 +231,14 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE, read the same way by
- * `npm run sandbox` and `npm start`; throws one sentence naming a bad one.
+ * `npm run sandbox` and `npm start` (declared in core/config/settings.ts);
+ * throws one sentence naming a bad one.
  */
 export function parseSandboxSettings(
   env: Record<string, string | undefined>,
 ): Pick<SandboxConfig, "latencyMs" | "errorRate"> {
   return {
-    latencyMs: readNumber(
-      env,
-      "SANDBOX_LATENCY_MS",
-      (v) => v >= 0,
-      "a number of milliseconds, at least 0",
-    ),
-    errorRate: readNumber(
-      env,
-      "SANDBOX_ERROR_RATE",
-      (v) => v >= 0 && v <= 1,
-      "a number from 0 to 1",
-    ),
+    latencyMs: readNumberSetting(env, "SANDBOX_LATENCY_MS"),
+    errorRate: readNumberSetting(env, "SANDBOX_ERROR_RATE"),
   };
-}
-
-function readNumber(
-  env: Record<string, string | undefined>,
-  name: string,
-  check: (value: number) => boolean,
-  rule: string,
-): number {
-  const raw = env[name]?.trim();
-  if (!raw) return 0;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || !check(value)) throw new Error(`${name} must be ${rule}.`);
-  return value;
 }

@@ -129,6 +129,23 @@ export async function startBrokerSandbox(
       : kiwoomError(code, { status: config.kiwoomErrorStatus });
   }
 
+  /** The next `answerNext` entry queued for this broker and path, used once. */
+  function recordedAnswer(broker: Broker, request: BrokerRequest): Answer | undefined {
+    const index = config.answerNext.findIndex(
+      (answer) => answer.broker === broker && answer.path === request.path,
+    );
+    if (index < 0) return undefined;
+    const [answer] = config.answerNext.splice(index, 1);
+    const body = Object.fromEntries(
+      Object.entries(request.body).map(([field, value]) => [
+        field,
+        field === "grant_type" ? String(value) : "***",
+      ]),
+    );
+    state.stats.recorded.push({ broker, path: request.path, body });
+    return answer && { status: answer.status, body: answer.body };
+  }
+
   function faultAnswer(
     kind: SandboxFaultKind,
     request: BrokerRequest,
@@ -167,6 +184,8 @@ export async function startBrokerSandbox(
     if (fault) return faultAnswer(fault, request, target.handler);
     const coded = codedAnswer(target.broker, request);
     if (coded) return coded;
+    const recorded = recordedAnswer(target.broker, request);
+    if (recorded) return recorded;
     const answer = target.handler.handle(request, {
       state,
       config,

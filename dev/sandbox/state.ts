@@ -45,6 +45,11 @@ export interface SandboxStats {
   approvalKeys: { issued: number };
   /** Error answers the brokers' own rules produced, by broker code (EGW00133, 8005, …); injected faults are not counted here. */
   rejections: { total: number; byCode: Record<string, number> };
+  /**
+   * Requests answered from `answerNext`, in order: the broker, the path and
+   * the body's fields, every value but grant_type masked (they carry keys).
+   */
+  recorded: Array<{ broker: Broker; path: string; body: Record<string, string> }>;
   /** Injected faults by kind. */
   faults: Record<"timeout" | "server_error" | "rate_limit", number>;
   /** API calls (everything but the token endpoints). */
@@ -70,6 +75,7 @@ export function emptyStats(): SandboxStats {
     revoked: { total: 0, early: 0 },
     approvalKeys: { issued: 0 },
     rejections: { total: 0, byCode: {} },
+    recorded: [],
     faults: { timeout: 0, server_error: 0, rate_limit: 0 },
     calls: { total: 0, byEndpoint: {}, byCode: {} },
   };

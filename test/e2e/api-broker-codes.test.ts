@@ -141,13 +141,14 @@ describe("GET /accounts/{id}/websocket-key", () => {
     expect(next.approval_key).not.toBe(first.approval_key);
   });
 
-  test("a Kiwoom account gets 409 websocket_key_not_supported: its websocket uses the access token", async () => {
+  test("a Kiwoom account gets 409 websocket_key_not_supported, which does not send it to GET /token (no other host can use a Kiwoom token)", async () => {
     const id = await create(account("KIWOOM", "paper", unique("kw-")));
     const response = await server.call(`/accounts/${id}/websocket-key`);
     expect(response.status).toBe(409);
     const problem = problemSchema.parse(await response.json());
     expect(problem.code).toBe("websocket_key_not_supported");
-    expect(problem.detail).toContain(`GET /accounts/${id}/token`);
+    expect(problem.detail).toContain("only from the address that issued it");
+    expect(problem.detail).not.toContain("/token");
   });
 
   test("needs tokens:read", async () => {

@@ -484,6 +484,18 @@ describe("tokens", () => {
     expect(problem.retry_after_seconds).toBeGreaterThan(0);
   });
 
+  test("a refresh the broker's pace does not allow yet says once when to ask again", async () => {
+    const id = await create(kisBody());
+    secrets.push(
+      tokenSchema.parse(await (await server.call(`/accounts/${id}/token`)).json()).access_token,
+    );
+    const response = await server.call(`/accounts/${id}/token/refresh`, { method: "POST" });
+    const problem = await expectProblem(response, 503, "broker-rate-limited");
+    expect(problem.detail).toMatch(
+      /^KIS allows one token issue per app key every 60 s\. Retry after \d+ s\.$/,
+    );
+  });
+
   test("invalidate marks the token so the next read issues a fresh one", async () => {
     const id = await create(kiwoomBody());
     const first = tokenSchema.parse(await (await server.call(`/accounts/${id}/token`)).json());
@@ -545,6 +557,14 @@ describe("routing", () => {
     const put = await server.call("/accounts/1", { method: "PUT", body: "{}" });
     expect(put.headers.get("allow")).toBe("GET, PATCH, DELETE, HEAD");
     await expectProblem(put, 405, "method-not-allowed");
+  });
+
+  test("a wrong method on a broker path of several segments is 405 with Allow, not 404", async () => {
+    const response = await server.call("/accounts/1/broker/uapi/domestic-stock/v1/quotations", {
+      method: "DELETE",
+    });
+    expect(response.headers.get("allow")).toBe("GET, POST, HEAD");
+    await expectProblem(response, 405, "method-not-allowed");
   });
 });
 

@@ -138,7 +138,7 @@ describe("npm run keys", () => {
 describe("npm run sandbox", () => {
   it("exits 1 on a bad setting", async () => {
     const run = await runCli("sandbox-cli.ts", [], { SANDBOX_ERROR_RATE: "2" });
-    expect(run.output).toContain("SANDBOX_ERROR_RATE must be a number from 0 to 1.");
+    expect(run.output).toContain('SANDBOX_ERROR_RATE must be a number from 0 to 1, got "2".');
     expect(run.code).toBe(1);
     const level = await runCli("sandbox-cli.ts", [], { LOG_LEVEL: "verbose" });
     expect(level.output.trim()).toBe(

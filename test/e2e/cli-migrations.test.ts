@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,5 +86,31 @@ describe("npm start", () => {
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("pg_dump is not on the PATH");
     expect(await appliedVersions(db)).toEqual([]);
+  });
+});
+
+describe("npm run migrate and the order of versions", () => {
+  it("refuses a late version below the highest applied, naming both, and applies it with --allow-out-of-order", async () => {
+    const db = await legacyDatabase();
+    const migrations = join(dir, "late-migrations");
+    await cp(join(import.meta.dirname, "..", "..", "migrations"), migrations, { recursive: true });
+    await migrate({ databaseUrl: db.url, action: "up", backup: false, migrationsDir: migrations });
+    await writeFile(
+      join(migrations, "0010_late_arrival.sql"),
+      "CREATE TABLE late_arrival (id INT);\n",
+    );
+    const env = { DATABASE_URL: db.url, DATA_DIR: join(dir, "m-late") };
+    const args = ["up", "--no-backup", "--migrations-dir", migrations];
+
+    const refused = await runCli("migrate-cli.ts", args, env);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toMatch(
+      /migration 0010_late_arrival is pending but \d{4}_\w+, a higher version, is already applied/,
+    );
+    expect(await appliedVersions(db)).not.toContain(10);
+
+    const allowed = await runCli("migrate-cli.ts", [...args, "--allow-out-of-order"], env);
+    expect(allowed.code).toBe(0);
+    expect(await appliedVersions(db)).toContain(10);
   });
 });

@@ -80,6 +80,51 @@ describe("the sandbox's own HTTP endpoints", () => {
     expect(sandbox.config()).toEqual(before);
   });
 
+  it("answers the next request on a path with a queued recorded answer, once, keeping no key of the request", async () => {
+    const { sandbox } = current();
+    const recorded = { access_token: "recorded-token", token_type: "Bearer", expires_in: 86400 };
+    const change = await fetch(`${sandbox.url}/_sandbox/config`, {
+      method: "POST",
+      body: JSON.stringify({
+        answerNext: [{ broker: "KIS", path: "/oauth2/tokenP", status: 200, body: recorded }],
+      }),
+    });
+    expect(change.status).toBe(200);
+    const issue = () =>
+      fetch(`${sandbox.baseUrls.KIS.paper}/oauth2/tokenP`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          grant_type: "client_credentials",
+          appkey: "recorded-key",
+          appsecret: "recorded-secret",
+        }),
+      });
+    expect(await json(await issue())).toEqual(recorded);
+    // Used once: the next issue is the sandbox's own.
+    expect((await json(await issue())).access_token).not.toBe("recorded-token");
+    const stats = sandbox.stats();
+    expect(stats.recorded).toEqual([
+      {
+        broker: "KIS",
+        path: "/oauth2/tokenP",
+        body: { grant_type: "client_credentials", appkey: "***", appsecret: "***" },
+      },
+    ]);
+    expect(stats.issued.total).toBe(1);
+    expect(sandbox.config().answerNext).toEqual([]);
+  });
+
+  it("refuses a recorded answer without a broker, naming answerNext", async () => {
+    const { sandbox } = current();
+    const response = await fetch(`${sandbox.url}/_sandbox/config`, {
+      method: "POST",
+      body: JSON.stringify({ answerNext: [{ path: "/oauth2/tokenP", status: 200, body: {} }] }),
+    });
+    expect(response.status).toBe(400);
+    expect(String((await json(response)).error)).toMatch(/^answerNext must be a list/);
+  });
+
   it("revokes live tokens early over POST /_sandbox/revoke-all", async () => {
     const { sandbox } = current();
     const issued = await json(

@@ -42,10 +42,10 @@ const cases: [setting: Record<string, string>, sentence: string][] = [
     { HOST: "999.1.1.1" },
     'HOST must be an IP address or a name this machine resolves to one, got "999.1.1.1".',
   ],
-  [{ SANDBOX_ERROR_RATE: "2" }, "SANDBOX_ERROR_RATE must be a number from 0 to 1."],
+  [{ SANDBOX_ERROR_RATE: "2" }, 'SANDBOX_ERROR_RATE must be a number from 0 to 1, got "2".'],
   [
     { SANDBOX_LATENCY_MS: "-5" },
-    "SANDBOX_LATENCY_MS must be a number of milliseconds, at least 0.",
+    'SANDBOX_LATENCY_MS must be a number of milliseconds, at least 0, got "-5".',
   ],
   [{ PORT: "70000" }, 'PORT must be a whole number from 0 to 65535, got "70000".'],
 ];

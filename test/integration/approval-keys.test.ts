@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { loadBrokerCredentials } from "../../core/accounts";
 import { toProblem } from "../../core/api/problems";
 import { createBrokerRegistry, parseBrokerSettings } from "../../core/brokers";
@@ -163,7 +161,7 @@ describe("approval keys against the sandbox", () => {
     const error = await tokens.getApprovalKey(account.id).catch((caught: unknown) => caught);
     const { problem } = toProblem(error);
     expect(problem).toMatchObject({ status: 409, code: "websocket_key_not_supported" });
-    expect(problem.detail).toContain("GET /accounts/");
+    expect(problem.detail).toContain("accepts that token only from the address that issued it");
     expect(broker.sandbox.stats().requests).toBe(0);
   });
 });
@@ -177,36 +175,13 @@ describe("approval keys against a recorded body", () => {
       ),
     ) as { response: { body: unknown } }
   ).response.body;
-  let server: Server;
-  let base: string;
-  const requests: { path: string; body: Record<string, unknown> }[] = [];
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("end", () => {
-        requests.push({
-          path: req.url ?? "",
-          body: JSON.parse(Buffer.concat(chunks).toString("utf8")),
-        });
-        res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
-        res.end(JSON.stringify(body));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-  });
-
   it("is issued once, with secretkey, and served from cache the second time", async () => {
+    // The sandbox answers the next approval request with the recorded body.
+    broker.sandbox.configure({
+      answerNext: [{ broker: "KIS", path: "/oauth2/Approval", status: 200, body }],
+    });
     const fixed = manualClock(new Date("2025-01-06T00:30:00Z"));
-    const registry = createBrokerRegistry(
-      parseBrokerSettings({ KIS_REAL_URL: base, KIS_PAPER_URL: base }),
-      { clock: fixed },
-    );
+    const registry = createBrokerRegistry(parseBrokerSettings(broker.env), { clock: fixed });
     const cipher = createTestCipher(db.sql, { clock: fixed });
     const tokens = tokenService({
       sql: db.sql,
@@ -223,12 +198,14 @@ describe("approval keys against a recorded body", () => {
       expiresAt: new Date("2025-01-07T00:30:00Z"),
     });
     expect(second).toEqual(first);
-    expect(requests).toHaveLength(1);
-    expect(requests[0]?.path).toBe("/oauth2/Approval");
-    expect(requests[0]?.body).toMatchObject({
+    const { recorded, requests } = broker.sandbox.stats();
+    expect(requests).toBe(1);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]?.path).toBe("/oauth2/Approval");
+    expect(recorded[0]?.body).toMatchObject({
       grant_type: "client_credentials",
       secretkey: expect.any(String),
     });
-    expect(requests[0]?.body).not.toHaveProperty("appsecret");
+    expect(recorded[0]?.body).not.toHaveProperty("appsecret");
   });
 });

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -16,9 +16,9 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generateApiKey } from "../../core/auth";
 import { systemClock } from "../../core/clock";
-import bundlePlugins from "../../infra/esbuild-plugins.mjs";
-import { NODE_TARGET } from "../../infra/runtime";
+import { lambdaBuildOptions } from "../../infra/bundle";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { fakeKms } from "../support/kms";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
 
 const KEY_ID = "arn:aws:kms:ap-northeast-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -27,6 +27,13 @@ const kms = mockClient(KMSClient);
 const secrets = mockClient(SecretsManagerClient);
 const admin = generateApiKey("fn-admin", ["admin"]);
 const saved = { ...process.env };
+/**
+ * The functions write EMF metric lines to standard output on every
+ * invocation, not only while their modules load: they are dropped for the
+ * whole file (test/unit/metrics.test.ts checks their format), so the test
+ * run's output stays readable.
+ */
+const stdoutWrite = process.stdout.write;
 let db: TestDatabase;
 let broker: TestBrokerSandbox;
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
@@ -34,24 +41,16 @@ let api: ApiHandler;
 let refresh: (event: unknown, context?: Pick<Context, "awsRequestId">) => Promise<unknown>;
 
 beforeAll(async () => {
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (String(chunk).startsWith('{"_aws"')) return true;
+    return stdoutWrite.call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
   db = await createTestDatabase();
   broker = await startTestBrokerSandbox({
     clock: systemClock,
     env: { KIWOOM_MIN_ISSUE_INTERVAL_MS: "1000" },
   });
-  // A fake KMS: the wrapped blob is "wrapped:" + the key, so Decrypt gives it back.
-  kms.on(GenerateDataKeyCommand).callsFake(() => {
-    const plaintext = randomBytes(32);
-    return {
-      KeyId: KEY_ID,
-      Plaintext: plaintext,
-      CiphertextBlob: Buffer.concat([Buffer.from("wrapped:"), plaintext]),
-    };
-  });
-  kms.on(DecryptCommand).callsFake((input: { CiphertextBlob: Uint8Array }) => ({
-    KeyId: KEY_ID,
-    Plaintext: Buffer.from(input.CiphertextBlob).subarray(8),
-  }));
+  fakeKms(kms, KEY_ID);
   secrets
     .on(GetSecretValueCommand, { SecretId: SECRET_ID })
     .resolves({ SecretString: JSON.stringify({ keys: [admin.record] }) });
@@ -71,6 +70,7 @@ beforeAll(async () => {
   vi.restoreAllMocks();
 });
 afterAll(async () => {
+  process.stdout.write = stdoutWrite;
   process.env = saved;
   kms.restore();
   secrets.restore();
@@ -178,34 +178,24 @@ describe("functions/refresh-tokens.ts", () => {
   });
 });
 
-// The deployed API is an esbuild bundle whose plugins stub modules nothing is
-// meant to use and trim SQL indentation (infra/esbuild-plugins.mjs). This runs
-// that bundle, not the sources, through a whole flow, so a stub that something
-// does use, or a template the trimming breaks, fails here before a deploy.
-describe("the bundled API function (esbuild with the deploy's plugins)", () => {
+// The deployed API is an esbuild bundle (infra/bundle.ts, as SST builds it).
+// This runs that bundle, not the sources, through a whole flow, so anything
+// that bundling breaks fails here before a deploy.
+describe("the bundled API function (esbuild as the deploy builds it)", () => {
   // Inside the project, so the bundle's bare imports (the SDK) resolve from its node_modules.
   const outfile = join(process.cwd(), `.bundle-test-api-${process.pid}.mjs`);
   let bundled: ApiHandler;
 
   beforeAll(async () => {
-    await build({
-      entryPoints: ["functions/api.ts"],
-      outfile,
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: NODE_TARGET,
-      mainFields: ["module", "main"],
-      minify: true,
-      logLevel: "silent",
-      plugins: bundlePlugins,
-      // SST bundles the AWS SDK too; here it stays the test's own copy, so the
-      // aws-sdk-client-mock mocks above are the clients the bundle calls.
-      external: ["@aws-sdk/*", "@smithy/*"],
-      banner: {
-        js: 'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);',
-      },
-    });
+    await build(
+      lambdaBuildOptions({
+        entry: "functions/api.ts",
+        outfile,
+        // SST bundles the AWS SDK too; here it stays the test's own copy, so the
+        // aws-sdk-client-mock mocks above are the clients the bundle calls.
+        external: ["@aws-sdk/*", "@smithy/*"],
+      }),
+    );
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     try {
       bundled = (await import(pathToFileURL(outfile).href)).handler as ApiHandler;

@@ -1,3 +1,6 @@
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   CreateDBSnapshotCommand,
   DescribeDBSnapshotsCommand,
@@ -126,6 +129,38 @@ describe("the migrate function", () => {
     expect("backup" in report && report.backup).toMatchObject({ kind: "snapshot" });
     expect(await applied()).toBe(before - 1);
     expect((await handler({ action: "up" })).ok).toBe(true);
+  });
+
+  it("refuses an allowOutOfOrder that is not a boolean, naming it", async () => {
+    expect(await handler({ action: "up", allowOutOfOrder: "yes" })).toEqual({
+      ok: false,
+      error: {
+        code: "invalid_event",
+        message: 'allowOutOfOrder must be true or false, got "yes"',
+      },
+    });
+  });
+
+  it("passes allowOutOfOrder on: a late, lower version is refused without it and applied with it", async () => {
+    rds.on(CreateDBSnapshotCommand).resolves({ DBSnapshot: { Status: "creating" } });
+    rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: "available" }] });
+    const dir = await mkdtemp(join(tmpdir(), "migrations-"));
+    await cp("migrations", dir, { recursive: true });
+    await writeFile(join(dir, "0010_late_arrival.sql"), "CREATE TABLE late_arrival (id INT);\n");
+    expect((await handler({ action: "up" })).ok).toBe(true);
+    process.env.MIGRATIONS_DIR = dir;
+    try {
+      const refused = await handler({ action: "up" });
+      expect(refused.error?.code).toBe("out_of_order");
+      const allowed = await handler({ action: "up", allowOutOfOrder: true });
+      expect(allowed.error).toBeUndefined();
+      expect("applied" in allowed && allowed.applied.map((step) => step.version)).toEqual([10]);
+    } finally {
+      process.env.MIGRATIONS_DIR = "migrations";
+      await db.sql`DELETE FROM securities_support_migrations WHERE version = 10`;
+      await db.sql`DROP TABLE IF EXISTS late_arrival`;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("answers status without a snapshot", async () => {

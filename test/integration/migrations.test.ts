@@ -313,6 +313,67 @@ describe("failures change nothing", () => {
   });
 });
 
+describe("migration order", () => {
+  // A late file numbered below the highest applied version (the way a 0010
+  // would arrive after 0014): on this database it would run after 0014, on a
+  // fresh one before it.
+  async function withLateMigration(db: TestDatabase): Promise<string> {
+    const dir = await migrationsCopy();
+    await migrate({ databaseUrl: db.url, action: "up", backup: false, migrationsDir: dir });
+    await writeFile(join(dir, "0010_late_arrival.sql"), "CREATE TABLE late_arrival (id INT);\n");
+    return dir;
+  }
+  const highest = (dir: string) =>
+    loadMigrations(dir).then((all) => {
+      const top = all[all.length - 1] as { version: number; name: string };
+      return `${String(top.version).padStart(4, "0")}_${top.name}`;
+    });
+
+  it("refuses a pending version lower than the highest applied, naming both, and applies nothing", async () => {
+    const db = await legacyDatabase(3);
+    const dir = await withLateMigration(db);
+    const report = await migrate({
+      databaseUrl: db.url,
+      action: "up",
+      backup: false,
+      migrationsDir: dir,
+    });
+    expect(report.ok).toBe(false);
+    expect(report.error?.code).toBe("out_of_order");
+    expect(report.error?.message).toContain(
+      `migration 0010_late_arrival is pending but ${await highest(dir)}, a higher version, is already applied`,
+    );
+    expect(report.error?.message).toContain("--allow-out-of-order");
+    expect(report.applied).toEqual([]);
+    const [state] = await db.sql`SELECT to_regclass('late_arrival') AS late`;
+    expect(state?.late).toBeNull();
+  });
+
+  it("refuses it in the plan too", async () => {
+    const db = await legacyDatabase(3);
+    const dir = await withLateMigration(db);
+    const report = await migrate({ databaseUrl: db.url, action: "plan", migrationsDir: dir });
+    expect(report.ok).toBe(false);
+    expect(report.error?.code).toBe("out_of_order");
+  });
+
+  it("applies it when the operator allows out-of-order versions", async () => {
+    const db = await legacyDatabase(3);
+    const dir = await withLateMigration(db);
+    const report = await migrate({
+      databaseUrl: db.url,
+      action: "up",
+      backup: false,
+      migrationsDir: dir,
+      allowOutOfOrder: true,
+    });
+    expect(report.error).toBeUndefined();
+    expect(report.applied.map((step) => step.version)).toEqual([10]);
+    const [state] = await db.sql`SELECT to_regclass('late_arrival') AS late`;
+    expect(state?.late).toBe("late_arrival");
+  });
+});
+
 describe("concurrent runners", () => {
   it("lets one of five runners apply while the others wait and find nothing to do", async () => {
     const db = await legacyDatabase(200);
@@ -435,8 +496,9 @@ describe("time zone", () => {
 describe("the psql way", async () => {
   // Skipped only where the Postgres client is not installed; under CI=true a missing psql fails.
   const psql = toolOnPath("psql");
+  const skipped = psql ? "" : " (skipped: psql is not installed)";
   it.skipIf(!psql)(
-    "applies the securities files atomically and a second run is a no-op",
+    `applies the securities files atomically and a second run is a no-op${skipped}`,
     async () => {
       const db = await freshDatabase();
       const files = [
@@ -461,31 +523,34 @@ describe("the psql way", async () => {
     },
   );
 
-  it.skipIf(!psql)("leaves nothing behind when the securities file fails under psql", async () => {
-    const db = await legacyDatabase(5);
-    await db.sql`CREATE VIEW securities_tokens AS SELECT 1 AS x`;
-    const url = new URL(db.url);
-    const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
-    url.password = "";
-    await expect(
-      run(
-        psql as string,
-        [
-          "-X",
-          "-q",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-d",
-          url.toString(),
-          "-f",
-          join(MIGRATIONS, "0002_add_securities_support.sql"),
-        ],
-        { env },
-      ),
-    ).rejects.toThrow(/not a table/);
-    const [state] = await db.sql`
+  it.skipIf(!psql)(
+    `leaves nothing behind when the securities file fails under psql${skipped}`,
+    async () => {
+      const db = await legacyDatabase(5);
+      await db.sql`CREATE VIEW securities_tokens AS SELECT 1 AS x`;
+      const url = new URL(db.url);
+      const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
+      url.password = "";
+      await expect(
+        run(
+          psql as string,
+          [
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url.toString(),
+            "-f",
+            join(MIGRATIONS, "0002_add_securities_support.sql"),
+          ],
+          { env },
+        ),
+      ).rejects.toThrow(/not a table/);
+      const [state] = await db.sql`
       SELECT (SELECT count(*)::int FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'account_type') AS account_type
     `;
-    expect(state?.account_type).toBe(0);
-  });
+      expect(state?.account_type).toBe(0);
+    },
+  );
 });

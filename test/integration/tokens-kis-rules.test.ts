@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { tokenBinding } from "../../core/accounts";
 import { toProblem } from "../../core/api/problems";
 import { createBrokerRegistry, parseBrokerSettings } from "../../core/brokers";
@@ -160,35 +158,28 @@ describe("against recorded KIS bodies: a broker that always hands back the same 
         response: { body: unknown };
       }
     ).response.body;
-  let server: Server;
-  let base: string;
-  const seen: string[] = [];
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      seen.push(req.url ?? "");
-      req.resume();
-      req.on("end", () => {
-        const body = req.url?.endsWith("/oauth2/revokeP")
-          ? recorded("kis-revoke-code-string")
-          : recorded("kis-issue-success");
-        res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
-        res.end(JSON.stringify(body));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const answer = (path: string, fixture: string) => ({
+    broker: "KIS" as const,
+    path,
+    status: 200,
+    body: recorded(fixture),
   });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-  });
+  /** The paths the sandbox answered from the recorded bodies, in order. */
+  const seen = () => broker.sandbox.stats().recorded.map((request) => request.path);
 
   it("a forced refresh answers honestly that nothing was renewed when the broker hands the token back even after the revoke", async () => {
+    // Every issue answers the recorded token, the revoke included in between.
+    broker.sandbox.configure({
+      answerNext: [
+        answer("/oauth2/tokenP", "kis-issue-success"),
+        answer("/oauth2/revokeP", "kis-revoke-code-string"),
+        answer("/oauth2/tokenP", "kis-issue-success"),
+      ],
+    });
     const fixedClock = manualClock(new Date("2025-01-06T00:30:00Z"));
-    const registry = createBrokerRegistry(
-      parseBrokerSettings({ KIS_REAL_URL: base, KIS_PAPER_URL: base }),
-      { clock: fixedClock },
-    );
+    const registry = createBrokerRegistry(parseBrokerSettings(broker.env), {
+      clock: fixedClock,
+    });
     const cipher = createTestCipher(db.sql, { clock: fixedClock });
     const tokens = tokenService({
       sql: db.sql,
@@ -206,7 +197,7 @@ describe("against recorded KIS bodies: a broker that always hands back the same 
     await shiftDatabaseTimes(db.sql, 2 * HOUR);
     const error = await tokens.forceRefresh(account.id).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TokenNotRenewedError);
-    expect(seen.filter((url) => url.endsWith("/oauth2/revokeP"))).toHaveLength(1);
+    expect(seen().filter((url) => url.endsWith("/oauth2/revokeP"))).toHaveLength(1);
     const { problem } = toProblem(error);
     expect(problem).toMatchObject({ status: 409, code: "token_not_renewed" });
     expect(problem.detail).toContain("nothing was renewed");
@@ -228,6 +219,8 @@ describe("against recorded KIS bodies: a broker that always hands back the same 
       outcome: "current",
       token: { accessToken: first.accessToken },
     });
-    expect(seen.filter((url) => url.endsWith("/oauth2/tokenP"))).toHaveLength(2);
+    expect(seen().filter((url) => url.endsWith("/oauth2/tokenP"))).toHaveLength(2);
+    // Nothing reached the sandbox's own model: every request had its recorded answer.
+    expect(broker.sandbox.stats().requests).toBe(3);
   });
 });

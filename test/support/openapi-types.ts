@@ -308,7 +308,8 @@ export interface components {
             status: number;
             detail: string;
             instance?: string;
-            code?: string;
+            /** @description What happened, in snake_case; stable, and on every problem. */
+            code: string;
             errors?: {
                 field: string;
                 message: string;

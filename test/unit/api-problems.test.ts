@@ -27,10 +27,55 @@ function appWith(tokens: Partial<ApiTokenService>) {
     auth: createAuthenticator(createStaticKeyStore([admin.record])),
     logger: createLogger({ destination }),
   });
-  const get = (path: string) =>
-    app.request(path, { headers: { authorization: `Bearer ${admin.key}` } });
+  const get = (path: string, init: RequestInit = {}) =>
+    app.request(path, {
+      ...init,
+      headers: { authorization: `Bearer ${admin.key}`, ...init.headers },
+    });
   return { get, logs: () => lines.join("") };
 }
+
+describe("every problem has a code", () => {
+  test.each([
+    [
+      "a missing key (401)",
+      "/accounts",
+      { headers: { authorization: "" } },
+      401,
+      "api_key_missing",
+    ],
+    [
+      "an unknown key (401)",
+      "/accounts",
+      { headers: { authorization: "Bearer nobody.0123456789abcdef0123456789abcdef" } },
+      401,
+      "api_key_unknown",
+    ],
+    ["a wrong method (405)", "/accounts/1/token", { method: "DELETE" }, 405, "method_not_allowed"],
+    [
+      "malformed JSON (400)",
+      "/accounts",
+      { method: "POST", body: "{", headers: { "content-type": "application/json" } },
+      400,
+      "malformed_json",
+    ],
+    ["an unknown route (404)", "/no-such-route", {}, 404, "route_not_found"],
+  ] as const)("%s", async (_what, path, init, status, code) => {
+    const { get } = appWith({});
+    const response = await get(path, init as RequestInit);
+    expect(response.status).toBe(status);
+    expect(await response.json()).toMatchObject({ status, code });
+  });
+
+  test("an unexpected error's 500 has the code internal_error", () => {
+    expect(toProblem(new Error("boom")).problem.code).toBe("internal_error");
+  });
+
+  test("an unreachable database's 503 has the code database_unreachable", () => {
+    const error = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    expect(toProblem(error).problem.code).toBe("database_unreachable");
+  });
+});
 
 describe("error mapping", () => {
   test("an unknown error is a bare 500, logged without the values it carried", async () => {

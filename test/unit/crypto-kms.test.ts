@@ -17,6 +17,7 @@ import {
   KMS_ENCRYPTION_CONTEXT,
   WrongMasterKeyError,
 } from "../../core/crypto";
+import { fakeKms as installFakeKms } from "../support/kms";
 
 const KEY_ID = "arn:aws:kms:ap-northeast-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const kms = mockClient(KMSClient);
@@ -25,20 +26,9 @@ function awsError(name: string): Error {
   return Object.assign(new Error(`${name} from the mock`), { name, $metadata: {} });
 }
 
-/** A fake KMS: wrapped blob = "wrapped:" + key, so Decrypt can give the key back. */
+/** The shared fake KMS (test/support/kms.ts) on this file's stub. */
 function fakeKms() {
-  kms.on(GenerateDataKeyCommand).callsFake(() => {
-    const plaintext = randomBytes(32);
-    return {
-      KeyId: KEY_ID,
-      Plaintext: plaintext,
-      CiphertextBlob: Buffer.concat([Buffer.from("wrapped:"), plaintext]),
-    };
-  });
-  kms.on(DecryptCommand).callsFake((input: { CiphertextBlob: Uint8Array }) => ({
-    KeyId: KEY_ID,
-    Plaintext: Buffer.from(input.CiphertextBlob).subarray(8),
-  }));
+  installFakeKms(kms, KEY_ID);
 }
 
 const binding = (rowId: number) => ({ table: "accounts", column: "api_secret", rowId });

@@ -75,10 +75,10 @@ describe("pacing settings (core/brokers settings)", () => {
       parseBrokerSettings({ KIS_PAPER_CALLS_PER_SECOND: "4", BROKER_CALL_MAX_WAIT_MS: "100" }),
     ).toMatchObject({ brokers: { KIS: { callsPerSecond: { paper: 4 } } }, callMaxWaitMs: 100 });
     expect(() => parseBrokerSettings({ KIWOOM_REAL_CALLS_PER_SECOND: "0" })).toThrow(
-      "KIWOOM_REAL_CALLS_PER_SECOND must be a whole number, at least 1.",
+      'KIWOOM_REAL_CALLS_PER_SECOND must be a whole number, at least 1, got "0".',
     );
     expect(() => parseBrokerSettings({ BROKER_CALL_JITTER_MS: "x" })).toThrow(
-      "BROKER_CALL_JITTER_MS must be a whole number of milliseconds, at least 0.",
+      'BROKER_CALL_JITTER_MS must be a whole number of milliseconds, at least 0, got "x".',
     );
   });
 });

@@ -1,13 +1,14 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type BundledFunction,
+  coldImportMs,
   FUNCTIONS,
   isSdkInput,
   measureBundle,
-  OWN_SHARE_GOAL_KB,
+  median,
   packageOf,
 } from "../../bench/bundles";
 
@@ -27,43 +28,47 @@ describe("bundle measurement", () => {
   });
 
   // Deterministic sizes, not timings: esbuild bundles each function as SST does.
+  // The 150 KB own-share budget is retired (issue 20): the share is reported
+  // for information; what is checked is that the bundle is whole and unpatched.
   it.each(Object.keys(FUNCTIONS) as BundledFunction[])(
-    "the %s function's own share (ours, not the AWS SDK's) stays under the budget",
+    "the %s function bundles whole: its shares add up, our code is in it, gzip is smaller",
     async (name) => {
       const measure = await measureBundle(FUNCTIONS[name]);
       expect(measure.sdkBytes + measure.ownBytes).toBe(measure.totalBytes);
       expect(measure.ownByPackage.map((part) => part.name)).toContain("(ours)");
-      expect(
-        measure.ownBytes / 1024,
-        `${name}: ${(measure.ownBytes / 1024).toFixed(1)} KB`,
-      ).toBeLessThan(OWN_SHARE_GOAL_KB);
+      expect(measure.gzipBytes).toBeGreaterThan(0);
+      expect(measure.gzipBytes).toBeLessThan(measure.totalBytes);
     },
   );
 });
 
-describe("the indentation plugin", () => {
-  it("drops line indentation of core sources, keeping every newline (a SQL -- comment still ends there)", async () => {
-    const { trimTemplateIndentation } = await import("../../infra/esbuild-plugins.mjs");
-    const dir = await mkdtemp(join(tmpdir(), "indent-"));
-    const file = join(dir, "core", "query.ts");
-    await mkdir(join(dir, "core"));
-    await writeFile(
-      file,
-      "const q = sql`\n    SELECT 1 -- one\n      FROM t\n`;\n\tconst m = `a\n   b`;\n",
-    );
-    let load:
-      | ((args: { path: string }) => Promise<{ contents: string; loader: string }>)
-      | undefined;
-    trimTemplateIndentation.setup({
-      onLoad: (_options: unknown, callback: typeof load) => {
-        load = callback;
-      },
-    } as never);
-    const loaded = await load?.({ path: file });
-    expect(loaded).toEqual({
-      contents: "const q = sql`\nSELECT 1 -- one\nFROM t\n`;\nconst m = `a\nb`;\n",
-      loader: "ts",
-    });
-    await rm(dir, { recursive: true, force: true });
+describe("cold import timing", () => {
+  it("takes the middle value, or the mean of the two middle ones", () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it("imports a built file in a fresh process and reports its milliseconds", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "import-"));
+    const file = join(dir, "slow.mjs");
+    await writeFile(file, "const until = Date.now() + 30; while (Date.now() < until);\n");
+    try {
+      expect(await coldImportMs(file)).toBeGreaterThanOrEqual(29);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the file whose import fails", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "import-"));
+    const file = join(dir, "broken.mjs");
+    await writeFile(file, 'throw new Error("init failed");\n');
+    try {
+      await expect(coldImportMs(file)).rejects.toThrow(
+        /broken\.mjs failed \(exit 1\).*init failed/s,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

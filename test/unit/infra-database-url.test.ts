@@ -12,7 +12,7 @@ import {
   resolveDatabaseConnection,
   resolveDatabaseTls,
   resolveDatabaseUrl,
-} from "../../core/config/database-url";
+} from "../../core/database-url/database-url";
 import { regionCaBundle } from "../../infra/rds-ca";
 
 const secretsMock = mockClient(SecretsManagerClient);

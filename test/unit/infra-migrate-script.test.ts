@@ -39,38 +39,41 @@ function runMigrate(report: string, meta: string, ...args: string[]) {
   return { status: result.status, stderr: result.stderr, invoked };
 }
 
-describe.skipIf(!hasJq)("scripts/migrate-deployed.sh", () => {
-  it("invokes the migrate function once with up and passes when the report is ok", () => {
-    const run = runMigrate('{"ok":true,"applied":[]}', '{"StatusCode":200}');
-    expect(run.status).toBe(0);
-    expect(run.invoked).toEqual(
-      expect.arrayContaining([
-        "--function-name",
-        "securities-support-ci-Migrate",
-        '{"action":"up"}',
-      ]),
-    );
-    expect(run.invoked[run.invoked.indexOf("--cli-read-timeout") + 1]).toBe("960");
-  });
+describe.skipIf(!hasJq)(
+  `scripts/migrate-deployed.sh${hasJq ? "" : " (skipped: jq is not installed)"}`,
+  () => {
+    it("invokes the migrate function once with up and passes when the report is ok", () => {
+      const run = runMigrate('{"ok":true,"applied":[]}', '{"StatusCode":200}');
+      expect(run.status).toBe(0);
+      expect(run.invoked).toEqual(
+        expect.arrayContaining([
+          "--function-name",
+          "securities-support-ci-Migrate",
+          '{"action":"up"}',
+        ]),
+      );
+      expect(run.invoked[run.invoked.indexOf("--cli-read-timeout") + 1]).toBe("960");
+    });
 
-  it("fails the job when the report says the migration failed", () => {
-    const run = runMigrate('{"ok":false,"error":"checksum mismatch"}', '{"StatusCode":200}');
-    expect(run.status).toBe(1);
-    expect(run.stderr).toContain("the migration failed");
-  });
+    it("fails the job when the report says the migration failed", () => {
+      const run = runMigrate('{"ok":false,"error":"checksum mismatch"}', '{"StatusCode":200}');
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain("the migration failed");
+    });
 
-  it("fails the job when the function itself crashed", () => {
-    const run = runMigrate(
-      '{"errorMessage":"Task timed out"}',
-      '{"StatusCode":200,"FunctionError":"Unhandled"}',
-    );
-    expect(run.status).toBe(1);
-    expect(run.stderr).toContain("Unhandled");
-  });
+    it("fails the job when the function itself crashed", () => {
+      const run = runMigrate(
+        '{"errorMessage":"Task timed out"}',
+        '{"StatusCode":200,"FunctionError":"Unhandled"}',
+      );
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain("Unhandled");
+    });
 
-  it("sends another action when one is given, for plan or rollback", () => {
-    const run = runMigrate('{"ok":true}', '{"StatusCode":200}', '{"action":"down","to":"0004"}');
-    expect(run.status).toBe(0);
-    expect(run.invoked).toContain('{"action":"down","to":"0004"}');
-  });
-});
+    it("sends another action when one is given, for plan or rollback", () => {
+      const run = runMigrate('{"ok":true}', '{"StatusCode":200}', '{"action":"down","to":"0004"}');
+      expect(run.status).toBe(0);
+      expect(run.invoked).toContain('{"action":"down","to":"0004"}');
+    });
+  },
+);

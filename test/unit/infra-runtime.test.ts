@@ -131,7 +131,7 @@ describe("function environment", () => {
       functionEnvironment("refresh", paced, resources).KIS_REAL_CALLS_PER_SECOND,
     ).toBeUndefined();
     expect(() => parseInfraSettings("dev", { KIWOOM_PAPER_CALLS_PER_SECOND: "0" })).toThrow(
-      'KIWOOM_PAPER_CALLS_PER_SECOND must be a whole number of at least 1, not "0".',
+      'KIWOOM_PAPER_CALLS_PER_SECOND must be a whole number, at least 1, got "0".',
     );
   });
 

@@ -92,7 +92,10 @@ describe("parseInfraSettings", () => {
     [{ NAT_EIP_ALLOCATION_IDS: "eipalloc-0a" }, /^NAT_EIP_ALLOCATION_IDS must list 2/],
     [{ BASTION: "yes" }, /^BASTION must be "true" or "false"/],
     [{ KMS_KEY_ARN: "alias/mine" }, /^KMS_KEY_ARN must be a KMS key ARN/],
-    [{ API_TIMEOUT_SECONDS: "60" }, /^API_TIMEOUT_SECONDS must be a whole number from 3 to 29/],
+    [
+      { API_TIMEOUT_SECONDS: "60" },
+      /^API_TIMEOUT_SECONDS must be a whole number of seconds from 3 to 29/,
+    ],
     [{ KIS_REAL_URL: "http://insecure" }, /^KIS_REAL_URL must be an https:\/\/ base URL/],
     [{ REFRESH_SCHEDULE: "every 5 minutes" }, /^REFRESH_SCHEDULE must be a rate/],
   ])("rejects %o with one sentence naming the setting", (env, message) => {

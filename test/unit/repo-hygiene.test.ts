@@ -14,15 +14,21 @@ describe("which Node runs where (docs/development.md#node-versions)", () => {
     expect(await text(".github/workflows/deploy.yml")).toContain("node-version-file: .nvmrc");
   });
 
-  it("the engines floor, @types/node and the CI matrix name one oldest Node", async () => {
+  it("the engines floor, @types/node and CI name the same one major as .nvmrc", async () => {
+    const major = (await text(".nvmrc")).trim();
     const pkg = await json("package.json");
-    const floor = /^>=(\d+)\.(\d+)$/.exec(pkg.engines.node);
-    expect(floor).not.toBeNull();
-    const [, major, minor] = floor as RegExpExecArray;
+    expect(pkg.engines.node).toMatch(new RegExp(`^>=${major}\\.\\d+$`));
     expect(pkg.devDependencies["@types/node"]).toMatch(new RegExp(`^${major}\\.`));
     const ci = await text(".github/workflows/ci.yml");
-    expect(ci).toContain(`node-version: "${major}.${minor}"`);
     expect(ci).toContain("node-version-file: .nvmrc");
+    expect(ci).not.toMatch(/node-version:/);
+  });
+
+  it(".ci/run brings the Node major of .nvmrc when it finds an older one", async () => {
+    expect(await text(".ci/run")).toContain("source .ci/node.sh");
+    const bootstrap = await text(".ci/node.sh");
+    expect(bootstrap).toContain("< .nvmrc");
+    expect(bootstrap).toMatch(/"node@\$NODE_BOOTSTRAP_VERSION"/);
   });
 });
 
