@@ -8,6 +8,8 @@ export interface BenchServer {
   /** A fresh database on the server (a copy of `template`'s database when given), dropped by `close`. */
   database(name: string, options?: { template?: string }): Promise<string>;
   kind: "embedded" | "external";
+  /** The server's admin URL (its own database), to watch the others from. */
+  adminUrl: string;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function benchServer(): Promise<BenchServer> {
   const created: string[] = [];
   return {
     kind: external ? "external" : "embedded",
+    adminUrl,
     async database(name, options = {}) {
       const db = `bench_${name}_${process.pid}`;
       await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);

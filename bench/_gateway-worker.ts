@@ -1,9 +1,12 @@
 /**
- * One of the gateway benchmark's hammering processes: its own pool, cipher,
+ * One of the gateway benchmarks' hammering processes: its own pool, cipher,
  * token service and gateway (as one Lambda container would have), calling
- * one account's broker through the gateway from CONCURRENCY loops for
- * DURATION_MS. Prints one JSON line: answers by broker code and the time
- * window of its successful calls.
+ * brokers through the gateway from CONCURRENCY loops for DURATION_MS. Loop i
+ * calls account BENCH_ACCOUNT_IDS[(BENCH_LOOP_OFFSET + i) % n] (one id: every
+ * loop the same account). BENCH_POOL_MAX sizes its pool (default 4), and
+ * BENCH_POOLED=1 says the URL is a transaction pooler. Prints "ready" once
+ * its pool is built, then, at the end, one JSON line: answers by broker code
+ * and the time window of its successful calls.
  */
 import { createStaticKeyStore } from "../core/auth";
 import { createLocalKeyProvider } from "../core/crypto";
@@ -17,9 +20,12 @@ const runtime = await createLocalRuntime({
   apiKeys: createStaticKeyStore([]),
   logger: silentLogger,
   keys: createLocalKeyProvider({ masterKey: Buffer.from(env.BENCH_MASTER_KEY as string, "hex") }),
-  maxConnections: 4,
+  maxConnections: Number(env.BENCH_POOL_MAX ?? 4),
+  pooled: env.BENCH_POOLED === "1",
 });
-const accountId = Number(env.BENCH_ACCOUNT_ID);
+const accountIds = (env.BENCH_ACCOUNT_IDS ?? env.BENCH_ACCOUNT_ID ?? "").split(",").map(Number);
+const loopOffset = Number(env.BENCH_LOOP_OFFSET ?? 0);
+console.log("ready");
 const codes: Record<string, number> = {};
 let first = Number.POSITIVE_INFINITY;
 let last = 0;
@@ -30,7 +36,8 @@ process.stdin.destroy();
 const start = performance.now();
 const deadline = start + Number(env.BENCH_DURATION_MS);
 await Promise.all(
-  Array.from({ length: Number(env.BENCH_CONCURRENCY) }, async () => {
+  Array.from({ length: Number(env.BENCH_CONCURRENCY) }, async (_, loop) => {
+    const accountId = accountIds[(loopOffset + loop) % accountIds.length] as number;
     while (performance.now() < deadline) {
       let code: string;
       try {

@@ -36,7 +36,7 @@ import { startSandboxProcess } from "./_sandbox";
 const LATENCY_MS = 20;
 const PROCESSES = 4;
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
@@ -44,7 +44,7 @@ function percentile(sorted: number[], p: number): number {
  * The floor: a bare proxy that makes one database round trip, then sends the
  * call on with node:http keep-alive (as the gateway does) and hands back its body.
  */
-async function startFloorProxy(sql: Sql, target: string, headers: Record<string, string>) {
+export async function startFloorProxy(sql: Sql, target: string, headers: Record<string, string>) {
   const agent = new http.Agent({ keepAlive: true });
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -77,7 +77,7 @@ async function startFloorProxy(sql: Sql, target: string, headers: Record<string,
   };
 }
 
-function round(value: number, digits = 2): number {
+export function round(value: number, digits = 2): number {
   return Math.round(value * 10 ** digits) / 10 ** digits;
 }
 

@@ -13,6 +13,7 @@ import { type Cipher, createKeyProvider, type KeyProvider } from "../core/crypto
 import { createSql, type Sql } from "../core/db";
 import type { BrokerGateway } from "../core/gateway";
 import type { Logger } from "../core/log";
+import type { Metrics } from "../core/metrics";
 import { composeService, parseServiceSettings } from "../core/service";
 import type { TokenService } from "../core/tokens";
 
@@ -31,8 +32,12 @@ export interface LocalRuntimeOptions {
   post?: BrokerRegistryDependencies["post"];
   /** Pool size (default 10). */
   maxConnections?: number;
+  /** databaseUrl is a transaction pooler (PgBouncer): no named prepared statements. */
+  pooled?: boolean;
   /** How long a request may take before its caller gives up (default: API Gateway's 29 s). */
   requestTimeoutMs?: number;
+  /** Where the gateway's and token reads' metrics go (benchmarks); none by default. */
+  metrics?: Metrics;
 }
 
 export interface LocalRuntime {
@@ -49,11 +54,14 @@ export interface LocalRuntime {
 /** Builds sql, cipher, brokers, tokens, auth and the app from settings. */
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const settings = parseServiceSettings(options.env);
-  const sql = createSql(options.databaseUrl, {
-    max: options.maxConnections ?? 10,
-    applicationName: "securities-support-api",
-    failFast: { logger: options.logger },
-  });
+  const sql = createSql(
+    { url: options.databaseUrl, pooled: options.pooled ?? false },
+    {
+      max: options.maxConnections ?? 10,
+      applicationName: "securities-support-api",
+      failFast: { logger: options.logger },
+    },
+  );
   const { cipher, brokers, tokens, gateway } = composeService({
     sql,
     keys: options.keys ?? (await createKeyProvider(settings.crypto)),
@@ -61,6 +69,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     logger: options.logger,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.post ? { post: options.post } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const app = createApp({
     openApiDocument: () => readFile(OPENAPI_JSON, "utf8"),

@@ -195,6 +195,9 @@ try {
       // The job logs its own summary line.
       running = refreshDueTokens({ sql: runtime.sql, tokens: runtime.tokens, logger })
         .catch((error: Error) => logger.error({ err: error }, "refresh run failed"))
+        // Orders left unknown by their requests are reconciled on the same beat.
+        .then(() => runtime.gateway.reconcileLeftovers())
+        .catch((error: Error) => logger.error({ err: error }, "order reconciliation failed"))
         .finally(() => {
           running = undefined;
         });

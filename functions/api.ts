@@ -38,7 +38,9 @@ if (!settings.crypto.kmsKeyId) {
   );
 }
 
-// The deploy sizes the pool with the API's reserved concurrency (infra/connections.ts).
+// The deploy sizes the pool (infra/connections.ts) and points DB_HOST at RDS
+// Proxy with DB_POOLER=transaction, which the connection carries: every
+// statement here is safe in transaction mode (test/unit/api-path-statements.test.ts).
 const sql = createSql(await resolveDatabaseConnection(env), {
   max: positiveIntegerSetting(env, "DB_POOL_MAX", 2),
   applicationName: "securities-support-api",

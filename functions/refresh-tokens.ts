@@ -21,7 +21,8 @@ import { createKmsKeyProvider } from "../core/crypto";
 import { resolveDatabaseConnection } from "../core/database-url";
 import { createSql } from "../core/db";
 import { coldStartTracker, createLogger, withLogContext } from "../core/log";
-import { createMetrics, metricNamespace } from "../core/metrics";
+import { createMetrics, METRIC, metricNamespace } from "../core/metrics";
+import { intentCounts } from "../core/orders";
 import { composeService, parseServiceSettings } from "../core/service";
 import { parseRefreshWorker, refreshDueTokens, runScheduledRefresh } from "../core/tokens";
 import { lambdaWorkerStarter } from "../core/tokens/lambda-workers";
@@ -54,12 +55,15 @@ const startWorker = workerFunction
   ? lambdaWorkerStarter(new LambdaClient({}), workerFunction)
   : undefined;
 
-const sql = createSql(await resolveDatabaseConnection(env), {
-  max: poolMax,
-  applicationName: "securities-support-refresh",
-});
+const connection = await resolveDatabaseConnection(env);
+if (connection.pooled) {
+  throw new Error(
+    "DB_POOLER must not be transaction for the refresh function: its run holds a session advisory lock, which a transaction pooler cannot keep; connect it to the instance directly.",
+  );
+}
+const sql = createSql(connection, { max: poolMax, applicationName: "securities-support-refresh" });
 const metrics = createMetrics({ namespace: metricNamespace(env.STAGE ?? "dev") });
-const { tokens } = composeService({
+const { tokens, gateway } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
   settings,
@@ -81,6 +85,28 @@ export async function handler(event: unknown, context?: Pick<Context, "awsReques
     return runScheduledRefresh(
       { sql, tokens, logger, metrics, ...(startWorker ? { startWorker } : {}) },
       plan,
-    );
+    ).finally(() => reconcileOrders());
   });
+}
+
+/**
+ * Orders whose outcome is still unknown (their request ended before the
+ * broker's day orders told) are reconciled on every scheduled run; the
+ * audit rows are written before the container freezes.
+ */
+async function reconcileOrders(): Promise<void> {
+  try {
+    const resolved = await gateway.reconcileLeftovers(new Date(Date.now() + 30_000));
+    const counts = await intentCounts(sql);
+    logger.info({ event: "orders_reconciled", resolved, ...counts }, "unknown orders reconciled");
+    // What the OrdersAmbiguous and OrdersUnknownStale alarms watch.
+    metrics.put({
+      [METRIC.ordersAmbiguous]: counts.ambiguous,
+      [METRIC.ordersUnknownOldestAge]: counts.oldest_unknown_seconds ?? 0,
+    });
+  } catch (error) {
+    logger.error({ event: "orders_reconcile_failed", err: error }, "could not reconcile orders");
+  } finally {
+    await gateway.settled();
+  }
 }

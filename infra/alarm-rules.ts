@@ -145,6 +145,8 @@ const FUNCTIONS = {
 export const API_5XX_RATE_PERCENT = 5;
 /** The API's p99 latency above which the alarm fires (API Gateway gives up at 30 s). */
 export const API_P99_LATENCY_MS = 5000;
+/** An order whose outcome is still unknown this long after its send calls for a look. */
+export const ORDER_UNKNOWN_ALARM_SECONDS = 300;
 /** Gateway answers of "too many calls" per broker in 5 minutes that call for a look. */
 export const GATEWAY_RATE_LIMITED_PER_5_MIN = 10;
 
@@ -336,6 +338,37 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
       watch: {
         metric: { namespace: "AWS/RDS", metricName: "DatabaseConnections", dimensions: database },
       },
+    },
+  );
+
+  // Orders (issue 18): reported by every scheduled refresh run after it reconciles.
+  plans.push(
+    {
+      name: "OrdersAmbiguous",
+      description:
+        "An order's outcome is ambiguous: more than one of the broker's day orders matched it, and the service will not guess.",
+      runbook: "ordersambiguous",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      statistic: "Maximum",
+      treatMissingData: "notBreaching",
+      periodSeconds: refreshPeriod,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      watch: { metric: { namespace: custom, metricName: METRIC.ordersAmbiguous } },
+    },
+    {
+      name: "OrdersUnknownStale",
+      description: `An order's outcome has been unknown for over ${ORDER_UNKNOWN_ALARM_SECONDS / 60} minutes: reconciliation could not read the broker's day orders, or the order's terms.`,
+      runbook: "ordersunknownstale",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: ORDER_UNKNOWN_ALARM_SECONDS,
+      statistic: "Maximum",
+      treatMissingData: "notBreaching",
+      periodSeconds: refreshPeriod,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      watch: { metric: { namespace: custom, metricName: METRIC.ordersUnknownOldestAge } },
     },
   );
 

@@ -1,19 +1,19 @@
 /**
  * The database connection budget, by construction: the instance's
- * max_connections is set explicitly in its parameter group, and every
- * function's reserved concurrency times its pool size, plus headroom for
- * Postgres' superuser slots (RDS's own monitoring uses them), operators and
- * the migrate function, adds up to at most that number. Lambda refuses an
- * invocation beyond a function's reserved concurrency, and API Gateway's
- * stage throttle answers 429 before it gets there, so no burst can open
- * connection max_connections + 1.
- *
- * Why not RDS Proxy: it costs per vCPU-hour whatever the traffic, and this
- * service pins sessions by design (session advisory locks in the migration
- * runner and the refresh job's liveness lock, postgres.js's prepared
- * statements), so a proxy would multiplex little; the arithmetic here is
- * checked offline (test/unit/infra-connections.test.ts). docs/capacity.md
- * says when to switch.
+ * max_connections is set explicitly in its parameter group and split between
+ * the direct connections and RDS Proxy's pool. Direct: Postgres' superuser
+ * slots (RDS's own monitoring), operators, the migrate function and the
+ * refresh runs, each function's reserved concurrency times its pool size
+ * (they hold session advisory locks, which a transaction pooler cannot carry).
+ * Through the proxy: the API (and the hub), whose statements keep no session
+ * state, so their containers share the proxy's server connections a
+ * transaction at a time; the proxy may open at most MaxConnectionsPercent of
+ * max_connections, and that percentage is what the direct connections leave.
+ * So no burst can open connection max_connections + 1, and the API's
+ * reserved concurrency is no longer cut from max_connections: it is bounded
+ * by what the proxy's connections carry at the API's mean latency and by
+ * API_MAX_CONCURRENCY, and the stage throttle follows it (apiThrottle).
+ * The arithmetic is checked offline (test/unit/infra-connections.test.ts).
  */
 
 /** Memory in GiB of the instance classes the budget knows (Graviton, current generations). */
@@ -63,10 +63,16 @@ export const HEADROOM = {
 export const MIGRATE_POOL = 1;
 /** One migrate at a time: the runner's lock would make a second wait anyway. */
 export const MIGRATE_CONCURRENCY = 1;
-/** Each API container serves one request at a time; two connections let a transaction and a read overlap. */
+/**
+ * Each API container serves one request at a time; two client connections to
+ * the proxy let a transaction and a read overlap. They cost the instance
+ * nothing: the proxy lends a server connection per transaction.
+ */
 export const API_POOL = 2;
 /** The fewest API containers worth deploying: below this the instance class is too small. */
 export const MIN_API_CONCURRENCY = 2;
+/** The fewest server connections worth a proxy. */
+export const MIN_PROXY_CONNECTIONS = 2;
 
 /** A refresh container's pool: one connection per lane, the run's liveness lock, one spare. */
 export function refreshPool(concurrency: number): number {
@@ -80,6 +86,19 @@ export interface ConnectionBudgetInput {
   refreshConcurrency: number;
   /** Most refresh runs at once: the scheduled one plus the workers it may start. */
   refreshWorkers: number;
+  /** The most API containers wanted (API_MAX_CONCURRENCY): Lambda's account quota is shared. */
+  apiMaxConcurrency: number;
+  /** Mean API request latency (API_MEAN_LATENCY_MS). */
+  apiMeanLatencyMs: number;
+  /** Time a request holds a server connection, its transactions and statements (API_DB_MS). */
+  apiDbMs: number;
+}
+
+export interface ProxyBudget {
+  /** RDS Proxy's MaxConnectionsPercent: its share of max_connections. */
+  maxConnectionsPercent: number;
+  /** The server connections that share allows (what counts against max_connections). */
+  connections: number;
 }
 
 export interface FunctionBudget {
@@ -97,8 +116,11 @@ export interface ConnectionBudget {
   refreshScheduler: FunctionBudget;
   /** The workers the scheduled run starts (refreshWorkers - 1; 0 disables fan-out). */
   refreshWorkers: FunctionBudget;
+  /** RDS Proxy's pool, which the API (and the hub) share. */
+  proxy: ProxyBudget;
+  /** Reserved concurrency and client connections to the proxy per container. */
   api: FunctionBudget;
-  /** What every function could hold at once, plus the headroom: never above maxConnections. */
+  /** The direct connections, the headroom and the proxy's pool: never above maxConnections. */
   total: number;
 }
 
@@ -108,15 +130,23 @@ export function connectionsOf(budget: FunctionBudget): number {
 }
 
 /**
- * Splits max_connections: headroom first, then migrate, then the refresh
- * scheduler and its workers, and everything left to the API (its
- * containers are the ones a traffic burst multiplies). Throws one sentence
- * when the instance is too small for the refresh settings.
+ * Splits max_connections: headroom first, then the direct connections
+ * (migrate, the refresh scheduler and its workers), and everything left to
+ * the proxy. The API's containers are then what the proxy's connections
+ * carry: each container holds a server connection API_DB_MS of every
+ * API_MEAN_LATENCY_MS, so one connection serves latency / db containers;
+ * at most API_MAX_CONCURRENCY. Throws one sentence when the instance is too
+ * small for the refresh settings.
  */
 export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget {
   const { maxConnections, refreshConcurrency, refreshWorkers } = input;
   if (!Number.isInteger(refreshWorkers) || refreshWorkers < 1) {
     throw new Error(`REFRESH_MAX_WORKERS must be at least 1, not ${refreshWorkers}.`);
+  }
+  if (!(input.apiDbMs > 0) || input.apiDbMs > input.apiMeanLatencyMs) {
+    throw new Error(
+      `API_DB_MS (${input.apiDbMs}) must be positive and at most API_MEAN_LATENCY_MS (${input.apiMeanLatencyMs}).`,
+    );
   }
   const headroom = HEADROOM.superuserReserved + HEADROOM.operators;
   const migrate = { reservedConcurrency: MIGRATE_CONCURRENCY, poolMax: MIGRATE_POOL };
@@ -127,10 +157,21 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
   };
   const fixed =
     headroom + connectionsOf(migrate) + connectionsOf(refreshScheduler) + connectionsOf(workers);
-  const apiConcurrency = Math.floor((maxConnections - fixed) / API_POOL);
-  if (apiConcurrency < MIN_API_CONCURRENCY) {
+  const maxConnectionsPercent = Math.max(
+    0,
+    Math.floor((100 * (maxConnections - fixed)) / maxConnections),
+  );
+  const proxy = {
+    maxConnectionsPercent,
+    connections: Math.floor((maxConnections * maxConnectionsPercent) / 100),
+  };
+  const apiConcurrency = Math.min(
+    input.apiMaxConcurrency,
+    Math.floor((proxy.connections * input.apiMeanLatencyMs) / input.apiDbMs),
+  );
+  if (proxy.connections < MIN_PROXY_CONNECTIONS || apiConcurrency < MIN_API_CONCURRENCY) {
     throw new Error(
-      `max_connections ${maxConnections} leaves room for ${Math.max(0, apiConcurrency)} API containers after ${refreshWorkers} refresh runs of ${refreshConcurrency} lanes; choose a larger DB_INSTANCE_CLASS or fewer REFRESH_MAX_WORKERS / REFRESH_CONCURRENCY.`,
+      `max_connections ${maxConnections} leaves ${proxy.connections} connections for RDS Proxy (${apiConcurrency} API containers) after ${refreshWorkers} refresh runs of ${refreshConcurrency} lanes; choose a larger DB_INSTANCE_CLASS or fewer REFRESH_MAX_WORKERS / REFRESH_CONCURRENCY.`,
     );
   }
   const api = { reservedConcurrency: apiConcurrency, poolMax: API_POOL };
@@ -140,8 +181,9 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
     migrate,
     refreshScheduler,
     refreshWorkers: workers,
+    proxy,
     api,
-    total: fixed + connectionsOf(api),
+    total: fixed + proxy.connections,
   };
 }
 

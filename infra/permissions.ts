@@ -50,6 +50,8 @@ export interface GrantTargets<T> {
   kmsKeyArn: T;
   /** From dbConnectArn: signing in to the database as the runtime role (RDS IAM authentication). */
   runtimeDbUserArn: T;
+  /** From proxyConnectArn: signing in to RDS Proxy as the runtime role (the API's path). */
+  runtimeProxyUserArn: T;
   dbSecretArn: T;
   apiKeysSecretArn: T;
   dbInstanceArn: T;
@@ -58,6 +60,17 @@ export interface GrantTargets<T> {
   /** The queue Lambda parks failed refresh runs in. */
   refreshDeadLettersArn: T;
 }
+
+/**
+ * Which functions connect through RDS Proxy (transaction pooling; their
+ * statements keep no session state) rather than straight to the instance
+ * (migrate and refresh hold session advisory locks).
+ */
+export const CONNECTS_THROUGH_PROXY: Record<FunctionKey, boolean> = {
+  migrate: false,
+  refresh: false,
+  api: true,
+};
 
 /** Which functions encrypt or decrypt broker configs and tokens. */
 export const USES_MASTER_KEY: Record<FunctionKey, boolean> = {
@@ -70,10 +83,18 @@ export const USES_MASTER_KEY: Record<FunctionKey, boolean> = {
 export function grantsFor<T>(key: FunctionKey, targets: GrantTargets<T>): Grant<T>[] {
   // Only migrate holds the master user's secret; the others sign in as the
   // runtime role, which may only read and write the service's tables.
+  // The API signs in to RDS Proxy, never to the instance; refresh the other way round.
   const grants: Grant<T>[] =
     key === "migrate"
       ? [{ actions: [...READ_SECRET_ACTIONS], resources: [targets.dbSecretArn] }]
-      : [{ actions: ["rds-db:connect"], resources: [targets.runtimeDbUserArn] }];
+      : [
+          {
+            actions: ["rds-db:connect"],
+            resources: [
+              CONNECTS_THROUGH_PROXY[key] ? targets.runtimeProxyUserArn : targets.runtimeDbUserArn,
+            ],
+          },
+        ];
   if (USES_MASTER_KEY[key]) {
     grants.push({
       actions: [...KEY_USE_ACTIONS],
@@ -117,4 +138,15 @@ export function dbConnectArn(dbInstanceArn: string, resourceId: string, role: st
     throw new Error(`Not an RDS DbiResourceId: ${resourceId}.`);
   }
   return `arn:${match[1]}:rds-db:${match[2]}:${match[3]}:dbuser:${resourceId}/${role}`;
+}
+
+/**
+ * `arn:…:rds-db:<region>:<account>:dbuser:<prx-id>/<role>`: what rds-db:connect
+ * names for signing in to RDS Proxy, from the proxy's ARN
+ * (`arn:…:rds:<region>:<account>:db-proxy:<prx-id>`).
+ */
+export function proxyConnectArn(proxyArn: string, role: string): string {
+  const match = /^arn:([^:]+):rds:([^:]+):(\d+):db-proxy:(prx-[a-z0-9]+)$/.exec(proxyArn);
+  if (!match) throw new Error(`Not an RDS Proxy ARN: ${proxyArn}.`);
+  return `arn:${match[1]}:rds-db:${match[2]}:${match[3]}:dbuser:${match[4]}/${role}`;
 }

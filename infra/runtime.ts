@@ -3,7 +3,8 @@
  * environment. Pure, so the relations are unit-tested without SST.
  */
 import { RUNTIME_DATABASE_ROLE } from "../core/db/runtime-role";
-import { RDS_CA_FILE } from "./rds-ca";
+import { CONNECTS_THROUGH_PROXY } from "./permissions";
+import { PROXY_CA_FILE, RDS_CA_FILE } from "./rds-ca";
 import { connectionBudgetOf, type InfraSettings } from "./settings";
 
 export type FunctionKey = "migrate" | "refresh" | "api";
@@ -54,6 +55,8 @@ export function snapshotWaitBudgetMs(migrateTimeoutSeconds: number): number {
 /** Deploy-time values the environment is built from (strings or Pulumi outputs). */
 export interface RuntimeResources<T> {
   dbHost: T;
+  /** RDS Proxy's endpoint: the DB_HOST of the functions that connect through it. */
+  proxyHost: T;
   dbPort: T;
   dbName: T;
   dbSecretArn: T;
@@ -67,20 +70,24 @@ export interface RuntimeResources<T> {
  * migrate function has the master user's secret (the API and refresh
  * functions sign in as the runtime role with RDS IAM authentication), the
  * migrate function has no key id, only the API has the API-keys secret.
- * Every function verifies the database with the RDS CA bundle copied next to it.
+ * Every function verifies the database with the RDS CA bundle copied next to
+ * it; the API connects through RDS Proxy (DB_HOST is the proxy, DB_POOLER
+ * says so, and it verifies the proxy's ACM certificate with the Amazon roots).
  */
 export function functionEnvironment<T>(
   key: FunctionKey,
   settings: InfraSettings,
   resources: RuntimeResources<T>,
 ): Record<string, T | string> {
+  const pooled = CONNECTS_THROUGH_PROXY[key];
   const common: Record<string, T | string> = {
     STAGE: settings.stage,
     LOG_LEVEL: settings.logLevel,
-    DB_HOST: resources.dbHost,
+    DB_HOST: pooled ? resources.proxyHost : resources.dbHost,
     DB_PORT: resources.dbPort,
     DB_NAME: resources.dbName,
-    DB_SSL_CA_FILE: RDS_CA_FILE,
+    DB_SSL_CA_FILE: pooled ? PROXY_CA_FILE : RDS_CA_FILE,
+    ...(pooled ? { DB_POOLER: "transaction" } : {}),
   };
   const budget = connectionBudgetOf(settings);
   const runtimeRole = { DB_IAM_AUTH: "true", DB_USER: RUNTIME_DATABASE_ROLE };

@@ -82,6 +82,10 @@ export interface InfraSettings {
   api: FunctionSize & {
     /** Mean request latency the stage throttle's steady rate is computed from. */
     meanLatencyMs: number;
+    /** Time a request holds a server connection of the proxy's pool (its statements and transactions). */
+    dbMs: number;
+    /** The most API containers (reserved concurrency), whatever the proxy could carry. */
+    maxConcurrency: number;
   };
   logLevel: LogLevel;
   logRetention: LogRetention;
@@ -254,6 +258,8 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
       // API Gateway's HTTP API gives up on an integration after 30 s.
       timeoutSeconds: integer("API_TIMEOUT_SECONDS"),
       meanLatencyMs: integer("API_MEAN_LATENCY_MS"),
+      dbMs: integer("API_DB_MS"),
+      maxConcurrency: integer("API_MAX_CONCURRENCY"),
       memoryMb: integer("API_MEMORY_MB"),
     },
     logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
@@ -304,11 +310,14 @@ export function checkRefreshCadence(
 
 /** The connection budget these settings deploy (infra/connections.ts). */
 export function connectionBudgetOf(
-  settings: Pick<InfraSettings, "database" | "refresh">,
+  settings: Pick<InfraSettings, "database" | "refresh" | "api">,
 ): ConnectionBudget {
   return connectionBudget({
     maxConnections: settings.database.maxConnections,
     refreshConcurrency: settings.refresh.concurrency,
     refreshWorkers: settings.refresh.maxWorkers,
+    apiMaxConcurrency: settings.api.maxConcurrency,
+    apiMeanLatencyMs: settings.api.meanLatencyMs,
+    apiDbMs: settings.api.dbMs,
   });
 }

@@ -280,6 +280,11 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
     async getBrokerCallStatus(c) {
       return c.json(await gateway.status());
     },
+    async getOrder(c) {
+      const order = await gateway.order(accountId(c), c.req.param("key") ?? "", c.get("deadline"));
+      c.header("Cache-Control", "no-store");
+      return c.json(order);
+    },
   };
 
   async function callBroker(c: Context<AppEnv>): Promise<Response> {
@@ -296,6 +301,7 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       header: (name) => c.req.header(name),
       body,
       keyId: c.get("caller")?.keyId,
+      deadline: c.get("deadline"),
     });
     return new Response(answer.body, {
       status: answer.status,

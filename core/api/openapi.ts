@@ -10,6 +10,7 @@ import {
   healthSchema,
   invalidateRequestSchema,
   invalidateResponseSchema,
+  orderSchema,
   problemSchema,
   publicAccountSchema,
   refreshedTokenSchema,
@@ -54,6 +55,11 @@ const BROKER_HEADERS: RouteDoc["headers"] = [
   { name: "api-id", description: "Kiwoom TR id (ka10001, kt10000…)." },
   { name: "cont-yn", description: "Kiwoom paging: Y for the next page." },
   { name: "next-key", description: "Kiwoom paging key from the previous answer." },
+  {
+    name: "Idempotency-Key",
+    description:
+      'Required on order paths (KIS order-cash, order-credit, order-rvsecncl, order-resv, overseas order, order-rvsecncl, daytime-order; Kiwoom /api/dostk/ordr, /api/dostk/crdordr): 1–255 visible ASCII characters, the same for every retry of one order. Kept 24 hours. The same key and request replays the first answer (idempotent-replayed: true); see docs/api.md "Orders".',
+  },
 ];
 
 /** What the gateway's GET and POST routes share; each adds its method's last sentence. */
@@ -67,7 +73,7 @@ const BROKER_CALL_DOC = {
     description: "The broker's answer with its own status (which may be an error of the broker's).",
     schema: brokerAnswerSchema,
   },
-  errors: [400, 404, 409, 429, 502, 503, 504],
+  errors: [400, 404, 409, 422, 429, 502, 503, 504],
 } satisfies Omit<RouteDoc, "summary">;
 
 const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
@@ -179,9 +185,15 @@ const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     summary: `${BROKER_CALL_SUMMARY} POST carries the broker's JSON body (KIS orders, every Kiwoom call).`,
     body: { schema: brokerCallBodySchema, required: false },
   },
+  getOrder: {
+    summary:
+      "An order sent through the gateway, by its Idempotency-Key: its state (in_flight, accepted, rejected, unknown, not_placed, ambiguous), the broker's order number and answer. An unknown outcome is reconciled from the broker's day orders on every read.",
+    response: { status: 200, description: "The order.", schema: orderSchema },
+    errors: [400, 404],
+  },
   getBrokerCallStatus: {
     summary:
-      "Calls through the broker gateway per account: counts and the last broker error. Needs accounts:read.",
+      "Calls through the broker gateway per account: counts and the last broker error; orders whose outcome is unknown or ambiguous. Needs accounts:read.",
     response: { status: 200, description: "Call status.", schema: brokerCallStatusSchema },
     errors: [],
   },
@@ -205,12 +217,13 @@ const COMMON_ERRORS: Record<number, string> = {
   403: "The key lacks the route's scope.",
   404: "No such account.",
   405: "Wrong method for this path; Allow lists the right ones.",
-  409: "The account is not a securities account with an app key and secret.",
+  409: "The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location).",
+  422: "idempotency_key_reused: the Idempotency-Key was used for a different request.",
   413: "Body over the size limit.",
   500: "A bug; logged.",
   429: "The app key's call pace is booked further ahead than a call may wait; retry after Retry-After seconds. Nothing was sent.",
-  502: "The broker rejected the request; broker_code says why.",
-  503: "The broker is rate limiting (Retry-After) or unavailable, or a dependency is down.",
+  502: "The broker rejected the request (broker_code says why); or order_outcome_unknown: the order was sent and its answer lost. Do not send it again under a new key: read the order (Location) or retry with the same key.",
+  503: "The broker is rate limiting (Retry-After) or unavailable, or a dependency is down; or order_not_placed (retry with the same key).",
   504: "The broker did not answer in time.",
 };
 
@@ -305,6 +318,15 @@ function operation(
       required: true,
       description: "The account id, a positive 32-bit integer.",
       schema: { type: "integer", minimum: 1, maximum: 2147483647 },
+    });
+  }
+  if (route.path.includes("{key}")) {
+    parameters.push({
+      name: "key",
+      in: "path",
+      required: true,
+      description: "The order's Idempotency-Key (URL-encoded).",
+      schema: { type: "string", minLength: 1, maxLength: 255 },
     });
   }
   if (route.path.includes(BROKER_PATH_PARAM)) {

@@ -8,6 +8,7 @@ import {
 import { isDatabaseUnreachable } from "../db";
 import { ServiceError, ValidationError } from "../errors";
 import { CallPaceExceededError } from "../gateway";
+import { isOrderError } from "../orders";
 
 /** Every problem `type` starts with this; the slugs after it are part of the API contract. */
 export const PROBLEM_BASE = "https://securities-support/problems/";
@@ -24,6 +25,8 @@ export interface Problem {
   broker?: string;
   broker_code?: string;
   retry_after_seconds?: number;
+  /** An order problem's resource: GET it to read the order's state. */
+  order?: string;
   /** The request's id, as in its `x-request-id` header and its log lines. */
   request_id?: string;
 }
@@ -136,6 +139,7 @@ export function toProblem(error: unknown): ProblemResponse {
     );
   }
   if (error instanceof BrokerError) return brokerProblem(error);
+  if (isOrderError(error)) return orderProblem(error);
   if (error instanceof ApiKeyStoreError) {
     return {
       problem: problem(
@@ -264,6 +268,11 @@ const BROKER_ADVICE: Record<BrokerCodeKind, [string, number, string]> = {
   ],
   rate_limited: ["broker-rate-limited", 503, ""],
   retry_later: ["broker-unavailable", 503, ""],
+  outcome_unknown: [
+    "broker-outcome-unknown",
+    502,
+    "Check whether it took effect before sending it again.",
+  ],
   bad_request: ["broker-bad-request", 400, ""],
   not_permitted: [
     "broker-not-permitted",
@@ -308,6 +317,36 @@ function brokerProblem(error: BrokerError): ProblemResponse {
     headers: seconds ? { "Retry-After": String(seconds) } : {},
     // The broker called our request malformed: a bug to look at.
     unexpected: error.codeKind === "our_bug",
+  };
+}
+
+/** Problem slug and status of each order code (core/orders): the retry advice is in the message. */
+const ORDER_PROBLEMS: Record<string, [string, string, number]> = {
+  order_outcome_unknown: ["order-outcome-unknown", "Order outcome unknown", 502],
+  order_in_flight: ["order-in-flight", "Order in flight", 409],
+  idempotency_key_reused: ["idempotency-key-reused", "Idempotency-Key reused", 422],
+  order_reconciling: ["order-reconciling", "Order reconciling", 409],
+  order_ambiguous: ["order-ambiguous", "Order ambiguous", 409],
+  order_not_placed: ["order-not-placed", "Order not placed", 503],
+};
+
+/**
+ * An order's problem: Location names its resource; Retry-After only where a
+ * retry with the same key is safe and useful (never on order_outcome_unknown).
+ */
+function orderProblem(error: ServiceError & { location: string }): ProblemResponse {
+  const [slug, title, status] = ORDER_PROBLEMS[error.code] ?? ["conflict", "Conflict", 409];
+  const seconds = hasRetryAfter(error)
+    ? Math.max(1, Math.ceil(error.retryAfterMs / 1000))
+    : undefined;
+  return {
+    problem: problem(slug, title, status, sentence(error.message), {
+      code: error.code,
+      order: error.location,
+      ...(seconds ? { retry_after_seconds: seconds } : {}),
+    }),
+    headers: { Location: error.location, ...(seconds ? { "Retry-After": String(seconds) } : {}) },
+    unexpected: false,
   };
 }
 

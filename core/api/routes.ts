@@ -67,6 +67,12 @@ export const ROUTES = [
     scope: "broker:call",
   },
   {
+    operationId: "getOrder",
+    method: "GET",
+    path: "/accounts/{id}/orders/{key}",
+    scope: "broker:call",
+  },
+  {
     operationId: "getBrokerCallStatus",
     method: "GET",
     path: "/broker/status",

@@ -166,8 +166,36 @@ export const brokerCallStatusSchema = z
       }),
     ),
     totals: z.object({ calls: z.number(), failed_calls: z.number() }),
+    orders: z
+      .object({
+        unknown: z.number(),
+        ambiguous: z.number(),
+        oldest_unknown_seconds: z.nullable(z.number()),
+      })
+      .check(
+        z.meta({
+          description:
+            "Order intents whose outcome is unknown (being reconciled; the oldest's age) or ambiguous (an operator must look).",
+        }),
+      ),
   })
   .check(z.meta({ id: "BrokerCallStatus" }));
+
+export const orderSchema = z
+  .object({
+    key: z.string().check(z.meta({ description: "The Idempotency-Key the order was sent with." })),
+    state: z.enum(["in_flight", "accepted", "rejected", "unknown", "not_placed", "ambiguous"]),
+    broker_order_no: z.nullable(z.string()),
+    answer: z.nullable(
+      z.object({
+        status: z.number(),
+        body: z.unknown().check(z.meta({ description: "The broker's body (JSON when it was)." })),
+      }),
+    ),
+    sent_at: z.nullable(isoTime),
+    resolved_at: z.nullable(isoTime),
+  })
+  .check(z.meta({ id: "Order" }));
 
 export const healthSchema = z
   .object({
@@ -193,6 +221,13 @@ export const problemSchema = z
     broker: z.optional(z.string()),
     broker_code: z.optional(z.string()),
     retry_after_seconds: z.optional(z.number()),
+    order: z.optional(
+      z
+        .string()
+        .check(
+          z.meta({ description: "An order problem's resource: GET it for the order's state." }),
+        ),
+    ),
     request_id: z
       .string()
       .check(

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock";
 import type { BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
+import type { OrderDesk } from "./orders";
 import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
 
 /** How an adapter reads an answer into an error. */
@@ -26,6 +27,14 @@ export interface BrokerAdapter {
   readonly minIssueInterval: { defaultMs: number; floorMs: number };
   /** Calls per second per app key the gateway allows by default (`${prefix}_REAL_CALLS_PER_SECOND`…). */
   readonly callsPerSecond: Record<BrokerEnvironment, number>;
+  /**
+   * Orders' own pace per app key. `shared`: orders and queries count against
+   * one broker limit (KIS), so queries get `callsPerSecond` minus this;
+   * otherwise the broker budgets them apart (Kiwoom, 5/s each).
+   */
+  readonly orderCallsPerSecond: Record<BrokerEnvironment, number> & { shared: boolean };
+  /** Order paths, order terms and numbers, and the day-orders query. */
+  readonly orders: OrderDesk;
   createClient(context: AdapterContext): BrokerClient;
   /**
    * Turn any answer from this broker (token endpoints or API calls) into a

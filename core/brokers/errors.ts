@@ -24,6 +24,8 @@ export type BrokerCodeKind =
   | "rate_limited"
   /** The broker failed or is busy (5xx, 1999, 8006/8009, EGW00001/2, timeouts, unreadable answers): try later. */
   | "retry_later"
+  /** The broker may or may not have acted on the call: check before sending it again (KIS EGW00301/00302). */
+  | "outcome_unknown"
   /** The caller's request is malformed or names something unknown (4xx). */
   | "bad_request"
   /** The app key may not use this API (KIS EGW00206, Kiwoom 8200). */
@@ -221,6 +223,7 @@ const SAYS: Record<BrokerCodeKind, string> = {
   ip_mismatch: "refused a token issued to a different IP address than the calling one",
   rate_limited: "asks to slow down",
   retry_later: "could not serve the request right now",
+  outcome_unknown: "may or may not have acted on the call (check the previous transaction)",
   bad_request: "refused the request as invalid",
   not_permitted: "does not permit the app key to use this API",
   our_bug: "called a request from this service malformed",

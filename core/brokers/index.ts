@@ -23,6 +23,14 @@ export { bearerType } from "./issued-token";
 export { classifyKisAnswer } from "./kis";
 export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
+export type {
+  BrokerQuery,
+  DayOrder,
+  DayOrdersCursor,
+  OrderDesk,
+  OrderSide,
+  OrderTerms,
+} from "./orders";
 export {
   BROKER_ADAPTERS,
   type BrokerRegistry,

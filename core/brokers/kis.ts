@@ -21,6 +21,7 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
+import { kisOrderDesk } from "./kis-orders";
 import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
@@ -29,6 +30,8 @@ const BROKER = "KIS";
 const CODE_KINDS = codeKinds({
   // Invalid, not found, expired: seen both as HTTP 200 with rt_cd "1" and as HTTP 500.
   token_rejected: "EGW00121 EGW00122 EGW00123",
+  // "Check the previous transaction": the call may have been acted on (BROKERS.md "Orders").
+  outcome_unknown: "EGW00301 EGW00302",
   // One issue per minute per app key; too many requests per second.
   rate_limited: "EGW00133 EGW00201",
   retry_later: "EGW00001 EGW00002",
@@ -210,6 +213,9 @@ export const kisAdapter: BrokerAdapter = {
   minIssueInterval: { defaultMs: 60_000, floorMs: 60_000 },
   // What clients use (BROKERS.md): KIS publishes no figure; EGW00201 above it.
   callsPerSecond: { real: 20, paper: 2 },
+  // Orders and queries share KIS's limit: a fifth of it (one of paper's two) is kept for orders.
+  orderCallsPerSecond: { real: 4, paper: 1, shared: true },
+  orders: kisOrderDesk,
   createClient,
   interpretError,
 };

@@ -19,6 +19,7 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
+import { kiwoomOrderDesk } from "./kiwoom-orders";
 import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIWOOM";
@@ -77,6 +78,8 @@ export function classifyKiwoomAnswer(status: number, body: unknown): BrokerAnswe
   const code = readKiwoomCode(record);
   const known = code !== undefined ? CODE_KINDS[code] : undefined;
   if (known) return { code, kind: known };
+  // A bare 401: Kiwoom's own client takes it as a token failure and re-issues.
+  if (status === 401) return { code, kind: "token_rejected" };
   // Group 5 without a readable code has only been seen for rate limits.
   if (status === 429 || returnCode === 5) return { code, kind: "rate_limited" };
   if (status >= 500 || !record) return { code, kind: "retry_later" };
@@ -173,6 +176,9 @@ export const kiwoomAdapter: BrokerAdapter = {
   minIssueInterval: { defaultMs: 60_000, floorMs: 1_000 },
   // What clients use (BROKERS.md): 0.205 s apart on real, 1 a second on mock; 1700 above it.
   callsPerSecond: { real: 5, paper: 1 },
+  // Kiwoom budgets orders apart from queries (BROKERS.md): 5/s each real, the mock's 1/s.
+  orderCallsPerSecond: { real: 5, paper: 1, shared: false },
+  orders: kiwoomOrderDesk,
   createClient,
   interpretError,
 };

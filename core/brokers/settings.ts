@@ -15,6 +15,8 @@ export interface BrokerEndpointSettings {
   minIssueIntervalMs: number;
   /** The gateway's calls per second per app key (the broker's own limit). */
   callsPerSecond: Record<BrokerEnvironment, number>;
+  /** Orders' own lane per app key (adapter orderCallsPerSecond; part of callsPerSecond where the broker shares one limit). */
+  orderCallsPerSecond: Record<BrokerEnvironment, number>;
 }
 
 export interface BrokerSettings {
@@ -37,7 +39,8 @@ export const DEFAULT_BROKER_TIMEOUT_MS = SETTINGS.BROKER_TIMEOUT_MS.default;
  * The settings each broker adapter brings, declared in core/config's shape
  * from the adapter's own figures: `<PREFIX>_REAL_URL`, `<PREFIX>_PAPER_URL`,
  * `<PREFIX>_MIN_ISSUE_INTERVAL_MS` (default and floor from the adapter) and
- * the gateway's `<PREFIX>_REAL_CALLS_PER_SECOND`, `<PREFIX>_PAPER_CALLS_PER_SECOND`.
+ * the gateway's `<PREFIX>_REAL_CALLS_PER_SECOND`, `<PREFIX>_PAPER_CALLS_PER_SECOND`
+ * and its order lane `<PREFIX>_REAL_ORDER_CALLS_PER_SECOND`, `<PREFIX>_PAPER_ORDER_CALLS_PER_SECOND`.
  */
 export function brokerSettingSpecs(): Record<string, SettingSpec> {
   const specs: Record<string, SettingSpec> = {};
@@ -74,6 +77,18 @@ export function brokerSettingSpecs(): Record<string, SettingSpec> {
         readBy: ["service", "deploy"],
         text: `the gateway's calls per second per app key to ${name} ${environment}`,
       };
+      specs[`${prefix}_${environment.toUpperCase()}_ORDER_CALLS_PER_SECOND`] = {
+        kind: "number",
+        whole: true,
+        default: adapter.orderCallsPerSecond[environment],
+        min: 1,
+        max: Number.MAX_SAFE_INTEGER,
+        unit: "",
+        readBy: ["service"],
+        text: adapter.orderCallsPerSecond.shared
+          ? `the gateway's order lane per app key to ${name} ${environment}, kept out of its calls per second (queries get the rest)`
+          : `the gateway's order lane per app key to ${name} ${environment}, a budget of its own beside the queries'`,
+      };
     }
   }
   return specs;
@@ -100,6 +115,10 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
       callsPerSecond: {
         real: number(`${prefix}_REAL_CALLS_PER_SECOND`),
         paper: number(`${prefix}_PAPER_CALLS_PER_SECOND`),
+      },
+      orderCallsPerSecond: {
+        real: number(`${prefix}_REAL_ORDER_CALLS_PER_SECOND`),
+        paper: number(`${prefix}_PAPER_ORDER_CALLS_PER_SECOND`),
       },
     };
   }

@@ -407,7 +407,39 @@ export const SETTINGS = {
     deploy,
     "mean API latency the stage throttle's steady rate is computed from",
   ),
+  API_DB_MS: whole(
+    "milliseconds",
+    20,
+    1,
+    29_000,
+    deploy,
+    "time an API request holds one of RDS Proxy's server connections (its statements); sizes the API's containers",
+  ),
+  API_MAX_CONCURRENCY: whole(
+    "",
+    100,
+    2,
+    10_000,
+    deploy,
+    "most API containers (reserved concurrency), whatever RDS Proxy's connections could carry",
+  ),
   API_MEMORY_MB: whole("MB", 512, 128, 10240, deploy, "API function memory"),
+  ORDER_RECONCILE_WINDOW_MS: whole(
+    "milliseconds",
+    5_000,
+    1_000,
+    NO_MAX,
+    service,
+    "an unknown order is `not_placed` only when the day's orders show nothing this long after its send",
+  ),
+  ORDER_RECONCILE_CHECKS: whole(
+    "",
+    2,
+    2,
+    100,
+    service,
+    "day-order queries that must find nothing (spread over the window) before an unknown order is `not_placed`",
+  ),
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -100,7 +100,9 @@ export interface AuthTokenSigner {
  * password and `password` reads the DB_SECRET_ARN secret again when its copy
  * is older than `ttlMs` (default 60 s), so a rotated password reaches warm
  * functions within a minute. Either way the server is verified against
- * DB_SSL_CA_FILE.
+ * DB_SSL_CA_FILE. `DB_POOLER=transaction` marks the host as a transaction
+ * pooler (RDS Proxy, PgBouncer), which createSql then uses without named
+ * prepared statements.
  */
 export async function resolveDatabaseConnection(
   env: Record<string, string | undefined>,
@@ -110,8 +112,9 @@ export async function resolveDatabaseConnection(
     signer?: AuthTokenSigner;
   } = {},
 ): Promise<DatabaseConnection> {
+  const pooled = databasePooled(env);
   const direct = env.DATABASE_URL?.trim();
-  if (direct) return { url: direct };
+  if (direct) return { url: direct, pooled };
   const ssl = await resolveDatabaseTls(env);
   const now = options.now ?? Date.now;
 
@@ -137,6 +140,7 @@ export async function resolveDatabaseConnection(
     let cached: { token: string; madeAt: number } | undefined;
     return {
       url: `postgres://${encodeURIComponent(user)}@${host}:${port}/${encodeURIComponent(database)}`,
+      pooled,
       ...(ssl ? { ssl } : {}),
       async password() {
         if (!cached || now() - cached.madeAt >= tokenTtlMs) {
@@ -155,6 +159,7 @@ export async function resolveDatabaseConnection(
   url.password = "";
   return {
     url: url.toString(),
+    pooled,
     ...(ssl ? { ssl } : {}),
     async password() {
       if (now() - cached.readAt >= ttlMs) {
@@ -164,6 +169,17 @@ export async function resolveDatabaseConnection(
       return cached.password;
     },
   };
+}
+
+/**
+ * Whether the database host is a transaction pooler: `DB_POOLER=transaction`
+ * (the deploy sets it for the functions behind RDS Proxy) or `none` (the
+ * default: a direct connection).
+ */
+export function databasePooled(env: Record<string, string | undefined>): boolean {
+  const value = env.DB_POOLER?.trim() || "none";
+  if (value === "none" || value === "transaction") return value === "transaction";
+  throw invalid(`DB_POOLER must be "transaction" or "none".`);
 }
 
 function databasePort(env: Record<string, string | undefined>): string {

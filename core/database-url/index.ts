@@ -8,6 +8,7 @@ export type { DatabaseConnection } from "../db";
 export {
   type AuthTokenSigner,
   DatabaseSettingsError,
+  databasePooled,
   type ResolveDatabaseUrlOptions,
   resolveDatabaseConnection,
   resolveDatabaseTls,

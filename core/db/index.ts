@@ -37,6 +37,13 @@ export interface DatabaseConnection {
   password?: () => Promise<string>;
   /** TLS verified against a CA bundle; absent: whatever the URL says (local). */
   ssl?: DatabaseTls;
+  /**
+   * The URL is a transaction pooler (RDS Proxy, PgBouncer in transaction
+   * mode; DB_POOLER=transaction): consecutive transactions may run on
+   * different server sessions, so no statement is prepared by name. See
+   * docs/deploy.md, "Connection budget".
+   */
+  pooled?: boolean;
 }
 
 /**
@@ -46,8 +53,8 @@ export interface DatabaseConnection {
  * advice for serverless).
  */
 export function createSql(target: string | DatabaseConnection, options: DatabaseOptions = {}): Sql {
-  const { url, password, ssl } =
-    typeof target === "string" ? { url: target, password: undefined, ssl: undefined } : target;
+  const { url, password, ssl, pooled } =
+    typeof target === "string" ? ({ url: target } as DatabaseConnection) : target;
   let availability: Availability | undefined;
   const settings: Options<Record<string, never>> = {
     max: options.max ?? 10,
@@ -61,6 +68,9 @@ export function createSql(target: string | DatabaseConnection, options: Database
     // While a breaker holds the database down, its probe paces the attempts.
     backoff: (retries: number) => (availability?.down ? 0 : reconnectBackoffSeconds(retries)),
     onnotice: options.onNotice ?? (() => {}),
+    // Named prepared statements live in one server session; through a
+    // transaction pooler the next execution may reach another one.
+    prepare: !pooled,
     ...(password ? { password } : {}),
     // An object, not "require": postgres.js then verifies the chain and the host name.
     ...(ssl ? { ssl: { ca: ssl.ca, rejectUnauthorized: true } } : {}),
@@ -74,6 +84,11 @@ export function createSql(target: string | DatabaseConnection, options: Database
         parse: (value: string) => new Date(`${value.replace(" ", "T")}Z`),
       },
     } as never,
+    // Startup parameters, not SET: PgBouncer tracks TimeZone and
+    // application_name per client and restores them on whichever server
+    // session serves the transaction (tested through PgBouncer in
+    // test/integration/db-pooler.test.ts). The RDS parameter group's timezone
+    // is UTC too (infra/database.ts), so a pooler that dropped them would change nothing.
     connection: {
       TimeZone: "UTC",
       application_name: options.applicationName ?? "securities-support",

@@ -1,4 +1,5 @@
 import type { Sql } from "../db";
+import { intentCounts } from "../orders/intents";
 
 /**
  * One forwarded call as the audit row and the log line both carry it (the
@@ -22,6 +23,12 @@ export interface CallRecord {
   key_id: string | null;
   /** True for the one replay after a token rejection. */
   replayed: boolean;
+  /** An order's Idempotency-Key (the order call and the day-order queries that reconcile it). */
+  idempotency_key?: string;
+  /** The intent's state this call left it in (in_flight, accepted, unknown, …). */
+  order_state?: string;
+  /** The gateway's own pacing held the call back at the wire: the broker never saw it. */
+  refused?: boolean;
 }
 
 /**
@@ -44,9 +51,15 @@ export interface AccountCallStatus {
 export interface GatewayStatusReport {
   accounts: AccountCallStatus[];
   totals: { calls: number; failed_calls: number };
+  /** Order intents whose outcome is unknown (and how long the oldest has been) or ambiguous. */
+  orders: { unknown: number; ambiguous: number; oldest_unknown_seconds: number | null };
 }
 
 /** The status route's view, built by broker_call_status (migration 0007): one entry per account that has called. */
 export async function gatewayStatus(sql: Sql): Promise<GatewayStatusReport> {
-  return (await sql`SELECT broker_call_status() r`)[0]?.r;
+  const [calls, orders] = await Promise.all([
+    sql`SELECT broker_call_status() r`.then((rows) => rows[0]?.r),
+    intentCounts(sql),
+  ]);
+  return { ...calls, orders };
 }

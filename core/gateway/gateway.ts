@@ -5,10 +5,12 @@ import {
   loadVersionedBrokerCredentials,
 } from "../accounts";
 import {
+  BROKER_ADAPTERS,
   type BrokerError,
   type BrokerRegistry,
   type BrokerSend,
   type BrokerSettings,
+  BrokerUnavailableError,
   brokerUnreachable,
   isTokenRejection,
   parseJson,
@@ -19,10 +21,11 @@ import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, noMetrics, recordGatewayCall } from "../metrics";
+import { createOrderFlow, type OrderResource, type OrderSettings } from "../orders";
 import { credentialKey, type TokenService } from "../tokens";
 import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
 import { CallPaceExceededError } from "./errors";
-import { takeCallSlot } from "./pacing";
+import { type CallLane, laneSpacingMs, takeCallSlot } from "./pacing";
 import { brokerTarget, forwardedHeaders, RETURNED_HEADERS, transactionId } from "./request";
 
 /** A caller's request to a broker, as the route hands it over. */
@@ -37,6 +40,8 @@ export interface BrokerCall {
   body: string | undefined;
   /** The caller's API key id, for the audit. */
   keyId: string | undefined;
+  /** When the caller stops waiting (API Gateway's 29 s): no broker call, nor reconciliation, outlives it. */
+  deadline?: Date | undefined;
 }
 
 /** The broker's answer as the caller gets it: status, body and paging headers unchanged. */
@@ -47,8 +52,12 @@ export interface BrokerCallAnswer {
 }
 
 export interface BrokerGateway {
-  /** Forward one call: token, pacing, token rejection (once), audit. */
+  /** Forward one call: token, pacing, token rejection (once), audit; an order path through its intent (core/orders). */
   call(request: BrokerCall): Promise<BrokerCallAnswer>;
+  /** An order intent by its Idempotency-Key, reconciled first when its outcome is unknown. */
+  order(accountId: number, key: string, deadline?: Date): Promise<OrderResource>;
+  /** Reconciles the unknown intents left over (the refresh job's run); how many were resolved. */
+  reconcileLeftovers(deadline?: Date): Promise<number>;
   /** Call counts and the last broker error per account (this process's calls all recorded first). */
   status(): Promise<GatewayStatusReport>;
   /**
@@ -70,6 +79,8 @@ export interface BrokerGatewayDependencies {
   send?: BrokerSend;
   /** Calls by broker and answer, latency, paced waits (EMF). */
   metrics?: Metrics;
+  /** Idempotency and reconciliation settings (core/orders); the defaults otherwise. */
+  orderSettings?: OrderSettings;
 }
 
 interface Access {
@@ -78,9 +89,29 @@ interface Access {
   key: string;
 }
 
-type Attempt =
-  | { answer: BrokerCallAnswer; rejectedToken?: undefined }
-  | { answer?: undefined; rejectedToken: string };
+export type { CallLane } from "./pacing";
+
+/**
+ * One exchange with the broker, its audit row not yet written: the order
+ * flow adds the intent's key and state first.
+ */
+export interface Exchange {
+  /** The broker's answer as the caller gets it; undefined when it did not answer. */
+  answer: BrokerCallAnswer | undefined;
+  /** The answer's classified error, or why there was no answer (a pacing refusal included). */
+  error: Error | undefined;
+  /** True once the request's bytes may have reached the broker (the connection was open and the write started). */
+  written: boolean;
+  /** When the request was handed to the connection (the order's send time). */
+  sentAt: Date | undefined;
+  /** The parsed answer body (undefined when not JSON or absent). */
+  body: unknown;
+  /** Writes the audit row (off the answer's path), with the order's key and state when given. */
+  audit(order?: { key: string; state: string }): void;
+}
+
+/** Below this much time left before the caller's deadline, nothing more is sent. */
+const DEADLINE_MARGIN_MS = 300;
 
 /**
  * The service as the brokers' one door: the account's token and the
@@ -118,23 +149,38 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     );
   }
 
+  /** One exchange, replayed once after a token rejection (it came before the call was routed). */
+  async function exchange(
+    request: BrokerCall,
+    target: { path: string; query: string },
+    lane: CallLane,
+  ): Promise<Exchange> {
+    const first = await attempt(request, await accessFor(request.accountId), target, false, lane);
+    if (!isTokenRejection(first.error) || !first.token) return first;
+    first.audit();
+    // The broker refused the token before acting on the call, so one replay cannot double an order.
+    await tokens.invalidate(request.accountId, first.token);
+    accesses.delete(request.accountId);
+    return attempt(request, await accessFor(request.accountId), target, true, lane);
+  }
+
   async function attempt(
     request: BrokerCall,
     first: Access,
     target: { path: string; query: string },
     replayed: boolean,
-  ): Promise<Attempt> {
+    lane: CallLane,
+  ): Promise<Exchange & { token?: string }> {
     let access = first;
     const { accountId } = request;
     const book = () => {
       const { broker, environment } = access.credentials;
       return takeCallSlot(sql, {
-        key: access.key,
+        key: lane === "order" ? `${access.key}|order` : access.key,
         broker,
         environment,
         accountId,
-        // N calls per (1000 ms + jitter allowance).
-        spacingMs: (1000 + jitterMs) / brokerSettings.brokers[broker].callsPerSecond[environment],
+        spacingMs: laneSpacingMs(brokerSettings, access.credentials, lane),
         maxWaitMs,
       });
     };
@@ -168,7 +214,16 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         waitMs > 0 ? sleep(waitMs) : undefined,
       ]);
       await onTime();
-      return forward(request, access, target, token.accessToken, replayed, waitMs, onTime);
+      const done = await forward(
+        request,
+        access,
+        target,
+        token.accessToken,
+        replayed,
+        waitMs,
+        onTime,
+      );
+      return { ...done, token: token.accessToken };
     }
   }
 
@@ -180,7 +235,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     replayed: boolean,
     pacedWaitMs: number,
     onTime: () => Promise<void>,
-  ): Promise<Attempt> {
+  ): Promise<Exchange> {
     const { broker, environment, appKey, appSecret } = access.credentials;
     const forwarded = forwardedHeaders(broker, environment, request.header);
     const headers: Record<string, string> = {
@@ -206,39 +261,92 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     };
     const started = performance.now();
     let raw: RawAnswer | undefined;
-    let error: BrokerError | undefined;
+    let error: Error | undefined;
+    let body: unknown;
+    let written = false;
+    let sentAt: Date | undefined;
+    // The caller's deadline bounds the exchange: an answer nobody waits for is worse than none.
+    const left = request.deadline
+      ? request.deadline.getTime() - Date.now() - DEADLINE_MARGIN_MS
+      : Number.POSITIVE_INFINITY;
+    const timeoutMs = Math.min(brokerSettings.timeoutMs, left);
     try {
+      if (timeoutMs < 50) {
+        throw new BrokerUnavailableError(
+          `${broker} was not called: the request's deadline is too close (nothing was sent).`,
+          { broker, reason: "timeout" },
+        );
+      }
       raw = await send(
         request.method,
         `${brokerSettings.brokers[broker].baseUrls[environment]}${target.path}${target.query ? `?${target.query}` : ""}`,
         request.body,
         headers,
-        brokerSettings.timeoutMs,
-        onTime,
+        timeoutMs,
+        async () => {
+          await onTime();
+          // From here on the request is being written: its outcome may be unknown.
+          written = true;
+          sentAt = new Date();
+        },
       );
+      written = true;
+      sentAt ??= new Date(Date.now() - Math.round(performance.now() - started));
       record.status = raw.status;
-      error = brokers.interpretError(
-        broker,
-        { status: raw.status, headers: raw.headers, body: parseJson(raw.text) },
-        [appKey, appSecret, accessToken],
-      );
+      body = parseJson(raw.text);
+      error = brokers.interpretError(broker, { status: raw.status, headers: raw.headers, body }, [
+        appKey,
+        appSecret,
+        accessToken,
+      ]);
     } catch (failure) {
-      error = brokerUnreachable(broker, failure, brokerSettings.timeoutMs);
+      error =
+        failure instanceof CallPaceExceededError || failure instanceof BrokerUnavailableError
+          ? failure
+          : brokerUnreachable(broker, failure, timeoutMs);
     }
+    const refused = error instanceof CallPaceExceededError;
     record.latency_ms = Math.round(performance.now() - started);
-    record.broker_code = error?.brokerCode ?? null;
+    record.broker_code = (error as BrokerError | undefined)?.brokerCode ?? null;
+    if (refused) record.refused = true;
     logger.info({ event: "broker_call", ...record }, "broker call");
-    recordGatewayCall(metrics, {
-      broker,
-      status: record.status,
-      brokerCode: error?.brokerCode,
-      latencyMs: record.latency_ms,
-      pacedWaitMs,
-      rateLimited: error?.kind === "rate_limited",
-    });
-    // Written once the answer is on its way (setImmediate), tracked until done.
+    if (!refused) {
+      recordGatewayCall(metrics, {
+        broker,
+        status: record.status,
+        brokerCode: record.broker_code ?? undefined,
+        latencyMs: record.latency_ms,
+        pacedWaitMs,
+        rateLimited: (error as BrokerError | undefined)?.kind === "rate_limited",
+      });
+    }
+    let answer: BrokerCallAnswer | undefined;
+    if (raw) {
+      const answerHeaders: Record<string, string> = {};
+      for (const name of RETURNED_HEADERS) {
+        const value = raw.headers.get(name);
+        if (value !== null) answerHeaders[name] = value;
+      }
+      answer = { status: raw.status, headers: answerHeaders, body: raw.text };
+    }
+    return {
+      answer,
+      error,
+      written,
+      sentAt,
+      body,
+      audit: (order) =>
+        audit(
+          order ? { ...record, idempotency_key: order.key, order_state: order.state } : record,
+          error !== undefined && !refused,
+        ),
+    };
+  }
+
+  /** The audit row, written once the answer is on its way (setImmediate), tracked until done. */
+  function audit(record: CallRecord, failed: boolean): void {
     const recorded = new Promise((next) => setImmediate(next))
-      .then(() => recordCall(sql, record, error !== undefined))
+      .then(() => recordCall(sql, record, failed))
       .catch((failure: unknown) => {
         logger.error(
           { event: "broker_call_not_recorded", err: failure },
@@ -247,29 +355,37 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       })
       .finally(() => recording.delete(recorded));
     recording.add(recorded);
-    if (!raw) throw error;
-    if (isTokenRejection(error) && !replayed) return { rejectedToken: accessToken };
-    const answerHeaders: Record<string, string> = {};
-    for (const name of RETURNED_HEADERS) {
-      const value = raw.headers.get(name);
-      if (value !== null) answerHeaders[name] = value;
-    }
-    return { answer: { status: raw.status, headers: answerHeaders, body: raw.text } };
   }
+
+  const orders = createOrderFlow({
+    sql,
+    logger,
+    settings: deps.orderSettings,
+    desk: (broker) => BROKER_ADAPTERS[broker].orders,
+    exchange,
+    access: async (accountId) => (await accessFor(accountId)).credentials,
+    track: (work) => {
+      recording.add(work);
+      void work.finally(() => recording.delete(work));
+    },
+  });
 
   return {
     async call(request) {
       const access = await accessFor(request.accountId);
+      const { broker } = access.credentials;
       // Checked before any slot is taken: a bad path is never forwarded and costs nothing.
-      const target = brokerTarget(access.credentials.broker, request.target);
-      const first = await attempt(request, access, target, false);
-      if (first.answer) return first.answer;
-      // The broker refused the token before acting on the call, so one replay cannot double an order.
-      await tokens.invalidate(request.accountId, first.rejectedToken);
-      accesses.delete(request.accountId);
-      const again = await attempt(request, await accessFor(request.accountId), target, true);
-      return again.answer as BrokerCallAnswer;
+      const target = brokerTarget(broker, request.target);
+      if (request.method === "POST" && BROKER_ADAPTERS[broker].orders.orderPaths.has(target.path)) {
+        return orders.place(request, broker, target);
+      }
+      const done = await exchange(request, target, "query");
+      done.audit();
+      if (!done.answer) throw done.error;
+      return done.answer;
     },
+    order: (accountId, key, deadline) => orders.read(accountId, key, deadline),
+    reconcileLeftovers: (deadline) => orders.reconcileLeftovers(deadline),
     settled,
     status: () => settled().then(() => gatewayStatus(sql)),
   };

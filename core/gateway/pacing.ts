@@ -1,3 +1,9 @@
+import {
+  BROKER_ADAPTERS,
+  type Broker,
+  type BrokerEnvironment,
+  type BrokerSettings,
+} from "../brokers";
 import type { Sql } from "../db";
 import type { StoredToken } from "../tokens";
 
@@ -39,4 +45,26 @@ export async function takeCallSlot(
   `;
   // The row is the token row too (its extra fields do no harm there).
   return row && { ...row, stored: row.ciphertext === null ? undefined : row };
+}
+
+/** Orders pace in their own lane, never behind queries (adapter orderCallsPerSecond). */
+export type CallLane = "order" | "query";
+
+/**
+ * Spacing of an app key's calls in a lane: N calls per (1000 ms + jitter
+ * allowance). Where the broker counts orders and queries together (KIS), the
+ * order lane's share is taken from the queries'; otherwise (Kiwoom) each has
+ * its own budget.
+ */
+export function laneSpacingMs(
+  settings: BrokerSettings,
+  key: { broker: Broker; environment: BrokerEnvironment },
+  lane: CallLane,
+): number {
+  const own = settings.brokers[key.broker];
+  const total = own.callsPerSecond[key.environment];
+  const orders = Math.min(own.orderCallsPerSecond[key.environment], total);
+  const shared = BROKER_ADAPTERS[key.broker].orderCallsPerSecond.shared;
+  const perSecond = lane === "order" ? orders : shared ? Math.max(1, total - orders) : total;
+  return (1000 + settings.callJitterMs) / perSecond;
 }

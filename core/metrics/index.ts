@@ -58,6 +58,9 @@ export const METRIC = {
   gatewayPacedWaits: "GatewayPacedWaits",
   gatewayPacedWaitTime: "GatewayPacedWaitTime",
   gatewayRateLimited: "GatewayRateLimited",
+  /** Order intents after the refresh job's reconciliation: ambiguous ones, and the oldest unknown's age. */
+  ordersAmbiguous: "OrdersAmbiguous",
+  ordersUnknownOldestAge: "OrdersUnknownOldestAge",
   /** Migrate function runs; dimension `Outcome` (`ok`, `failed`). */
   migrations: "MigrationRuns",
   /** The realtime hub, every minute: leased broker sessions up and not up (gauges). */

@@ -18,6 +18,7 @@ import type { Sql } from "../db";
 import { type BrokerGateway, createBrokerGateway } from "../gateway";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, recordTokenRead } from "../metrics";
+import { type OrderSettings, parseOrderSettings } from "../orders";
 import {
   createTokenService,
   parseTokenSettings,
@@ -30,6 +31,7 @@ export interface ServiceSettings {
   crypto: CryptoSettings;
   brokers: BrokerSettings;
   tokens: TokenSettings;
+  orders: OrderSettings;
 }
 
 /** Reads and checks the service's settings from an environment object (one sentence per bad one). */
@@ -38,6 +40,7 @@ export function parseServiceSettings(env: Record<string, string | undefined>): S
     crypto: parseCryptoSettings(env),
     brokers: parseBrokerSettings(env),
     tokens: parseTokenSettings(env),
+    orders: parseOrderSettings(env),
   };
 }
 
@@ -99,6 +102,7 @@ export function composeService(options: {
     logger,
     ...(options.send ? { send: options.send } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    orderSettings: options.settings.orders,
   });
   return { cipher, brokers, tokens: measured, gateway };
 }

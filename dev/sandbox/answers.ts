@@ -36,6 +36,10 @@ export interface SandboxBroker {
   isTokenEndpoint(request: BrokerRequest): boolean;
   /** The broker's own rate-limit answer, for an injected "rate_limit" fault. */
   rateLimitAnswer(request: BrokerRequest, random: () => number): Answer;
+  /** The paths that place or change orders: where order faults apply and a gone client never drops the order. */
+  readonly orderPaths: ReadonlySet<string>;
+  /** The broker's refusal of an order before booking it (the reject_before_book fault). */
+  orderRefusal(request: BrokerRequest): Answer;
   /** Answer a request, or undefined for a path this broker does not have. */
   handle(request: BrokerRequest, context: BrokerContext): Answer | undefined;
 }
@@ -50,4 +54,11 @@ export function bearer(headers: BrokerRequest["headers"]): string | undefined {
 export function header(headers: BrokerRequest["headers"], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A body field as text: strings as they are, numbers written out; undefined otherwise. */
+export function textField(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (typeof value === "string") return value;
+  return typeof value === "number" ? String(value) : undefined;
 }

@@ -60,6 +60,7 @@ export function kiwoomError(
   code: string,
   options: { status?: number; apiId?: string; message?: string | undefined } = {},
 ): Answer {
+  if (code === KIWOOM_BARE_401) return { status: 401, body: "Unauthorized" };
   const [group, standard] = KIWOOM_CODES[code] ?? [3, "처리 중 오류가 발생했습니다"];
   const message = options.message ?? standard;
   const detail = code === "1700" && options.apiId ? `${message}. API ID=${options.apiId}` : message;
@@ -85,6 +86,9 @@ const KIS_CODES: Record<string, [status: number, message: string]> = {
   EGW00206: [403, "API 사용 권한이 없습니다."],
   EGW00207: [403, "IP 주소가 없거나 유효하지 않습니다."],
   EGW00213: [500, "모의투자 TR 이 아닙니다."],
+  // "Check the previous transaction": the gateway lost track of the call (BROKERS.md "Orders").
+  EGW00301: [500, "처리 중 오류가 발생했습니다. 직전 거래를 반드시 확인하세요."],
+  EGW00302: [500, "응답 지연이 발생했습니다. 직전 거래를 반드시 확인하세요."],
 };
 
 /**
@@ -101,10 +105,14 @@ export function kisError(code: string, gateway: boolean, status?: number): Answe
   };
 }
 
+/** Kiwoom's bare HTTP 401 (no JSON body), which Kiwoom's own client takes as a token failure. */
+export const KIWOOM_BARE_401 = "401";
+
 /** Every code the sandbox can answer with (failNextCodes). */
 export const SANDBOX_CODES: ReadonlySet<string> = new Set([
   ...Object.keys(KIWOOM_CODES),
   ...Object.keys(KIS_CODES),
+  KIWOOM_BARE_401,
 ]);
 
 /** Which broker a code belongs to. */

@@ -1,5 +1,6 @@
 import { readNumberSetting } from "../../core/config/settings";
 import { SANDBOX_CODES } from "./codes";
+import { ORDER_FAULT_KINDS, type OrderFaultKind } from "./orders";
 
 /** What an injected fault does to a token request. */
 export type SandboxFaultKind =
@@ -50,6 +51,16 @@ export interface SandboxConfig {
    */
   callsPerSecond: Record<"KIS" | "KIWOOM", Record<"real" | "paper", number>>;
   /**
+   * Order fault switches by "<BROKER> <order path>" (e.g. "KIS
+   * /uapi/domestic-stock/v1/trading/order-cash", "KIWOOM /api/dostk/ordr"):
+   * the next orders on that path meet these faults, in order. Default {}.
+   */
+  orderFaults: Record<string, OrderFaultKind[]>;
+  /** Per "<BROKER> <order path>": the probability 0..1 of each fault on any order there (seeded random). Default {}. */
+  orderFaultRates: Record<string, Partial<Record<OrderFaultKind, number>>>;
+  /** Rows per page of the day-order queries (KIS inquire-daily-ccld, Kiwoom kt00007). Default 100. */
+  dayOrdersPageSize: number;
+  /**
    * Recorded answers (test/fixtures/brokers): the next request to that
    * broker and path (after the environment, `/oauth2/tokenP`) is answered
    * with this status and body, once, in order, in place of the sandbox's
@@ -80,6 +91,9 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   failNextCodes: [],
   kisRegisteredIps: [],
   callsPerSecond: { KIS: { real: 20, paper: 2 }, KIWOOM: { real: 5, paper: 1 } },
+  orderFaults: {},
+  orderFaultRates: {},
+  dayOrdersPageSize: 100,
   answerNext: [],
 };
 
@@ -94,6 +108,8 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
     failNextCodes: [...current.failNextCodes],
     answerNext: [...current.answerNext],
     callsPerSecond: structuredClone(current.callsPerSecond),
+    orderFaults: structuredClone(current.orderFaults),
+    orderFaultRates: structuredClone(current.orderFaultRates),
   };
   for (const [field, value] of Object.entries(change)) {
     switch (field) {
@@ -156,6 +172,18 @@ export function applyConfigChange(current: SandboxConfig, change: unknown): Sand
       case "callsPerSecond":
         next.callsPerSecond = callLimits(next.callsPerSecond, value);
         break;
+      case "orderFaults":
+        next.orderFaults = orderFaults(value);
+        break;
+      case "orderFaultRates":
+        next.orderFaultRates = orderFaultRates(value);
+        break;
+      case "dayOrdersPageSize":
+        if (!Number.isInteger(value) || (value as number) < 1) {
+          throw new Error("dayOrdersPageSize must be a whole number of at least 1.");
+        }
+        next.dayOrdersPageSize = value as number;
+        break;
       case "answerNext":
         if (!Array.isArray(value) || !value.every(isRecordedAnswer)) {
           throw new Error(
@@ -213,6 +241,44 @@ function callLimits(
       }
       next[broker][environment] = limit as number;
     }
+  }
+  return next;
+}
+
+const ORDER_PATH_KEY = /^(KIS|KIWOOM) \/[\w/-]+$/;
+
+/** `{"KIS /uapi/…/order-cash": ["accept_then_reset"]}`, checked. */
+function orderFaults(change: unknown): Record<string, OrderFaultKind[]> {
+  const rule = `orderFaults must look like {"KIS /uapi/domestic-stock/v1/trading/order-cash": [kinds]} with kinds among ${ORDER_FAULT_KINDS.join(", ")}.`;
+  if (typeof change !== "object" || change === null || Array.isArray(change)) throw new Error(rule);
+  const next: Record<string, OrderFaultKind[]> = {};
+  for (const [path, kinds] of Object.entries(change)) {
+    if (!ORDER_PATH_KEY.test(path) || !Array.isArray(kinds)) throw new Error(rule);
+    if (!kinds.every((kind) => ORDER_FAULT_KINDS.includes(kind))) throw new Error(rule);
+    next[path] = [...kinds];
+  }
+  return next;
+}
+
+/** `{"KIS /uapi/…/order-cash": {"accept_then_reset": 0.2}}`, checked; the rates of one path add up to at most 1. */
+function orderFaultRates(change: unknown): Record<string, Partial<Record<OrderFaultKind, number>>> {
+  const rule = `orderFaultRates must look like {"KIS /uapi/domestic-stock/v1/trading/order-cash": {"accept_then_reset": 0.2}} with kinds among ${ORDER_FAULT_KINDS.join(", ")} and rates adding up to at most 1.`;
+  if (typeof change !== "object" || change === null || Array.isArray(change)) throw new Error(rule);
+  const next: Record<string, Partial<Record<OrderFaultKind, number>>> = {};
+  for (const [path, rates] of Object.entries(change)) {
+    if (!ORDER_PATH_KEY.test(path) || typeof rates !== "object" || rates === null) {
+      throw new Error(rule);
+    }
+    let sum = 0;
+    for (const [kind, rate] of Object.entries(rates)) {
+      if (!ORDER_FAULT_KINDS.includes(kind as OrderFaultKind) || typeof rate !== "number") {
+        throw new Error(rule);
+      }
+      if (!(rate >= 0)) throw new Error(rule);
+      sum += rate;
+    }
+    if (sum > 1) throw new Error(rule);
+    next[path] = { ...(rates as Partial<Record<OrderFaultKind, number>>) };
   }
   return next;
 }

@@ -14,11 +14,13 @@ import {
 } from "./config";
 import { kisSandbox } from "./kis";
 import { kiwoomSandbox } from "./kiwoom";
+import type { OrderFaultKind } from "./orders";
 import { emptyStats, type RevokeFilter, SandboxState, type SandboxStats } from "./state";
 import { createStreamSandbox, type StreamSandbox } from "./stream";
 
 export type { SandboxConfig, SandboxFaultKind } from "./config";
 export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS, parseSandboxSettings } from "./config";
+export { ORDER_FAULT_KINDS, type OrderFaultKind } from "./orders";
 export type { RevokeFilter, SandboxOrderEvent, SandboxStats } from "./state";
 export { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, TOKEN_LIFETIME_MS } from "./state";
 export type { StreamSandbox, StreamSandboxConfig, StreamSandboxStats } from "./stream";
@@ -159,11 +161,50 @@ export async function startBrokerSandbox(
       : { status: 503, body: "<html><body>503 Service Temporarily Unavailable</body></html>" };
   }
 
+  /** The order fault switch for this order, if one fires: the queued ones first, then the rates. */
+  function drawOrderFault(broker: Broker, path: string): OrderFaultKind | undefined {
+    const key = `${broker} ${path}`;
+    const queued = config.orderFaults[key]?.shift();
+    if (queued) return queued;
+    const rates = config.orderFaultRates[key];
+    if (!rates) return undefined;
+    let draw = random();
+    for (const [kind, rate] of Object.entries(rates) as [OrderFaultKind, number][]) {
+      if (draw < rate) return kind;
+      draw -= rate;
+    }
+    return undefined;
+  }
+
+  /**
+   * An order is judged and booked whether or not its client is still there
+   * (no broker drops an order because the caller went away); an order fault
+   * then decides what the client gets.
+   */
+  function orderAnswer(
+    request: BrokerRequest,
+    target: { broker: Broker; handler: SandboxBroker },
+    environment: BrokerEnvironment,
+  ): Answer | "hang" | "reset" {
+    const fault = drawOrderFault(target.broker, request.path);
+    if (fault) state.stats.orderFaults[fault] = (state.stats.orderFaults[fault] ?? 0) + 1;
+    if (fault === "reject_before_book") return target.handler.orderRefusal(request);
+    const before = state.stats.orders.booked;
+    const answer = target.handler.handle(request, { state, config, environment, random }) ?? {
+      status: 404,
+      body: { error: "not found" },
+    };
+    if (!fault || state.stats.orders.booked === before) return answer;
+    if (fault === "accept_then_hang") return "hang";
+    if (fault === "accept_then_reset") return "reset";
+    return { status: 500, body: "Internal Server Error" };
+  }
+
   async function brokerAnswer(
     req: IncomingMessage,
     res: ServerResponse,
     url: URL,
-  ): Promise<Answer | "hang"> {
+  ): Promise<Answer | "hang" | "reset"> {
     const match = PREFIX.exec(url.pathname);
     const target = match ? BROKER_PATHS[match[1] as string] : undefined;
     if (!match || !target) return { status: 404, body: { error: "not found" } };
@@ -179,7 +220,16 @@ export async function startBrokerSandbox(
       arrivedAt,
     };
     if (config.latencyMs > 0) await sleep(config.latencyMs);
-    if (closing || res.destroyed) return "hang";
+    if (closing) return "hang";
+    const isOrder = request.method === "POST" && target.handler.orderPaths.has(request.path);
+    if (isOrder) {
+      return (
+        codedAnswer(target.broker, request) ??
+        recordedAnswer(target.broker, request) ??
+        orderAnswer(request, target, match[2] as BrokerEnvironment)
+      );
+    }
+    if (res.destroyed) return "hang";
     const fault = drawFault(request, target.handler);
     if (fault) return faultAnswer(fault, request, target.handler);
     const coded = codedAnswer(target.broker, request);
@@ -236,6 +286,10 @@ export async function startBrokerSandbox(
       const answer = (await sandboxAnswer(req, url)) ?? (await brokerAnswer(req, res, url));
       if (answer === "hang") {
         hang(res);
+        return;
+      }
+      if (answer === "reset") {
+        res.socket?.destroy();
         return;
       }
       logger.debug(

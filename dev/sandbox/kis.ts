@@ -9,6 +9,7 @@ import {
   type SandboxBroker,
 } from "./answers";
 import { kisError } from "./codes";
+import { type BookedOrder, page } from "./orders";
 import { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, type TokenVerdict } from "./state";
 
 const TOKEN_PATH = "/oauth2/tokenP";
@@ -16,10 +17,19 @@ const REVOKE_PATH = "/oauth2/revokeP";
 const APPROVAL_PATH = "/oauth2/Approval";
 const PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price";
 const ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash";
+const DAY_ORDERS_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld";
 const PRICE_TR_ID = "FHKST01010100";
-/** Cash order buy/sell, current and older ids; paper's twins start with V. */
-const REAL_ORDER_TR_IDS = new Set(["TTTC0012U", "TTTC0011U", "TTTC0802U", "TTTC0801U"]);
+/** Cash order buy/sell, current and older ids, by side; paper's twins start with V. */
+const ORDER_SIDES: Record<string, "buy" | "sell"> = {
+  TTTC0012U: "buy",
+  TTTC0011U: "sell",
+  TTTC0802U: "buy",
+  TTTC0801U: "sell",
+};
+const REAL_ORDER_TR_IDS = new Set(Object.keys(ORDER_SIDES));
 const PAPER_ORDER_TR_IDS = new Set([...REAL_ORDER_TR_IDS].map((id) => `V${id.slice(1)}`));
+/** The day's orders within 3 months (inquire-daily-ccld), real and paper. */
+const DAY_ORDERS_TR_IDS = { real: "TTTC0081R", paper: "VTTC0081R" };
 const ORDER_FIELDS = ["CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR"];
 
 /** The token gateway's error shape {error_code, error_description}, counted. */
@@ -127,7 +137,8 @@ function callAnswer(
   message: string,
   extra: { status?: number; output?: unknown; trId?: string } = {},
 ): Answer {
-  const ok = code === "MCA00000" || code.startsWith("APBK");
+  // Success codes: queries MCA00000, an accepted order APBK0013 (other APBK codes refuse an order).
+  const ok = code === "MCA00000" || code === "APBK0013";
   return {
     status: extra.status ?? (code.startsWith("EGW") ? 500 : 200),
     body: {
@@ -148,7 +159,7 @@ function callAnswer(
  * What every KIS call goes through before its own logic: the token (with the
  * app key it was issued to), then the app key's per-second limit.
  */
-function guardCall(request: BrokerRequest, context: BrokerContext): Answer | undefined {
+function guardCall(request: BrokerRequest, context: BrokerContext): Answer | { appKey: string } {
   const verdict = context.state.checkToken(
     "KIS",
     context.environment,
@@ -169,7 +180,7 @@ function guardCall(request: BrokerRequest, context: BrokerContext): Answer | und
     context.state.recordRejection("EGW00201");
     return callAnswer("EGW00201", "초당 거래건수를 초과하였습니다.");
   }
-  return undefined;
+  return { appKey: verdict.record.appKey };
 }
 
 function unknownTrId(trId: string | undefined): Answer {
@@ -177,8 +188,8 @@ function unknownTrId(trId: string | undefined): Answer {
 }
 
 function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
-  const refused = guardCall(request, context);
-  if (refused) return refused;
+  const guard = guardCall(request, context);
+  if ("status" in guard) return guard;
   const trId = header(request.headers, "tr_id");
   if (trId !== PRICE_TR_ID) return unknownTrId(trId);
   return callAnswer("MCA00000", "정상처리 되었습니다.", {
@@ -190,9 +201,14 @@ function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
   });
 }
 
+/** The book of one account: the app key's (one KIS app key per account) CANO-ACNT_PRDT_CD. */
+function accountLabel(context: BrokerContext, appKey: string, cano: string, product: string) {
+  return `KIS ${context.environment} ${appKey} ${cano}-${product}`;
+}
+
 function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
-  const refused = guardCall(request, context);
-  if (refused) return refused;
+  const guard = guardCall(request, context);
+  if ("status" in guard) return guard;
   const trId = header(request.headers, "tr_id") ?? "";
   if (context.environment === "paper" && /^[TJC]/.test(trId)) {
     // A real trading tr_id on the paper host (BROKERS.md).
@@ -205,14 +221,112 @@ function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
   if (missing.length > 0) {
     return callAnswer("OPSQ2001", `필수항목 누락 (${missing.join(", ")})`, { trId });
   }
+  const field = (name: string) => request.body[name] as string;
+  const account = accountLabel(context, guard.appKey, field("CANO"), field("ACNT_PRDT_CD"));
+  const booked = context.state.orders.book(
+    account,
+    {
+      symbol: field("PDNO"),
+      side: ORDER_SIDES[`T${trId.slice(1)}`] ?? "buy",
+      quantity: field("ORD_QTY"),
+      price: field("ORD_UNPR"),
+    },
+    new Date(context.state.now()),
+    10,
+  );
+  context.state.recordOrder(account);
+  // The websocket's execution notices: accepted, then filled at once (the sandbox's market).
+  context.state.emitBookedAndFilled({
+    broker: "KIS",
+    environment: context.environment,
+    appKey: guard.appKey,
+    accountNumber: `${field("CANO")}${field("ACNT_PRDT_CD")}`,
+    booked,
+  });
   return callAnswer("APBK0013", "주문 전송 완료 되었습니다.", {
     trId,
-    output: {
-      KRX_FWDG_ORD_ORGNO: "91252",
-      ODNO: String(Math.floor(Math.random() * 1e10)).padStart(10, "0"),
-      ORD_TMD: "090000",
-    },
+    output: { KRX_FWDG_ORD_ORGNO: "91252", ODNO: booked.orderNo, ORD_TMD: booked.time },
   });
+}
+
+/** One output1 row of inquire-daily-ccld, with the real (lower-case) field names. */
+function dayOrderRow(order: BookedOrder) {
+  return {
+    ord_dt: order.date,
+    ord_gno_brno: "91252",
+    odno: order.orderNo,
+    orgn_odno: "",
+    ord_dvsn_name: "지정가",
+    sll_buy_dvsn_cd: order.side === "sell" ? "01" : "02",
+    sll_buy_dvsn_cd_name: order.side === "sell" ? "현금매도" : "현금매수",
+    pdno: order.symbol,
+    prdt_name: "",
+    ord_qty: order.quantity,
+    ord_unpr: order.price,
+    ord_tmd: order.time,
+    tot_ccld_qty: "0",
+    avg_prvs: "0",
+    cncl_yn: "N",
+    tot_ccld_amt: "0",
+    rmn_qty: order.quantity,
+    rjct_qty: "0",
+    excg_id_dvsn_cd: "KRX",
+  };
+}
+
+const DAY_ORDER_QUERY = ["CANO", "ACNT_PRDT_CD", "INQR_STRT_DT", "INQR_END_DT"];
+
+/**
+ * inquire-daily-ccld: the account's orders between two Korea dates, filtered
+ * by side (SLL_BUY_DVSN_CD 00/01/02), PDNO and ODNO, newest first (INQR_DVSN
+ * 00) or oldest first (01); pages of dayOrdersPageSize rows continued with
+ * CTX_AREA_FK100/NK100 and the tr_cont header (F/M more follows, D/E last).
+ */
+function dayOrders(request: BrokerRequest, context: BrokerContext): Answer {
+  const guard = guardCall(request, context);
+  if ("status" in guard) return guard;
+  const trId = header(request.headers, "tr_id");
+  if (trId !== DAY_ORDERS_TR_IDS[context.environment]) return unknownTrId(trId);
+  const query = (name: string) => request.query.get(name) ?? "";
+  const missing = DAY_ORDER_QUERY.filter((name) => query(name) === "");
+  if (missing.length > 0) {
+    return callAnswer("OPSQ2001", `필수항목 누락 (${missing.join(", ")})`, { trId });
+  }
+  const account = accountLabel(context, guard.appKey, query("CANO"), query("ACNT_PRDT_CD"));
+  const side = { "01": "sell", "02": "buy" }[query("SLL_BUY_DVSN_CD")];
+  const rows: BookedOrder[] = [];
+  for (let day = query("INQR_STRT_DT"); day <= query("INQR_END_DT"); day = nextDay(day)) {
+    rows.push(...context.state.orders.day(account, day));
+  }
+  const matching = rows.filter(
+    (order) =>
+      (!side || order.side === side) &&
+      (!query("PDNO") || order.symbol === query("PDNO")) &&
+      (!query("ODNO") || order.orderNo === query("ODNO")),
+  );
+  if (query("INQR_DVSN") !== "01") matching.reverse();
+  const continued = header(request.headers, "tr_cont") === "N";
+  const offset = continued ? Number(query("CTX_AREA_NK100")) || 0 : 0;
+  const { rows: pageRows, next } = page(matching, offset, context.config.dayOrdersPageSize);
+  const answer = callAnswer("MCA00000", "조회가 완료되었습니다.", { trId });
+  const more = next !== undefined;
+  return {
+    ...answer,
+    body: {
+      ctx_area_fk100: query("CANO"),
+      ctx_area_nk100: more ? String(next) : "",
+      output1: pageRows.map(dayOrderRow),
+      output2: { tot_ord_qty: String(matching.length), tot_ccld_qty: "0", prsm_tlex_smtl: "0" },
+      ...(answer.body as object),
+    },
+    headers: { ...answer.headers, tr_cont: continued ? (more ? "M" : "E") : more ? "F" : "D" },
+  };
+}
+
+/** YYYYMMDD of the next calendar day. */
+function nextDay(date: string): string {
+  const at = new Date(Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8) + 1));
+  return at.toISOString().slice(0, 10).replaceAll("-", "");
 }
 
 /** Counts a call's answer in the stats by its msg_cd. */
@@ -230,6 +344,13 @@ export const kisSandbox: SandboxBroker = {
   isTokenEndpoint: (request) =>
     request.path === TOKEN_PATH || request.path === REVOKE_PATH || request.path === APPROVAL_PATH,
 
+  orderPaths: new Set([ORDER_PATH]),
+
+  orderRefusal: (request) =>
+    callAnswer("APBK0919", "주문가능금액을 초과 하였습니다.", {
+      trId: header(request.headers, "tr_id") ?? "",
+    }),
+
   rateLimitAnswer(request) {
     return request.path === TOKEN_PATH ? kisError("EGW00133", true) : kisError("EGW00201", false);
   },
@@ -243,6 +364,8 @@ export const kisSandbox: SandboxBroker = {
       return counted(request, context, inquirePrice(request, context));
     if (request.method === "POST" && request.path === ORDER_PATH)
       return counted(request, context, orderCash(request, context));
+    if (request.method === "GET" && request.path === DAY_ORDERS_PATH)
+      return counted(request, context, dayOrders(request, context));
     return undefined;
   },
 };

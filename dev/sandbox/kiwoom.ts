@@ -6,18 +6,24 @@ import {
   bearer,
   header,
   type SandboxBroker,
+  textField,
 } from "./answers";
 import { kiwoomError } from "./codes";
+import { type BookedOrder, page } from "./orders";
 
 const TOKEN_PATH = "/oauth2/token";
 const REVOKE_PATH = "/oauth2/revoke";
 const STOCK_INFO_PATH = "/api/dostk/stkinfo";
 const ORDER_PATH = "/api/dostk/ordr";
+const ACCOUNT_PATH = "/api/dostk/acnt";
 /** The api-ids each call path serves. */
 const API_IDS: Record<string, readonly string[]> = {
   [STOCK_INFO_PATH]: ["ka10001"],
   [ORDER_PATH]: ["kt10000", "kt10001"],
+  [ACCOUNT_PATH]: ["kt00007"],
 };
+/** Orders are paced apart from queries: 5/s each per app key (BROKERS.md). */
+const ORDER_PATHS: ReadonlySet<string> = new Set([ORDER_PATH]);
 const ORDER_FIELDS = ["dmst_stex_tp", "stk_cd", "ord_qty", "trde_tp"];
 const OK = { return_code: 0, return_msg: "정상적으로 처리되었습니다" };
 
@@ -101,7 +107,7 @@ function revoke(request: BrokerRequest, context: BrokerContext): Answer {
  * What every Kiwoom call goes through: the token (from this host, and from
  * the address that issued it), the app key's per-second limit, the api-id.
  */
-function guardCall(request: BrokerRequest, context: BrokerContext): Answer | undefined {
+function guardCall(request: BrokerRequest, context: BrokerContext): Answer | { appKey: string } {
   const apiId = header(request.headers, "api-id") ?? "";
   const token = bearer(request.headers);
   if (!token) return failure(context, "1513", "헤더 authorization 값이 없습니다");
@@ -113,7 +119,14 @@ function guardCall(request: BrokerRequest, context: BrokerContext): Answer | und
   }
   const limit = context.config.callsPerSecond.KIWOOM[context.environment];
   if (
-    !context.state.admitCall("KIWOOM", context.environment, record.appKey, limit, request.arrivedAt)
+    !context.state.admitCall(
+      "KIWOOM",
+      context.environment,
+      record.appKey,
+      limit,
+      request.arrivedAt,
+      ORDER_PATHS.has(request.path) ? "order" : "query",
+    )
   ) {
     context.state.recordRejection("1700");
     return rateLimit(apiId || "unknown", 0);
@@ -125,7 +138,7 @@ function guardCall(request: BrokerRequest, context: BrokerContext): Answer | und
       `해당 URI에서는 지원하지 않는 API ID입니다 (${apiId || "없음"})`,
     );
   }
-  return undefined;
+  return { appKey: record.appKey };
 }
 
 function pagingHeaders(request: BrokerRequest): Record<string, string> {
@@ -133,8 +146,8 @@ function pagingHeaders(request: BrokerRequest): Record<string, string> {
 }
 
 function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
-  const refused = guardCall(request, context);
-  if (refused) return refused;
+  const guard = guardCall(request, context);
+  if ("status" in guard) return guard;
   const stockCode = typeof request.body.stk_cd === "string" ? request.body.stk_cd : "005930";
   return {
     status: 200,
@@ -143,9 +156,14 @@ function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
   };
 }
 
+/** A Kiwoom account is its app key's (the token names no account number). */
+function accountLabel(context: BrokerContext, appKey: string): string {
+  return `KIWOOM ${context.environment} ${appKey}`;
+}
+
 function order(request: BrokerRequest, context: BrokerContext): Answer {
-  const refused = guardCall(request, context);
-  if (refused) return refused;
+  const guard = guardCall(request, context);
+  if ("status" in guard) return guard;
   const missing = ORDER_FIELDS.filter((field) => typeof request.body[field] !== "string");
   if (missing.length > 0) {
     return failure(
@@ -154,14 +172,94 @@ function order(request: BrokerRequest, context: BrokerContext): Answer {
       `필수 입력 값에 값이 존재하지 않습니다 (${missing.join(", ")})`,
     );
   }
+  const account = accountLabel(context, guard.appKey);
+  const booked = context.state.orders.book(
+    account,
+    {
+      symbol: request.body.stk_cd as string,
+      side: header(request.headers, "api-id") === "kt10001" ? "sell" : "buy",
+      quantity: request.body.ord_qty as string,
+      price: textField(request.body, "ord_uv") ?? "0",
+    },
+    new Date(context.state.now()),
+    7,
+  );
+  context.state.recordOrder(account);
+  // REAL 00 on the websocket: accepted, then filled at once (the sandbox's market).
+  context.state.emitBookedAndFilled({
+    broker: "KIWOOM",
+    environment: context.environment,
+    appKey: guard.appKey,
+    // Kiwoom's order names no account (the token does): the hub routes by the app key's account.
+    accountNumber: "",
+    booked,
+  });
   return {
     status: 200,
-    body: {
-      ord_no: String(Math.floor(Math.random() * 1e7)).padStart(7, "0"),
-      dmst_stex_tp: request.body.dmst_stex_tp,
-      ...OK,
-    },
+    body: { ord_no: booked.orderNo, dmst_stex_tp: request.body.dmst_stex_tp, ...OK },
     headers: pagingHeaders(request),
+  };
+}
+
+/** One acnt_ord_cntr_prps_dtl row of kt00007, with the real field names. */
+function dayOrderRow(order: BookedOrder) {
+  return {
+    ord_no: order.orderNo,
+    stk_cd: order.symbol,
+    trde_tp: "보통",
+    crd_tp: "",
+    ord_qty: order.quantity,
+    ord_uv: order.price,
+    cnfm_qty: order.quantity,
+    acpt_tp: "접수",
+    rsrv_tp: "",
+    ord_tm: order.time,
+    ori_ord: "",
+    stk_nm: "",
+    io_tp_nm: order.side === "sell" ? "현금매도" : "현금매수",
+    cntr_qty: "0",
+    cntr_uv: "0",
+    ord_remnq: order.quantity,
+    mdfy_cncl: "",
+    dmst_stex_tp: "KRX",
+    cond_uv: "0",
+  };
+}
+
+/**
+ * kt00007 (order/fill detail): the account's orders of `ord_dt` (YYYYMMDD,
+ * Korea), filtered by sell_tp (0 all, 1 sell, 2 buy), stk_cd and from
+ * fr_ord_no, in order (qry_tp 1) or reversed (2); pages of dayOrdersPageSize
+ * rows continued with the cont-yn: Y and next-key headers.
+ */
+function dayOrders(request: BrokerRequest, context: BrokerContext): Answer {
+  const guard = guardCall(request, context);
+  if ("status" in guard) return guard;
+  const field = (name: string) => textField(request.body, name) ?? "";
+  if (!/^\d{8}$/.test(field("ord_dt"))) {
+    return failure(context, "1511", "필수 입력 값에 값이 존재하지 않습니다 (ord_dt)");
+  }
+  const side = { "1": "sell", "2": "buy" }[field("sell_tp")];
+  const rows = context.state.orders
+    .day(accountLabel(context, guard.appKey), field("ord_dt"))
+    .filter(
+      (order) =>
+        (!side || order.side === side) &&
+        (!field("stk_cd") || order.symbol === field("stk_cd")) &&
+        (!field("fr_ord_no") || order.orderNo >= field("fr_ord_no")),
+    );
+  if (field("qry_tp") === "2") rows.reverse();
+  const continued = header(request.headers, "cont-yn") === "Y";
+  const offset = continued ? Number(header(request.headers, "next-key")) || 0 : 0;
+  const { rows: pageRows, next } = page(rows, offset, context.config.dayOrdersPageSize);
+  return {
+    status: 200,
+    body: { acnt_ord_cntr_prps_dtl: pageRows.map(dayOrderRow), ...OK },
+    headers: {
+      "api-id": "kt00007",
+      "cont-yn": next === undefined ? "N" : "Y",
+      "next-key": next === undefined ? "" : String(next),
+    },
   };
 }
 
@@ -178,6 +276,14 @@ function counted(request: BrokerRequest, context: BrokerContext, answer: Answer)
 export const kiwoomSandbox: SandboxBroker = {
   isTokenEndpoint: (request) => request.path === TOKEN_PATH || request.path === REVOKE_PATH,
 
+  orderPaths: ORDER_PATHS,
+
+  orderRefusal: (request) => ({
+    status: 200,
+    body: { return_code: 2, return_msg: "[2000:주문가능금액을 초과하였습니다]" },
+    headers: pagingHeaders(request),
+  }),
+
   rateLimitAnswer(request, random) {
     return rateLimit(request.path === TOKEN_PATH ? "au10001" : "au10002", Math.floor(random() * 3));
   },
@@ -189,6 +295,8 @@ export const kiwoomSandbox: SandboxBroker = {
     if (request.path === STOCK_INFO_PATH)
       return counted(request, context, stockInfo(request, context));
     if (request.path === ORDER_PATH) return counted(request, context, order(request, context));
+    if (request.path === ACCOUNT_PATH)
+      return counted(request, context, dayOrders(request, context));
     return undefined;
   },
 };

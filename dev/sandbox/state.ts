@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import type { Clock } from "../../core/clock";
+import { type BookedOrder, OrderBooks } from "./orders";
 
 export const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
 /** KIS hands back the same token when asked again within 6 hours of issuing it. */
@@ -52,6 +53,10 @@ export interface SandboxStats {
   recorded: Array<{ broker: Broker; path: string; body: Record<string, string> }>;
   /** Injected faults by kind. */
   faults: Record<"timeout" | "server_error" | "rate_limit", number>;
+  /** Orders booked (by every order path), and per account ("KIS real <app key> 50123456-01", "KIWOOM real <app key>"). */
+  orders: { booked: number; byAccount: Record<string, number> };
+  /** Order fault switches that fired, by kind. */
+  orderFaults: Record<string, number>;
   /** API calls (everything but the token endpoints). */
   calls: {
     total: number;
@@ -77,6 +82,8 @@ export function emptyStats(): SandboxStats {
     rejections: { total: 0, byCode: {} },
     recorded: [],
     faults: { timeout: 0, server_error: 0, rate_limit: 0 },
+    orders: { booked: 0, byAccount: {} },
+    orderFaults: {},
     calls: { total: 0, byEndpoint: {}, byCode: {} },
   };
 }
@@ -129,6 +136,8 @@ export class SandboxState {
   /** `${broker}|${environment}|${appKey}` → arrival times (performance.now) of admitted calls in the last second. */
   private readonly callWindows = new Map<string, number[]>();
   stats: SandboxStats = emptyStats();
+  /** Every account's order book; stats reset never empties it (a broker's day does not restart). */
+  readonly orders = new OrderBooks();
   /** KIS websocket approval keys handed out: the websocket accepts only these. */
   readonly approvalKeys = new Map<string, { appKey: string; environment: BrokerEnvironment }>();
   private readonly orderListeners = new Set<(event: SandboxOrderEvent) => void>();
@@ -146,6 +155,30 @@ export class SandboxState {
     for (const listener of this.orderListeners) listener(event);
   }
 
+  /** The two notices of an order the sandbox books and fills at once. */
+  emitBookedAndFilled(order: {
+    broker: Broker;
+    environment: BrokerEnvironment;
+    appKey: string;
+    accountNumber: string;
+    booked: BookedOrder;
+  }): void {
+    const quantity = Number.parseInt(order.booked.quantity, 10) || 0;
+    const base = {
+      broker: order.broker,
+      environment: order.environment,
+      appKey: order.appKey,
+      accountNumber: order.accountNumber,
+      orderNumber: order.booked.orderNo,
+      symbol: order.booked.symbol,
+      side: order.booked.side,
+      orderQuantity: quantity,
+      price: Number.parseInt(order.booked.price, 10) || 0,
+    };
+    this.emitOrderEvent({ ...base, status: "booked", filledQuantity: 0 });
+    this.emitOrderEvent({ ...base, status: "filled", filledQuantity: quantity });
+  }
+
   /**
    * Counts a call against its app key's per-second limit: false when `limit`
    * calls were already admitted in the last 1000 ms. Real elapsed time, not
@@ -157,9 +190,10 @@ export class SandboxState {
     appKey: string,
     limit: number,
     arrivedAt: number,
+    lane = "",
   ): boolean {
     if (limit <= 0) return true;
-    const id = `${broker}|${environment}|${appKey}`;
+    const id = `${broker}|${environment}|${appKey}|${lane}`;
     const window = this.callWindows.get(id) ?? [];
     while (window.length > 0 && (window[0] as number) <= arrivedAt - 1000) window.shift();
     if (window.length >= limit) {
@@ -176,6 +210,12 @@ export class SandboxState {
     calls.total += 1;
     calls.byEndpoint[endpoint] = (calls.byEndpoint[endpoint] ?? 0) + 1;
     calls.byCode[code] = (calls.byCode[code] ?? 0) + 1;
+  }
+
+  /** Counts one booked order for its account. */
+  recordOrder(account: string): void {
+    this.stats.orders.booked += 1;
+    this.stats.orders.byAccount[account] = (this.stats.orders.byAccount[account] ?? 0) + 1;
   }
 
   now(): number {

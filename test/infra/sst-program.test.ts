@@ -95,7 +95,66 @@ describe.skipIf(missing !== undefined)(
       });
     });
 
-    it("holds the connection budget: reserved concurrency × pool + 8 held back fits the max_connections it sets", () => {
+    it("puts RDS Proxy in front of the instance: IAM end to end, TLS required, one target group on the instance", () => {
+      const proxy = byName("aws:rds/proxy:Proxy", "DatabaseProxy");
+      expect(proxy.inputs).toMatchObject({
+        engineFamily: "POSTGRESQL",
+        defaultAuthScheme: "IAM_AUTH",
+        requireTls: true,
+      });
+      const group = byName(
+        "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup",
+        "DatabaseProxyTargetGroup",
+      );
+      expect(group.inputs).toMatchObject({
+        dbProxyName: "databaseproxy-mock",
+        // 79 less 49 direct connections is 30: 37% of 79 is 29.
+        connectionPoolConfig: { maxConnectionsPercent: 37 },
+      });
+      const target = byName("aws:rds/proxyTarget:ProxyTarget", "DatabaseProxyTarget");
+      expect(target.inputs).toMatchObject({
+        dbProxyName: "databaseproxy-mock",
+        dbInstanceIdentifier: "database-mock",
+      });
+      // The proxy may sign in to the instance as the runtime role, and do nothing else.
+      const role = byName("aws:iam/role:Role", "DatabaseProxyRole");
+      const policy = JSON.parse(
+        (role.inputs.inlinePolicies as { policy: string }[])[0]?.policy ?? "{}",
+      );
+      expect(policy.Statement).toEqual([
+        {
+          Effect: "Allow",
+          Action: "rds-db:connect",
+          Resource:
+            "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:db-MOCKRESOURCEID/securities_support_runtime",
+        },
+      ]);
+    });
+
+    it("connects the API through the proxy and migrate and refresh straight to the instance", () => {
+      expect(env("ApiHandler")).toMatchObject({
+        DB_HOST: "proxy.proxy-mock.ap-northeast-2.rds.amazonaws.com",
+        DB_POOLER: "transaction",
+        DB_SSL_CA_FILE: "rds-proxy-ca.pem",
+      });
+      for (const name of ["Migrate", "RefreshTokens", "RefreshWorker"]) {
+        expect(env(name).DB_HOST).toBe("database.mock.ap-northeast-2.rds.amazonaws.com");
+        expect(env(name).DB_POOLER).toBeUndefined();
+        expect(env(name).DB_SSL_CA_FILE).toBe("rds-ca.pem");
+      }
+      const connects = (name: string) =>
+        statementsOf(name)
+          .filter((statement) => statement.actions.includes("rds-db:connect"))
+          .flatMap((statement) => statement.resources);
+      expect(connects("ApiHandler")).toEqual([
+        "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:prx-0mock0000000000000/securities_support_runtime",
+      ]);
+      expect(connects("RefreshTokens")).toEqual([
+        "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:db-MOCKRESOURCEID/securities_support_runtime",
+      ]);
+    });
+
+    it("holds the connection budget: the direct functions' concurrency × pool + 8 held back + the proxy's share fit max_connections", () => {
       const parameters = byName("aws:rds/parameterGroup:ParameterGroup", "DatabaseParameters")
         .inputs.parameters as { name: string; value: string }[];
       const maxConnections = Number(parameters.find((p) => p.name === "max_connections")?.value);
@@ -103,21 +162,29 @@ describe.skipIf(missing !== undefined)(
       const reserved = Object.fromEntries(
         FUNCTIONS.map((name) => [name, lambda(name).inputs.reservedConcurrentExecutions]),
       );
-      expect(reserved).toEqual({ Migrate: 1, RefreshTokens: 1, RefreshWorker: 3, ApiHandler: 15 });
-      const held =
+      // The API's 100 containers are no longer cut from max_connections: they share the proxy's pool.
+      expect(reserved).toEqual({ Migrate: 1, RefreshTokens: 1, RefreshWorker: 3, ApiHandler: 100 });
+      const direct =
         1 * 1 +
-        FUNCTIONS.slice(1).reduce(
+        ["RefreshTokens", "RefreshWorker"].reduce(
           (sum, name) => sum + (reserved[name] as number) * Number(env(name).DB_POOL_MAX),
           0,
         );
-      expect(held + 8).toBeLessThanOrEqual(maxConnections);
+      const group = byName(
+        "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup",
+        "DatabaseProxyTargetGroup",
+      );
+      const percent = (group.inputs.connectionPoolConfig as { maxConnectionsPercent: number })
+        .maxConnectionsPercent;
+      const proxy = Math.floor((maxConnections * percent) / 100);
+      expect(direct + 8 + proxy).toBeLessThanOrEqual(maxConnections);
     });
 
     it("throttles the API stage to what its containers serve, so overload answers 429", () => {
       const stage = byName("aws:apigatewayv2/stage:Stage", "ApiStage");
       expect(stage.inputs.defaultRouteSettings).toEqual({
-        throttlingBurstLimit: 15,
-        throttlingRateLimit: 150,
+        throttlingBurstLimit: 100,
+        throttlingRateLimit: 1000,
       });
     });
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
 import { createSql, RUNTIME_DATABASE_ROLE, type Sql } from "../../core/db";
 import { migrate } from "../../core/migrations";
+import { closeServerConnections } from "../../dev/pgbouncer";
 
 export interface TestDatabase {
   /** As the owner (the migrations' user). */
@@ -9,6 +10,12 @@ export interface TestDatabase {
   sql: Sql;
   /** As the runtime role (migration 0008), what the service connects as. */
   runtimeUrl: string;
+  /**
+   * What the API connects to: runtimeUrl, or the same through the run's
+   * PgBouncer in transaction mode (TEST_POOLER=pgbouncer), then `pooled`.
+   */
+  serviceUrl: string;
+  pooled: boolean;
   /** Closes the pool and drops the database. */
   drop(): Promise<void>;
 }
@@ -33,17 +40,30 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
     const report = await migrate({ databaseUrl: url, action: "up", backup: false });
     if (!report.ok) throw new Error(`test database migration failed: ${report.error?.message}`);
   }
+  const pooler = inject("poolerUrl");
   return {
     url,
     sql,
     runtimeUrl: runtimeUrl(url),
+    serviceUrl: pooler ? throughPooler(runtimeUrl(url), pooler) : runtimeUrl(url),
+    pooled: pooler !== "",
     async drop() {
       await sql.end();
+      if (pooler) await closeServerConnections(pooler, name);
       const cleanup = createSql(inject("adminDatabaseUrl"), { max: 1 });
       await cleanup.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await cleanup.end();
     },
   };
+}
+
+/** `url` with the pooler's host and port. */
+export function throughPooler(url: string, poolerUrl: string): string {
+  const parsed = new URL(url);
+  const pooler = new URL(poolerUrl);
+  parsed.hostname = pooler.hostname;
+  parsed.port = pooler.port;
+  return parsed.toString();
 }
 
 /** The same server URL with another database name. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { createSql, RUNTIME_DATABASE_ROLE } from "../../core/db";
 import { startEmbeddedPostgres } from "../../dev/embedded-postgres";
+import { startPgBouncer } from "../../dev/pgbouncer";
 import { runtimeUrl, TEST_RUNTIME_PASSWORD } from "./database";
 
 declare module "vitest" {
@@ -12,6 +13,8 @@ declare module "vitest" {
     adminDatabaseUrl: string;
     /** "embedded" or "external", for messages. */
     databaseKind: string;
+    /** The same server through PgBouncer in transaction mode (TEST_POOLER=pgbouncer), or "" for direct. */
+    poolerUrl: string;
   }
 }
 
@@ -26,7 +29,8 @@ export default async function setup(project: TestProject) {
     await prepareRuntimeRole(external);
     project.provide("adminDatabaseUrl", external);
     project.provide("databaseKind", "external");
-    return;
+    const stopPooler = await providePooler(project, external);
+    return stopPooler;
   }
   const dir = await mkdtemp(join(tmpdir(), "securities-support-test-"));
   await chmod(dir, 0o755);
@@ -34,10 +38,41 @@ export default async function setup(project: TestProject) {
   await prepareRuntimeRole(db.url);
   project.provide("adminDatabaseUrl", db.url);
   project.provide("databaseKind", "embedded");
+  const stopPooler = await providePooler(project, db.url);
   return async () => {
+    await stopPooler();
     await db.stop();
     await rm(dir, { recursive: true, force: true });
   };
+}
+
+/**
+ * TEST_POOLER=pgbouncer: PgBouncer in transaction mode in front of the run's
+ * server, and the local API of the e2e tests connects through it as the
+ * deployed API connects through RDS Proxy (test/support/database.ts
+ * serviceUrl). Creating and dropping the test databases stays direct.
+ */
+async function providePooler(project: TestProject, adminUrl: string): Promise<() => Promise<void>> {
+  const pooler = process.env.TEST_POOLER?.trim() ?? "";
+  if (pooler === "") {
+    project.provide("poolerUrl", "");
+    return async () => {};
+  }
+  if (pooler !== "pgbouncer") {
+    throw new Error(`TEST_POOLER must be "pgbouncer" or empty, not "${pooler}".`);
+  }
+  const bouncer = await startPgBouncer({
+    serverUrl: adminUrl,
+    users: [runtimeUrl(adminUrl)],
+    poolSize: 5,
+    onLog: (line) => {
+      // Test databases come and go: PgBouncer saying it forgot a dropped one is expected.
+      if (/ (WARNING|ERROR|FATAL) /.test(line) && !line.includes("dropping database"))
+        process.stderr.write(`pgbouncer: ${line}\n`);
+    },
+  });
+  project.provide("poolerUrl", bouncer.url);
+  return () => bouncer.stop();
 }
 
 /**

@@ -174,6 +174,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/orders/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order sent through the gateway, by its Idempotency-Key: its state (in_flight, accepted, rejected, unknown, not_placed, ambiguous), the broker's order number and answer. An unknown outcome is reconciled from the broker's day orders on every read. */
+        get: operations["getOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/broker/status": {
         parameters: {
             query?: never;
@@ -181,7 +198,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Calls through the broker gateway per account: counts and the last broker error. Needs accounts:read. */
+        /** Calls through the broker gateway per account: counts and the last broker error; orders whose outcome is unknown or ambiguous. Needs accounts:read. */
         get: operations["getBrokerCallStatus"];
         put?: never;
         post?: never;
@@ -264,6 +281,12 @@ export interface components {
                 calls: number;
                 failed_calls: number;
             };
+            /** @description Order intents whose outcome is unknown (being reconciled; the oldest's age) or ambiguous (an operator must look). */
+            orders: {
+                unknown: number;
+                ambiguous: number;
+                oldest_unknown_seconds: number | null;
+            };
         };
         CreateAccountRequest: {
             name: string;
@@ -301,6 +324,20 @@ export interface components {
         InvalidateResult: {
             invalidated: boolean;
         };
+        Order: {
+            /** @description The Idempotency-Key the order was sent with. */
+            key: string;
+            /** @enum {string} */
+            state: "in_flight" | "accepted" | "rejected" | "unknown" | "not_placed" | "ambiguous";
+            broker_order_no: string | null;
+            answer: {
+                status: number;
+                /** @description The broker's body (JSON when it was). */
+                body: unknown;
+            } | null;
+            sent_at: string | null;
+            resolved_at: string | null;
+        };
         /** @description RFC 9457 problem details (application/problem+json). */
         Problem: {
             type: string;
@@ -317,6 +354,8 @@ export interface components {
             broker?: string;
             broker_code?: string;
             retry_after_seconds?: number;
+            /** @description An order problem's resource: GET it for the order's state. */
+            order?: string;
             /** @description The request's id, as in its x-request-id header and log lines. */
             request_id: string;
         };
@@ -907,7 +946,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account is not a securities account with an app key and secret. */
+            /** @description The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -934,7 +973,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker rejected the request; broker_code says why. */
+            /** @description The broker rejected the request (broker_code says why); or order_outcome_unknown: the order was sent and its answer lost. Do not send it again under a new key: read the order (Location) or retry with the same key. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -943,7 +982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down; or order_not_placed (retry with the same key). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1011,7 +1050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account is not a securities account with an app key and secret. */
+            /** @description The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1038,7 +1077,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker rejected the request; broker_code says why. */
+            /** @description The broker rejected the request (broker_code says why); or order_outcome_unknown: the order was sent and its answer lost. Do not send it again under a new key: read the order (Location) or retry with the same key. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1047,7 +1086,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down; or order_not_placed (retry with the same key). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1119,7 +1158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account is not a securities account with an app key and secret. */
+            /** @description The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1205,7 +1244,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account is not a securities account with an app key and secret. */
+            /** @description The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1232,7 +1271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker rejected the request; broker_code says why. */
+            /** @description The broker rejected the request (broker_code says why); or order_outcome_unknown: the order was sent and its answer lost. Do not send it again under a new key: read the order (Location) or retry with the same key. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1241,7 +1280,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down; or order_not_placed (retry with the same key). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1328,6 +1367,8 @@ export interface operations {
                 "cont-yn"?: string;
                 /** @description Kiwoom paging key from the previous answer. */
                 "next-key"?: string;
+                /** @description Required on order paths (KIS order-cash, order-credit, order-rvsecncl, order-resv, overseas order, order-rvsecncl, daytime-order; Kiwoom /api/dostk/ordr, /api/dostk/crdordr): 1–255 visible ASCII characters, the same for every retry of one order. Kept 24 hours. The same key and request replays the first answer (idempotent-replayed: true); see docs/api.md "Orders". */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The account id, a positive 32-bit integer. */
@@ -1384,7 +1425,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account is not a securities account with an app key and secret. */
+            /** @description The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1395,6 +1436,15 @@ export interface operations {
             };
             /** @description Body over the size limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: the Idempotency-Key was used for a different request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1420,7 +1470,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker rejected the request; broker_code says why. */
+            /** @description The broker rejected the request (broker_code says why); or order_outcome_unknown: the order was sent and its answer lost. Do not send it again under a new key: read the order (Location) or retry with the same key. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1429,7 +1479,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down; or order_not_placed (retry with the same key). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1469,6 +1519,8 @@ export interface operations {
                 "cont-yn"?: string;
                 /** @description Kiwoom paging key from the previous answer. */
                 "next-key"?: string;
+                /** @description Required on order paths (KIS order-cash, order-credit, order-rvsecncl, order-resv, overseas order, order-rvsecncl, daytime-order; Kiwoom /api/dostk/ordr, /api/dostk/crdordr): 1–255 visible ASCII characters, the same for every retry of one order. Kept 24 hours. The same key and request replays the first answer (idempotent-replayed: true); see docs/api.md "Orders". */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The account id, a positive 32-bit integer. */
@@ -1529,7 +1581,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account is not a securities account with an app key and secret. */
+            /** @description The account is not a securities account with an app key and secret; or, on an order path, order_in_flight, order_reconciling or order_ambiguous (see the problem's code and Location). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1540,6 +1592,15 @@ export interface operations {
             };
             /** @description Body over the size limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: the Idempotency-Key was used for a different request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1565,7 +1626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker rejected the request; broker_code says why. */
+            /** @description The broker rejected the request (broker_code says why); or order_outcome_unknown: the order was sent and its answer lost. Do not send it again under a new key: read the order (Location) or retry with the same key. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1574,7 +1635,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down. */
+            /** @description The broker is rate limiting (Retry-After) or unavailable, or a dependency is down; or order_not_placed (retry with the same key). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1585,6 +1646,85 @@ export interface operations {
             };
             /** @description The broker did not answer in time. */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account id, a positive 32-bit integer. */
+                id: number;
+                /** @description The order's Idempotency-Key (URL-encoded). */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Invalid request: the problem's errors name each offending field; malformed JSON also answers 400. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the route's scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; logged. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -19,5 +19,6 @@ export const EXPECTED_ROUTES: [method: string, path: string, scope: string | nul
   ["GET", "/tokens/status", "accounts:read"],
   ["GET", "/accounts/{id}/broker/{broker_path}", "broker:call"],
   ["POST", "/accounts/{id}/broker/{broker_path}", "broker:call"],
+  ["GET", "/accounts/{id}/orders/{key}", "broker:call"],
   ["GET", "/broker/status", "accounts:read"],
 ];

@@ -82,8 +82,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
 
   const runtime = await createLocalRuntime({
-    // As the service connects in AWS: the runtime role, not the owner.
-    databaseUrl: db.runtimeUrl,
+    // As the service connects in AWS: the runtime role, not the owner, through
+    // the run's transaction pooler when it has one (TEST_POOLER=pgbouncer).
+    databaseUrl: db.serviceUrl,
+    pooled: db.pooled,
     env: { ...sandbox.env, DATA_DIR: dataDir, ...options.env },
     apiKeys,
     logger,

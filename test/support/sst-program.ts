@@ -97,6 +97,13 @@ function mockState(type: string, name: string, inputs: Json): Json {
         ],
       });
       break;
+    case "aws:rds/proxy:Proxy":
+      Object.assign(state, {
+        arn: "arn:aws:rds:ap-northeast-2:123456789012:db-proxy:prx-0mock0000000000000",
+        endpoint: "proxy.proxy-mock.ap-northeast-2.rds.amazonaws.com",
+        name: `${name.toLowerCase()}-mock`,
+      });
+      break;
     case "aws:ec2/eip:Eip":
       Object.assign(state, { publicIp: "203.0.113.10", allocationId: "eipalloc-0mock" });
       break;

@@ -11,7 +11,7 @@ test.each(SCOPE_TABLE_DOCS)(
   },
 );
 
-test("the scope table gives broker:call the gateway's routes", () => {
+test("the scope table gives broker:call the gateway's routes and the order resource", () => {
   const row = scopeTable()
     .split("\n")
     .find((line) => line.startsWith("| `broker:call`"));
@@ -19,7 +19,7 @@ test("the scope table gives broker:call the gateway's routes", () => {
     "",
     "`broker:call`",
     "call the account's broker through the gateway",
-    "`GET\\|POST /accounts/{id}/broker/{broker_path}`",
+    "`GET\\|POST /accounts/{id}/broker/{broker_path}`, `GET /accounts/{id}/orders/{key}`",
     "",
   ]);
 });

@@ -50,6 +50,8 @@ describe("alarms", () => {
         "MigrateErrors",
         "MigrateFailed",
         "MigrateThrottles",
+        "OrdersAmbiguous",
+        "OrdersUnknownStale",
         "RefreshDeadLetters",
         "RefreshErrors",
         "RefreshThrottles",

@@ -12,6 +12,7 @@ import { connectionBudgetOf, parseInfraSettings } from "../../infra/settings";
 
 const resources = {
   dbHost: "db.internal",
+  proxyHost: "proxy.internal",
   dbPort: "5432",
   dbName: "securities",
   dbSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db",
@@ -36,12 +37,16 @@ describe("max_connections per instance class", () => {
   });
 });
 
+/** The API defaults: at most 100 containers, 100 ms mean latency, 20 ms of it on a server connection. */
+const API_DEFAULTS = { apiMaxConcurrency: 100, apiMeanLatencyMs: 100, apiDbMs: 20 };
+
 describe("connection budget", () => {
-  it("splits the default db.t4g.micro: 8 held back, migrate 1, refresh 4 runs × 10, the API the rest", () => {
+  it("splits the default db.t4g.micro: 8 held back, migrate 1, refresh 4 runs × 10 direct, the proxy the rest", () => {
     const budget = connectionBudget({
       maxConnections: 79,
       refreshConcurrency: 8,
       refreshWorkers: 4,
+      ...API_DEFAULTS,
     });
     expect(budget).toEqual({
       maxConnections: 79,
@@ -49,26 +54,82 @@ describe("connection budget", () => {
       migrate: { reservedConcurrency: 1, poolMax: 1 },
       refreshScheduler: { reservedConcurrency: 1, poolMax: 10 },
       refreshWorkers: { reservedConcurrency: 3, poolMax: 10 },
-      api: { reservedConcurrency: 15, poolMax: 2 },
-      total: 79,
+      // 30 left of 79: 37% is 29 connections.
+      proxy: { maxConnectionsPercent: 37, connections: 29 },
+      // 29 connections × 100 ms / 20 ms = 145 containers' worth, capped at API_MAX_CONCURRENCY.
+      api: { reservedConcurrency: 100, poolMax: 2 },
+      total: 78,
     });
   });
 
-  it("never adds up to more than max_connections, whatever the instance and refresh settings", () => {
+  it("no longer cuts the API's containers from max_connections: the micro carries 100, not 15", () => {
+    const budget = connectionBudget({
+      maxConnections: 79,
+      refreshConcurrency: 8,
+      refreshWorkers: 4,
+      ...API_DEFAULTS,
+      apiMaxConcurrency: 1000,
+    });
+    expect(budget.api.reservedConcurrency).toBe(145);
+    expect(budget.total).toBeLessThanOrEqual(79);
+  });
+
+  it("bounds the API by what the proxy's connections carry when a request holds one longer", () => {
+    const budget = connectionBudget({
+      maxConnections: 79,
+      refreshConcurrency: 8,
+      refreshWorkers: 4,
+      ...API_DEFAULTS,
+      apiDbMs: 50,
+    });
+    expect(budget.api.reservedConcurrency).toBe(58);
+  });
+
+  it("refuses an API_DB_MS longer than the mean latency it is part of", () => {
+    expect(() =>
+      connectionBudget({
+        maxConnections: 79,
+        refreshConcurrency: 8,
+        refreshWorkers: 4,
+        ...API_DEFAULTS,
+        apiDbMs: 150,
+      }),
+    ).toThrow("API_DB_MS (150) must be positive and at most API_MEAN_LATENCY_MS (100).");
+  });
+
+  it("never adds up to more than max_connections, whatever the instance, refresh and API settings", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 25, max: 5000 }),
         fc.integer({ min: 1, max: 32 }),
         fc.integer({ min: 1, max: 64 }),
-        (maxConnections, refreshConcurrency, refreshWorkers) => {
+        fc.integer({ min: 2, max: 10_000 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (maxConnections, refreshConcurrency, refreshWorkers, apiMaxConcurrency, a, b) => {
+          const [apiDbMs, apiMeanLatencyMs] = a <= b ? [a, b] : [b, a];
           let budget: ReturnType<typeof connectionBudget>;
           try {
-            budget = connectionBudget({ maxConnections, refreshConcurrency, refreshWorkers });
+            budget = connectionBudget({
+              maxConnections,
+              refreshConcurrency,
+              refreshWorkers,
+              apiMaxConcurrency,
+              apiMeanLatencyMs,
+              apiDbMs,
+            });
           } catch (error) {
-            // Refused only when the API would get fewer than 2 containers.
+            // Refused only when the proxy or the API would get fewer than 2.
             expect(String(error)).toMatch(/larger DB_INSTANCE_CLASS/);
             const fixed = 8 + 1 + refreshWorkers * (refreshConcurrency + 2);
-            expect(Math.floor((maxConnections - fixed) / 2)).toBeLessThan(2);
+            const proxy = Math.floor(
+              (maxConnections *
+                Math.max(0, Math.floor((100 * (maxConnections - fixed)) / maxConnections))) /
+                100,
+            );
+            expect(Math.min(proxy, Math.floor((proxy * apiMeanLatencyMs) / apiDbMs))).toBeLessThan(
+              2,
+            );
             return;
           }
           const sum =
@@ -76,11 +137,16 @@ describe("connection budget", () => {
             connectionsOf(budget.migrate) +
             connectionsOf(budget.refreshScheduler) +
             connectionsOf(budget.refreshWorkers) +
-            connectionsOf(budget.api);
+            budget.proxy.connections;
           expect(sum).toBe(budget.total);
           expect(sum).toBeLessThanOrEqual(maxConnections);
-          // The API gets all but at most one spare connection.
-          expect(maxConnections - sum).toBeLessThan(2);
+          // The proxy's share is what the direct connections leave, to within 1% of max_connections.
+          expect(maxConnections - sum).toBeLessThanOrEqual(Math.ceil(maxConnections / 100) + 1);
+          expect(budget.api.reservedConcurrency).toBeLessThanOrEqual(apiMaxConcurrency);
+          // A container holds a server connection apiDbMs of every apiMeanLatencyMs.
+          expect(budget.api.reservedConcurrency * apiDbMs).toBeLessThanOrEqual(
+            budget.proxy.connections * apiMeanLatencyMs,
+          );
         },
       ),
     );
@@ -90,7 +156,7 @@ describe("connection budget", () => {
     expect(() =>
       parseInfraSettings("dev", { REFRESH_MAX_WORKERS: "8", REFRESH_CONCURRENCY: "8" }),
     ).toThrow(
-      "max_connections 79 leaves room for 0 API containers after 8 refresh runs of 8 lanes; choose a larger DB_INSTANCE_CLASS or fewer REFRESH_MAX_WORKERS / REFRESH_CONCURRENCY.",
+      "max_connections 79 leaves 0 connections for RDS Proxy (0 API containers) after 8 refresh runs of 8 lanes; choose a larger DB_INSTANCE_CLASS or fewer REFRESH_MAX_WORKERS / REFRESH_CONCURRENCY.",
     );
   });
 
@@ -106,7 +172,10 @@ describe("connection budget", () => {
   it("honours DB_MAX_CONNECTIONS over the class's default", () => {
     const settings = parseInfraSettings("dev", { DB_MAX_CONNECTIONS: "200" });
     expect(settings.database.maxConnections).toBe(200);
-    expect(connectionBudgetOf(settings).api.reservedConcurrency).toBe(75);
+    expect(connectionBudgetOf(settings).proxy).toEqual({
+      maxConnectionsPercent: 75,
+      connections: 150,
+    });
   });
 
   it("gives each function the pool size its reserved concurrency was budgeted with", () => {

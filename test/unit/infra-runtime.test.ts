@@ -4,7 +4,12 @@ import { describe, expect, it } from "vitest";
 import { preMigrationSnapshotId } from "../../core/backups";
 import { createKmsKeyProvider } from "../../core/crypto";
 import { ALARM_RULES, alarmPeriodSeconds } from "../../infra/alarm-rules";
-import { dbConnectArn, grantsFor, snapshotArnPattern } from "../../infra/permissions";
+import {
+  dbConnectArn,
+  grantsFor,
+  proxyConnectArn,
+  snapshotArnPattern,
+} from "../../infra/permissions";
 import {
   type FunctionKey,
   functionEnvironment,
@@ -17,9 +22,13 @@ const KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/k-1";
 const DB = "arn:aws:rds:ap-northeast-2:123456789012:db:database-abc";
 const RUNTIME_DB_USER =
   "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:db-ABCDEFGHIJKL0123456789/securities_support_runtime";
+const PROXY = "arn:aws:rds:ap-northeast-2:123456789012:db-proxy:prx-0123456789abcdef0";
+const RUNTIME_PROXY_USER =
+  "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:prx-0123456789abcdef0/securities_support_runtime";
 const targets = {
   kmsKeyArn: KEY,
   runtimeDbUserArn: RUNTIME_DB_USER,
+  runtimeProxyUserArn: RUNTIME_PROXY_USER,
   dbSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db",
   apiKeysSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:api-keys",
   dbInstanceArn: DB,
@@ -28,6 +37,7 @@ const targets = {
 };
 const resources = {
   dbHost: "db.internal",
+  proxyHost: "proxy.internal",
   dbPort: "5432",
   dbName: "securities",
   dbSecretArn: targets.dbSecretArn,
@@ -68,8 +78,8 @@ describe("refresh time budget", () => {
 describe("function environment", () => {
   const settings = parseInfraSettings("prod", { KIS_PAPER_URL: "https://sandbox.example:29443" });
 
-  it("gives every function the database parts and the RDS CA file, never a password", () => {
-    for (const key of ALL) {
+  it("gives migrate and refresh the instance and the RDS CA file, never a password", () => {
+    for (const key of ["migrate", "refresh"] as const) {
       const env = functionEnvironment(key, settings, resources);
       expect(env).toMatchObject({
         DB_HOST: "db.internal",
@@ -79,6 +89,23 @@ describe("function environment", () => {
         LOG_LEVEL: "info",
         STAGE: "prod",
       });
+      expect(env.DB_POOLER).toBeUndefined();
+      expect(env.DB_SSLMODE).toBeUndefined();
+      expect(Object.keys(env).some((name) => /PASSWORD|DATABASE_URL/.test(name))).toBe(false);
+    }
+  });
+
+  it("points the API at RDS Proxy in transaction mode, verified with the Amazon roots, never a password", () => {
+    const env = functionEnvironment("api", settings, resources);
+    expect(env).toMatchObject({
+      DB_HOST: "proxy.internal",
+      DB_PORT: "5432",
+      DB_NAME: "securities",
+      DB_SSL_CA_FILE: "rds-proxy-ca.pem",
+      DB_POOLER: "transaction",
+    });
+    for (const key of ALL) {
+      const env = functionEnvironment(key, settings, resources);
       expect(env.DB_SSLMODE).toBeUndefined();
       expect(Object.keys(env).some((name) => /PASSWORD|DATABASE_URL/.test(name))).toBe(false);
     }
@@ -228,7 +255,8 @@ describe("permissions", () => {
       grantsFor(key, targets).some((grant) => grant.resources.includes(resource));
     expect(ALL.filter((key) => reads(key, targets.apiKeysSecretArn))).toEqual(["api"]);
     expect(ALL.filter((key) => reads(key, targets.dbSecretArn))).toEqual(["migrate"]);
-    expect(ALL.filter((key) => reads(key, RUNTIME_DB_USER))).toEqual(["refresh", "api"]);
+    expect(ALL.filter((key) => reads(key, RUNTIME_DB_USER))).toEqual(["refresh"]);
+    expect(ALL.filter((key) => reads(key, RUNTIME_PROXY_USER))).toEqual(["api"]);
     const snapshotters = ALL.filter((key) =>
       grantsFor(key, targets).some((grant) => grant.actions.includes("rds:CreateDBSnapshot")),
     );
@@ -242,6 +270,19 @@ describe("permissions", () => {
     const id = preMigrationSnapshotId("Prod_EU", new Date("2025-10-07T00:00:00Z"));
     expect(`arn:aws:rds:ap-northeast-2:123456789012:snapshot:${id}`).toMatch(glob);
     expect("arn:aws:rds:ap-northeast-2:123456789012:snapshot:nightly-1").not.toMatch(glob);
+  });
+
+  it("lets the API sign in to the proxy only, and refresh to the instance only", () => {
+    const connect = (key: FunctionKey) =>
+      grantsFor(key, targets).find((grant) => grant.actions.includes("rds-db:connect"))?.resources;
+    expect(connect("api")).toEqual([RUNTIME_PROXY_USER]);
+    expect(connect("refresh")).toEqual([RUNTIME_DB_USER]);
+    expect(connect("migrate")).toBeUndefined();
+  });
+
+  it("names the runtime role's rds-db:connect resource at the proxy from the proxy's ARN", () => {
+    expect(proxyConnectArn(PROXY, "securities_support_runtime")).toBe(RUNTIME_PROXY_USER);
+    expect(() => proxyConnectArn(DB, "securities_support_runtime")).toThrow(/Not an RDS Proxy ARN/);
   });
 
   it("names the runtime role's rds-db:connect resource from the instance ARN and resource id", () => {

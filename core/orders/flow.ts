@@ -1,0 +1,311 @@
+import type { AccountBrokerCredentials } from "../accounts";
+import {
+  type Broker,
+  type BrokerError,
+  isTokenRejection,
+  type OrderDesk,
+  parseJson,
+} from "../brokers";
+import type { Sql } from "../db";
+import { NotFoundError } from "../errors";
+import type { BrokerCall, BrokerCallAnswer, CallLane, Exchange } from "../gateway/gateway";
+import type { Logger } from "../log";
+import {
+  IdempotencyKeyReusedError,
+  OrderAmbiguousError,
+  OrderInFlightError,
+  OrderNotPlacedError,
+  OrderOutcomeUnknownError,
+  OrderReconcilingError,
+} from "./errors";
+import {
+  claimIntent,
+  dropExpiredIntents,
+  finishIntent,
+  type Intent,
+  type IntentState,
+  readIntent,
+  releaseIntent,
+  unresolvedIntents,
+} from "./intents";
+import { idempotencyKey, requestHash } from "./keys";
+import { createReconciler } from "./reconcile";
+import { DEFAULT_ORDER_SETTINGS, type OrderSettings } from "./settings";
+
+/** GET /accounts/{id}/orders/{key}: an order intent as callers see it. */
+export interface OrderResource {
+  key: string;
+  state: IntentState;
+  broker_order_no: string | null;
+  /** The broker's answer when it came: its status and body (JSON when it was). */
+  answer: { status: number; body: unknown } | null;
+  sent_at: string | null;
+  resolved_at: string | null;
+}
+
+export interface OrderFlowDependencies {
+  sql: Sql;
+  logger: Logger;
+  settings?: OrderSettings | undefined;
+  desk(broker: Broker): OrderDesk;
+  /** The gateway's exchange: pacing, token (once), send; its audit row left to us. */
+  exchange(
+    request: BrokerCall,
+    target: { path: string; query: string },
+    lane: CallLane,
+  ): Promise<Exchange>;
+  access(accountId: number): Promise<AccountBrokerCredentials>;
+  /** Keeps work done off the answer's path until settled() (a Lambda waits for it). */
+  track(work: Promise<void>): void;
+}
+
+/** Which answers mean the broker may have acted: 5xx after the write, and its own "check the previous transaction". */
+function outcomeUnknown(error: BrokerError | undefined, status: number): boolean {
+  return error?.codeKind === "outcome_unknown" || (status >= 500 && error?.kind !== "rate_limited");
+}
+
+/** Refused before the order was routed: nothing was booked, the key is free again. */
+function refusedBeforeRouting(error: BrokerError | undefined): boolean {
+  return isTokenRejection(error) || error?.kind === "rate_limited";
+}
+
+/** An order path's call: an intent per Idempotency-Key, an honest "unknown", reconciliation. */
+export function createOrderFlow(deps: OrderFlowDependencies) {
+  const { sql, logger } = deps;
+  const settings = deps.settings ?? DEFAULT_ORDER_SETTINGS;
+  // Answers recorded off the answer's path, by account|key: a retry in this process waits for its own.
+  const finishing = new Map<string, Promise<void>>();
+  const reconciler = createReconciler({
+    sql,
+    logger,
+    settings,
+    desk: deps.desk,
+    access: deps.access,
+    async query(intent, query, deadline) {
+      const done = await deps.exchange(
+        {
+          accountId: intent.accountId,
+          method: query.method,
+          target: query.path,
+          header: (name) => query.headers[name],
+          body: query.body,
+          keyId: undefined,
+          deadline,
+        },
+        { path: query.path, query: query.query },
+        "query",
+      );
+      return {
+        headers: new Headers(done.answer?.headers ?? {}),
+        body: done.body,
+        failed: !done.answer || done.error !== undefined,
+        audit: (state) => done.audit({ key: intent.key, state }),
+      };
+    },
+  });
+
+  function resource(intent: Intent): OrderResource {
+    return {
+      key: intent.key,
+      state: intent.state,
+      broker_order_no: intent.brokerOrderNo,
+      answer: intent.answer
+        ? {
+            status: intent.answer.status,
+            body: parseJson(intent.answer.body) ?? intent.answer.body,
+          }
+        : null,
+      sent_at: intent.sentAt?.toISOString() ?? null,
+      resolved_at: intent.resolvedAt?.toISOString() ?? null,
+    };
+  }
+
+  /** What a settled intent answers; `replayed` marks an answer given before. */
+  function answerOf(intent: Intent, replayed: boolean, what: string): BrokerCallAnswer {
+    const { accountId, key } = intent;
+    switch (intent.state) {
+      case "in_flight":
+        throw new OrderInFlightError(accountId, key);
+      case "unknown":
+        throw new OrderOutcomeUnknownError(accountId, key, what);
+      case "ambiguous":
+        throw new OrderAmbiguousError(accountId, key);
+      case "not_placed":
+        throw new OrderNotPlacedError(accountId, key);
+      default: {
+        const flag: Record<string, string> = replayed ? { "idempotent-replayed": "true" } : {};
+        if (intent.answer) {
+          return {
+            status: intent.answer.status,
+            headers: { ...intent.answer.headers, ...flag },
+            body: intent.answer.body,
+          };
+        }
+        // Accepted by reconciliation: the broker's answer was lost, the order resource stands in.
+        return {
+          status: 200,
+          headers: { "content-type": "application/json", ...flag },
+          body: JSON.stringify(resource(intent)),
+        };
+      }
+    }
+  }
+
+  async function place(
+    request: BrokerCall,
+    broker: Broker,
+    target: { path: string; query: string },
+    again = false,
+  ): Promise<BrokerCallAnswer> {
+    const key = idempotencyKey(request.header("idempotency-key"));
+    const { accountId } = request;
+    const transaction = request.header("tr_id") ?? request.header("api-id");
+    const terms = deps.desk(broker).orderTerms(transaction, parseJson(request.body ?? ""));
+    await finishing.get(`${accountId}|${key}`);
+    const hash = requestHash({
+      method: request.method,
+      ...target,
+      transactionId: transaction,
+      body: request.body,
+    });
+    const claim = await claimIntent(sql, {
+      accountId,
+      key,
+      hash,
+      terms,
+      keepMs: settings.keepMs,
+      staleMs: settings.staleMs,
+    });
+    if (claim.outcome === "reconciling") throw new OrderReconcilingError(accountId, key);
+    if (claim.outcome === "existing") {
+      const { intent } = claim;
+      if (intent.requestHash !== hash) throw new IdempotencyKeyReusedError(accountId, key);
+      if (intent.state !== "unknown") return answerOf(intent, true, "an earlier attempt");
+      const settled = await reconciler.settle(intent, request.deadline);
+      // Not placed after all: this retry with the same key sends it (once).
+      if (settled.state === "not_placed" && !again) return place(request, broker, target, true);
+      return answerOf(settled, true, "an earlier attempt");
+    }
+    let done: Exchange;
+    try {
+      done = await deps.exchange(request, target, "order");
+    } catch (error) {
+      // Nothing left (pacing, the account, the token): the key is free again.
+      await releaseIntent(sql, accountId, key);
+      throw error;
+    }
+    return conclude(request, key, done);
+  }
+
+  async function conclude(
+    request: BrokerCall,
+    key: string,
+    done: Exchange,
+  ): Promise<BrokerCallAnswer> {
+    const { accountId } = request;
+    const error = done.error as BrokerError | undefined;
+    const { answer } = done;
+    if (!answer && !done.written) {
+      await releaseIntent(sql, accountId, key);
+      done.audit({ key, state: "released" });
+      throw done.error;
+    }
+    if (answer && refusedBeforeRouting(error)) {
+      await releaseIntent(sql, accountId, key);
+      done.audit({ key, state: "released" });
+      return answer;
+    }
+    if (answer && !outcomeUnknown(error, answer.status)) {
+      const state = error ? "rejected" : "accepted";
+      const desk = deps.desk((await deps.access(accountId)).broker);
+      // Written off the answer's path (one round trip fewer): until it commits the intent
+      // reads as in flight (409 order_in_flight, Retry-After), and if this process dies
+      // first it goes stale, becomes unknown and is reconciled. Never a second order.
+      const finished = finishIntent(sql, accountId, key, {
+        state,
+        answer,
+        brokerOrderNo: error ? null : (desk.orderNumber(done.body) ?? null),
+        sentAt: done.sentAt,
+      })
+        .catch((failure: unknown) => {
+          logger.error(
+            { event: "order_intent_not_finished", account_id: accountId, err: failure },
+            "could not record an order's answer; it will be reconciled",
+          );
+        })
+        .finally(() => finishing.delete(`${accountId}|${key}`));
+      finishing.set(`${accountId}|${key}`, finished);
+      deps.track(finished);
+      done.audit({ key, state });
+      return answer;
+    }
+    // Written, and no usable answer: it may have been placed. Never "try again".
+    const what = answer
+      ? `HTTP ${answer.status}${error?.brokerCode ? ` ${error.brokerCode}` : ""}`
+      : (error?.message.replace(/\.$/, "") ?? "no answer");
+    done.audit({ key, state: "unknown" });
+    logger.warn(
+      { event: "order_outcome_unknown", account_id: accountId, what },
+      "order outcome unknown",
+    );
+    let settled: Intent | undefined;
+    try {
+      await finishIntent(sql, accountId, key, {
+        state: "unknown",
+        answer: null,
+        brokerOrderNo: null,
+        sentAt: done.sentAt,
+      });
+      const intent = await readIntent(sql, accountId, key);
+      if (intent) settled = await reconciler.settle(intent, request.deadline);
+    } catch (failure) {
+      // The database or the broker failed us now: still never "try again" (the
+      // intent stays in flight, goes stale and is reconciled; the same key waits for it).
+      logger.error(
+        { event: "order_unknown_not_reconciled", account_id: accountId, err: failure },
+        "could not record or reconcile an unknown order",
+      );
+    }
+    if (!settled) throw new OrderOutcomeUnknownError(accountId, key, what);
+    return answerOf(settled, false, what);
+  }
+
+  return {
+    place: (request: BrokerCall, broker: Broker, target: { path: string; query: string }) =>
+      place(request, broker, target),
+
+    /** The order resource, reconciled once first when its outcome is unknown. */
+    async read(accountId: number, key: string, deadline?: Date): Promise<OrderResource> {
+      let intent = await readIntent(sql, accountId, idempotencyKey(key));
+      if (!intent) {
+        throw new NotFoundError(
+          "order_not_found",
+          `Account ${accountId} has no order with this Idempotency-Key.`,
+        );
+      }
+      if (intent.state === "unknown") {
+        await reconciler.once(intent, deadline);
+        intent = (await readIntent(sql, accountId, key)) ?? intent;
+      }
+      return resource(intent);
+    },
+
+    /** The refresh job's pass: drop expired keys, reconcile what is left unknown. */
+    async reconcileLeftovers(deadline?: Date): Promise<number> {
+      await dropExpiredIntents(sql);
+      let resolved = 0;
+      for (const intent of await unresolvedIntents(sql, settings.staleMs, 100)) {
+        if (deadline && Date.now() > deadline.getTime() - 2_000) break;
+        try {
+          if ((await reconciler.once(intent, deadline)) !== "unknown") resolved += 1;
+        } catch (error) {
+          logger.error(
+            { event: "order_reconcile_failed", account_id: intent.accountId, err: error },
+            "could not reconcile an order",
+          );
+        }
+      }
+      return resolved;
+    },
+  };
+}

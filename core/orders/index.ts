@@ -1,0 +1,14 @@
+export {
+  IdempotencyKeyReusedError,
+  isOrderError,
+  OrderAmbiguousError,
+  OrderInFlightError,
+  OrderNotPlacedError,
+  OrderOutcomeUnknownError,
+  OrderReconcilingError,
+  orderLocation,
+} from "./errors";
+export { createOrderFlow, type OrderResource } from "./flow";
+export { type IntentState, intentCounts } from "./intents";
+export { idempotencyKey } from "./keys";
+export { DEFAULT_ORDER_SETTINGS, type OrderSettings, parseOrderSettings } from "./settings";

@@ -1,0 +1,171 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { AccountBrokerCredentials } from "../accounts";
+import {
+  type Broker,
+  type BrokerQuery,
+  type DayOrder,
+  type DayOrdersCursor,
+  formatKoreaTime,
+  type OrderDesk,
+  type OrderTerms,
+} from "../brokers";
+import type { Sql } from "../db";
+import type { Logger } from "../log";
+import {
+  boundOrderNumbers,
+  type Intent,
+  type IntentState,
+  readIntent,
+  resolveIntent,
+} from "./intents";
+import type { OrderSettings } from "./settings";
+
+/** One of the gateway's own queries: paced and audited under the account's app key like any caller's. */
+export type RunQuery = (
+  intent: Intent,
+  query: BrokerQuery,
+  deadline: Date | undefined,
+) => Promise<{
+  headers: Headers;
+  body: unknown;
+  failed: boolean;
+  audit(state: IntentState): void;
+}>;
+
+export interface ReconcileDependencies {
+  sql: Sql;
+  logger: Logger;
+  settings: OrderSettings;
+  desk(broker: Broker): OrderDesk;
+  access(accountId: number): Promise<AccountBrokerCredentials>;
+  query: RunQuery;
+}
+
+/** Day-order pages read at most per pass (KIS and Kiwoom page 100 rows). */
+const MAX_PAGES = 20;
+
+/** The rows of `day` that could be this order: same terms, placed at or after the send's second, not bound elsewhere. */
+export function matchingOrders(
+  rows: readonly DayOrder[],
+  terms: OrderTerms,
+  sentAt: Date,
+  bound: ReadonlySet<string>,
+): DayOrder[] {
+  const notBefore = formatKoreaTime(sentAt, "compact").slice(8);
+  return rows.filter(
+    (row) =>
+      row.symbol === terms.symbol &&
+      row.side === terms.side &&
+      Number(row.quantity) === Number(terms.quantity) &&
+      Number(row.price) === Number(terms.price) &&
+      row.time >= notBefore &&
+      !bound.has(row.orderNo),
+  );
+}
+
+/**
+ * Resolves unknown intents from the broker's own day orders (KIS
+ * inquire-daily-ccld, Kiwoom kt00007): exactly one match is `accepted` with
+ * its order number, more than one `ambiguous`, none after the window and
+ * enough checks `not_placed`. Never guesses; a query that fails leaves the
+ * intent unknown.
+ */
+export function createReconciler(deps: ReconcileDependencies) {
+  const { sql, logger, settings } = deps;
+
+  /** One pass over the day's orders; the intent's state after it. */
+  async function once(intent: Intent, deadline: Date | undefined): Promise<IntentState> {
+    if (intent.state !== "unknown") return intent.state;
+    // Without readable terms nothing can be matched: it stays unknown for an operator (alarm).
+    if (!intent.terms) return "unknown";
+    const credentials = await deps.access(intent.accountId);
+    const desk = deps.desk(credentials.broker);
+    const sentAt = intent.sentAt ?? intent.createdAt;
+    const date = formatKoreaTime(sentAt, "compact").slice(0, 8);
+    const rows: DayOrder[] = [];
+    const audits: ((state: IntentState) => void)[] = [];
+    let cursor: DayOrdersCursor | undefined;
+    let complete = false;
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+      const answer = await deps.query(
+        intent,
+        desk.dayOrdersQuery(credentials.environment, intent.terms, date, cursor),
+        deadline,
+      );
+      audits.push(answer.audit);
+      const read = answer.failed ? undefined : desk.readDayOrders(answer.headers, answer.body);
+      if (!read) break;
+      rows.push(...read.rows);
+      cursor = read.next;
+      if (!cursor) {
+        complete = true;
+        break;
+      }
+    }
+    if (!complete) {
+      logger.warn(
+        { event: "order_reconcile_incomplete", account_id: intent.accountId },
+        "could not read the broker's day orders; the order stays unknown",
+      );
+      for (const audit of audits) audit("unknown");
+      return "unknown";
+    }
+    const bound = await boundOrderNumbers(sql, intent.accountId, intent.key);
+    const matches = matchingOrders(rows, intent.terms, sentAt, bound);
+    const windowOver = Date.now() >= sentAt.getTime() + settings.reconcileWindowMs;
+    const state: IntentState =
+      matches.length === 1
+        ? "accepted"
+        : matches.length > 1
+          ? "ambiguous"
+          : windowOver && intent.reconcileChecks + 1 >= settings.reconcileChecks
+            ? "not_placed"
+            : "unknown";
+    let changed = false;
+    try {
+      changed = await resolveIntent(sql, intent, {
+        state,
+        ...(state === "accepted" ? { brokerOrderNo: (matches[0] as DayOrder).orderNo } : {}),
+      });
+    } catch (error) {
+      // Another intent bound that order number meanwhile (unique index): never two intents for one order.
+      logger.warn({ event: "order_reconcile_conflict", err: error }, "order number already bound");
+      await resolveIntent(sql, intent, { state: "ambiguous" });
+      for (const audit of audits) audit("ambiguous");
+      return "ambiguous";
+    }
+    for (const audit of audits) audit(state);
+    logger.info(
+      {
+        event: "order_reconciled",
+        account_id: intent.accountId,
+        state,
+        matches: matches.length,
+        changed,
+      },
+      "order reconciled",
+    );
+    return state;
+  }
+
+  /**
+   * Reconciles while the caller waits: checks spread over the window from
+   * the send, stopping as soon as the state is known or the deadline comes.
+   */
+  async function settle(intent: Intent, deadline: Date | undefined): Promise<Intent> {
+    let current = intent;
+    for (;;) {
+      await once(current, deadline);
+      current = (await readIntent(sql, intent.accountId, intent.key)) ?? current;
+      if (current.state !== "unknown" || !current.terms) return current;
+      const sentAt = (current.sentAt ?? current.createdAt).getTime();
+      const step = settings.reconcileWindowMs / (settings.reconcileChecks - 1);
+      const nextAt = sentAt + Math.max(1, current.reconcileChecks) * step;
+      const wait = Math.max(200, nextAt - Date.now());
+      if (deadline && Date.now() + wait + 1_000 > deadline.getTime()) return current;
+      await sleep(wait);
+    }
+  }
+
+  return { once, settle };
+}
