@@ -172,6 +172,48 @@ describe("KIS through the hub", () => {
     });
   });
 
+  test("an order placed through the gateway comes back to the client as its two notices, accepted then filled", async () => {
+    const account = await createAccount("KIS", { hts_id: "htsorder" });
+    const c = await client();
+    c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
+    await c.next((m) => m.type === "session" && m.state === "up");
+    // The notice registration is acknowledged once a hand-made fill is delivered.
+    await until(() => fill("KIS", account, "0000000000"));
+    await c.next(isEvent("notice"));
+    const placed = await server.call(
+      `/accounts/${account.id}/broker/uapi/domestic-stock/v1/trading/order-cash`,
+      {
+        method: "POST",
+        headers: { tr_id: "TTTC0012U", "idempotency-key": `hub-${account.id}` },
+        body: JSON.stringify({
+          CANO: "50123456",
+          ACNT_PRDT_CD: "01",
+          PDNO: "005930",
+          ORD_DVSN: "00",
+          ORD_QTY: "2",
+          ORD_UNPR: "70000",
+        }),
+      },
+    );
+    expect(placed.status).toBe(200);
+    const orderNo = (await placed.json()) as {
+      broker_order_no?: string;
+      output?: { ODNO?: string };
+    };
+    const number = orderNo.broker_order_no ?? orderNo.output?.ODNO;
+    await until(
+      () =>
+        c.messages.filter(
+          (m) => isEvent("notice")(m) && (m.fields as Record<string, string>).ODER_NO === number,
+        ).length === 2,
+    );
+    const notices = c.messages.filter(
+      (m) => isEvent("notice")(m) && (m.fields as Record<string, string>).ODER_NO === number,
+    );
+    expect(notices.map((m) => (m.fields as Record<string, string>).CNTG_YN)).toEqual(["1", "2"]);
+    expect(notices[1]?.fields).toMatchObject({ CNTG_QTY: "2", CNTG_UNPR: "70000" });
+  });
+
   test("extra fields the broker adds are kept by position and the known ones still read", async () => {
     const account = await createAccount("KIS", { hts_id: "htsuser3" });
     server.sandbox.sandbox.streams.configure({ extraFields: 2 });
