@@ -1,18 +1,13 @@
 import { type Clock, systemClock } from "../clock";
 import type { BrokerAdapter } from "./adapter";
+import { BROKER_ADAPTERS } from "./adapters";
 import type { BrokerError } from "./errors";
 import type { BrokerResponse } from "./http";
-import { kisAdapter } from "./kis";
-import { kiwoomAdapter } from "./kiwoom";
 import type { BrokerSettings } from "./settings";
 import { type JsonPost, postJsonOverHttp } from "./transport";
 import type { Broker, BrokerClient, BrokerEnvironment } from "./types";
 
-/** One entry per broker: adding a broker is its adapter file plus a line here (and its literal in `Broker`). */
-export const BROKER_ADAPTERS: Readonly<Record<Broker, BrokerAdapter>> = {
-  KIS: kisAdapter,
-  KIWOOM: kiwoomAdapter,
-};
+export { BROKER_ADAPTERS };
 
 /** The configured client of each broker. */
 export interface BrokerRegistry {

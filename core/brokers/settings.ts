@@ -5,7 +5,7 @@ import {
   SETTINGS,
   type SettingSpec,
 } from "../config";
-import { BROKER_ADAPTERS } from "./registry";
+import { BROKER_ADAPTERS } from "./adapters";
 import type { Broker, BrokerEnvironment } from "./types";
 
 /** Per-broker settings. */
@@ -133,13 +133,8 @@ export function parseBrokerSettings(env: Record<string, string | undefined>): Br
 function parseUrl(env: Record<string, string | undefined>, name: string, fallback: string): string {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`${name} must be an absolute http(s) URL.`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  const url = absoluteUrl(raw);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
     throw new Error(`${name} must be an absolute http(s) URL.`);
   }
   // Tokens and app secrets travel in these requests: plain HTTP only to this
@@ -153,6 +148,15 @@ function parseUrl(env: Record<string, string | undefined>, name: string, fallbac
     throw new Error(`${name} must not carry credentials, a query or a fragment.`);
   }
   return url.toString().replace(/\/+$/, "");
+}
+
+/** The parsed URL, or undefined; its type inferred (infra/ compiles this under other URL typings). */
+function absoluteUrl(raw: string) {
+  try {
+    return new URL(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function isLoopback(hostname: string): boolean {

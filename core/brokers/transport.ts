@@ -63,7 +63,9 @@ export const sendOverHttp: BrokerSend = (method, url, body, headers, timeoutMs, 
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("error", reject);
         response.on("end", () => {
-          const answerHeaders = new Headers();
+          // Named type: infra/ type-checks this file under SST's platform types,
+          // whose global Headers interface (Bun's) is wider than the constructor's.
+          const answerHeaders = new Headers() as Headers;
           for (const [name, value] of Object.entries(response.headers)) {
             if (value !== undefined)
               answerHeaders.set(name, Array.isArray(value) ? value.join(", ") : value);
