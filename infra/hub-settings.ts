@@ -27,11 +27,12 @@ export const HUB_DEPLOYMENT = {
 export const HUB_STOP_TIMEOUT_SECONDS = 30;
 
 /** The hub's own settings beside the API's (it reads the same broker, token and crypto settings). */
-export function hubEnvironment(region: string): Record<string, string> {
+export function hubEnvironment(): Record<string, string> {
   return {
     PORT: String(HUB_PORT),
-    // Copied into the image from .sst/rds-ca (infra/hub.Dockerfile).
-    DB_SSL_CA_FILE: `rds-ca/${region}.pem`,
+    // Like the API, through RDS Proxy: the Amazon roots infra/functions.ts writes to
+    // .sst/rds-ca/proxy.pem, copied into the image (infra/hub.Dockerfile).
+    DB_SSL_CA_FILE: "rds-ca/proxy.pem",
     STREAM_LEASE_MS: String(DEFAULT_STREAM_SETTINGS.leaseMs),
     STREAM_HEARTBEAT_MS: String(DEFAULT_STREAM_SETTINGS.heartbeatMs),
     // Pool per task: leases, events and token reads (DB_POOL_MAX).

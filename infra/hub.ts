@@ -6,7 +6,13 @@
  * service on an SST Vpc in the public subnets with a public IP; passing the
  * VPC as plain ids makes it take ours, and the transform pins it.
  */
-import { database, databaseSecretArn, runtimeDbUserArn } from "./database";
+import {
+  database,
+  databaseProxy,
+  databaseSecretArn,
+  runtimeDbUserArn,
+  runtimeProxyUserArn,
+} from "./database";
 import { refreshDeadLetters } from "./functions";
 import {
   HUB_DEPLOYMENT,
@@ -35,6 +41,7 @@ export const hubCluster = new sst.aws.Cluster("HubCluster", {
 const environment = {
   ...functionEnvironment("api", settings, {
     dbHost: database.address,
+    proxyHost: databaseProxy.endpoint,
     dbPort: database.port.apply(String),
     dbName: database.dbName,
     dbSecretArn: databaseSecretArn,
@@ -42,7 +49,7 @@ const environment = {
     kmsKeyArn: masterKeyArn,
     apiKeysSecretArn: apiKeysSecret.arn,
   }),
-  ...hubEnvironment(settings.region),
+  ...hubEnvironment(),
 };
 delete (environment as Record<string, unknown>).OPENAPI_PATH;
 
@@ -57,6 +64,7 @@ export const hubService = new sst.aws.Service("Hub", {
   permissions: grantsFor("api", {
     kmsKeyArn: masterKeyArn,
     runtimeDbUserArn,
+    runtimeProxyUserArn,
     dbSecretArn: databaseSecretArn,
     apiKeysSecretArn: apiKeysSecret.arn,
     dbInstanceArn: database.arn,
