@@ -1,5 +1,4 @@
 import { type Clock, systemClock } from "../clock";
-import type { BrokerAdapter } from "./adapter";
 import { BROKER_ADAPTERS } from "./adapters";
 import type { BrokerError } from "./errors";
 import type { BrokerResponse } from "./http";
