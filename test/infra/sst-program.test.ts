@@ -301,5 +301,34 @@ describe.skipIf(missing !== undefined)(
       expect(eips.length).toBeGreaterThan(0);
       expect(program.outputs.egressIp).toBe("203.0.113.10");
     });
+
+    it("runs the hub as one ECS task in the functions' private subnet with no public IP", () => {
+      const services = program.resources.filter((r) => r.type === "aws:ecs/service:Service");
+      expect(services.map((r) => r.name)).toEqual(["HubService"]);
+      const service = services[0] as MockResource;
+      expect(service.inputs.networkConfiguration).toEqual({
+        assignPublicIp: false,
+        subnets: ["VpcPrivateSubnet1-id"],
+        securityGroups: ["VpcSecurityGroup-id"],
+      });
+      expect(service.inputs.desiredCount).toBe(1);
+    });
+
+    it("deploys the hub by stopping the old task first, so two never hold one app key's session", () => {
+      const service = byName("aws:ecs/service:Service", "HubService");
+      expect(service.inputs).toMatchObject({
+        deploymentMinimumHealthyPercent: 0,
+        deploymentMaximumPercent: 100,
+      });
+    });
+
+    it("alarms on a hub session down, kicked, or at the KIS cap", () => {
+      for (const name of ["HubSessionDown", "HubSessionKicked", "HubCapReached"]) {
+        const alarm = byName("aws:cloudwatch/metricAlarm:MetricAlarm", name);
+        expect(alarm.inputs.alarmActions).toEqual([
+          "arn:aws:sns:ap-northeast-2:123456789012:Alarms",
+        ]);
+      }
+    });
   },
 );

@@ -303,6 +303,7 @@ export interface components {
                 /** @enum {string} */
                 market_type: "DOMESTIC_STOCK" | "OVERSEAS_STOCK" | "DOMESTIC_FUTURES_OPTIONS" | "OVERSEAS_FUTURES_OPTIONS";
                 cert_password?: string;
+                hts_id?: string;
                 additional_params?: {
                     [key: string]: string | number | boolean | null;
                 };
@@ -419,6 +420,7 @@ export interface components {
                 /** @enum {string} */
                 market_type?: "DOMESTIC_STOCK" | "OVERSEAS_STOCK" | "DOMESTIC_FUTURES_OPTIONS" | "OVERSEAS_FUTURES_OPTIONS";
                 cert_password?: string;
+                hts_id?: string;
                 additional_params?: {
                     [key: string]: string | number | boolean | null;
                 };
