@@ -13,7 +13,7 @@ import {
   runtimeDbUserArn,
   runtimeProxyUserArn,
 } from "./database";
-import { refreshDeadLetters } from "./functions";
+
 import {
   HUB_DEPLOYMENT,
   HUB_PORT,
@@ -69,7 +69,6 @@ export const hubService = new sst.aws.Service("Hub", {
     apiKeysSecretArn: apiKeysSecret.arn,
     dbInstanceArn: database.arn,
     snapshotArnPattern: database.arn.apply((arn) => snapshotArnPattern(arn, settings.stage)),
-    refreshDeadLettersArn: refreshDeadLetters.arn,
   }),
   // Clients inside the VPC (or peered with it) reach the hub through an internal load balancer.
   loadBalancer: {
