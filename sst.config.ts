@@ -23,6 +23,7 @@ export default $config({
     const { api, migrateFunction, refreshDeadLetters, refreshFunction } = await import(
       "./infra/functions"
     );
+    const { hubService } = await import("./infra/hub");
     const { alarmTopic } = await import("./infra/alarms");
     const { dashboard } = await import("./infra/dashboard");
 
@@ -37,6 +38,7 @@ export default $config({
       refreshDeadLetterQueueUrl: refreshDeadLetters.url,
       alarmTopicArn: alarmTopic.arn,
       dashboardName: dashboard.dashboardName,
+      hubUrl: hubService.url,
     };
   },
 });

@@ -34,7 +34,9 @@ export async function startSandboxProcess(
         const match = /^([A-Z_]+_URL)=(\S+)$/.exec(line.trim());
         if (match) env[match[1] as string] = match[2] as string;
       }
-      if (Object.keys(env).length === 4) resolve();
+      // The four HTTP base URLs; the websocket URLs (…_WS_URL) come too.
+      const http = ["KIS_REAL_URL", "KIS_PAPER_URL", "KIWOOM_REAL_URL", "KIWOOM_PAPER_URL"];
+      if (http.every((name) => name in env)) resolve();
     });
   });
   return { url: `http://127.0.0.1:${port}`, env, child };

@@ -105,7 +105,11 @@ const COUNTED = [
   "claimedByDeadRuns",
 ] as const;
 
-/** The workers' counts added up (due is each worker's own view, so it is the largest). */
+/**
+ * The workers' counts added up (due is each worker's own view, so it is the
+ * largest). Each account counts once: a worker counts only its own stripe's
+ * held accounts, and a deferred account rests until its pace allows.
+ */
 export function totalOf(results: WorkerResult[]): Record<(typeof COUNTED)[number], number> {
   const total = Object.fromEntries(COUNTED.map((key) => [key, 0])) as Record<
     (typeof COUNTED)[number],

@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { readNumberSetting } from "../core/config";
 import { createLogger } from "../core/log";
 import { parseServiceSettings } from "../core/service";
+import { parseStreamSettings } from "../core/stream/settings";
 import { parseLocalApiKey } from "./api-keys-file";
 import { checkDatabaseUrl } from "./database";
 import { parseSandboxSettings } from "./sandbox";
@@ -29,6 +30,8 @@ export interface StartSettings {
   port: number;
   host: string;
   sandboxPort: number;
+  /** The realtime hub's port (HUB_PORT, default 3001; 0 turns the hub off). */
+  hubPort: number;
   refreshSeconds: number;
   logLevel: string;
   databaseUrl?: string;
@@ -50,6 +53,7 @@ export async function readStartSettings(
   const useSandbox = !BROKER_URL_SETTINGS.some((name) => env[name]?.trim());
   // The service's own parsers: encryption key, broker URLs, token timings.
   parseServiceSettings({ ...env, DATA_DIR: dataDir });
+  parseStreamSettings(env);
   if (env.LOCAL_API_KEY !== undefined) parseLocalApiKey(env.LOCAL_API_KEY);
   const port = readNumberSetting(env, "PORT");
   await checkListen(host, port);
@@ -58,6 +62,7 @@ export async function readStartSettings(
     port,
     host,
     sandboxPort: readNumberSetting(env, "SANDBOX_PORT"),
+    hubPort: readNumberSetting(env, "HUB_PORT"),
     refreshSeconds: readNumberSetting(env, "REFRESH_INTERVAL_SECONDS"),
     logLevel,
     ...(databaseUrl ? { databaseUrl } : {}),

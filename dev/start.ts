@@ -10,16 +10,20 @@
  * DATA_DIR), DATA_DIR (.data), PORT (3000), HOST (127.0.0.1),
  * SANDBOX_PORT (any free port), SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE (0:
  * the sandbox's faults), LOCAL_API_KEY, LOG_LEVEL (info),
- * REFRESH_INTERVAL_SECONDS (60, 0 turns the job off), plus every setting the
+ * REFRESH_INTERVAL_SECONDS (60, 0 turns the job off), HUB_PORT (3001: the
+ * realtime hub's websocket at ws://HOST:HUB_PORT/stream; 0 turns it off; its
+ * STREAM_* settings as in AWS), plus every setting the
  * core parsers read (KMS_KEY_ID/LOCAL_MASTER_KEY, KIS_REAL_URL…, REFRESH_*),
  * all checked (dev/start-settings.ts) before anything is started or changed.
  */
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { redactDatabaseUrl } from "../core/db";
+import { createAuthenticator } from "../core/auth";
+import { createSql, redactDatabaseUrl } from "../core/db";
 import { createLogger, type Logger } from "../core/log";
 import { findOnPath, migrate } from "../core/migrations";
+import { createHub, parseStreamSettings, serveHub } from "../core/stream";
 import { refreshDueTokens } from "../core/tokens";
 import { openLocalApiKeys } from "./api-keys-file";
 import { openDevDatabase } from "./database";
@@ -42,7 +46,7 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
-const { dataDir, port, host, sandboxPort, refreshSeconds } = settings;
+const { dataDir, port, host, sandboxPort, hubPort, refreshSeconds } = settings;
 env.DATA_DIR = dataDir;
 // One line per request and per refresh run at info; every detail at debug (dev/start-log.ts).
 const logger: Logger = createLogger({
@@ -117,6 +121,8 @@ try {
       logger: logger.child({ part: "sandbox" }),
     });
     stops.push({ name: "sandbox", stop: sandbox.close });
+    // A trade or two a second on every symbol a hub client subscribes to (POST /_sandbox/stream changes it).
+    sandbox.streams.configure({ ticksPerSecond: 2 });
     Object.assign(env, sandbox.env);
     sandboxUrl = sandbox.url;
   }
@@ -156,6 +162,32 @@ try {
 
   await writeApiUrl(dataDir, apiUrl);
 
+  // The realtime hub, on the same pieces, against the sandbox's websockets.
+  let hubUrl: string | undefined;
+  if (hubPort > 0) {
+    // A pool of its own, as the hub has in AWS: on Ctrl-C the embedded Postgres
+    // stops at once, and the hub's last lease release must not leave the API's
+    // pool waiting on a connection to a server that is gone.
+    const hubSql = createSql(runtimeUrl, { max: 2, applicationName: "securities-support-hub" });
+    const hub = createHub({
+      sql: hubSql,
+      cipher: runtime.cipher,
+      tokens: runtime.tokens,
+      auth: createAuthenticator(apiKeys.store),
+      settings: parseStreamSettings(env),
+      logger: logger.child({ part: "hub" }),
+    });
+    const hubServer = await serveHub(hub, { port: hubPort, host });
+    stops.push({
+      name: "hub",
+      stop: async () => {
+        await hubServer.close();
+        await hubSql.end({ timeout: 0 });
+      },
+    });
+    hubUrl = `${hubServer.url}/stream`;
+  }
+
   let running: Promise<unknown> | undefined;
   if (refreshSeconds > 0) {
     const runRefresh = () => {
@@ -188,6 +220,7 @@ try {
     `  API        ${apiUrl}   (document: ${apiUrl}/openapi.json)`,
     `  database   ${database.kind === "embedded" ? `embedded Postgres, data in ${dataDir}/pg` : "DATABASE_URL"}: ${redactDatabaseUrl(database.url)}`,
     `  brokers    ${sandboxUrl ? `sandbox at ${sandboxUrl} (stats: ${sandboxUrl}/_sandbox/stats)` : "the URLs in KIS_*_URL / KIWOOM_*_URL"}`,
+    `  hub        ${hubUrl ?? "off (HUB_PORT=0)"}${hubUrl ? " (websocket; docs/api.md, Realtime)" : ""}`,
     `  refresh    ${refreshSeconds > 0 ? `every ${refreshSeconds} s` : "off (REFRESH_INTERVAL_SECONDS=0)"}`,
     `  API keys   ${apiKeys.path} (admin key id: ${apiKeys.adminKeyId})`,
   ];

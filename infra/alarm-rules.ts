@@ -392,5 +392,45 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
       },
     });
   }
+  // The realtime hub (its task writes these every minute, infra/hub.ts).
+  const minute = { periodSeconds: 60, evaluationPeriods: 2, datapointsToAlarm: 2 };
+  plans.push(
+    {
+      name: "HubSessionDown",
+      description: "A broker websocket session the hub holds was not up for more than a minute.",
+      runbook: "hubsessiondown",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      statistic: "Minimum",
+      treatMissingData: "notBreaching",
+      ...minute,
+      watch: { metric: { namespace: custom, metricName: METRIC.hubSessionsDown } },
+    },
+    {
+      name: "HubSessionKicked",
+      description:
+        "Another session took or holds an app key's websocket (KIS OPSP8996, Kiwoom R10001): someone else connects with the key.",
+      runbook: "hubsessionkicked",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: { metric: { namespace: custom, metricName: METRIC.hubSessionConflicts } },
+    },
+    {
+      name: "HubCapReached",
+      description:
+        "A KIS session's 41 registrations were all in use and a subscription was refused.",
+      runbook: "hubcapreached",
+      comparison: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: { metric: { namespace: custom, metricName: METRIC.hubCapRefusals } },
+    },
+  );
+
   return plans;
 }

@@ -14,7 +14,12 @@ import {
 } from "./database";
 import { apiKeysSecret, masterKeyArn } from "./keys";
 import { functionNetwork } from "./network";
-import { CONNECTS_THROUGH_PROXY, grantsFor, snapshotArnPattern } from "./permissions";
+import {
+  CONNECTS_THROUGH_PROXY,
+  deadLetterGrant,
+  grantsFor,
+  snapshotArnPattern,
+} from "./permissions";
 import {
   amazonRootCaBundle,
   PROXY_CA_FILE,
@@ -61,7 +66,6 @@ const targets = {
   apiKeysSecretArn: apiKeysSecret.arn,
   dbInstanceArn: database.arn,
   snapshotArnPattern: database.arn.apply((arn) => snapshotArnPattern(arn, settings.stage)),
-  refreshDeadLettersArn: refreshDeadLetters.arn,
 };
 
 /** The region's RDS CA roots, copied next to every function (DB_SSL_CA_FILE). */
@@ -137,6 +141,7 @@ export const refreshFunction = new sst.aws.Function("RefreshTokens", {
   },
   permissions: [
     ...refreshArgs.permissions,
+    deadLetterGrant(refreshDeadLetters.arn),
     ...(refreshWorkerFunction
       ? [{ actions: ["lambda:InvokeFunction"], resources: [refreshWorkerFunction.arn] }]
       : []),
@@ -148,8 +153,9 @@ export const refreshFunction = new sst.aws.Function("RefreshTokens", {
 });
 
 // The scheduler's own retries and DLQ cover failures to start a run (throttling,
-// permissions); Lambda's retries and DLQ above cover runs that fail. Both roles
-// hold sqs:SendMessage on the queue, so it needs no resource policy.
+// permissions); Lambda's retries and DLQ above cover runs that fail. The
+// scheduler's role and the refresh function's hold sqs:SendMessage on the
+// queue (the workers' do not), so it needs no resource policy.
 export const refreshSchedule = new sst.aws.CronV2("RefreshSchedule", {
   function: refreshFunction,
   schedule: settings.refresh.schedule as `rate(${string})` | `cron(${string})`,

@@ -13,17 +13,17 @@ import type { FunctionKey } from "./runtime";
  */
 export const KEY_USE_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"] as const;
 
-export const SNAPSHOT_ACTIONS = [
-  "rds:CreateDBSnapshot",
-  "rds:AddTagsToResource",
-  "rds:DescribeDBSnapshots",
-] as const;
+/** Taking and watching a snapshot names the instance and the snapshot. */
+export const SNAPSHOT_ACTIONS = ["rds:CreateDBSnapshot", "rds:DescribeDBSnapshots"] as const;
+
+/** Tagging (the tags CreateDBSnapshot sets) only ever names the snapshot, never the instance. */
+export const SNAPSHOT_TAG_ACTIONS = ["rds:AddTagsToResource"] as const;
 
 export const READ_SECRET_ACTIONS = ["secretsmanager:GetSecretValue"] as const;
 
 /** An IAM condition in SST's form: `test` is the operator, `variable` the context key. */
 export interface GrantCondition {
-  test: "StringEquals";
+  test: "StringEquals" | "ForAllValues:StringEquals";
   variable: string;
   values: string[];
 }
@@ -36,14 +36,24 @@ export interface Grant<T> {
 
 /**
  * The key may be used only with the context the service sends on every
- * GenerateDataKey and Decrypt, so these roles cannot use it for anything else.
+ * GenerateDataKey and Decrypt, so these roles cannot use it for anything else:
+ * each of its pairs exactly, and no key beyond them (kms:EncryptionContextKeys;
+ * without it a caller could add a pair of its own and still match).
  */
 export function encryptionContextConditions(): GrantCondition[] {
-  return Object.entries(KMS_ENCRYPTION_CONTEXT).map(([name, value]) => ({
+  const pairs: GrantCondition[] = Object.entries(KMS_ENCRYPTION_CONTEXT).map(([name, value]) => ({
     test: "StringEquals",
     variable: `kms:EncryptionContext:${name}`,
     values: [value],
   }));
+  return [
+    ...pairs,
+    {
+      test: "ForAllValues:StringEquals",
+      variable: "kms:EncryptionContextKeys",
+      values: Object.keys(KMS_ENCRYPTION_CONTEXT).sort(),
+    },
+  ];
 }
 
 export interface GrantTargets<T> {
@@ -57,8 +67,6 @@ export interface GrantTargets<T> {
   dbInstanceArn: T;
   /** From snapshotArnPattern: only the snapshots this stage's migrate function names. */
   snapshotArnPattern: T;
-  /** The queue Lambda parks failed refresh runs in. */
-  refreshDeadLettersArn: T;
 }
 
 /**
@@ -105,16 +113,25 @@ export function grantsFor<T>(key: FunctionKey, targets: GrantTargets<T>): Grant<
   if (key === "api") {
     grants.push({ actions: [...READ_SECRET_ACTIONS], resources: [targets.apiKeysSecretArn] });
   }
-  if (key === "refresh") {
-    grants.push({ actions: ["sqs:SendMessage"], resources: [targets.refreshDeadLettersArn] });
-  }
   if (key === "migrate") {
-    grants.push({
-      actions: [...SNAPSHOT_ACTIONS],
-      resources: [targets.dbInstanceArn, targets.snapshotArnPattern],
-    });
+    grants.push(
+      {
+        actions: [...SNAPSHOT_ACTIONS],
+        resources: [targets.dbInstanceArn, targets.snapshotArnPattern],
+      },
+      { actions: [...SNAPSHOT_TAG_ACTIONS], resources: [targets.snapshotArnPattern] },
+    );
   }
   return grants;
+}
+
+/**
+ * For the scheduled refresh function alone: Lambda parks a run that failed
+ * every retry in this queue. Its workers run without retries or a
+ * dead-letter queue, so they do not get it.
+ */
+export function deadLetterGrant<T>(queueArn: T): Grant<T> {
+  return { actions: ["sqs:SendMessage"], resources: [queueArn] };
 }
 
 /**

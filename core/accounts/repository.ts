@@ -437,6 +437,7 @@ function toConfig(input: CreateAccountRequest): SecuritiesConfig {
     ...(config.product_code !== undefined ? { product_code: config.product_code } : {}),
     market_type: config.market_type,
     ...(config.cert_password !== undefined ? { cert_password: config.cert_password } : {}),
+    ...(config.hts_id !== undefined ? { hts_id: config.hts_id } : {}),
     additional_params: config.additional_params ?? {},
     environment: input.environment ?? "real",
   };

@@ -46,6 +46,12 @@ export const securitiesConfigSchema = z.strictObject(
     ),
     market_type: oneOf(MARKET_TYPES),
     cert_password: z.optional(text(256)),
+    /** KIS: the HTS id that execution notices (H0STCNI0/9) are registered with. */
+    hts_id: z.optional(
+      z
+        .string({ error: expected("a string") })
+        .check(z.regex(/^[A-Za-z0-9_-]{1,16}$/, "must be 1 to 16 letters, digits, _ or -")),
+    ),
     additional_params: z.optional(
       z
         .record(

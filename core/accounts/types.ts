@@ -35,6 +35,8 @@ export interface SecuritiesConfig {
   product_code?: string;
   market_type: MarketType;
   cert_password?: string;
+  /** KIS: the HTS id execution notices are registered with (the realtime hub). */
+  hts_id?: string;
   additional_params?: AdditionalParams;
   environment: BrokerEnvironment;
 }

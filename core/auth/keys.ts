@@ -8,6 +8,7 @@ export const SCOPES = [
   "tokens:read",
   "tokens:write",
   "broker:call",
+  "stream:read",
   "admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -19,6 +20,7 @@ export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   "tokens:read": "read a valid broker token or KIS websocket key, issued if needed",
   "tokens:write": "refresh or invalidate a token now",
   "broker:call": "call the account's broker through the gateway",
+  "stream:read": "connect to the realtime hub's websocket: market data and the accounts' fills",
   admin: "everything above",
 };
 

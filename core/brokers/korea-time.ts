@@ -52,3 +52,42 @@ export function formatKoreaTime(instant: Date, style: "dashed" | "compact"): str
   const time = [pad(korea.getUTCHours()), pad(korea.getUTCMinutes()), pad(korea.getUTCSeconds())];
   return style === "dashed" ? `${date.join("-")} ${time.join(":")}` : date.join("") + time.join("");
 }
+
+const KOREA_MS = 9 * 60 * 60 * 1000;
+
+/**
+ * A realtime frame's Korea time of day (HHMMSS), on `yyyymmdd` or else on
+ * the Korea date of `now`, as a UTC instant; `now` when the time is not six
+ * digits. Arithmetic rather than parseKoreaTime's text round trip: it runs
+ * for every frame the hub reads.
+ */
+export function koreaTimeOfDay(
+  hhmmss: string | undefined,
+  yyyymmdd: string | undefined,
+  now: Date,
+): Date {
+  if (hhmmss?.length !== 6 || !/^\d{6}$/.test(hhmmss)) return now;
+  let year: number;
+  let month: number;
+  let day: number;
+  if (yyyymmdd && yyyymmdd.length === 8 && /^\d{8}$/.test(yyyymmdd)) {
+    year = Number(yyyymmdd.slice(0, 4));
+    month = Number(yyyymmdd.slice(4, 6)) - 1;
+    day = Number(yyyymmdd.slice(6, 8));
+  } else {
+    const korea = new Date(now.getTime() + KOREA_MS);
+    year = korea.getUTCFullYear();
+    month = korea.getUTCMonth();
+    day = korea.getUTCDate();
+  }
+  const at =
+    Date.UTC(
+      year,
+      month,
+      day,
+      Number(hhmmss.slice(0, 2)),
+      Number(hhmmss.slice(2, 4)),
+      Number(hhmmss.slice(4, 6)),
+    ) - KOREA_MS;
+  return Number.isFinite(at) ? new Date(at) : now;
+}

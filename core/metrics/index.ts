@@ -63,6 +63,22 @@ export const METRIC = {
   ordersUnknownOldestAge: "OrdersUnknownOldestAge",
   /** Migrate function runs; dimension `Outcome` (`ok`, `failed`). */
   migrations: "MigrationRuns",
+  /** The realtime hub, every minute: leased broker sessions up and not up (gauges). */
+  hubSessionsUp: "HubSessionsUp",
+  hubSessionsDown: "HubSessionsDown",
+  /** Reconnects, and sessions refused or kicked for another on the same app key (OPSP8996, R10001). */
+  hubReconnects: "HubReconnects",
+  hubSessionConflicts: "HubSessionConflicts",
+  /** Broker registrations held (gauge) and subscriptions refused at the KIS cap of 41. */
+  hubRegistrations: "HubRegistrations",
+  hubCapRefusals: "HubCapRefusals",
+  /** Clients connected (gauge), frames from the brokers and to clients, slow clients dropped. */
+  hubClients: "HubClients",
+  hubFramesIn: "HubFramesIn",
+  hubFramesOut: "HubFramesOut",
+  hubSlowClientsDropped: "HubSlowClientsDropped",
+  /** Receipt of a notice to its fan-out, stored first (ms). */
+  hubNoticeLag: "HubNoticeLag",
 } as const;
 
 export interface MetricsOptions {

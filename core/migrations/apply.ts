@@ -35,6 +35,17 @@ const HISTORY_DDL = (table: string) => `
   $$`;
 
 /**
+ * A clean-up step that failed: kept in the report's warnings with its reason,
+ * never thrown over the error (or the result) that matters.
+ */
+export function cleanupFailed(warnings: string[], what: string): (error: unknown) => void {
+  return (error) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    warnings.push(`${what} failed: ${reason}`);
+  };
+}
+
+/**
  * Runs one script with its timeouts. A transactional script runs with its
  * history change in one transaction; a lock timeout rolls it back and tries
  * again after a pause. A non-transactional script first drops any INVALID
@@ -46,8 +57,10 @@ export async function applyScript(
   conn: ReservedSql,
   script: MigrationScript,
   options: ApplyOptions,
+  warnings: string[],
   record: (tx: ReservedSql) => Promise<void>,
 ): Promise<number> {
+  const rollback = cleanupFailed(warnings, `rolling back ${script.file} after its error`);
   const lockTimeout = script.lockTimeout ?? options.lockTimeout ?? "5s";
   const statementTimeout = script.statementTimeout ?? options.statementTimeout ?? "15min";
   const retries = options.lockRetries ?? 5;
@@ -65,7 +78,7 @@ export async function applyScript(
           await record(conn);
           await conn.unsafe("COMMIT");
         } catch (error) {
-          await conn.unsafe("ROLLBACK").catch(() => {});
+          await conn.unsafe("ROLLBACK").catch(rollback);
           throw error;
         }
       } else {
@@ -81,11 +94,15 @@ export async function applyScript(
           await record(conn);
           await conn.unsafe("COMMIT");
         } catch (error) {
-          await conn.unsafe("ROLLBACK").catch(() => {});
+          await conn.unsafe("ROLLBACK").catch(rollback);
           throw error;
         } finally {
-          await conn.unsafe("RESET lock_timeout").catch(() => {});
-          await conn.unsafe("RESET statement_timeout").catch(() => {});
+          await conn
+            .unsafe("RESET lock_timeout")
+            .catch(cleanupFailed(warnings, `resetting lock_timeout after ${script.file}`));
+          await conn
+            .unsafe("RESET statement_timeout")
+            .catch(cleanupFailed(warnings, `resetting statement_timeout after ${script.file}`));
         }
       }
       return attempt;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Notice } from "postgres";
 import { type Clock, systemClock } from "../clock";
 import { createSql, type DatabaseTls, type ReservedSql, redactDatabaseUrl } from "../db";
-import { applyScript, HISTORY_TABLE } from "./apply";
+import { applyScript, cleanupFailed, HISTORY_TABLE } from "./apply";
 import { dumpDatabase } from "./backup";
 import { explainDatabaseError, MigrationError } from "./errors";
 import { loadMigrations, type Migration, type MigrationScript } from "./files";
@@ -188,7 +188,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       const script = step.direction === "up" ? migration.up : (migration.down as MigrationScript);
       noticeSink = [];
       const stepStarted = performance.now();
-      const attempts = await applyScript(conn, script, options, async (tx) => {
+      const attempts = await applyScript(conn, script, options, report.warnings, async (tx) => {
         if (step.direction === "up") {
           await tx`
             INSERT INTO ${tx(HISTORY_TABLE)} (version, name, checksum, duration_ms)
@@ -236,7 +236,12 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   } finally {
     report.durationMs = Math.round(clock.now().getTime() - started.getTime());
     if (reserved) {
-      await reserved`SELECT pg_advisory_unlock_all()`.catch(() => {});
+      await reserved`SELECT pg_advisory_unlock_all()`.catch(
+        cleanupFailed(
+          report.warnings,
+          "releasing the migration lock (closing the connection releases it)",
+        ),
+      );
       reserved.release();
     }
     await sql.end({ timeout: 5 });

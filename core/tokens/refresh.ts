@@ -24,17 +24,26 @@ export interface RefreshSummary {
   current: number;
   /** Shared a sibling account's fresh token (same app key). */
   reused: number;
-  /** Left for a later run without calling the broker: its pace or another issuer. */
+  /**
+   * Left for a later run without calling the broker: its pace or another
+   * issuer. The account rests until the broker's pace allows an issue
+   * (next_attempt_at), so no other worker of the same run defers it again.
+   */
   deferred: number;
   failed: number;
   /** Not started because the run's time budget ran out. */
   notStarted: number;
-  /** Due accounts another run held when this run reached them. */
+  /**
+   * Due accounts of this worker's stripe (account id modulo the worker
+   * count) another run held when this run reached them. Every account is in
+   * one stripe, so the sum over a fan-out's workers counts each account once.
+   */
   claimedElsewhere: number;
   /**
    * Of those, held by runs no longer connected to the database (crashed or
    * killed): nobody works on them until their claims expire at
-   * `deadClaimsExpireAt`, and then the next run takes them.
+   * `deadClaimsExpireAt`, and then the next run takes them. Summed over a
+   * fan-out's workers, each account once, like claimedElsewhere.
    */
   claimedByDeadRuns: number;
   deadClaimsExpireAt: string | null;
@@ -199,7 +208,13 @@ export async function refreshDueTokens(
     await work(workerOrder(dueIds, worker));
   } finally {
     await liveness`SELECT pg_advisory_unlock(${RUN_LIVENESS_LOCK_NAMESPACE}, ${livenessKey})`.catch(
-      () => {},
+      (unlockError: unknown) => {
+        // Harmless: the session's locks go when the connection closes.
+        logger.warn(
+          { event: "refresh_liveness_unlock_failed", run_id: runId, err: unlockError },
+          "could not release the run's liveness lock; it goes with its connection",
+        );
+      },
     );
     liveness.release();
   }
@@ -234,7 +249,10 @@ export async function refreshDueTokens(
           ready.push(...claimed);
           if (claimed.length < batch.length) {
             const taken = new Set(claimed);
-            await noteHeldElsewhere(batch.filter((id) => !taken.has(id)));
+            // Only this worker's stripe: each of its siblings reaches the same held accounts.
+            const ownStripe = (id: number) => id % worker.count === worker.index;
+            const held = batch.filter((id) => !taken.has(id) && ownStripe(id));
+            if (held.length > 0) await noteHeldElsewhere(held);
           }
           startReady();
         }
@@ -256,28 +274,15 @@ export async function refreshDueTokens(
     await reportDeadOwners();
   }
 
-  /**
-   * Claims those of `ids` nobody else holds, that are not backing off and
-   * that nobody refreshed since this run read them, for one issuance lease.
-   */
-  async function claimAccounts(ids: number[]): Promise<number[]> {
-    const now = clock.now();
-    // The claim is a lease other runs compare: written and judged on the database's clock.
-    const rows = await sql<{ account_id: number }[]>`
-      INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
-      SELECT t.id, ${runId}, clock_timestamp()::timestamp + ${settings.issueLeaseMs} * interval '1 millisecond'
-      FROM unnest(${ids}::int[]) AS t(id)
-      WHERE NOT EXISTS (
-        SELECT 1 FROM securities_tokens st
-        WHERE st.account_id = t.id AND st.last_refreshed_at >= ${started}
-      )
-      ON CONFLICT (account_id) DO UPDATE
-        SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
-        WHERE (s.claimed_until IS NULL OR s.claimed_until <= clock_timestamp()::timestamp)
-          AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= ${now})
-      RETURNING account_id
-    `;
-    return rows.map((r) => r.account_id);
+  /** Claims those of `ids` this run may take now (claimDueAccounts). */
+  function claimAccounts(ids: number[]): Promise<number[]> {
+    return claimDueAccounts(sql, {
+      ids,
+      runId,
+      leaseMs: settings.issueLeaseMs,
+      readAt: started,
+      now: clock.now(),
+    });
   }
 
   async function noteHeldElsewhere(ids: number[]): Promise<void> {
@@ -345,11 +350,18 @@ export async function refreshDueTokens(
       // An issued or shared token was committed together with the claim's release.
       if (outcome === "current") await releaseClaim(sql, accountId, runId);
     } catch (error) {
-      await releaseClaim(sql, accountId, runId).catch(() => {});
       if (error instanceof TokenIssuanceDeferredError) {
         summary.deferred++;
+        await deferAccount(accountId, error.retryAfterMs);
         return;
       }
+      await releaseClaim(sql, accountId, runId).catch((releaseError: unknown) => {
+        // The claim then runs out on its own (claimed_until): the account waits that long.
+        logger.warn(
+          { event: "refresh_claim_not_released", account_id: accountId, err: releaseError },
+          "could not release the refresh claim after a failure; it expires on its own",
+        );
+      });
       summary.failed++;
       if (summary.failures.length < 20) {
         summary.failures.push({
@@ -370,6 +382,26 @@ export async function refreshDueTokens(
         );
       }
     }
+  }
+
+  /**
+   * A deferred account's claim goes, and it rests until the broker's pace
+   * (or the other issuer's lease) allows: the runs' due query and claim skip
+   * it until then, so the other workers of this run do not defer it again.
+   */
+  async function deferAccount(accountId: number, retryAfterMs: number): Promise<void> {
+    const until = new Date(clock.now().getTime() + retryAfterMs);
+    await sql`
+      UPDATE securities_token_state
+      SET claimed_by = NULL, claimed_until = NULL,
+          next_attempt_at = greatest(coalesce(next_attempt_at, ${until}), ${until})
+      WHERE account_id = ${accountId} AND claimed_by = ${runId}
+    `.catch((deferError: unknown) => {
+      logger.warn(
+        { event: "refresh_claim_not_released", account_id: accountId, err: deferError },
+        "could not release a deferred account's refresh claim; it expires on its own",
+      );
+    });
   }
 
   /**
@@ -457,6 +489,34 @@ export async function refreshDueTokens(
     }
     return summary;
   }
+}
+
+/**
+ * Claims those of `ids` nobody else holds, that are not backing off at `now`
+ * and that nobody refreshed since `readAt` (when the run read them as due),
+ * for one issuance lease; returns the ids claimed. The due list is read
+ * once, so each condition is checked again here, where it counts.
+ */
+export async function claimDueAccounts(
+  sql: Sql,
+  claim: { ids: number[]; runId: string; leaseMs: number; readAt: Date; now: Date },
+): Promise<number[]> {
+  // The claim is a lease other runs compare: written and judged on the database's clock.
+  const rows = await sql<{ account_id: number }[]>`
+    INSERT INTO securities_token_state AS s (account_id, claimed_by, claimed_until)
+    SELECT t.id, ${claim.runId}, clock_timestamp()::timestamp + ${claim.leaseMs} * interval '1 millisecond'
+    FROM unnest(${claim.ids}::int[]) AS t(id)
+    WHERE NOT EXISTS (
+      SELECT 1 FROM securities_tokens st
+      WHERE st.account_id = t.id AND st.last_refreshed_at >= ${claim.readAt}
+    )
+    ON CONFLICT (account_id) DO UPDATE
+      SET claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until
+      WHERE (s.claimed_until IS NULL OR s.claimed_until <= clock_timestamp()::timestamp)
+        AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= ${claim.now})
+    RETURNING account_id
+  `;
+  return rows.map((r) => r.account_id);
 }
 
 async function releaseClaim(sql: Sql, accountId: number, runId: string): Promise<void> {

@@ -22,6 +22,7 @@ import {
 import { DEFAULT_TOKEN_SETTINGS, type TokenSettings } from "./settings";
 import { type TokenStatusReport, tokenStatus } from "./status";
 import {
+  type Attempt,
   claimIssuanceSlot,
   commitToken,
   credentialKey,
@@ -238,7 +239,9 @@ export function createTokenService(deps: TokenServiceDependencies) {
         : undefined;
       if (previous?.rejected && current) {
         // KIS hands back the same token within 6 hours: retire the rejected one first.
-        await client.revokeToken(brokerCredentials, current).catch(() => {});
+        await client
+          .revokeToken(brokerCredentials, current)
+          .catch(dropped("rejected_token_not_revoked", accountId));
       } else if (
         request.refreshedSince &&
         client.sameTokenWithinMs > 0 &&
@@ -275,7 +278,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
           refreshedAt,
           credentialKey: key,
         },
-        { stamp: stampOf(credentials) },
+        { stamp: await stampToCommitUnder(credentials, key) },
         {
           accountId,
           at: refreshedAt,
@@ -331,6 +334,29 @@ export function createTokenService(deps: TokenServiceDependencies) {
     throw new CredentialsChangedError(accountId);
   }
 
+  /**
+   * The account row's stamp to guard the commit with. A token belongs to its
+   * app key: when only what does not bind it changed during the issue (the
+   * account number, the name), the row as it is now; when the broker, the
+   * environment, the key or the secret changed, or the account went away or
+   * was deactivated, the stamp it was issued under, which the commit refuses.
+   */
+  async function stampToCommitUnder(
+    issuedUnder: AccountBrokerCredentials,
+    key: string,
+  ): Promise<CredentialStamp> {
+    const now = await loadBrokerCredentials(sql, cipher, issuedUnder.accountId).catch(
+      dropped("token_account_unusable", issuedUnder.accountId),
+    );
+    return stampOf(
+      now &&
+        credentialKey(now.broker, now.environment, now.appKey) === key &&
+        now.appSecret === issuedUnder.appSecret
+        ? now
+        : issuedUnder,
+    );
+  }
+
   async function recordFailure(
     credentials: AccountBrokerCredentials,
     key: string,
@@ -348,8 +374,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
       error instanceof BrokerRateLimitedError
         ? new Date(now.getTime() + error.retryAfterMs)
         : undefined;
-    try {
-      await sql.begin(async (tx) => {
+    await sql
+      .begin(async (tx) => {
         await recordAttempt(tx, {
           accountId,
           at: now,
@@ -375,13 +401,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
           owner,
           notBeforeMs: error instanceof BrokerRateLimitedError ? error.retryAfterMs : undefined,
         });
-      });
-    } catch (recordError) {
-      logger.error(
-        { event: "token_failure_not_recorded", account_id: accountId, err: recordError },
-        "could not record a failed issuance",
-      );
-    }
+      })
+      .catch(dropped("token_failure_not_recorded", accountId));
     logger.warn(
       {
         event: "token_issue_failed",
@@ -460,6 +481,13 @@ export function createTokenService(deps: TokenServiceDependencies) {
     return stored ? token : undefined;
   }
 
+  /** A failure the caller goes on without (a best-effort revoke, its history row, an unreadable holder): logged, never thrown. */
+  function dropped(event: string, accountId: number) {
+    return (err: unknown): undefined => {
+      logger.error({ event, account_id: accountId, err }, event);
+    };
+  }
+
   /** Another account still holding this very token (same app key), if any. */
   async function otherHolder(
     credentials: AccountBrokerCredentials,
@@ -474,7 +502,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
     )) {
       const held = await cipher
         .decrypt(holder.ciphertext, tokenBinding(holder.accountId))
-        .catch(() => undefined);
+        .catch(dropped("token_holder_unreadable", holder.accountId));
       if (held === accessToken) return holder.accountId;
     }
     return undefined;
@@ -496,18 +524,26 @@ export function createTokenService(deps: TokenServiceDependencies) {
     trigger: string,
   ): Promise<{ revoked: boolean; heldBy?: number }> {
     const started = clock.now();
-    const heldBy = await otherHolder(credentials, accessToken);
-    if (heldBy !== undefined) {
-      await recordAttempt(sql, {
+    // The revoke happened (or was skipped) whatever becomes of its history row.
+    const record = (
+      at: Date,
+      attempt: Pick<Attempt, "outcome" | "brokerCode" | "message" | "durationMs">,
+    ) =>
+      recordAttempt(sql, {
         accountId: credentials.accountId,
-        at: started,
+        at,
         action: "revoke",
-        outcome: "skipped",
         trigger,
         broker: credentials.broker,
         environment: credentials.environment,
+        ...attempt,
+      }).catch(dropped("token_attempt_not_recorded", credentials.accountId));
+    const heldBy = await otherHolder(credentials, accessToken);
+    if (heldBy !== undefined) {
+      await record(started, {
+        outcome: "skipped",
         message: `not revoked: account ${heldBy} holds the same token (same app key)`,
-      }).catch(() => {});
+      });
       logger.info(
         {
           event: "token_revoke_skipped",
@@ -536,14 +572,8 @@ export function createTokenService(deps: TokenServiceDependencies) {
       error = caught;
     }
     const now = clock.now();
-    await recordAttempt(sql, {
-      accountId: credentials.accountId,
-      at: now,
-      action: "revoke",
+    await record(now, {
       outcome: revoked ? "ok" : "failed",
-      trigger,
-      broker: credentials.broker,
-      environment: credentials.environment,
       brokerCode: error instanceof BrokerError ? error.brokerCode : undefined,
       message:
         error instanceof BrokerError
@@ -552,7 +582,7 @@ export function createTokenService(deps: TokenServiceDependencies) {
             ? "revoke failed (see logs)"
             : undefined,
       durationMs: now.getTime() - started.getTime(),
-    }).catch(() => {});
+    });
     logger[revoked ? "info" : "warn"](
       {
         event: revoked ? "token_revoked" : "token_revoke_failed",

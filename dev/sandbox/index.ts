@@ -16,12 +16,14 @@ import { kisSandbox } from "./kis";
 import { kiwoomSandbox } from "./kiwoom";
 import type { OrderFaultKind } from "./orders";
 import { emptyStats, type RevokeFilter, SandboxState, type SandboxStats } from "./state";
+import { createStreamSandbox, type StreamSandbox } from "./stream";
 
 export type { SandboxConfig, SandboxFaultKind } from "./config";
 export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS, parseSandboxSettings } from "./config";
 export { ORDER_FAULT_KINDS, type OrderFaultKind } from "./orders";
-export type { RevokeFilter, SandboxStats } from "./state";
+export type { RevokeFilter, SandboxOrderEvent, SandboxStats } from "./state";
 export { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, TOKEN_LIFETIME_MS } from "./state";
+export type { StreamSandbox, StreamSandboxConfig, StreamSandboxStats } from "./stream";
 
 export interface BrokerSandboxOptions extends Partial<SandboxConfig> {
   /** Default 0: a free port. */
@@ -41,6 +43,10 @@ export interface BrokerSandbox {
   url: string;
   /** Drop-in base URLs for the adapters: `${url}/kis/real`, `${url}/kiwoom/paper`, … */
   baseUrls: Record<Broker, Record<BrokerEnvironment, string>>;
+  /** The websockets: KIS `ws://…/kis/real/websocket`, Kiwoom `ws://…/kiwoom/real/api/dostk/websocket`. */
+  wsUrls: Record<Broker, Record<BrokerEnvironment, string>>;
+  /** The websockets' faults, ticks and notices. */
+  streams: StreamSandbox;
   /** Same settings as env vars, for parseBrokerSettings({ ...sandbox.env }). */
   env: Record<string, string>;
   stats(): SandboxStats;
@@ -76,6 +82,7 @@ export async function startBrokerSandbox(
   } = options;
   let config = applyConfigChange(DEFAULT_SANDBOX_CONFIG, configFields(options));
   const state = new SandboxState(clock);
+  const streams = createStreamSandbox(state, logger);
   const random = seededRandom(seed);
   const timers = new Set<NodeJS.Timeout>();
   const wakers = new Set<() => void>();
@@ -255,6 +262,11 @@ export async function startBrokerSandbox(
           state.stats = emptyStats();
           return { status: 200, body: state.stats };
         default:
+          if (url.pathname.startsWith("/_sandbox/stream")) {
+            const body = req.method === "POST" ? await readJsonObject(req) : {};
+            const answer = streams.control(route, body);
+            if (answer) return answer;
+          }
           return url.pathname.startsWith("/_sandbox/")
             ? { status: 404, body: { error: "not found" } }
             : undefined;
@@ -311,6 +323,12 @@ export async function startBrokerSandbox(
     });
   }
 
+  server.on("upgrade", (req, socket, head) => {
+    if (closing || !streams.handleUpgrade(req, socket, head)) {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+    }
+  });
+
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -325,14 +343,27 @@ export async function startBrokerSandbox(
     KIWOOM: { real: `${base}/kiwoom/real`, paper: `${base}/kiwoom/paper` },
   };
 
+  const wsBase = base.replace(/^http/, "ws");
   return {
     url: base,
     baseUrls,
+    wsUrls: {
+      KIS: { real: `${wsBase}/kis/real/websocket`, paper: `${wsBase}/kis/paper/websocket` },
+      KIWOOM: {
+        real: `${wsBase}/kiwoom/real/api/dostk/websocket`,
+        paper: `${wsBase}/kiwoom/paper/api/dostk/websocket`,
+      },
+    },
+    streams,
     env: {
       KIS_REAL_URL: baseUrls.KIS.real,
       KIS_PAPER_URL: baseUrls.KIS.paper,
       KIWOOM_REAL_URL: baseUrls.KIWOOM.real,
       KIWOOM_PAPER_URL: baseUrls.KIWOOM.paper,
+      KIS_REAL_WS_URL: `${wsBase}/kis/real/websocket`,
+      KIS_PAPER_WS_URL: `${wsBase}/kis/paper/websocket`,
+      KIWOOM_REAL_WS_URL: `${wsBase}/kiwoom/real/api/dostk/websocket`,
+      KIWOOM_PAPER_WS_URL: `${wsBase}/kiwoom/paper/api/dostk/websocket`,
     },
     stats: () => structuredClone(state.stats),
     resetStats: () => {
@@ -348,6 +379,7 @@ export async function startBrokerSandbox(
       // Idempotent: a test may stop it early and an afterAll hook again.
       closed ??= new Promise<void>((resolve, reject) => {
         closing = true;
+        streams.close();
         for (const wake of [...wakers]) wake();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();

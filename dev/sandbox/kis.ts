@@ -95,7 +95,12 @@ function approval(request: BrokerRequest, context: BrokerContext): Answer {
   if (refused) return refused;
   if (grant_type !== "client_credentials") return gatewayError(context, "EGW00002");
   context.state.stats.approvalKeys.issued += 1;
-  return { status: 200, body: { approval_key: randomUUID() } };
+  const approvalKey = randomUUID();
+  context.state.approvalKeys.set(approvalKey, {
+    appKey: appkey as string,
+    environment: context.environment,
+  });
+  return { status: 200, body: { approval_key: approvalKey } };
 }
 
 function revoke(request: BrokerRequest, context: BrokerContext): Answer {
@@ -230,6 +235,14 @@ function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
     10,
   );
   context.state.recordOrder(account);
+  // The websocket's execution notices: accepted, then filled at once (the sandbox's market).
+  context.state.emitBookedAndFilled({
+    broker: "KIS",
+    environment: context.environment,
+    appKey: guard.appKey,
+    accountNumber: `${field("CANO")}${field("ACNT_PRDT_CD")}`,
+    booked,
+  });
   return callAnswer("APBK0013", "주문 전송 완료 되었습니다.", {
     trId,
     output: { KRX_FWDG_ORD_ORGNO: "91252", ODNO: booked.orderNo, ORD_TMD: booked.time },

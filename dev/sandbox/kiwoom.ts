@@ -185,6 +185,15 @@ function order(request: BrokerRequest, context: BrokerContext): Answer {
     7,
   );
   context.state.recordOrder(account);
+  // REAL 00 on the websocket: accepted, then filled at once (the sandbox's market).
+  context.state.emitBookedAndFilled({
+    broker: "KIWOOM",
+    environment: context.environment,
+    appKey: guard.appKey,
+    // Kiwoom's order names no account (the token does): the hub routes by the app key's account.
+    accountNumber: "",
+    booked,
+  });
   return {
     status: 200,
     body: { ord_no: booked.orderNo, dmst_stex_tp: request.body.dmst_stex_tp, ...OK },

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import type { Clock } from "../../core/clock";
-import { OrderBooks } from "./orders";
+import { type BookedOrder, OrderBooks } from "./orders";
 
 export const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
 /** KIS hands back the same token when asked again within 6 hours of issuing it. */
@@ -88,6 +88,22 @@ export function emptyStats(): SandboxStats {
   };
 }
 
+/** An order booked or filled, as the websockets report it (KIS H0STCNI0/9, Kiwoom REAL 00). */
+export interface SandboxOrderEvent {
+  broker: Broker;
+  environment: BrokerEnvironment;
+  appKey: string;
+  accountNumber: string;
+  orderNumber: string;
+  symbol: string;
+  side: "buy" | "sell";
+  /** "booked": accepted, nothing filled yet; "filled": `filledQuantity` at `price` just filled. */
+  status: "booked" | "filled";
+  orderQuantity: number;
+  filledQuantity: number;
+  price: number;
+}
+
 /** Why a credentials check failed. */
 export type CredentialsVerdict =
   | "ok"
@@ -122,8 +138,46 @@ export class SandboxState {
   stats: SandboxStats = emptyStats();
   /** Every account's order book; stats reset never empties it (a broker's day does not restart). */
   readonly orders = new OrderBooks();
+  /** KIS websocket approval keys handed out: the websocket accepts only these. */
+  readonly approvalKeys = new Map<string, { appKey: string; environment: BrokerEnvironment }>();
+  private readonly orderListeners = new Set<(event: SandboxOrderEvent) => void>();
 
   constructor(private readonly clock: Clock) {}
+
+  /** Listen to orders booked or filled (the websockets send notices); returns the unsubscribe. */
+  onOrderEvent(listener: (event: SandboxOrderEvent) => void): () => void {
+    this.orderListeners.add(listener);
+    return () => this.orderListeners.delete(listener);
+  }
+
+  /** The order book calls this whenever it books or fills an order. */
+  emitOrderEvent(event: SandboxOrderEvent): void {
+    for (const listener of this.orderListeners) listener(event);
+  }
+
+  /** The two notices of an order the sandbox books and fills at once. */
+  emitBookedAndFilled(order: {
+    broker: Broker;
+    environment: BrokerEnvironment;
+    appKey: string;
+    accountNumber: string;
+    booked: BookedOrder;
+  }): void {
+    const quantity = Number.parseInt(order.booked.quantity, 10) || 0;
+    const base = {
+      broker: order.broker,
+      environment: order.environment,
+      appKey: order.appKey,
+      accountNumber: order.accountNumber,
+      orderNumber: order.booked.orderNo,
+      symbol: order.booked.symbol,
+      side: order.booked.side,
+      orderQuantity: quantity,
+      price: Number.parseInt(order.booked.price, 10) || 0,
+    };
+    this.emitOrderEvent({ ...base, status: "booked", filledQuantity: 0 });
+    this.emitOrderEvent({ ...base, status: "filled", filledQuantity: quantity });
+  }
 
   /**
    * Counts a call against its app key's per-second limit: false when `limit`

@@ -143,6 +143,56 @@ describe("deactivation", () => {
   });
 });
 
+/** Starts a token read for the account and resolves once its issuance is at the broker (the sandbox answers after its latency). */
+async function readingWhileIssuing(id: number): Promise<{ reading: Promise<Response> }> {
+  server.sandbox.sandbox.configure({ latencyMs: 2_500 });
+  const reading = server.call(`/accounts/${id}/token`);
+  for (;;) {
+    const [leased] = await server.db.sql`
+      SELECT 1 FROM broker_issuance_slots WHERE lease_owner IS NOT NULL`;
+    if (leased) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  // Wrapped: an async function would otherwise wait for the response itself.
+  return { reading };
+}
+
+describe("a PATCH during an issuance", () => {
+  test("changing only the account number keeps the token being issued: no revoke, no second issue", async () => {
+    const key = appKey();
+    const id = await createKis(key);
+    const stats = () => server.sandbox.sandbox.stats();
+    const before = { revoked: stats().revoked.total, kakaoTalk: stats().issued.kakaoTalk };
+    const { reading } = await readingWhileIssuing(id);
+    expect((await patch(id, { securities_config: { account_number: "87654321" } })).status).toBe(
+      200,
+    );
+    const response = await reading;
+    server.sandbox.sandbox.configure({ latencyMs: 0 });
+    expect(response.status).toBe(200);
+    const got = ((await response.json()) as { access_token: string }).access_token;
+    expect(await token(id)).toBe(got);
+    expect(await brokerAccepts(got, key)).toBe(true);
+    expect(stats().revoked.total).toBe(before.revoked);
+    expect(stats().issued.kakaoTalk).toBe(before.kakaoTalk + 1);
+    const attempts = await server.db.sql<{ action: string; outcome: string }[]>`
+      SELECT action, outcome FROM securities_token_attempts WHERE account_id = ${id} ORDER BY id`;
+    expect(attempts).toEqual([{ action: "issue", outcome: "ok" }]);
+  });
+
+  test("changing the app key records the revoke of the discarded token", async () => {
+    const id = await createKis(appKey());
+    const { reading } = await readingWhileIssuing(id);
+    expect((await patch(id, { api_key: appKey() })).status).toBe(200);
+    expect((await reading).status).toBe(200);
+    server.sandbox.sandbox.configure({ latencyMs: 0 });
+    const revokes = await server.db.sql<{ outcome: string; trigger: string }[]>`
+      SELECT outcome, trigger FROM securities_token_attempts
+      WHERE account_id = ${id} AND action = 'revoke' ORDER BY id`;
+    expect(revokes).toEqual([{ outcome: "ok", trigger: "credentials_changed_during_issue" }]);
+  });
+});
+
 describe("credential-change race", () => {
   test("a token issued under the old app key while a PATCH changes it is not stored; the caller gets one under the new key", async () => {
     const oldKey = appKey();

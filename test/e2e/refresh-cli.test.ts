@@ -26,6 +26,10 @@ it("npm run refresh prints its summary and the run's EMF metric lines", async ()
   });
   const lines = stdout.split("\n").filter(Boolean);
   expect(lines.some((line) => /^runId=\S+ startedAt=/.test(line))).toBe(true);
+  expect(stdout).not.toContain("[object Object]");
+  expect(stdout).toMatch(
+    / approvalKeys\.due=0 approvalKeys\.issued=0 approvalKeys\.deferred=0 approvalKeys\.failed=0/,
+  );
   const documents = lines.filter((line) => line.startsWith('{"_aws"')).map(parseEmf);
   expect(documents[0]?.namespace).toBe("SecuritiesSupport/local");
   expect(documents[0]?.metrics[METRIC.refreshIssued]).toEqual({ value: 0, unit: "Count" });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { freePort } from "../../dev/embedded-postgres";
 import { killProcessGroup, spawnDevScript } from "../support/cli";
+import { connectStreamClient } from "../support/stream-client";
 
 // Coming up includes initdb of a fresh cluster on a busy machine; stopping
 // includes a clean Postgres shutdown. The test's own timeout covers both.
@@ -27,11 +28,13 @@ it(
     dataDir = await mkdtemp(join(tmpdir(), "securities-support-start-"));
     await chmod(dataDir, 0o755);
     const port = await freePort();
+    const hubPort = await freePort();
     const key = `script.${randomBytes(18).toString("base64url")}`;
     const env: Record<string, string | undefined> = {
       ...process.env,
       DATA_DIR: dataDir,
       PORT: String(port),
+      HUB_PORT: String(hubPort),
       LOCAL_API_KEY: key,
       LOG_LEVEL: "warn",
       SANDBOX_LATENCY_MS: "7",
@@ -71,6 +74,36 @@ it(
       expect(sandboxUrl).toBeDefined();
       const config = await (await fetch(`${sandboxUrl}/_sandbox/config`)).json();
       expect(config).toMatchObject({ latencyMs: 7, errorRate: 0.25 });
+      // The realtime hub runs beside the API, on the sandbox's websockets.
+      expect(output).toContain(`hub        ws://127.0.0.1:${hubPort}/stream`);
+      expect((await fetch(`http://127.0.0.1:${hubPort}/health`)).status).toBe(200);
+      const created = await fetch(`${base}/accounts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          name: "hub check",
+          account_type: "SECURITIES_STOCK",
+          exchange: "KIS",
+          api_key: `PS${randomBytes(8).toString("hex")}`,
+          api_secret: "secret-for-the-hub-check",
+          securities_config: {
+            account_number: "50123456",
+            product_code: "01",
+            market_type: "DOMESTIC_STOCK",
+            hts_id: "starter",
+          },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const client = await connectStreamClient(`ws://127.0.0.1:${hubPort}`, key);
+      client.send({
+        op: "subscribe",
+        account_id: ((await created.json()) as { id: number }).id,
+        kind: "trade",
+        symbol: "005930",
+      });
+      await client.next((m) => m.kind === "trade" && "fields" in m, 10_000);
+      client.close();
     } finally {
       started.kill("SIGINT");
       const stopped = await Promise.race([
@@ -79,7 +112,7 @@ it(
       ]);
       if (stopped === "timeout") started.kill("SIGKILL");
     }
-    expect(await exited).toBe(0);
+    expect(await exited, output).toBe(0);
     expect(output).toContain("SIGINT: stopping");
     expect(output).not.toContain(key.split(".")[1]);
     // Postgres removes its pid file only when it shut down cleanly.

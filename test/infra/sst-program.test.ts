@@ -197,7 +197,7 @@ describe.skipIf(missing !== undefined)(
         resources: ["arn:aws:kms:ap-northeast-2:123456789012:key/mock-key"],
       });
       expect(kms?.conditions?.length).toBeGreaterThan(0);
-      expect(kms?.conditions?.every((c) => c.variable.startsWith("kms:EncryptionContext:"))).toBe(
+      expect(kms?.conditions?.every((c) => c.variable.startsWith("kms:EncryptionContext"))).toBe(
         true,
       );
       const invoke = refresh.filter((s) => s.actions.includes("lambda:InvokeFunction"));
@@ -220,6 +220,57 @@ describe.skipIf(missing !== undefined)(
       expect(apiSecrets.flatMap((s) => s.resources)).toContain(
         "arn:aws:secretsmanager:ap-northeast-2:123456789012:ApiKeys",
       );
+    });
+
+    it("requires the service's encryption context, and no other key in it, on every KMS statement", () => {
+      for (const name of ["RefreshTokens", "RefreshWorker", "ApiHandler"]) {
+        const kms = statementsOf(name).filter((s) => s.actions.some((a) => a.startsWith("kms:")));
+        expect(kms.map((s) => s.conditions)).toEqual([
+          [
+            {
+              test: "StringEquals",
+              variable: "kms:EncryptionContext:service",
+              values: ["securities-support"],
+            },
+            {
+              test: "StringEquals",
+              variable: "kms:EncryptionContext:purpose",
+              values: ["data-key"],
+            },
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "kms:EncryptionContextKeys",
+              values: ["purpose", "service"],
+            },
+          ],
+        ]);
+      }
+    });
+
+    it("lets migrate tag only its pre-migrate snapshots, never the instance", () => {
+      const tagging = statementsOf("Migrate").filter((s) =>
+        s.actions.includes("rds:AddTagsToResource"),
+      );
+      expect(tagging).toHaveLength(1);
+      expect(tagging[0]?.actions).toEqual(["rds:AddTagsToResource"]);
+      expect(tagging[0]?.resources).toHaveLength(1);
+      expect(tagging[0]?.resources[0]).toMatch(/:snapshot:pre-migrate-ci-\*$/);
+    });
+
+    it("lets only the scheduled refresh send to the dead-letter queue, not its workers", () => {
+      const senders = FUNCTIONS.filter((name) =>
+        statementsOf(name).some((s) => s.actions.includes("sqs:SendMessage")),
+      );
+      expect(senders).toEqual(["RefreshTokens"]);
+      expect(
+        statementsOf("RefreshTokens").filter((s) => s.actions.includes("sqs:SendMessage")),
+      ).toEqual([
+        {
+          effect: "Allow",
+          actions: ["sqs:SendMessage"],
+          resources: ["arn:aws:sqs:ap-northeast-2:123456789012:RefreshDeadLetters"],
+        },
+      ]);
     });
 
     it("runs the scheduled refresh every 10 minutes, retried, failures parked in the dead-letter queue", () => {
@@ -249,6 +300,35 @@ describe.skipIf(missing !== undefined)(
       const eips = program.resources.filter((r) => r.type === "aws:ec2/eip:Eip");
       expect(eips.length).toBeGreaterThan(0);
       expect(program.outputs.egressIp).toBe("203.0.113.10");
+    });
+
+    it("runs the hub as one ECS task in the functions' private subnet with no public IP", () => {
+      const services = program.resources.filter((r) => r.type === "aws:ecs/service:Service");
+      expect(services.map((r) => r.name)).toEqual(["HubService"]);
+      const service = services[0] as MockResource;
+      expect(service.inputs.networkConfiguration).toEqual({
+        assignPublicIp: false,
+        subnets: ["VpcPrivateSubnet1-id"],
+        securityGroups: ["VpcSecurityGroup-id"],
+      });
+      expect(service.inputs.desiredCount).toBe(1);
+    });
+
+    it("deploys the hub by stopping the old task first, so two never hold one app key's session", () => {
+      const service = byName("aws:ecs/service:Service", "HubService");
+      expect(service.inputs).toMatchObject({
+        deploymentMinimumHealthyPercent: 0,
+        deploymentMaximumPercent: 100,
+      });
+    });
+
+    it("alarms on a hub session down, kicked, or at the KIS cap", () => {
+      for (const name of ["HubSessionDown", "HubSessionKicked", "HubCapReached"]) {
+        const alarm = byName("aws:cloudwatch/metricAlarm:MetricAlarm", name);
+        expect(alarm.inputs.alarmActions).toEqual([
+          "arn:aws:sns:ap-northeast-2:123456789012:Alarms",
+        ]);
+      }
     });
   },
 );

@@ -84,6 +84,21 @@ describe("KIS's 6-hour rule against the sandbox", () => {
     expect(broker.sandbox.stats().issued).toMatchObject({ total: 2, newTokens: 2, kakaoTalk: 2 });
   });
 
+  it("the KIS cap is 17 h, pinned on both sides: a 24-hour token is not renewed 6 h 54 min after its issue, and is 7 h 6 min after", async () => {
+    const tokens = service(20 * HOUR);
+    const account = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIS" });
+    await tokens.getValidToken(account.id);
+    // A cap of 18 h or more would make it due at 6 h (KIS then answers with a new token, and a KakaoTalk).
+    await advance(6.9 * HOUR);
+    const before = await refreshDueTokens({ sql: db.sql, tokens, clock });
+    expect({ issued: before.issued, current: before.current }).toEqual({ issued: 0, current: 1 });
+    // A cap of 16 h or less would leave it another hour.
+    await advance(0.2 * HOUR);
+    const after = await refreshDueTokens({ sql: db.sql, tokens, clock });
+    expect(after.issued).toBe(1);
+    expect(broker.sandbox.stats().issued).toMatchObject({ total: 2, newTokens: 2, kakaoTalk: 2 });
+  });
+
   it("a forced refresh within 6 hours revokes the current token first, so the token it reports is really new", async () => {
     const tokens = service();
     const account = await securitiesAccount(db.sql, crypto.cipher, { broker: "KIS" });

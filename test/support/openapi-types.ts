@@ -305,6 +305,7 @@ export interface components {
                 /** @enum {string} */
                 market_type: "DOMESTIC_STOCK" | "OVERSEAS_STOCK" | "DOMESTIC_FUTURES_OPTIONS" | "OVERSEAS_FUTURES_OPTIONS";
                 cert_password?: string;
+                hts_id?: string;
                 additional_params?: {
                     [key: string]: string | number | boolean | null;
                 };
@@ -441,6 +442,7 @@ export interface components {
                 /** @enum {string} */
                 market_type?: "DOMESTIC_STOCK" | "OVERSEAS_STOCK" | "DOMESTIC_FUTURES_OPTIONS" | "OVERSEAS_FUTURES_OPTIONS";
                 cert_password?: string;
+                hts_id?: string;
                 additional_params?: {
                     [key: string]: string | number | boolean | null;
                 };

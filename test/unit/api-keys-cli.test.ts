@@ -54,7 +54,7 @@ test("api create refuses an unknown scope, naming it and the valid ones, and wri
   await expect(
     run("create", "--name", "trading", "--scopes", "accounts:read,broker:cal"),
   ).rejects.toThrow(
-    'Unknown scope "broker:cal": the scopes are accounts:read, accounts:write, tokens:read, tokens:write, broker:call, admin.',
+    'Unknown scope "broker:cal": the scopes are accounts:read, accounts:write, tokens:read, tokens:write, broker:call, stream:read, admin.',
   );
   await expect(stat(join(dataDir, "api-keys.json"))).rejects.toThrow(/ENOENT/);
 });

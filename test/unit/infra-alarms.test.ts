@@ -31,7 +31,7 @@ function watched(plan: AlarmPlan): WatchedMetric[] {
 }
 
 describe("alarms", () => {
-  it("cover what the issue lists: API 5xx and p99, each function's errors and throttles, the database, migrations, the gateway, tokens", () => {
+  it("cover what the issues list: API 5xx and p99, each function's errors and throttles, the database, migrations, the gateway, tokens, the hub", () => {
     expect([...byName.keys()].sort()).toEqual(
       [
         "Api5xxRate",
@@ -44,6 +44,9 @@ describe("alarms", () => {
         "DatabaseFreeStorageLow",
         "GatewayKisRateLimited",
         "GatewayKiwoomRateLimited",
+        "HubCapReached",
+        "HubSessionDown",
+        "HubSessionKicked",
         "MigrateErrors",
         "MigrateFailed",
         "MigrateThrottles",
@@ -55,6 +58,17 @@ describe("alarms", () => {
         "TokensExpiringUnrefreshed",
       ].sort(),
     );
+  });
+
+  it("the hub's session alarm fires only after two whole minutes of a session not up", () => {
+    const down = byName.get("HubSessionDown");
+    expect(down).toMatchObject({
+      periodSeconds: 60,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      statistic: "Minimum",
+      threshold: 1,
+    });
   });
 
   it("each description names a runbook entry that exists in docs/operations.md", async () => {

@@ -6,6 +6,7 @@ import { createKmsKeyProvider } from "../../core/crypto";
 import { ALARM_RULES, alarmPeriodSeconds } from "../../infra/alarm-rules";
 import {
   dbConnectArn,
+  deadLetterGrant,
   grantsFor,
   proxyConnectArn,
   snapshotArnPattern,
@@ -33,8 +34,8 @@ const targets = {
   apiKeysSecretArn: "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:api-keys",
   dbInstanceArn: DB,
   snapshotArnPattern: snapshotArnPattern(DB, "prod"),
-  refreshDeadLettersArn: "arn:aws:sqs:ap-northeast-2:123456789012:RefreshDeadLetters",
 };
+const DEAD_LETTERS = "arn:aws:sqs:ap-northeast-2:123456789012:RefreshDeadLetters";
 const resources = {
   dbHost: "db.internal",
   proxyHost: "proxy.internal",
@@ -179,6 +180,11 @@ describe("permissions", () => {
         values: ["securities-support"],
       },
       { test: "StringEquals", variable: "kms:EncryptionContext:purpose", values: ["data-key"] },
+      {
+        test: "ForAllValues:StringEquals",
+        variable: "kms:EncryptionContextKeys",
+        values: ["purpose", "service"],
+      },
     ],
   };
 
@@ -203,11 +209,31 @@ describe("permissions", () => {
     }
   });
 
-  it("gives the refresh function exactly these permissions, nothing more", () => {
+  it("gives the refresh function and its workers exactly these permissions, no queue", () => {
     expect(grantsFor("refresh", targets)).toEqual([
       { actions: ["rds-db:connect"], resources: [RUNTIME_DB_USER] },
       KMS_GRANT,
-      { actions: ["sqs:SendMessage"], resources: [targets.refreshDeadLettersArn] },
+    ]);
+  });
+
+  it("lets the scheduled refresh send to its dead-letter queue and nothing else", () => {
+    expect(deadLetterGrant(DEAD_LETTERS)).toEqual({
+      actions: ["sqs:SendMessage"],
+      resources: [DEAD_LETTERS],
+    });
+  });
+
+  it("gives the migrate function exactly these permissions: tags on its snapshots only", () => {
+    expect(grantsFor("migrate", targets)).toEqual([
+      { actions: ["secretsmanager:GetSecretValue"], resources: [targets.dbSecretArn] },
+      {
+        actions: ["rds:CreateDBSnapshot", "rds:DescribeDBSnapshots"],
+        resources: [DB, "arn:aws:rds:ap-northeast-2:123456789012:snapshot:pre-migrate-prod-*"],
+      },
+      {
+        actions: ["rds:AddTagsToResource"],
+        resources: ["arn:aws:rds:ap-northeast-2:123456789012:snapshot:pre-migrate-prod-*"],
+      },
     ]);
   });
 
@@ -231,10 +257,15 @@ describe("permissions", () => {
     expect(sent).toHaveLength(2);
     const conditions = KMS_GRANT.conditions;
     for (const context of sent) {
-      // IAM's StringEquals on kms:EncryptionContext:<key>: every condition must hold for the call.
+      // Every condition must hold for the call: StringEquals on each
+      // kms:EncryptionContext:<key>, and ForAllValues on the keys it sends.
       for (const condition of conditions) {
-        const name = condition.variable.replace("kms:EncryptionContext:", "");
-        expect(condition.values).toContain(context[name]);
+        if (condition.variable === "kms:EncryptionContextKeys") {
+          expect(Object.keys(context).every((name) => condition.values.includes(name))).toBe(true);
+        } else {
+          const name = condition.variable.replace("kms:EncryptionContext:", "");
+          expect(condition.values).toContain(context[name]);
+        }
       }
       expect(Object.keys(context).sort()).toEqual(["purpose", "service"]);
     }

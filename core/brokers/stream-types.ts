@@ -1,0 +1,94 @@
+import type { BrokerEnvironment } from "./types";
+
+/** What a client subscribes to: the same four words for both brokers. */
+export const STREAM_KINDS = ["trade", "quote", "notice", "balance"] as const;
+export type StreamKind = (typeof STREAM_KINDS)[number];
+
+/** Notices and balance events are the account's own and are stored; the rest is market data. */
+export function isAccountKind(kind: StreamKind): boolean {
+  return kind === "notice" || kind === "balance";
+}
+
+/** One broker registration: a kind and its key (a symbol, or the account's id at the broker). */
+export interface StreamRegistration {
+  kind: StreamKind;
+  /** The symbol for market data; for account kinds the broker's key (KIS: the HTS id; Kiwoom: ""). */
+  key: string;
+}
+
+/** What the session needs to open and log in. */
+export interface StreamLogin {
+  environment: BrokerEnvironment;
+  /** KIS: the approval key; Kiwoom: the REST access token. */
+  credential: string;
+}
+
+/** One event a broker frame carried, before it is addressed to an account. */
+export interface StreamRecord {
+  kind: StreamKind;
+  symbol: string | null;
+  /** The broker's account number, for account kinds (routes the event to its account). */
+  accountNumber: string | null;
+  /** When the broker says it happened; the receipt time when it does not say. */
+  at: Date;
+  fields: Record<string, string>;
+  /** The frame (a KIS notice decrypted) as received. */
+  raw: string;
+}
+
+/** A broker frame, read. */
+export type StreamMessage =
+  | { type: "ping"; echo: string }
+  | { type: "login"; ok: boolean; code: string; message: string }
+  | {
+      type: "ack";
+      ok: boolean;
+      /** KIS: the tr_id and tr_key acknowledged; Kiwoom: undefined (acks name no item). */
+      registration?: StreamRegistration | undefined;
+      /** KIS: the TR acknowledged (its cipher is kept under this name). */
+      trId?: string;
+      code: string;
+      message: string;
+      /** KIS: the AES key and iv of an encrypted TR. */
+      cipher?: { key: string; iv: string } | undefined;
+    }
+  | { type: "kicked"; code: string; message: string }
+  | { type: "records"; records: StreamRecord[] }
+  | {
+      type: "ignored";
+      why: string /** An account event that could not be read: logged as a loss. */;
+      loss?: boolean;
+    };
+
+/**
+ * A broker's websocket protocol: frames in and out, no socket. The session
+ * (core/stream) holds the socket and the state; what is particular to one
+ * broker lives here.
+ */
+export interface StreamProtocol {
+  readonly broker: "KIS" | "KIWOOM";
+  /** Registrations one session may hold (KIS 41), undefined when the broker states none. */
+  readonly registrationCap: number | undefined;
+  /** The kinds this broker streams. */
+  readonly kinds: readonly StreamKind[];
+  /** Frames to send right after the socket opens (Kiwoom LOGIN). */
+  openingFrames(login: StreamLogin): string[];
+  /** True once the opening frames were answered (KIS: at once). */
+  readonly needsLogin: boolean;
+  /** Frames that register (or remove) these. */
+  registrationFrames(
+    login: StreamLogin,
+    registrations: readonly StreamRegistration[],
+    action: "add" | "remove",
+  ): string[];
+  /** Read one text frame; `ciphers` are the keys of encrypted TRs acknowledged so far. */
+  read(
+    text: string,
+    ciphers: ReadonlyMap<string, { key: string; iv: string }>,
+    now: Date,
+  ): StreamMessage;
+  /** True when a login or ack code means the credential was refused (re-login with a fresh one). */
+  isCredentialRefusal(code: string): boolean;
+  /** True when a code means another session holds this app key (KIS OPSP8996, Kiwoom R10001). */
+  isSessionConflict(code: string): boolean;
+}

@@ -1,0 +1,496 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocket, WebSocketServer } from "ws";
+import { getAccount } from "../accounts";
+import { type AuthError, type Authenticator, hasScope } from "../auth";
+import { isAccountKind, type StreamKind, type StreamRecord } from "../brokers/stream-types";
+import type { Cipher } from "../crypto";
+import type { Sql } from "../db";
+import type { Logger } from "../log";
+import type { TokenService } from "../tokens";
+import { credentialKey } from "../tokens";
+import { ClientMessageError, type ClientSubscription, parseClientMessage } from "./client-messages";
+import {
+  type AccountInfo,
+  accountOf,
+  type Client,
+  checkCap,
+  HubRefusal,
+  PROTOCOLS,
+  refuse,
+  regId,
+  registrationFor,
+  type SessionEntry,
+  toEvent,
+} from "./entry";
+import { appendEvent, eventsSince, type StreamEvent } from "./events";
+import { claimLease, releaseLeases } from "./lease";
+import { BrokerSession, type SessionState } from "./session";
+import type { StreamSettings } from "./settings";
+import { emptyHubStats, type HubStats } from "./stats";
+
+const REPLAY_PAGE = 500;
+
+export interface HubDependencies {
+  sql: Sql;
+  cipher: Cipher;
+  tokens: Pick<TokenService, "getApprovalKey" | "getValidToken" | "invalidate">;
+  auth: Authenticator;
+  settings: StreamSettings;
+  logger: Logger;
+  /** Names this process in leases; random by default. */
+  owner?: string;
+}
+
+/** The realtime hub: broker sessions (one per app key, leased), clients, fan-out. */
+export interface Hub {
+  /** Takes a websocket upgrade at /stream (answers 401/403/404 itself). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  stats(): HubStats;
+  /** Stops every session and releases the leases (SIGTERM). */
+  close(): Promise<void>;
+}
+
+/** Creates the hub; call handleUpgrade from an HTTP server's `upgrade` event. */
+export function createHub(deps: HubDependencies): Hub {
+  const { sql, cipher, tokens, auth, settings, logger } = deps;
+  const owner = deps.owner ?? `hub-${process.pid}-${randomUUID()}`;
+  const server = new WebSocketServer({ noServer: true });
+  const entries = new Map<string, SessionEntry>();
+  const accounts = new Map<number, AccountInfo>();
+  const clients = new Set<Client>();
+  const stats = emptyHubStats();
+  let closed = false;
+
+  const heartbeat = setInterval(() => void renewLeases(), settings.heartbeatMs);
+  heartbeat.unref();
+
+  async function accountInfo(accountId: number): Promise<AccountInfo> {
+    const cached = accounts.get(accountId);
+    if (cached) return cached;
+    const account = await getAccount(sql, cipher, accountId).catch(
+      (error: Error & { code?: string }) => {
+        if (error.code === "account_not_found")
+          throw new HubRefusal("account_not_found", `account ${accountId} does not exist`);
+        throw error;
+      },
+    );
+    if (!account.broker || !account.environment || !account.apiKey || !account.securitiesConfig) {
+      throw new HubRefusal(
+        "not_a_securities_account",
+        `account ${accountId} is not a securities account with broker credentials`,
+      );
+    }
+    if (!account.isActive)
+      throw new HubRefusal("account_inactive", `account ${accountId} is inactive`);
+    const info: AccountInfo = {
+      id: account.id,
+      broker: account.broker,
+      environment: account.environment,
+      appKey: account.apiKey,
+      accountNumber: account.securitiesConfig.account_number,
+      htsId: account.securitiesConfig.hts_id,
+    };
+    accounts.set(accountId, info);
+    return info;
+  }
+
+  async function entryFor(account: AccountInfo): Promise<SessionEntry> {
+    const key = credentialKey(`${account.broker}:stream`, account.environment, account.appKey);
+    let entry = entries.get(key);
+    if (!entry) {
+      entry = {
+        key,
+        broker: account.broker,
+        environment: account.environment,
+        protocol: PROTOCOLS[account.broker],
+        accounts: new Map(),
+        session: undefined,
+        leased: false,
+        refs: new Map(),
+        topics: new Map(),
+        storing: Promise.resolve(),
+      };
+      entries.set(key, entry);
+    }
+    entry.accounts.set(account.id, account);
+    if (!entry.leased) await takeLease(entry);
+    return entry;
+  }
+
+  async function takeLease(entry: SessionEntry) {
+    const granted = await claimLease(sql, entry.key, owner, settings.leaseMs);
+    if (granted && !entry.leased && !closed) {
+      entry.leased = true;
+      openSession(entry);
+    } else if (!granted && entry.leased) {
+      // Lost (this process stalled past its lease, another hub took over): let go at once.
+      logger.error(
+        { broker: entry.broker },
+        "stream lease lost to another hub; closing this session",
+      );
+      entry.leased = false;
+      entry.session?.stop();
+      entry.session = undefined;
+    }
+  }
+
+  async function renewLeases() {
+    for (const entry of entries.values()) {
+      if (entry.refs.size === 0 && !entry.leased) continue;
+      try {
+        await takeLease(entry);
+      } catch (error) {
+        logger.warn(
+          { err: (error as Error).message },
+          "stream lease renewal failed; trying again at the next heartbeat",
+        );
+      }
+    }
+  }
+
+  function openSession(entry: SessionEntry) {
+    const log = logger.child({ broker: entry.broker, environment: entry.environment });
+    const session = new BrokerSession({
+      protocol: entry.protocol,
+      environment: entry.environment,
+      url: settings.wsUrls[entry.broker][entry.environment],
+      settings,
+      logger: log,
+      credential: (fresh, refused) => credentialFor(entry, fresh, refused),
+      onRecords: (records) => route(entry, records),
+      onState: (state, detail) => sessionState(entry, state, detail),
+      onCount: (what) => {
+        if (what === "frame") stats.framesIn += 1;
+        else if (what === "reconnect") stats.reconnects += 1;
+        else stats.conflicts += 1;
+      },
+    });
+    entry.session = session;
+    for (const { registration } of entry.refs.values())
+      void session.add(registration).catch(() => {});
+    session.start();
+  }
+
+  async function credentialFor(
+    entry: SessionEntry,
+    fresh: boolean,
+    refused?: string,
+  ): Promise<string> {
+    const account = entry.accounts.values().next().value as AccountInfo;
+    if (entry.broker === "KIS") return (await tokens.getApprovalKey(account.id)).approvalKey;
+    if (fresh && refused) await tokens.invalidate(account.id, refused);
+    return (await tokens.getValidToken(account.id)).accessToken;
+  }
+
+  function sessionState(entry: SessionEntry, state: SessionState, detail?: string) {
+    stats.sessionsUp = [...entries.values()].filter((e) => e.session?.state === "up").length;
+    const notice = JSON.stringify({
+      type: "session",
+      broker: entry.broker,
+      state,
+      ...(detail ? { detail } : {}),
+    });
+    const told = new Set<Client>();
+    for (const listeners of entry.topics.values()) {
+      for (const client of listeners.keys()) {
+        if (told.has(client)) continue;
+        told.add(client);
+        send(client, notice, false);
+      }
+    }
+  }
+
+  function route(entry: SessionEntry, records: StreamRecord[]) {
+    for (const record of records) {
+      if (!isAccountKind(record.kind)) {
+        const listeners = entry.topics.get(`${record.kind}|${record.symbol}`);
+        if (!listeners) continue;
+        // One text per account the clients asked with, not one per client.
+        const texts = new Map<number, string>();
+        for (const [client, accountId] of listeners) {
+          let text = texts.get(accountId);
+          if (text === undefined) {
+            text = JSON.stringify(toEvent(entry, record, accountId));
+            texts.set(accountId, text);
+          }
+          send(client, text, true);
+        }
+        continue;
+      }
+      const account = accountOf(entry, record);
+      if (!account) {
+        logger.warn(
+          { broker: entry.broker, kind: record.kind },
+          "account event for no known account of this app key; dropped",
+        );
+        continue;
+      }
+      const event = { ...toEvent(entry, record, account.id), account_id: account.id };
+      const received = performance.now();
+      entry.storing = entry.storing
+        .then(async () => {
+          const stored = await appendEvent(sql, event);
+          stats.noticesStored += 1;
+          publish(entry, `${record.kind}|#${account.id}`, stored);
+          stats.noticeLagMs = performance.now() - received;
+        })
+        .catch((error: Error) => {
+          stats.noticeStoreFailures += 1;
+          logger.error(
+            { err: error.message, account_id: account.id, kind: record.kind },
+            "could not store an account event; it was not sent (clients resume from the store)",
+          );
+        });
+    }
+  }
+
+  function publish(entry: SessionEntry, topic: string, event: StreamEvent) {
+    const listeners = entry.topics.get(topic);
+    if (!listeners) return;
+    for (const client of listeners.keys()) {
+      const queue = client.replaying.get(topic);
+      if (queue) queue.push(event);
+      else send(client, JSON.stringify(event), false);
+    }
+  }
+
+  /** Market data (bestEffort) to a slow client drops the client, never waits for it. */
+  function send(client: Client, text: string, bestEffort: boolean) {
+    if (client.socket.readyState !== WebSocket.OPEN) return;
+    if (bestEffort && client.socket.bufferedAmount > settings.clientBufferBytes) {
+      stats.slowClientsDropped += 1;
+      logger.warn(
+        { key_id: client.keyId, buffered: client.socket.bufferedAmount },
+        "slow stream client dropped",
+      );
+      client.socket.close(1013, "too slow: reconnect, and resume notices with since");
+      return;
+    }
+    client.socket.send(text);
+    stats.framesOut += 1;
+  }
+
+  async function subscribe(client: Client, request: ClientSubscription) {
+    const account = await accountInfo(request.accountId);
+    const registration = registrationFor(account, request);
+    const entry = await entryFor(account);
+    const id = `${request.accountId}|${request.kind}|${request.symbol ?? ""}`;
+    const topic = isAccountKind(request.kind)
+      ? `${request.kind}|#${account.id}`
+      : `${request.kind}|${request.symbol}`;
+    if (!client.subscriptions.has(id)) {
+      try {
+        checkCap(entry, registration);
+      } catch (error) {
+        stats.capRefusals += 1;
+        throw error;
+      }
+      const holder = `${client.id}|${id}`;
+      const ref = entry.refs.get(regId(registration));
+      if (ref) ref.holders.add(holder);
+      else {
+        entry.refs.set(regId(registration), { registration, holders: new Set([holder]) });
+        try {
+          await entry.session?.add(registration);
+        } catch (error) {
+          entry.refs.delete(regId(registration));
+          throw new HubRefusal(
+            "broker_refused",
+            `the broker refused the registration: ${(error as Error).message}`,
+          );
+        }
+      }
+      client.subscriptions.set(id, { entry, registration, topic });
+      if (!entry.topics.has(topic)) entry.topics.set(topic, new Map());
+      entry.topics.get(topic)?.set(client, account.id);
+      stats.registrations = [...entries.values()].reduce((n, e) => n + e.refs.size, 0);
+    }
+    if (request.since !== undefined) {
+      client.replaying.set(topic, []);
+      send(client, JSON.stringify(subscribed(request, entry)), false);
+      await replay(client, account.id, request.kind, request.since, topic);
+      return;
+    }
+    send(client, JSON.stringify(subscribed(request, entry)), false);
+  }
+
+  function subscribed(request: ClientSubscription, entry: SessionEntry) {
+    return {
+      type: "subscribed",
+      account_id: request.accountId,
+      kind: request.kind,
+      symbol: request.symbol,
+      session: entry.leased ? (entry.session?.state ?? "down") : "elsewhere",
+    };
+  }
+
+  async function replay(
+    client: Client,
+    accountId: number,
+    kind: StreamKind,
+    since: number,
+    topic: string,
+  ) {
+    let after = since;
+    try {
+      for (;;) {
+        const page = await eventsSince(sql, accountId, kind, after, REPLAY_PAGE);
+        for (const event of page) send(client, JSON.stringify(event), false);
+        if (page.length > 0) after = page[page.length - 1]?.seq ?? after;
+        if (page.length < REPLAY_PAGE) break;
+      }
+    } finally {
+      const queued = client.replaying.get(topic) ?? [];
+      client.replaying.delete(topic);
+      for (const event of queued)
+        if ((event.seq ?? 0) > after) send(client, JSON.stringify(event), false);
+    }
+  }
+
+  async function unsubscribe(client: Client, request: ClientSubscription) {
+    const id = `${request.accountId}|${request.kind}|${request.symbol ?? ""}`;
+    const held = client.subscriptions.get(id);
+    if (!held)
+      throw new HubRefusal(
+        "not_subscribed",
+        `no subscription to ${request.kind} ${request.symbol ?? ""} of account ${request.accountId}`,
+      );
+    await release(client, id);
+    send(
+      client,
+      JSON.stringify({
+        type: "unsubscribed",
+        account_id: request.accountId,
+        kind: request.kind,
+        symbol: request.symbol,
+      }),
+      false,
+    );
+  }
+
+  async function release(client: Client, id: string) {
+    const held = client.subscriptions.get(id);
+    if (!held) return;
+    client.subscriptions.delete(id);
+    const { entry, registration, topic } = held;
+    entry.topics.get(topic)?.delete(client);
+    if (entry.topics.get(topic)?.size === 0) entry.topics.delete(topic);
+    const ref = entry.refs.get(regId(registration));
+    ref?.holders.delete(`${client.id}|${id}`);
+    if (ref && ref.holders.size === 0) {
+      entry.refs.delete(regId(registration));
+      await entry.session?.remove(registration);
+    }
+    stats.registrations = [...entries.values()].reduce((n, e) => n + e.refs.size, 0);
+  }
+
+  function attach(socket: WebSocket, keyId: string) {
+    const client: Client = {
+      id: randomUUID(),
+      socket,
+      keyId,
+      subscriptions: new Map(),
+      replaying: new Map(),
+    };
+    clients.add(client);
+    stats.clients = clients.size;
+    let chain = Promise.resolve();
+    socket.on("message", (data) => {
+      chain = chain.then(async () => {
+        let request: ClientSubscription | undefined;
+        try {
+          request = parseClientMessage(data.toString());
+          if (request.op === "subscribe") await subscribe(client, request);
+          else await unsubscribe(client, request);
+        } catch (error) {
+          const known = error instanceof HubRefusal || error instanceof ClientMessageError;
+          if (!known) logger.error({ err: (error as Error).message }, "stream request failed");
+          send(
+            client,
+            JSON.stringify({
+              type: "error",
+              code:
+                error instanceof HubRefusal ? error.code : known ? "bad_message" : "internal_error",
+              message: known ? (error as Error).message : "the hub could not do that; try again",
+              ...(request
+                ? {
+                    request: {
+                      op: request.op,
+                      account_id: request.accountId,
+                      kind: request.kind,
+                      symbol: request.symbol,
+                    },
+                  }
+                : {}),
+            }),
+            false,
+          );
+        }
+      });
+    });
+    socket.on("error", (error) =>
+      logger.debug({ err: error.message }, "stream client socket error"),
+    );
+    socket.on("close", () => {
+      clients.delete(client);
+      stats.clients = clients.size;
+      chain = chain.then(async () => {
+        for (const id of [...client.subscriptions.keys()]) await release(client, id);
+      });
+    });
+  }
+
+  return {
+    handleUpgrade(req, socket, head) {
+      const path = new URL(req.url ?? "/", "http://hub.invalid").pathname;
+      if (path !== "/stream" || closed) {
+        refuse(socket, 404, "not_found", "the stream is at /stream");
+        return;
+      }
+      auth
+        .authenticate(req.headers.authorization)
+        .then((caller) => {
+          if (!hasScope(caller, "stream:read")) {
+            refuse(
+              socket,
+              403,
+              "missing_scope",
+              `The API key ${caller.keyId} lacks the scope stream:read this stream needs.`,
+            );
+            return;
+          }
+          server.handleUpgrade(req, socket, head, (ws) => attach(ws, caller.keyId));
+        })
+        .catch((error: AuthError) => {
+          refuse(socket, 401, "unauthenticated", error.message);
+        });
+    },
+    stats() {
+      const leased = [...entries.values()].filter((entry) => entry.leased);
+      const up = leased.filter((entry) => entry.session?.state === "up").length;
+      return { ...stats, sessionsUp: up, sessionsDown: leased.length - up };
+    },
+    async close() {
+      closed = true;
+      clearInterval(heartbeat);
+      // Read everything the brokers sent before their sessions close, then store it.
+      await Promise.all([...entries.values()].map((entry) => entry.session?.drain()));
+      for (const entry of entries.values()) {
+        entry.session?.stop();
+        await entry.storing;
+      }
+      for (const client of clients) client.socket.close(1012, "hub restarting");
+      server.close();
+      const held = [...entries.values()].filter((entry) => entry.leased).map((entry) => entry.key);
+      // Not fatal: an unreleased lease lapses after STREAM_LEASE_MS and the next hub takes it then.
+      await releaseLeases(sql, held, owner).catch((error: Error) =>
+        logger.warn(
+          { err: error.message, leases: held.length },
+          "could not release the stream leases; they lapse on their own",
+        ),
+      );
+    },
+  };
+}
