@@ -228,7 +228,12 @@ export function guardAvailability(
     } finally {
       clearTimeout(timer);
       // Given up on: its rollback (or failure) comes later and is nobody's answer.
-      transaction.catch(() => undefined);
+      transaction.catch((error: unknown) => {
+        logger?.debug(
+          { event: "abandoned_transaction_ended", err: error },
+          "a transaction given up on ended",
+        );
+      });
     }
   }) as Sql["begin"];
 

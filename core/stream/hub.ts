@@ -169,7 +169,13 @@ export function createHub(deps: HubDependencies): Hub {
     });
     entry.session = session;
     for (const { registration } of entry.refs.values())
-      void session.add(registration).catch(() => {});
+      void session.add(registration).catch((error: unknown) => {
+        // The session registers it again after its next (re)connect.
+        log.warn(
+          { event: "stream_registration_deferred", err: error },
+          "registration not sent yet",
+        );
+      });
     session.start();
   }
 
