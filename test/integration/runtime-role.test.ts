@@ -89,6 +89,8 @@ describe("the runtime database role", () => {
       securities_token_attempts: appendOnly,
       securities_token_state: readWrite,
       securities_tokens: readWrite,
+      stream_events: appendOnly,
+      stream_leases: readWrite,
     });
   });
 
