@@ -1,5 +1,6 @@
 import type { Sql } from "../db";
 import { intentCounts } from "../orders/intents";
+import { transactionId } from "./request";
 
 /**
  * One forwarded call as the audit row and the log line both carry it (the
@@ -27,8 +28,41 @@ export interface CallRecord {
   idempotency_key?: string;
   /** The intent's state this call left it in (in_flight, accepted, unknown, …). */
   order_state?: string;
-  /** The gateway's own pacing held the call back at the wire: the broker never saw it. */
+  /**
+   * The gateway's own pacing refused the call (its slot booked past the wait
+   * bound, before the wire or at it): the broker never saw it, status 0, not
+   * a failed call.
+   */
   refused?: boolean;
+}
+
+/** The audit row as it stands before the broker answers: status 0, no broker code, no latency yet. */
+export function callRecord(
+  request: { accountId: number; method: string; keyId: string | undefined },
+  key: { broker: string; environment: string },
+  path: string,
+  forwarded: Record<string, string>,
+  replayed: boolean,
+): CallRecord {
+  return {
+    account_id: request.accountId,
+    called_at: new Date(),
+    broker: key.broker,
+    environment: key.environment,
+    method: request.method,
+    path,
+    transaction_id: transactionId(forwarded),
+    status: 0,
+    broker_code: null,
+    latency_ms: 0,
+    key_id: request.keyId ?? null,
+    replayed,
+  };
+}
+
+/** The row with an order's Idempotency-Key and the intent's state, when the call is an order's. */
+export function withOrder(record: CallRecord, order?: { key: string; state: string }): CallRecord {
+  return order ? { ...record, idempotency_key: order.key, order_state: order.state } : record;
 }
 
 /**

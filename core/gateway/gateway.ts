@@ -23,16 +23,18 @@ import { type Logger, silentLogger } from "../log";
 import { type Metrics, noMetrics, recordGatewayCall } from "../metrics";
 import { createOrderFlow, type OrderResource, type OrderSettings } from "../orders";
 import { credentialKey, type TokenService } from "../tokens";
-import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
+import {
+  type CallRecord,
+  callRecord,
+  type GatewayStatusReport,
+  gatewayStatus,
+  recordCall,
+  withOrder,
+} from "./audit";
 import { CallPaceExceededError } from "./errors";
 import { type CallLane, laneSpacingMs, takeCallSlot } from "./pacing";
-import {
-  brokerTarget,
-  callHeaders,
-  forwardedHeaders,
-  RETURNED_HEADERS,
-  transactionId,
-} from "./request";
+import { paceRefusalOnly, refusalRecord, refusedExchange } from "./refusal";
+import { brokerTarget, callHeaders, forwardedHeaders, RETURNED_HEADERS } from "./request";
 
 /** A caller's request to a broker, as the route hands it over. */
 export interface BrokerCall {
@@ -199,7 +201,12 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         continue;
       }
       if (!slot.active) throw inactiveAccount(accountId);
-      if (slot.waitMs === null) throw paceExceeded(slot.queuedMs);
+      const refuse = (error: CallPaceExceededError) =>
+        refusedExchange(refusalRecord(request, access.credentials, target, replayed), error, {
+          logger,
+          audit,
+        });
+      if (slot.waitMs === null) return refuse(paceExceeded(slot.queuedMs));
       const { waitMs } = slot;
       let due = performance.now() + waitMs;
       // A call sent more than half the allowance after its slot would crowd the
@@ -219,7 +226,8 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         tokens.getValidToken(accountId, { alreadyRead: { stored: slot.stored } }),
         waitMs > 0 ? sleep(waitMs) : undefined,
       ]);
-      await onTime();
+      const late = await onTime().then(() => undefined, paceRefusalOnly);
+      if (late) return refuse(late);
       const done = await forward(
         request,
         access,
@@ -249,20 +257,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       ...callHeaders(broker, forwarded, { appKey, appSecret }),
       authorization: `Bearer ${accessToken}`,
     };
-    const record: CallRecord = {
-      account_id: request.accountId,
-      called_at: new Date(),
-      broker,
-      environment,
-      method: request.method,
-      path: target.path,
-      transaction_id: transactionId(forwarded),
-      status: 0,
-      broker_code: null,
-      latency_ms: 0,
-      key_id: request.keyId ?? null,
-      replayed,
-    };
+    const record = callRecord(request, access.credentials, target.path, forwarded, replayed);
     const started = performance.now();
     let raw: RawAnswer | undefined;
     let error: Error | undefined;
@@ -339,11 +334,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       written,
       sentAt,
       body,
-      audit: (order) =>
-        audit(
-          order ? { ...record, idempotency_key: order.key, order_state: order.state } : record,
-          error !== undefined && !refused,
-        ),
+      audit: (order) => audit(withOrder(record, order), error !== undefined && !refused),
     };
   }
 
