@@ -200,6 +200,12 @@ export const brokerCallStatusSchema = z
           .check(
             z.meta({ description: "Calls the broker answered with an error, or did not answer." }),
           ),
+        refused_calls: z.number().check(
+          z.meta({
+            description:
+              "Calls the service's own pacing refused (429 broker_call_pace_exceeded, before the wire or at it): never sent, counted in calls, never in failed_calls.",
+          }),
+        ),
         last_call_at: z.nullable(isoTime),
         last_error: z.nullable(
           z.object({
@@ -213,7 +219,11 @@ export const brokerCallStatusSchema = z
         ),
       }),
     ),
-    totals: z.object({ calls: z.number(), failed_calls: z.number() }),
+    totals: z.object({
+      calls: z.number(),
+      failed_calls: z.number(),
+      refused_calls: z.number(),
+    }),
     orders: z
       .object({
         unknown: z.number(),

@@ -78,18 +78,20 @@ export interface AccountCallStatus {
   account_id: number;
   calls: number;
   failed_calls: number;
+  /** Calls the gateway's own pacing refused (429, never sent): counted in calls, never in failed_calls. */
+  refused_calls: number;
   last_call_at: string | null;
   last_error: { at: string; status: number; broker_code: string | null; path: string } | null;
 }
 
 export interface GatewayStatusReport {
   accounts: AccountCallStatus[];
-  totals: { calls: number; failed_calls: number };
+  totals: { calls: number; failed_calls: number; refused_calls: number };
   /** Order intents whose outcome is unknown (and how long the oldest has been) or ambiguous. */
   orders: { unknown: number; ambiguous: number; oldest_unknown_seconds: number | null };
 }
 
-/** The status route's view, built by broker_call_status (migration 0007): one entry per account that has called. */
+/** The status route's view, built by broker_call_status (migration 0019): one entry per account that has called. */
 export async function gatewayStatus(sql: Sql): Promise<GatewayStatusReport> {
   const [calls, orders] = await Promise.all([
     sql`SELECT broker_call_status() r`.then((rows) => rows[0]?.r),

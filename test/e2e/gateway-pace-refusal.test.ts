@@ -59,8 +59,18 @@ async function totals(id: number) {
   const response = await server.call("/broker/status");
   expect(response.status).toBe(200);
   const report = (await response.json()) as {
-    accounts: { account_id: number; calls: number; failed_calls: number; last_error: unknown }[];
+    accounts: {
+      account_id: number;
+      calls: number;
+      failed_calls: number;
+      refused_calls: number;
+      last_error: unknown;
+    }[];
+    totals: { refused_calls: number };
   };
+  expect(report.totals.refused_calls).toBeGreaterThanOrEqual(
+    report.accounts.reduce((sum, account) => sum + account.refused_calls, 0),
+  );
   return report.accounts.find((account) => account.account_id === id);
 }
 
@@ -95,6 +105,7 @@ describe("a pacing refusal before the wire", () => {
     expect(await totals(id)).toMatchObject({
       calls: burst.length,
       failed_calls: 0,
+      refused_calls: refused.length,
       last_error: null,
     });
     const rows = await auditRows(id);
@@ -132,7 +143,11 @@ describe("a pacing refusal before the wire", () => {
     );
     const refusedKeys = keys.filter((_, index) => burst[index]?.status === 429);
     expect(refusedKeys.length).toBeGreaterThan(0);
-    expect(await totals(id)).toMatchObject({ calls: keys.length, failed_calls: 0 });
+    expect(await totals(id)).toMatchObject({
+      calls: keys.length,
+      failed_calls: 0,
+      refused_calls: refusedKeys.length,
+    });
     // A refused order's key is free again: no intent is left behind it.
     const intents = await server.db.sql<{ idempotency_key: string }[]>`
       SELECT idempotency_key FROM order_intents WHERE account_id = ${id}`;

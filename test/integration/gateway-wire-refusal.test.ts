@@ -79,6 +79,7 @@ describe("a pacing refusal at the wire", () => {
     expect(status.accounts.find((a) => a.account_id === account.id)).toMatchObject({
       calls: 1,
       failed_calls: 0,
+      refused_calls: 1,
     });
   });
 });

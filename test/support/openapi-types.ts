@@ -265,6 +265,8 @@ export interface components {
                 calls: number;
                 /** @description Calls the broker answered with an error, or did not answer. */
                 failed_calls: number;
+                /** @description Calls the service's own pacing refused (429 broker_call_pace_exceeded, before the wire or at it): never sent, counted in calls, never in failed_calls. */
+                refused_calls: number;
                 last_call_at: string | null;
                 last_error: {
                     /** Format: date-time */
@@ -278,6 +280,7 @@ export interface components {
             totals: {
                 calls: number;
                 failed_calls: number;
+                refused_calls: number;
             };
             /** @description Order intents whose outcome is unknown (being reconciled; the oldest's age) or ambiguous (an operator must look). */
             orders: {

@@ -1,0 +1,58 @@
+-- Pacing refusals counted apart (issue 18 item 5): a call the gateway's own
+-- pacing refused (its slot booked past BROKER_CALL_MAX_WAIT_MS, before the
+-- wire or at it; the broker never saw it) is an audit row with refused = true
+-- (0017), a call in broker_call_totals.calls and never a failed one. Now the
+-- totals also count them, and GET /broker/status reports refused_calls per
+-- account and in its totals.
+-- * broker_call_totals.refused_calls (a constant default: no table rewrite);
+-- * record_broker_call (0017's) counts a refused call;
+-- * broker_call_status (0007's) reports the count.
+-- squawk-ignore-file require-lock-timeout, require-statement-timeout, prefer-robust-stmts
+--   (the runner sets lock_timeout and statement_timeout for every migration)
+
+BEGIN;
+
+ALTER TABLE broker_call_totals ADD COLUMN refused_calls BIGINT NOT NULL DEFAULT 0;
+
+CREATE OR REPLACE FUNCTION record_broker_call(p_call JSONB, p_failed BOOLEAN) RETURNS VOID
+LANGUAGE sql VOLATILE AS $$
+  SELECT set_config('synchronous_commit', 'off', true);
+  WITH audited AS (
+    INSERT INTO broker_calls
+      (account_id, called_at, broker, environment, method, path, transaction_id, status,
+       broker_code, latency_ms, key_id, replayed, idempotency_key, order_state, refused)
+    SELECT account_id, called_at, broker, environment, method, path, transaction_id, status,
+           broker_code, latency_ms, key_id, replayed, idempotency_key, order_state,
+           coalesce(refused, false)
+    FROM jsonb_populate_record(NULL::broker_calls, p_call)
+  )
+  INSERT INTO broker_call_totals AS t
+    (account_id, calls, failed_calls, refused_calls, last_call_at, last_error)
+  SELECT a.id, 1, CASE WHEN p_failed THEN 1 ELSE 0 END,
+         CASE WHEN coalesce((p_call->>'refused')::boolean, false) THEN 1 ELSE 0 END,
+         (p_call->>'called_at')::timestamp,
+         CASE WHEN p_failed THEN jsonb_build_object(
+           'at', p_call->'called_at', 'status', p_call->'status',
+           'broker_code', p_call->'broker_code', 'path', p_call->'path') END
+  FROM accounts a WHERE a.id = (p_call->>'account_id')::int
+  ON CONFLICT (account_id) DO UPDATE
+    SET calls = t.calls + 1, failed_calls = t.failed_calls + EXCLUDED.failed_calls,
+        refused_calls = t.refused_calls + EXCLUDED.refused_calls,
+        last_call_at = EXCLUDED.last_call_at, last_error = coalesce(EXCLUDED.last_error, t.last_error)
+$$;
+
+CREATE OR REPLACE FUNCTION broker_call_status() RETURNS JSONB
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object(
+    'accounts', coalesce(jsonb_agg(jsonb_build_object(
+      'account_id', account_id, 'calls', calls, 'failed_calls', failed_calls,
+      'refused_calls', refused_calls,
+      'last_call_at', to_char(last_call_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'last_error', last_error) ORDER BY account_id), '[]'::jsonb),
+    'totals', jsonb_build_object(
+      'calls', coalesce(sum(calls), 0), 'failed_calls', coalesce(sum(failed_calls), 0),
+      'refused_calls', coalesce(sum(refused_calls), 0)))
+  FROM broker_call_totals
+$$;
+
+COMMIT;
