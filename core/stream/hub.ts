@@ -25,6 +25,7 @@ import {
   toEvent,
 } from "./entry";
 import { appendEvent, eventsSince, type StreamEvent } from "./events";
+import { createNoticeBinder } from "./intents";
 import { claimLease, releaseLeases } from "./lease";
 import { BrokerSession, type SessionState } from "./session";
 import type { StreamSettings } from "./settings";
@@ -61,6 +62,7 @@ export function createHub(deps: HubDependencies): Hub {
   const accounts = new Map<number, AccountInfo>();
   const clients = new Set<Client>();
   const stats = emptyHubStats();
+  const binder = createNoticeBinder({ sql, logger });
   let closed = false;
 
   const heartbeat = setInterval(() => void renewLeases(), settings.heartbeatMs);
@@ -241,6 +243,7 @@ export function createHub(deps: HubDependencies): Hub {
           stats.noticesStored += 1;
           publish(entry, `${record.kind}|#${account.id}`, stored);
           stats.noticeLagMs = performance.now() - received;
+          binder.noticed(account.id, record);
         })
         .catch((error: Error) => {
           stats.noticeStoreFailures += 1;
@@ -487,6 +490,7 @@ export function createHub(deps: HubDependencies): Hub {
         entry.session?.stop();
         await entry.storing;
       }
+      await binder.close();
       for (const client of clients) client.socket.close(1012, "hub restarting");
       server.close();
       const held = [...entries.values()].filter((entry) => entry.leased).map((entry) => entry.key);
