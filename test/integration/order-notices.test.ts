@@ -3,6 +3,7 @@ import type { DayOrder } from "../../core/brokers";
 import { createSql, type Sql } from "../../core/db";
 import { silentLogger } from "../../core/log";
 import { bindNoticeOrder } from "../../core/orders";
+import { createNoticeBinder } from "../../core/stream/intents";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 
 let db: TestDatabase;
@@ -122,5 +123,33 @@ describe("execution notices and the gateway's order intents", () => {
     await intent("yesterday", "unknown", { sentAt: new Date("2026-12-03T00:59:00Z") });
     expect(await bind()).toEqual({ outcome: "none" });
     expect((await stateOf("yesterday"))?.state).toBe("unknown");
+  });
+
+  test("the hub's binder looks again while the one candidate is in flight, and binds once its answer is lost", async () => {
+    await intent("late", "in_flight");
+    const binder = createNoticeBinder({ sql: runtime, logger: silentLogger });
+    binder.noticed(accountId, {
+      kind: "notice",
+      symbol: "005930",
+      accountNumber: "50123456",
+      at: NOTICE_AT,
+      fields: {},
+      raw: "",
+      order: notice(),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await stateOf("late"))?.state).toBe("in_flight");
+    await runtime`
+      UPDATE order_intents SET state = 'unknown'
+      WHERE account_id = ${accountId} AND idempotency_key = 'late'`;
+    const deadline = Date.now() + 3_000;
+    while ((await stateOf("late"))?.state !== "accepted" && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await binder.close();
+    expect(await stateOf("late")).toEqual({
+      state: "accepted",
+      broker_order_no: "0000012345",
+      resolved: true,
+    });
   });
 });
