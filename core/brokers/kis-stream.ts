@@ -1,5 +1,6 @@
 import { createDecipheriv } from "node:crypto";
 import { koreaTimeOfDay } from "./korea-time";
+import type { DayOrder } from "./orders";
 import type {
   StreamKind,
   StreamLogin,
@@ -100,6 +101,29 @@ export function namePositions(names: readonly string[], values: readonly string[
 
 const koreaInstant = koreaTimeOfDay;
 
+/**
+ * A new order's notice as a day-orders row: ODER_QTY and ODER_PRC are the
+ * order's (CNTG_QTY/CNTG_UNPR are the fill's), RCTF_CLS 1/2 a change or
+ * cancel, RFUS_YN 1 a refusal; those and unreadable notices give none.
+ */
+export function kisNoticeOrder(fields: Record<string, string>): DayOrder | undefined {
+  const orderNo = fields.ODER_NO?.trim();
+  const symbol = fields.STCK_SHRN_ISCD?.trim();
+  const side =
+    fields.SELN_BYOV_CLS === "01" ? "sell" : fields.SELN_BYOV_CLS === "02" ? "buy" : undefined;
+  const quantity =
+    fields.ODER_QTY?.trim() || (fields.CNTG_YN === "1" ? fields.CNTG_QTY?.trim() : "");
+  const price = fields.ODER_PRC?.trim() || (fields.CNTG_YN === "1" ? fields.CNTG_UNPR?.trim() : "");
+  const time = fields.STCK_CNTG_HOUR?.trim() ?? "";
+  const change = fields.RCTF_CLS === "1" || fields.RCTF_CLS === "2";
+  if (!orderNo || !symbol || !side || !quantity || !price || !/^\d{6}$/.test(time))
+    return undefined;
+  if (change || fields.RFUS_YN === "1") return undefined;
+  return { orderNo, symbol, side, quantity, price, time };
+}
+
+const orderOf = (order: DayOrder | undefined) => (order ? { order } : {});
+
 function dataRecords(
   text: string,
   ciphers: ReadonlyMap<string, { key: string; iv: string }>,
@@ -144,6 +168,7 @@ function dataRecords(
       at,
       fields,
       raw: count === 1 ? `${flag}|${trId}|${countText}|${plain}` : slice.join("^"),
+      ...(kind === "notice" ? orderOf(kisNoticeOrder(fields)) : {}),
     });
   }
   return { type: "records", records };

@@ -1,5 +1,6 @@
 import { readKiwoomCode } from "./kiwoom";
 import { koreaTimeOfDay } from "./korea-time";
+import type { DayOrder } from "./orders";
 import type {
   StreamKind,
   StreamMessage,
@@ -62,9 +63,30 @@ function named(kind: StreamKind, values: Record<string, unknown>): Record<string
   return fields;
 }
 
+/**
+ * A new order's 00 notice as a day-orders row: order quantity and price
+ * (FID 900/901), side 907 (1 sell, 2 buy), time 908. A change, cancel or
+ * refusal (905/913) and unreadable notices give none.
+ */
+export function kiwoomNoticeOrder(fields: Record<string, string>): DayOrder | undefined {
+  const orderNo = fields.order_number?.trim();
+  const symbol = fields.symbol?.trim().replace(/^A(?=\d{6}$)/, "");
+  const side = fields.side === "1" ? "sell" : fields.side === "2" ? "buy" : undefined;
+  const quantity = fields.order_quantity?.trim().replace(/^[+-]/, "");
+  const price = fields.order_price?.trim().replace(/^[+-]/, "");
+  const time = fields.time?.trim() ?? "";
+  const kind = `${fields.order_kind ?? ""} ${fields.order_status ?? ""}`;
+  if (!orderNo || !symbol || !side || !quantity || !price || !/^\d{6}$/.test(time))
+    return undefined;
+  if (/정정|취소|거부/.test(kind)) return undefined;
+  return { orderNo, symbol, side, quantity, price, time };
+}
+
 function instant(time: string | undefined, now: Date): Date {
   return koreaTimeOfDay(time, undefined, now);
 }
+
+const orderOf = (order: DayOrder | undefined) => (order ? { order } : {});
 
 function realRecords(frame: { data?: unknown }, text: string, now: Date): StreamMessage {
   const entries = Array.isArray(frame.data) ? frame.data : [];
@@ -87,6 +109,7 @@ function realRecords(frame: { data?: unknown }, text: string, now: Date): Stream
       at: instant(fields.time, now),
       fields,
       raw: entries.length === 1 ? text : JSON.stringify(entry),
+      ...(kind === "notice" ? orderOf(kiwoomNoticeOrder(fields)) : {}),
     });
   }
   return records.length

@@ -1,3 +1,4 @@
+import type { DayOrder } from "./orders";
 import type { BrokerEnvironment } from "./types";
 
 /** What a client subscribes to: the same four words for both brokers. */
@@ -34,6 +35,12 @@ export interface StreamRecord {
   fields: Record<string, string>;
   /** The frame (a KIS notice decrypted) as received. */
   raw: string;
+  /**
+   * A notice of a new order (accepted or filled), as a row of the day's
+   * orders: what resolves the gateway's unknown order intents. Absent for
+   * changes, cancels, refusals and notices that cannot be read.
+   */
+  order?: DayOrder;
 }
 
 /** A broker frame, read. */

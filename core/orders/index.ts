@@ -11,4 +11,5 @@ export {
 export { createOrderFlow, type OrderResource } from "./flow";
 export { type IntentState, intentCounts } from "./intents";
 export { idempotencyKey } from "./keys";
+export { bindNoticeOrder, type NoticeBinding } from "./notices";
 export { DEFAULT_ORDER_SETTINGS, type OrderSettings, parseOrderSettings } from "./settings";

@@ -165,6 +165,22 @@ export async function resolveIntent(
   return rows.length > 0;
 }
 
+/** The account's intents in flight or unknown with this symbol and side, oldest first. */
+export async function openIntents(
+  sql: Sql,
+  accountId: number,
+  symbol: string,
+  side: string,
+): Promise<Intent[]> {
+  const rows = await sql<IntentRow[]>`
+    SELECT * FROM order_intents
+    WHERE account_id = ${accountId} AND symbol = ${symbol} AND side = ${side}
+      AND state IN ('in_flight', 'unknown')
+    ORDER BY created_at
+  `;
+  return rows.map(intentOf);
+}
+
 /** The broker order numbers bound to the account's other intents. */
 export async function boundOrderNumbers(
   sql: Sql,

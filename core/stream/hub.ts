@@ -1,32 +1,28 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocket, WebSocketServer } from "ws";
-import { getAccount } from "../accounts";
+import { type WebSocket, WebSocketServer } from "ws";
 import { type AuthError, type Authenticator, hasScope } from "../auth";
-import { isAccountKind, type StreamKind, type StreamRecord } from "../brokers/stream-types";
+import { isAccountKind, type StreamKind } from "../brokers/stream-types";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
-import { credentialKey } from "../tokens";
 import { ClientMessageError, type ClientSubscription, parseClientMessage } from "./client-messages";
 import {
-  type AccountInfo,
-  accountOf,
   type Client,
   checkCap,
   HubRefusal,
-  PROTOCOLS,
   refuse,
   regId,
   registrationFor,
   type SessionEntry,
-  toEvent,
 } from "./entry";
-import { appendEvent, eventsSince, type StreamEvent } from "./events";
-import { claimLease, releaseLeases } from "./lease";
-import { BrokerSession, type SessionState } from "./session";
+import { eventsSince } from "./events";
+import { createFanOut } from "./fanout";
+import { createNoticeBinder } from "./intents";
+import { releaseLeases } from "./lease";
+import { createHubSessions } from "./sessions";
 import type { StreamSettings } from "./settings";
 import { emptyHubStats, type HubStats } from "./stats";
 
@@ -58,225 +54,27 @@ export function createHub(deps: HubDependencies): Hub {
   const owner = deps.owner ?? `hub-${process.pid}-${randomUUID()}`;
   const server = new WebSocketServer({ noServer: true });
   const entries = new Map<string, SessionEntry>();
-  const accounts = new Map<number, AccountInfo>();
   const clients = new Set<Client>();
   const stats = emptyHubStats();
+  const binder = createNoticeBinder({ sql, logger });
   let closed = false;
+  const fanout = createFanOut({ sql, settings, logger, entries, stats, binder });
+  const { send } = fanout;
+  const { accountInfo, entryFor, renewLeases } = createHubSessions({
+    sql,
+    cipher,
+    tokens,
+    settings,
+    logger,
+    owner,
+    entries,
+    stats,
+    fanout,
+    isClosed: () => closed,
+  });
 
   const heartbeat = setInterval(() => void renewLeases(), settings.heartbeatMs);
   heartbeat.unref();
-
-  async function accountInfo(accountId: number): Promise<AccountInfo> {
-    const cached = accounts.get(accountId);
-    if (cached) return cached;
-    const account = await getAccount(sql, cipher, accountId).catch(
-      (error: Error & { code?: string }) => {
-        if (error.code === "account_not_found")
-          throw new HubRefusal("account_not_found", `account ${accountId} does not exist`);
-        throw error;
-      },
-    );
-    if (!account.broker || !account.environment || !account.apiKey || !account.securitiesConfig) {
-      throw new HubRefusal(
-        "not_a_securities_account",
-        `account ${accountId} is not a securities account with broker credentials`,
-      );
-    }
-    if (!account.isActive)
-      throw new HubRefusal("account_inactive", `account ${accountId} is inactive`);
-    const info: AccountInfo = {
-      id: account.id,
-      broker: account.broker,
-      environment: account.environment,
-      appKey: account.apiKey,
-      accountNumber: account.securitiesConfig.account_number,
-      htsId: account.securitiesConfig.hts_id,
-    };
-    accounts.set(accountId, info);
-    return info;
-  }
-
-  async function entryFor(account: AccountInfo): Promise<SessionEntry> {
-    const key = credentialKey(`${account.broker}:stream`, account.environment, account.appKey);
-    let entry = entries.get(key);
-    if (!entry) {
-      entry = {
-        key,
-        broker: account.broker,
-        environment: account.environment,
-        protocol: PROTOCOLS[account.broker],
-        accounts: new Map(),
-        session: undefined,
-        leased: false,
-        refs: new Map(),
-        topics: new Map(),
-        storing: Promise.resolve(),
-      };
-      entries.set(key, entry);
-    }
-    entry.accounts.set(account.id, account);
-    if (!entry.leased) await takeLease(entry);
-    return entry;
-  }
-
-  async function takeLease(entry: SessionEntry) {
-    const granted = await claimLease(sql, entry.key, owner, settings.leaseMs);
-    if (granted && !entry.leased && !closed) {
-      entry.leased = true;
-      openSession(entry);
-    } else if (!granted && entry.leased) {
-      // Lost (this process stalled past its lease, another hub took over): let go at once.
-      logger.error(
-        { broker: entry.broker },
-        "stream lease lost to another hub; closing this session",
-      );
-      entry.leased = false;
-      entry.session?.stop();
-      entry.session = undefined;
-    }
-  }
-
-  async function renewLeases() {
-    for (const entry of entries.values()) {
-      if (entry.refs.size === 0 && !entry.leased) continue;
-      try {
-        await takeLease(entry);
-      } catch (error) {
-        logger.warn(
-          { err: (error as Error).message },
-          "stream lease renewal failed; trying again at the next heartbeat",
-        );
-      }
-    }
-  }
-
-  function openSession(entry: SessionEntry) {
-    const log = logger.child({ broker: entry.broker, environment: entry.environment });
-    const session = new BrokerSession({
-      protocol: entry.protocol,
-      environment: entry.environment,
-      url: settings.wsUrls[entry.broker][entry.environment],
-      settings,
-      logger: log,
-      credential: (fresh, refused) => credentialFor(entry, fresh, refused),
-      onRecords: (records) => route(entry, records),
-      onState: (state, detail) => sessionState(entry, state, detail),
-      onCount: (what) => {
-        if (what === "frame") stats.framesIn += 1;
-        else if (what === "reconnect") stats.reconnects += 1;
-        else stats.conflicts += 1;
-      },
-    });
-    entry.session = session;
-    for (const { registration } of entry.refs.values())
-      void session.add(registration).catch((error: unknown) => {
-        // The session registers it again after its next (re)connect.
-        log.warn(
-          { event: "stream_registration_deferred", err: error },
-          "registration not sent yet",
-        );
-      });
-    session.start();
-  }
-
-  async function credentialFor(
-    entry: SessionEntry,
-    fresh: boolean,
-    refused?: string,
-  ): Promise<string> {
-    const account = entry.accounts.values().next().value as AccountInfo;
-    if (entry.broker === "KIS") return (await tokens.getApprovalKey(account.id)).approvalKey;
-    if (fresh && refused) await tokens.invalidate(account.id, refused);
-    return (await tokens.getValidToken(account.id)).accessToken;
-  }
-
-  function sessionState(entry: SessionEntry, state: SessionState, detail?: string) {
-    stats.sessionsUp = [...entries.values()].filter((e) => e.session?.state === "up").length;
-    const notice = JSON.stringify({
-      type: "session",
-      broker: entry.broker,
-      state,
-      ...(detail ? { detail } : {}),
-    });
-    const told = new Set<Client>();
-    for (const listeners of entry.topics.values()) {
-      for (const client of listeners.keys()) {
-        if (told.has(client)) continue;
-        told.add(client);
-        send(client, notice, false);
-      }
-    }
-  }
-
-  function route(entry: SessionEntry, records: StreamRecord[]) {
-    for (const record of records) {
-      if (!isAccountKind(record.kind)) {
-        const listeners = entry.topics.get(`${record.kind}|${record.symbol}`);
-        if (!listeners) continue;
-        // One text per account the clients asked with, not one per client.
-        const texts = new Map<number, string>();
-        for (const [client, accountId] of listeners) {
-          let text = texts.get(accountId);
-          if (text === undefined) {
-            text = JSON.stringify(toEvent(entry, record, accountId));
-            texts.set(accountId, text);
-          }
-          send(client, text, true);
-        }
-        continue;
-      }
-      const account = accountOf(entry, record);
-      if (!account) {
-        logger.warn(
-          { broker: entry.broker, kind: record.kind },
-          "account event for no known account of this app key; dropped",
-        );
-        continue;
-      }
-      const event = { ...toEvent(entry, record, account.id), account_id: account.id };
-      const received = performance.now();
-      entry.storing = entry.storing
-        .then(async () => {
-          const stored = await appendEvent(sql, event);
-          stats.noticesStored += 1;
-          publish(entry, `${record.kind}|#${account.id}`, stored);
-          stats.noticeLagMs = performance.now() - received;
-        })
-        .catch((error: Error) => {
-          stats.noticeStoreFailures += 1;
-          logger.error(
-            { err: error.message, account_id: account.id, kind: record.kind },
-            "could not store an account event; it was not sent (clients resume from the store)",
-          );
-        });
-    }
-  }
-
-  function publish(entry: SessionEntry, topic: string, event: StreamEvent) {
-    const listeners = entry.topics.get(topic);
-    if (!listeners) return;
-    for (const client of listeners.keys()) {
-      const queue = client.replaying.get(topic);
-      if (queue) queue.push(event);
-      else send(client, JSON.stringify(event), false);
-    }
-  }
-
-  /** Market data (bestEffort) to a slow client drops the client, never waits for it. */
-  function send(client: Client, text: string, bestEffort: boolean) {
-    if (client.socket.readyState !== WebSocket.OPEN) return;
-    if (bestEffort && client.socket.bufferedAmount > settings.clientBufferBytes) {
-      stats.slowClientsDropped += 1;
-      logger.warn(
-        { key_id: client.keyId, buffered: client.socket.bufferedAmount },
-        "slow stream client dropped",
-      );
-      client.socket.close(1013, "too slow: reconnect, and resume notices with since");
-      return;
-    }
-    client.socket.send(text);
-    stats.framesOut += 1;
-  }
 
   async function subscribe(client: Client, request: ClientSubscription) {
     const account = await accountInfo(request.accountId);
@@ -487,6 +285,7 @@ export function createHub(deps: HubDependencies): Hub {
         entry.session?.stop();
         await entry.storing;
       }
+      await binder.close();
       for (const client of clients) client.socket.close(1012, "hub restarting");
       server.close();
       const held = [...entries.values()].filter((entry) => entry.leased).map((entry) => entry.key);

@@ -1,7 +1,12 @@
 import { createCipheriv } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import { KIS_NOTICE_FIELDS, KIS_TRADE_FIELDS, kisStream } from "../../core/brokers/kis-stream";
-import { kiwoomStream } from "../../core/brokers/kiwoom-stream";
+import {
+  KIS_NOTICE_FIELDS,
+  KIS_TRADE_FIELDS,
+  kisNoticeOrder,
+  kisStream,
+} from "../../core/brokers/kis-stream";
+import { kiwoomNoticeOrder, kiwoomStream } from "../../core/brokers/kiwoom-stream";
 import { parseClientMessage } from "../../core/stream";
 
 const NOW = new Date("2026-12-04T01:00:00Z");
@@ -117,6 +122,73 @@ describe("Kiwoom frames", () => {
     expect(
       kiwoomStream.read('{"trnm":"SYSTEM","code":"R10001","message":"…"}', new Map(), NOW),
     ).toMatchObject({ type: "kicked" });
+  });
+});
+
+describe("notices as day-order rows (what binds the gateway's unknown orders)", () => {
+  const kisFill = {
+    ODER_NO: "0000012345",
+    SELN_BYOV_CLS: "02",
+    RCTF_CLS: "0",
+    STCK_SHRN_ISCD: "005930",
+    CNTG_QTY: "1",
+    CNTG_UNPR: "70100",
+    STCK_CNTG_HOUR: "100001",
+    RFUS_YN: "0",
+    CNTG_YN: "2",
+    ODER_QTY: "2",
+    ODER_PRC: "70000",
+  };
+
+  test("a KIS fill reads as its order's row: the order's quantity and price, not the fill's", () => {
+    expect(kisNoticeOrder(kisFill)).toEqual({
+      orderNo: "0000012345",
+      symbol: "005930",
+      side: "buy",
+      quantity: "2",
+      price: "70000",
+      time: "100001",
+    });
+  });
+
+  test("a KIS change, cancel or refusal notice gives no row", () => {
+    expect(kisNoticeOrder({ ...kisFill, RCTF_CLS: "1" })).toBeUndefined();
+    expect(kisNoticeOrder({ ...kisFill, RCTF_CLS: "2" })).toBeUndefined();
+    expect(kisNoticeOrder({ ...kisFill, RFUS_YN: "1" })).toBeUndefined();
+  });
+
+  test("a decrypted KIS notice record carries its order row", () => {
+    const values = KIS_NOTICE_FIELDS.map((name) => kisFill[name as keyof typeof kisFill] ?? "");
+    const message = kisStream.read(
+      `1|H0STCNI0|001|${encrypt(values.join("^"))}`,
+      new Map([["H0STCNI0", cipher]]),
+      NOW,
+    );
+    expect(message).toMatchObject({
+      type: "records",
+      records: [{ order: { orderNo: "0000012345", quantity: "2" } }],
+    });
+  });
+
+  test("a Kiwoom 00 reads as its order's row; a cancel (취소) gives none", () => {
+    const fields = {
+      order_number: "0012345",
+      symbol: "A005930",
+      side: "1",
+      order_quantity: "3",
+      order_price: "70000",
+      time: "100001",
+      order_status: "접수",
+    };
+    expect(kiwoomNoticeOrder(fields)).toEqual({
+      orderNo: "0012345",
+      symbol: "005930",
+      side: "sell",
+      quantity: "3",
+      price: "70000",
+      time: "100001",
+    });
+    expect(kiwoomNoticeOrder({ ...fields, order_kind: "매도취소" })).toBeUndefined();
   });
 });
 

@@ -1,0 +1,157 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { startTestHub, type TestHub } from "../support/hub";
+import { startTestServer, type TestServer } from "../support/server";
+import { connectStreamClient, type StreamClient } from "../support/stream-client";
+
+let server: TestServer;
+let hub: TestHub;
+const clients: StreamClient[] = [];
+
+/** Each broker's order and day-orders paths, an order body, and where its notices carry the order number. */
+const BROKERS = {
+  KIS: {
+    order: "/uapi/domestic-stock/v1/trading/order-cash",
+    dayOrders: "/uapi/domestic-stock/v1/trading/inquire-daily-ccld",
+    headers: { tr_id: "TTTC0012U" },
+    body: {
+      CANO: "50123456",
+      ACNT_PRDT_CD: "01",
+      PDNO: "005930",
+      ORD_DVSN: "00",
+      ORD_QTY: "2",
+      ORD_UNPR: "70000",
+    },
+    orderNumber: (fields: Record<string, string>) => fields.ODER_NO,
+  },
+  KIWOOM: {
+    order: "/api/dostk/ordr",
+    dayOrders: "/api/dostk/acnt",
+    headers: { "api-id": "kt10000" },
+    body: { dmst_stex_tp: "KRX", stk_cd: "005930", ord_qty: "2", ord_uv: "70000", trde_tp: "0" },
+    orderNumber: (fields: Record<string, string>) => fields.order_number,
+  },
+} as const;
+
+async function createAccount(broker: "KIS" | "KIWOOM") {
+  const tag = randomBytes(8).toString("hex");
+  const appKey = `${broker === "KIS" ? "PS" : "kw"}${tag}`;
+  const accountNumber = broker === "KIS" ? "50123456" : "5012345678";
+  const response = await server.call("/accounts", {
+    method: "POST",
+    body: JSON.stringify({
+      name: `${broker} ${tag}`,
+      account_type: "SECURITIES_STOCK",
+      exchange: broker,
+      environment: "real",
+      api_key: appKey,
+      api_secret: `secret-${tag}`,
+      securities_config: {
+        account_number: accountNumber,
+        market_type: "DOMESTIC_STOCK",
+        ...(broker === "KIS" ? { product_code: "01", hts_id: `hts${tag.slice(0, 6)}` } : {}),
+      },
+    }),
+  });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return { id: ((await response.json()) as { id: number }).id, appKey, accountNumber };
+}
+
+async function until(check: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const isNotice = (m: Record<string, unknown>) => m.kind === "notice" && "fields" in m;
+
+/** A client of the hub subscribed to the account's notices, once the broker delivers them. */
+async function noticeClient(
+  broker: "KIS" | "KIWOOM",
+  account: { id: number; appKey: string; accountNumber: string },
+) {
+  const c = await connectStreamClient(hub.url, hub.readerKey);
+  clients.push(c);
+  c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
+  await c.next((m) => m.type === "session" && m.state === "up");
+  // The registration is in place once a hand-made notice (of no intent's order) gets through.
+  await until(() =>
+    server.sandbox.sandbox.streams.notify({
+      broker,
+      environment: "real",
+      appKey: account.appKey,
+      accountNumber: account.accountNumber,
+      orderNumber: "0000000000",
+      symbol: "000660",
+      side: "sell",
+      status: "filled",
+      orderQuantity: 1,
+      filledQuantity: 1,
+      price: 1,
+    }),
+  );
+  await c.next(isNotice);
+  return c;
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ env: { KIWOOM_MIN_ISSUE_INTERVAL_MS: "1000" } });
+  server.sandbox.sandbox.streams.configure({ pingIntervalMs: 150 });
+  hub = await startTestHub(server);
+});
+
+afterEach(() => {
+  server.sandbox.sandbox.configure({ answerNext: [], orderFaults: {} });
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await hub?.stop();
+  await server?.stop();
+});
+
+describe("execution notices resolve the gateway's unknown orders", () => {
+  for (const broker of ["KIS", "KIWOOM"] as const) {
+    test(`a ${broker} order whose answer was lost is accepted with the number its notice carries, while the day's orders cannot be read`, async () => {
+      const desk = BROKERS[broker];
+      const account = await createAccount(broker);
+      const c = await noticeClient(broker, account);
+      server.sandbox.sandbox.configure({
+        orderFaults: { [`${broker} ${desk.order}`]: ["accept_then_reset"] },
+        // Reconciliation's own queries fail throughout: only the notice can resolve the order.
+        answerNext: Array.from({ length: 20 }, () => ({
+          broker,
+          path: desk.dayOrders,
+          status: 500,
+          body: "Internal Server Error",
+        })),
+      });
+      const key = `notice-${broker}`;
+      const placed = server.call(`/accounts/${account.id}/broker${desk.order}`, {
+        method: "POST",
+        headers: { ...desk.headers, "idempotency-key": key },
+        body: JSON.stringify(desk.body),
+      });
+      const notice = await c.next(
+        (m) => isNotice(m) && desk.orderNumber(m.fields as Record<string, string>) !== "0000000000",
+      );
+      const orderNo = desk.orderNumber(notice.fields as Record<string, string>);
+      expect(orderNo).toMatch(/^\d{7,10}$/);
+      await placed;
+      await server.runtime.gateway.settled();
+      const read = await server.call(`/accounts/${account.id}/orders/${key}`);
+      expect(read.status).toBe(200);
+      expect(await read.json()).toMatchObject({
+        key,
+        state: "accepted",
+        broker_order_no: orderNo,
+      });
+      const queries = await server.db.sql<{ status: number }[]>`
+        SELECT status FROM broker_calls WHERE account_id = ${account.id} AND path = ${desk.dayOrders}`;
+      expect(queries.length).toBeGreaterThan(0);
+      expect(queries.every((row) => row.status === 500)).toBe(true);
+    });
+  }
+});
