@@ -75,7 +75,9 @@ export function spawnDevScript(
   args: string[],
   env: Record<string, string | undefined>,
 ): ChildProcessByStdio<null, Readable, Readable> {
-  return spawnScript(resolve(repoRoot, "dev", script), args, env);
+  // npm start's hub listens on HUB_PORT (default 3001): a fixed port that two
+  // tests starting it at once would fight over. Off unless a test asks for it.
+  return spawnScript(resolve(repoRoot, "dev", script), args, { HUB_PORT: "0", ...env });
 }
 
 /**
