@@ -18,6 +18,7 @@ import { generateApiKey } from "../../core/auth";
 import { systemClock } from "../../core/clock";
 import { lambdaBuildOptions } from "../../infra/bundle";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { dropEmfOutput } from "../support/emf";
 import { fakeKms } from "../support/kms";
 import { startTestBrokerSandbox, type TestBrokerSandbox } from "../support/sandbox";
 
@@ -33,7 +34,7 @@ const saved = { ...process.env };
  * whole file (test/unit/metrics.test.ts checks their format), so the test
  * run's output stays readable.
  */
-const stdoutWrite = process.stdout.write;
+let restoreOutput: () => void;
 let db: TestDatabase;
 let broker: TestBrokerSandbox;
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
@@ -41,10 +42,7 @@ let api: ApiHandler;
 let refresh: (event: unknown, context?: Pick<Context, "awsRequestId">) => Promise<unknown>;
 
 beforeAll(async () => {
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (String(chunk).startsWith('{"_aws"')) return true;
-    return stdoutWrite.call(process.stdout, chunk, ...rest);
-  }) as typeof process.stdout.write;
+  restoreOutput = dropEmfOutput();
   db = await createTestDatabase();
   broker = await startTestBrokerSandbox({
     clock: systemClock,
@@ -70,7 +68,7 @@ beforeAll(async () => {
   vi.restoreAllMocks();
 });
 afterAll(async () => {
-  process.stdout.write = stdoutWrite;
+  restoreOutput();
   process.env = saved;
   kms.restore();
   secrets.restore();

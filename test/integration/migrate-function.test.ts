@@ -11,14 +11,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { METRIC } from "../../core/metrics";
 import { handler } from "../../functions/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { parseEmf } from "../support/emf";
+import { dropEmfOutput, parseEmf } from "../support/emf";
 import { createLegacyAccounts } from "../support/legacy";
 
 const rds = mockClient(RDSClient);
 let db: TestDatabase;
 const saved = { ...process.env };
+let restoreOutput: () => void;
 
 beforeAll(async () => {
+  restoreOutput = dropEmfOutput();
   db = await createTestDatabase({ migrate: false, before: (sql) => createLegacyAccounts(sql, 5) });
   process.env.DATABASE_URL = db.url;
   process.env.MIGRATIONS_DIR = "migrations";
@@ -27,6 +29,7 @@ beforeAll(async () => {
 });
 afterEach(() => rds.reset());
 afterAll(async () => {
+  restoreOutput();
   process.env = saved;
   await db.drop();
 });

@@ -56,3 +56,19 @@ export function emfBuffer() {
     lines,
   };
 }
+
+/**
+ * Drops the EMF metric lines functions write to standard output (their format
+ * is checked in test/unit/metrics.test.ts), so a test run's output stays
+ * readable; everything else still reaches the terminal. Returns the undo.
+ */
+export function dropEmfOutput(): () => void {
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (String(chunk).startsWith('{"_aws"')) return true;
+    return write.call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
+  return () => {
+    process.stdout.write = write;
+  };
+}
