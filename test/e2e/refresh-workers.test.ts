@@ -41,7 +41,14 @@ it("three worker processes refresh every due account once, and print each worker
   expect(run.code, run.output).toBe(0);
   for (const index of [0, 1, 2])
     expect(run.output).toMatch(new RegExp(`^worker ${index}/3: `, "m"));
-  expect(run.output).toMatch(/^workers=3 wallMs=\d+ due=12 claimed=12 issued=12 .*failed=0/m);
+  // A worker may claim an account another worker has just refreshed: its due
+  // list predates that commit. It then finds the token current and issues
+  // nothing. So every claim is an issue or a current token, and 12 are issued.
+  const totals = run.output.match(
+    /^workers=3 wallMs=\d+ due=12 claimed=(\d+) issued=12 current=(\d+) .*failed=0/m,
+  );
+  expect(totals, run.output).not.toBeNull();
+  expect(Number(totals?.[1]) - Number(totals?.[2]), run.output).toBe(12);
   const stats = broker.sandbox.stats();
   expect(stats.issued.total).toBe(12);
   expect(Object.values(stats.issued.byAppKey).every((n) => n === 1)).toBe(true);
