@@ -131,6 +131,13 @@ export function createApp(deps: ApiDependencies): Hono<AppEnv> {
       "request",
     );
   });
+  // Paths are strict: "/accounts/" (and "/accounts/.", which the URL parser
+  // makes of it) is no route. A broker path's own form is judged by the gateway.
+  app.use("*", async (c, next) => {
+    const { path } = c.req;
+    if (path.length > 1 && path.endsWith("/") && !path.includes("/broker/")) return c.notFound();
+    await next();
+  });
   // Who answered a gateway call: the broker (its status and body, passed on)
   // or the service (a problem document), whatever the status.
   for (const path of new Set(ROUTES.filter(isGatewayRoute).map(honoPath))) {

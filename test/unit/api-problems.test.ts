@@ -60,6 +60,8 @@ describe("every problem has a code", () => {
       "malformed_json",
     ],
     ["an unknown route (404)", "/no-such-route", {}, 404, "route_not_found"],
+    ["a route's path with a trailing slash (404)", "/accounts/", {}, 404, "route_not_found"],
+    ["a route's path ending in a dot segment (404)", "/accounts/.", {}, 404, "route_not_found"],
   ] as const)("%s", async (_what, path, init, status, code) => {
     const { get } = appWith({});
     const response = await get(path, init as RequestInit);
