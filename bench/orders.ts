@@ -15,7 +15,11 @@
  *   gateway call (ka10001), an idempotent order through the gateway
  *   (kt10000, a new key each), and bench gateway's floor (one HTTP hop and a
  *   SELECT 1): what the intent adds over a plain call, against one Postgres
- *   round trip. Goal: at most one more round trip.
+ *   round trip. Goal: at most one more round trip. The order's claim rides in
+ *   its first slot's statement (claim_order_slot), so it makes no more round
+ *   trips than a plain call; the two statements alone are timed too (a plain
+ *   call's slot against an order's claim with its slot), beside a SELECT 1 and
+ *   one durable INSERT.
  * Last line: one JSON object.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -287,7 +291,20 @@ export async function main(args: string[]): Promise<void> {
         await floorSql`INSERT INTO bench_commits VALUES (1)`;
         return new Response("{}");
       },
+      // The two statements alone: a plain call's slot, and an order's claim with its slot.
+      slot: async () => {
+        await floorSql`SELECT * FROM broker_call_slot(${kiwoom}, 'bench-slot', 'KIWOOM', 'real', 0.001, 5000)`;
+        return new Response("{}");
+      },
+      claimSlot: async () => {
+        await floorSql`
+          SELECT * FROM claim_order_slot(${kiwoom}, ${`direct-${keyNo++}`}, 'h', ${`S${keyNo}`},
+            'buy', '{"quantity": "1", "price": "1"}', 86400000, 30000,
+            'bench-slot|order', 'KIWOOM', 'real', 0.001, 5000)`;
+        return new Response("{}");
+      },
     };
+    const direct = new Set(["roundTrip", "commit", "slot", "claimSlot"]);
     await floorSql`CREATE TABLE IF NOT EXISTS bench_commits (n INTEGER)`;
     const timings: Record<keyof typeof calls, number[]> = {
       direct: [],
@@ -297,16 +314,25 @@ export async function main(args: string[]): Promise<void> {
       order: [],
       roundTrip: [],
       commit: [],
+      slot: [],
+      claimSlot: [],
     };
+    const entries = Object.entries(calls) as [keyof typeof calls, () => Promise<Response>][];
     for (let i = 0; i < Number(values.calls) + 30; i++) {
-      for (const [name, call] of Object.entries(calls) as [
-        keyof typeof calls,
-        () => Promise<Response>,
-      ][]) {
+      // A new order each round: what a call leaves running (an order's intent and audit
+      // writes, off the answer's path) falls on every kind of call alike.
+      for (let j = entries.length - 1; j > 0; j--) {
+        const k = Math.floor(Math.random() * (j + 1));
+        [entries[j], entries[k]] = [
+          entries[k] as (typeof entries)[number],
+          entries[j] as (typeof entries)[number],
+        ];
+      }
+      for (const [name, call] of entries) {
         const started = performance.now();
         const response = await call();
         const answer = (await response.json()) as { return_code?: number };
-        if (name !== "roundTrip" && name !== "commit" && answer.return_code !== 0) {
+        if (!direct.has(name) && answer.return_code !== 0) {
           throw new Error(`${name} failed: ${JSON.stringify(answer)}`);
         }
         if (i >= 30) timings[name].push(performance.now() - started);
@@ -332,6 +358,8 @@ export async function main(args: string[]): Promise<void> {
       ),
       order_over_plain_p50_ms: round(p50("order") - p50("plain")),
       durable_commit_p50_ms: round(p50("commit")),
+      round_trip_p50_ms: round(p50("roundTrip")),
+      claim_over_slot_p50_ms: round(p50("claimSlot") - p50("slot")),
       floor_added_p50_ms: round(p50("floor") - p50("direct")),
     };
     console.log(
@@ -347,7 +375,7 @@ export async function main(args: string[]): Promise<void> {
       `priority: ${PROCESSES} x 10 quotes/s on one KIS key (limit 20/s) for ${seconds} s and 1 order/s: order paced wait p50 ${round(percentile(orderWaits, 50))} p99 ${result.order_wait_p99_ms} ms (goal <= 100, ${orderWaits.length} orders); query wait p99 ${result.query_wait_p99_ms} ms; EGW00201 ${rateLimited} (goal 0); flood answers ${JSON.stringify(floodCodes)}; order answers ${JSON.stringify(priority.at(-1)?.codes)}`,
     );
     console.log(
-      `cost (${values.calls} interleaved each, p50): straight ${round(p50("direct"))} ms, floor ${round(p50("floor"))} ms, plain gateway ${round(p50("plain"))} ms, order straight ${round(p50("directOrder"))} ms, idempotent order ${round(p50("order"))} ms, one SELECT 1 ${round(p50("roundTrip"))} ms, one durable INSERT ${round(p50("commit"))} ms: the intent adds ${result.intent_added_p50_ms} ms over what the gateway adds to a plain call (${result.order_over_plain_p50_ms} ms before subtracting the sandbox's own booking; goal: at most one round trip; the claim is one statement committed before the send)`,
+      `cost (${values.calls} interleaved each, p50): straight ${round(p50("direct"))} ms, floor ${round(p50("floor"))} ms, plain gateway ${round(p50("plain"))} ms, order straight ${round(p50("directOrder"))} ms, idempotent order ${round(p50("order"))} ms, one SELECT 1 ${round(p50("roundTrip"))} ms, one durable INSERT ${round(p50("commit"))} ms; the statements alone: a plain call's slot ${round(p50("slot"))} ms, an order's claim with its slot ${round(p50("claimSlot"))} ms (${result.claim_over_slot_p50_ms} ms more): the intent adds ${result.intent_added_p50_ms} ms over what the gateway adds to a plain call (${result.order_over_plain_p50_ms} ms before subtracting the sandbox's own booking; goal: at most one round trip; the claim and the first slot are one statement, committed before the send)`,
     );
     console.log(JSON.stringify(result));
   } finally {

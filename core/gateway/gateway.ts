@@ -32,7 +32,13 @@ import {
   withOrder,
 } from "./audit";
 import { CallPaceExceededError } from "./errors";
-import { type CallLane, laneSpacingMs, takeCallSlot } from "./pacing";
+import {
+  type CallLane,
+  type CallSlot,
+  laneSpacingMs,
+  type SlotRequest,
+  takeCallSlot,
+} from "./pacing";
 import { paceRefusalOnly, refusalRecord, refusedExchange } from "./refusal";
 import { brokerTarget, callHeaders, forwardedHeaders, RETURNED_HEADERS } from "./request";
 
@@ -97,7 +103,14 @@ interface Access {
   key: string;
 }
 
-export type { CallLane } from "./pacing";
+export type { CallLane, CallSlot, SlotRequest } from "./pacing";
+
+/**
+ * Takes the exchange's first slot in place of broker_call_slot: the order
+ * flow's claim, in the same statement (claim_order_slot). It throws to stop
+ * the exchange before anything is sent.
+ */
+export type FirstSlot = (slot: SlotRequest) => Promise<CallSlot | undefined>;
 
 /**
  * One exchange with the broker, its audit row not yet written: the order
@@ -162,8 +175,10 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     request: BrokerCall,
     target: { path: string; query: string },
     lane: CallLane,
+    firstSlot?: FirstSlot,
   ): Promise<Exchange> {
-    const first = await attempt(request, await accessFor(request.accountId), target, false, lane);
+    const access = await accessFor(request.accountId);
+    const first = await attempt(request, access, target, false, lane, firstSlot);
     if (!isTokenRejection(first.error) || !first.token) return first;
     first.audit();
     // The broker refused the token before acting on the call, so one replay cannot double an order.
@@ -178,12 +193,16 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
     target: { path: string; query: string },
     replayed: boolean,
     lane: CallLane,
+    firstSlot?: FirstSlot,
   ): Promise<Exchange & { token?: string }> {
     let access = first;
     const { accountId } = request;
+    let take = firstSlot ?? ((slot: SlotRequest) => takeCallSlot(sql, slot));
     const book = () => {
       const { broker, environment } = access.credentials;
-      return takeCallSlot(sql, {
+      const taking = take;
+      take = (slot) => takeCallSlot(sql, slot);
+      return taking({
         key: lane === "order" ? `${access.key}|order` : access.key,
         broker,
         environment,

@@ -28,23 +28,31 @@ export interface CallSlot {
  * slot is more than `maxWaitMs` away (nothing changed then). Undefined when
  * there is no such account.
  */
-export async function takeCallSlot(
-  sql: Sql,
-  slot: {
-    key: string;
-    broker: string;
-    environment: string;
-    accountId: number;
-    spacingMs: number;
-    maxWaitMs: number;
-  },
-): Promise<CallSlot | undefined> {
-  const [row] = await sql<(Omit<CallSlot, "stored"> & StoredToken)[]>`
+export async function takeCallSlot(sql: Sql, slot: SlotRequest): Promise<CallSlot | undefined> {
+  const [row] = await sql<SlotRow[]>`
     SELECT * FROM broker_call_slot(${slot.accountId}, ${slot.key}, ${slot.broker},
       ${slot.environment}, ${slot.spacingMs}, ${slot.maxWaitMs})
   `;
+  return slotOf(row);
+}
+
+/** Which slot to take: the app key's lane, its spacing and the wait bound. */
+export interface SlotRequest {
+  key: string;
+  broker: string;
+  environment: string;
+  accountId: number;
+  spacingMs: number;
+  maxWaitMs: number;
+}
+
+/** broker_call_slot's row (claim_order_slot's carries the same columns). */
+export type SlotRow = Omit<CallSlot, "stored"> & StoredToken;
+
+/** The slot from its row; undefined when there is no such account. */
+export function slotOf(row: SlotRow | undefined): CallSlot | undefined {
   // The row is the token row too (its extra fields do no harm there).
-  return row && { ...row, stored: row.ciphertext === null ? undefined : row };
+  return row?.updatedAt ? { ...row, stored: row.ciphertext === null ? undefined : row } : undefined;
 }
 
 /** Orders pace in their own lane, never behind queries (adapter orderCallsPerSecond). */

@@ -8,7 +8,13 @@ import {
 } from "../brokers";
 import type { Sql } from "../db";
 import { NotFoundError } from "../errors";
-import type { BrokerCall, BrokerCallAnswer, CallLane, Exchange } from "../gateway/gateway";
+import type {
+  BrokerCall,
+  BrokerCallAnswer,
+  CallLane,
+  Exchange,
+  FirstSlot,
+} from "../gateway/gateway";
 import type { Logger } from "../log";
 import {
   IdempotencyKeyReusedError,
@@ -19,7 +25,8 @@ import {
   OrderReconcilingError,
 } from "./errors";
 import {
-  claimIntent,
+  type Claim,
+  claimIntentWithSlot,
   dropExpiredIntents,
   finishIntent,
   type Intent,
@@ -53,11 +60,15 @@ export interface OrderFlowDependencies {
     request: BrokerCall,
     target: { path: string; query: string },
     lane: CallLane,
+    firstSlot?: FirstSlot,
   ): Promise<Exchange>;
   access(accountId: number): Promise<AccountBrokerCredentials>;
   /** Keeps work done off the answer's path until settled() (a Lambda waits for it). */
   track(work: Promise<void>): void;
 }
+
+/** Thrown by the first slot when the key was not claimed: nothing was booked or sent. */
+const NOT_CLAIMED = new Error("order intent not claimed");
 
 /** Which answers mean the broker may have acted: 5xx after the write, and its own "check the previous transaction". */
 function outcomeUnknown(error: BrokerError | undefined, status: number): boolean {
@@ -168,33 +179,49 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
       transactionId: transaction,
       body: request.body,
     });
-    const claim = await claimIntent(sql, {
-      accountId,
-      key,
-      hash,
-      terms,
-      keepMs: settings.keepMs,
-      staleMs: settings.staleMs,
-    });
-    if (claim.outcome === "reconciling") throw new OrderReconcilingError(accountId, key);
-    if (claim.outcome === "existing") {
-      const { intent } = claim;
-      if (intent.requestHash !== hash) throw new IdempotencyKeyReusedError(accountId, key);
-      if (intent.state !== "unknown") return answerOf(intent, true, "an earlier attempt");
-      const settled = await reconciler.settle(intent, request.deadline);
-      // Not placed after all: this retry with the same key sends it (once).
-      if (settled.state === "not_placed" && !again) return place(request, broker, target, true);
-      return answerOf(settled, true, "an earlier attempt");
-    }
+    // The claim and the order's first slot in one statement; the exchange stops there unless claimed.
+    let claim: Claim | undefined;
+    const claimThenSlot: FirstSlot = async (slot) => {
+      const claimed = await claimIntentWithSlot(
+        sql,
+        { accountId, key, hash, terms, keepMs: settings.keepMs, staleMs: settings.staleMs },
+        slot,
+      );
+      claim = claimed.claim;
+      if (claim.outcome !== "claimed") throw NOT_CLAIMED;
+      return claimed.slot;
+    };
     let done: Exchange;
     try {
-      done = await deps.exchange(request, target, "order");
+      done = await deps.exchange(request, target, "order", claimThenSlot);
     } catch (error) {
-      // Nothing left (pacing, the account, the token): the key is free again.
-      await releaseIntent(sql, accountId, key);
-      throw error;
+      // Claimed, then nothing left (pacing, the account, the token): the key is free again.
+      if (claim?.outcome === "claimed") await releaseIntent(sql, accountId, key);
+      if (error !== NOT_CLAIMED || !claim) throw error;
+      return answerExisting(request, broker, target, key, hash, claim, again);
     }
     return conclude(request, key, done);
+  }
+
+  /** The key was not claimed: another intent holds the terms, or this key's earlier request answers. */
+  async function answerExisting(
+    request: BrokerCall,
+    broker: Broker,
+    target: { path: string; query: string },
+    key: string,
+    hash: string,
+    claim: Claim,
+    again: boolean,
+  ): Promise<BrokerCallAnswer> {
+    const { accountId } = request;
+    if (claim.outcome !== "existing") throw new OrderReconcilingError(accountId, key);
+    const { intent } = claim;
+    if (intent.requestHash !== hash) throw new IdempotencyKeyReusedError(accountId, key);
+    if (intent.state !== "unknown") return answerOf(intent, true, "an earlier attempt");
+    const settled = await reconciler.settle(intent, request.deadline);
+    // Not placed after all: this retry with the same key sends it (once).
+    if (settled.state === "not_placed" && !again) return place(request, broker, target, true);
+    return answerOf(settled, true, "an earlier attempt");
   }
 
   async function conclude(
@@ -216,17 +243,20 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
       return answer;
     }
     if (answer && !outcomeUnknown(error, answer.status)) {
-      const state = error ? "rejected" : "accepted";
+      const state: IntentState = error ? "rejected" : "accepted";
       const desk = deps.desk((await deps.access(accountId)).broker);
       // Written off the answer's path (one round trip fewer): until it commits the intent
       // reads as in flight (409 order_in_flight, Retry-After), and if this process dies
       // first it goes stale, becomes unknown and is reconciled. Never a second order.
-      const finished = finishIntent(sql, accountId, key, {
+      const outcome = {
         state,
         answer,
         brokerOrderNo: error ? null : (desk.orderNumber(done.body) ?? null),
         sentAt: done.sentAt,
-      })
+      };
+      // Started once the answer is on its way (as the audit row is).
+      const finished = new Promise((next) => setImmediate(next))
+        .then(() => finishIntent(sql, accountId, key, outcome))
         .catch((failure: unknown) => {
           logger.error(
             { event: "order_intent_not_finished", account_id: accountId, err: failure },

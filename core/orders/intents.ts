@@ -1,5 +1,6 @@
 import type { OrderTerms } from "../brokers";
 import type { Sql } from "../db";
+import { type CallSlot, type SlotRequest, type SlotRow, slotOf } from "../gateway/pacing";
 
 /** Where an order intent stands (docs/api.md "Orders"). */
 export type IntentState =
@@ -67,26 +68,41 @@ export type Claim =
   | { outcome: "reconciling" }
   | { outcome: "existing"; intent: Intent };
 
-/** Claims (account, key) for one send, committed before the order goes out: ONE statement. */
-export async function claimIntent(
+/** What a claim needs: the key, the request's hash and terms, how long to keep it, when in flight is stale. */
+export interface ClaimRequest {
+  accountId: number;
+  key: string;
+  hash: string;
+  terms: OrderTerms | undefined;
+  keepMs: number;
+  staleMs: number;
+}
+
+type ClaimRow = Omit<IntentRow, "account_id" | "idempotency_key" | "reconcile_checks"> & {
+  outcome: string;
+};
+
+/**
+ * Claims (account, key) for one send and, only when claimed, takes the
+ * order's first pacing slot: ONE statement (claim_order_slot, migration
+ * 0020), committed durably before the order goes out.
+ */
+export async function claimIntentWithSlot(
   sql: Sql,
-  claim: {
-    accountId: number;
-    key: string;
-    hash: string;
-    terms: OrderTerms | undefined;
-    keepMs: number;
-    staleMs: number;
-  },
-): Promise<Claim> {
+  claim: ClaimRequest,
+  slot: SlotRequest,
+): Promise<{ claim: Claim; slot: CallSlot | undefined }> {
   const { terms } = claim;
-  const [row] = await sql<
-    (Omit<IntentRow, "account_id" | "idempotency_key" | "reconcile_checks"> & { outcome: string })[]
-  >`
-    SELECT * FROM claim_order_intent(${claim.accountId}, ${claim.key}, ${claim.hash},
+  const [row] = await sql<(ClaimRow & SlotRow)[]>`
+    SELECT * FROM claim_order_slot(${claim.accountId}, ${claim.key}, ${claim.hash},
       ${terms?.symbol ?? null}, ${terms?.side ?? null},
-      ${terms ? JSON.stringify(terms) : null}::text::jsonb, ${claim.keepMs}, ${claim.staleMs})
+      ${terms ? JSON.stringify(terms) : null}::text::jsonb, ${claim.keepMs}, ${claim.staleMs},
+      ${slot.key}, ${slot.broker}, ${slot.environment}, ${slot.spacingMs}, ${slot.maxWaitMs})
   `;
+  return { claim: claimOf(claim, row), slot: slotOf(row) };
+}
+
+function claimOf(claim: ClaimRequest, row: ClaimRow | undefined): Claim {
   if (!row || row.outcome === "reconciling") return { outcome: "reconciling" };
   if (row.outcome === "claimed") return { outcome: "claimed" };
   return {
@@ -100,7 +116,7 @@ export async function claimIntent(
   };
 }
 
-/** The broker answered: the final state, its answer and order number (only from in_flight). */
+/** The broker answered: the final state, its answer and order number (only from in_flight); committed asynchronously. */
 export async function finishIntent(
   sql: Sql,
   accountId: number,
@@ -113,13 +129,19 @@ export async function finishIntent(
   },
 ): Promise<void> {
   const resolved = outcome.state !== "unknown" && outcome.state !== "in_flight";
+  // Committed without waiting for the WAL flush (as the audit rows are): if the
+  // database loses it in a crash, the intent stays in flight, goes stale, becomes
+  // unknown and is reconciled from the broker's day orders. The claim, which is
+  // what stops a second order, is always durable.
   await sql`
+    WITH quiet AS (SELECT set_config('synchronous_commit', 'off', true))
     UPDATE order_intents
     SET state = ${outcome.state},
         answer = ${outcome.answer ? JSON.stringify(outcome.answer) : null}::text::jsonb,
         broker_order_no = ${outcome.brokerOrderNo},
         sent_at = ${outcome.sentAt ?? null},
         resolved_at = CASE WHEN ${resolved} THEN clock_timestamp() END
+    FROM quiet
     WHERE account_id = ${accountId} AND idempotency_key = ${key} AND state = 'in_flight'
   `;
 }
