@@ -12,12 +12,20 @@ const ORDER_PATHS: ReadonlySet<string> = new Set([
   "/uapi/overseas-stock/v1/trading/daytime-order",
 ]);
 
-/** Domestic cash orders' side is in the tr_id (real or paper, current or older id). */
-const CASH_SIDES: Record<string, OrderSide> = {
+/**
+ * Domestic new orders' side is in the tr_id (real or paper, current or older
+ * id): cash (order-cash) and credit (order-credit, TTTC0052U buy and
+ * TTTC0051U sell in KIS's own samples; real only). Both take the same
+ * CANO, ACNT_PRDT_CD, PDNO, ORD_QTY and ORD_UNPR, answer ODNO, and show in
+ * inquire-daily-ccld, so both are reconciled the same way.
+ */
+const DOMESTIC_SIDES: Record<string, OrderSide> = {
   "0012U": "buy",
   "0802U": "buy",
   "0011U": "sell",
   "0801U": "sell",
+  "0052U": "buy",
+  "0051U": "sell",
 };
 
 const DAY_ORDERS_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld";
@@ -30,7 +38,7 @@ export const kisOrderDesk: OrderDesk = {
 
   orderTerms(trId, body) {
     const record = asRecord(body);
-    const side = trId && /^[TJCV]TTC/.test(trId) ? CASH_SIDES[trId.slice(4)] : undefined;
+    const side = trId && /^[TJCV]TTC/.test(trId) ? DOMESTIC_SIDES[trId.slice(4)] : undefined;
     if (!record || !side) return undefined;
     const [symbol, quantity, price, cano, product] = [
       "PDNO",

@@ -17,6 +17,7 @@ const REVOKE_PATH = "/oauth2/revokeP";
 const APPROVAL_PATH = "/oauth2/Approval";
 const PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price";
 const ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash";
+const CREDIT_ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-credit";
 const DAY_ORDERS_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld";
 const PRICE_TR_ID = "FHKST01010100";
 /** Cash order buy/sell, current and older ids, by side; paper's twins start with V. */
@@ -28,6 +29,9 @@ const ORDER_SIDES: Record<string, "buy" | "sell"> = {
 };
 const REAL_ORDER_TR_IDS = new Set(Object.keys(ORDER_SIDES));
 const PAPER_ORDER_TR_IDS = new Set([...REAL_ORDER_TR_IDS].map((id) => `V${id.slice(1)}`));
+/** Credit order buy/sell (KIS's own samples); there is no paper version. */
+const CREDIT_SIDES: Record<string, "buy" | "sell"> = { TTTC0052U: "buy", TTTC0051U: "sell" };
+const CREDIT_FIELDS = ["CRDT_TYPE", "LOAN_DT"];
 /** The day's orders within 3 months (inquire-daily-ccld), real and paper. */
 const DAY_ORDERS_TR_IDS = { real: "TTTC0081R", paper: "VTTC0081R" };
 const ORDER_FIELDS = ["CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR"];
@@ -206,7 +210,8 @@ function accountLabel(context: BrokerContext, appKey: string, cano: string, prod
   return `KIS ${context.environment} ${appKey} ${cano}-${product}`;
 }
 
-function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
+/** order-cash and order-credit: the same fields (credit adds CRDT_TYPE and LOAN_DT), booked alike. */
+function order(request: BrokerRequest, context: BrokerContext, credit: boolean): Answer {
   const guard = guardCall(request, context);
   if ("status" in guard) return guard;
   const trId = header(request.headers, "tr_id") ?? "";
@@ -215,9 +220,14 @@ function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
     context.state.recordRejection("EGW00213");
     return callAnswer("EGW00213", "모의투자 TR 이 아닙니다.", { trId });
   }
-  const known = context.environment === "paper" ? PAPER_ORDER_TR_IDS : REAL_ORDER_TR_IDS;
+  const known = credit
+    ? new Set(context.environment === "paper" ? [] : Object.keys(CREDIT_SIDES))
+    : context.environment === "paper"
+      ? PAPER_ORDER_TR_IDS
+      : REAL_ORDER_TR_IDS;
   if (!known.has(trId)) return unknownTrId(trId);
-  const missing = ORDER_FIELDS.filter((field) => typeof request.body[field] !== "string");
+  const fields = credit ? [...ORDER_FIELDS, ...CREDIT_FIELDS] : ORDER_FIELDS;
+  const missing = fields.filter((field) => typeof request.body[field] !== "string");
   if (missing.length > 0) {
     return callAnswer("OPSQ2001", `필수항목 누락 (${missing.join(", ")})`, { trId });
   }
@@ -227,7 +237,7 @@ function orderCash(request: BrokerRequest, context: BrokerContext): Answer {
     account,
     {
       symbol: field("PDNO"),
-      side: ORDER_SIDES[`T${trId.slice(1)}`] ?? "buy",
+      side: (credit ? CREDIT_SIDES[trId] : ORDER_SIDES[`T${trId.slice(1)}`]) ?? "buy",
       quantity: field("ORD_QTY"),
       price: field("ORD_UNPR"),
     },
@@ -339,12 +349,12 @@ function counted(request: BrokerRequest, context: BrokerContext, answer: Answer)
   return answer;
 }
 
-/** KIS Developers: tokenP, revokeP, a quotation and the cash order, each call checking token, app key, limit and tr_id. */
+/** KIS Developers: tokenP, revokeP, a quotation, the cash and credit orders and the day orders, each call checking token, app key, limit and tr_id. */
 export const kisSandbox: SandboxBroker = {
   isTokenEndpoint: (request) =>
     request.path === TOKEN_PATH || request.path === REVOKE_PATH || request.path === APPROVAL_PATH,
 
-  orderPaths: new Set([ORDER_PATH]),
+  orderPaths: new Set([ORDER_PATH, CREDIT_ORDER_PATH]),
 
   orderRefusal: (request) =>
     callAnswer("APBK0919", "주문가능금액을 초과 하였습니다.", {
@@ -363,7 +373,9 @@ export const kisSandbox: SandboxBroker = {
     if (request.method === "GET" && request.path === PRICE_PATH)
       return counted(request, context, inquirePrice(request, context));
     if (request.method === "POST" && request.path === ORDER_PATH)
-      return counted(request, context, orderCash(request, context));
+      return counted(request, context, order(request, context, false));
+    if (request.method === "POST" && request.path === CREDIT_ORDER_PATH)
+      return counted(request, context, order(request, context, true));
     if (request.method === "GET" && request.path === DAY_ORDERS_PATH)
       return counted(request, context, dayOrders(request, context));
     return undefined;

@@ -145,6 +145,26 @@ describe("orders through the gateway, over HTTP against the sandbox", () => {
     });
   }
 
+  test("a KIS credit order lost after booking is reconciled from inquire-daily-ccld to accepted", async () => {
+    const { id, appKey } = await create("KIS");
+    const credit = "uapi/domestic-stock/v1/trading/order-credit";
+    faults(`KIS /${credit}`, ["accept_then_reset"]);
+    const body = { ...orderBody("035720", "4"), CRDT_TYPE: "21", LOAN_DT: "20261204" };
+    const placed = () =>
+      send(id, `broker/${credit}`, {
+        headers: { tr_id: "TTTC0052U", "idempotency-key": "credit-1" },
+        body,
+      });
+    const first = await placed();
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ key: "credit-1", state: "accepted" });
+    expect(first.body.broker_order_no).toMatch(/^\d{10}$/);
+    const retry = await placed();
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(retry.body.broker_order_no).toBe(first.body.broker_order_no);
+    expect(booked(appKey)).toBe(1);
+  });
+
   test("a rejection before booking is stored as rejected and replayed, never sent twice", async () => {
     const { id, appKey } = await create("KIS");
     faults(ORDER_KEY, ["reject_before_book"]);
