@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /**
- * The API (and the hub, once functions/hub.ts exists) connects through a
+ * The API and the hub (functions/hub.ts) connect through a
  * transaction pooler: RDS Proxy in AWS, PgBouncer in CI. Consecutive
  * transactions of one client may run on different server sessions, so no
  * code these functions bundle may keep state in a session. This reads every
