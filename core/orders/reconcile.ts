@@ -151,17 +151,26 @@ export function createReconciler(deps: ReconcileDependencies) {
   /**
    * Reconciles while the caller waits: checks spread over the window from
    * the send, stopping as soon as the state is known or the deadline comes.
+   * A pass that could not read the day's orders (the broker failed, pacing
+   * refused) counts no check; the next waits 250 ms, then twice as long each
+   * time, up to one step of the window, so a failing broker is not asked
+   * five times a second under the order's app key.
    */
   async function settle(intent: Intent, deadline: Date | undefined): Promise<Intent> {
     let current = intent;
+    // Passes in a row that could not read the day's orders: each waits twice as long.
+    let unread = 0;
     for (;;) {
+      const checks = current.reconcileChecks;
       await once(current, deadline);
       current = (await readIntent(sql, intent.accountId, intent.key)) ?? current;
       if (current.state !== "unknown" || !current.terms) return current;
+      unread = current.reconcileChecks > checks ? 0 : unread + 1;
       const sentAt = (current.sentAt ?? current.createdAt).getTime();
       const step = settings.reconcileWindowMs / (settings.reconcileChecks - 1);
       const nextAt = sentAt + Math.max(1, current.reconcileChecks) * step;
-      const wait = Math.max(200, nextAt - Date.now());
+      const backoff = unread > 0 ? Math.min(step, 250 * 2 ** (unread - 1)) : 0;
+      const wait = Math.max(200, nextAt - Date.now(), backoff);
       if (deadline && Date.now() + wait + 1_000 > deadline.getTime()) return current;
       await sleep(wait);
     }

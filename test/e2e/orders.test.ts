@@ -165,6 +165,45 @@ describe("orders through the gateway, over HTTP against the sandbox", () => {
     expect(booked(appKey)).toBe(1);
   });
 
+  test("while the day orders cannot be read, the lost order stays unknown and the broker is asked less and less often", async () => {
+    const { id } = await create("KIS");
+    faults(ORDER_KEY, ["accept_then_reset"]);
+    const dayOrders = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld";
+    const queued = 30;
+    server.sandbox.sandbox.configure({
+      answerNext: Array.from({ length: queued }, () => ({
+        broker: "KIS",
+        path: dayOrders,
+        status: 500,
+        body: { rt_cd: "1", msg_cd: "EGW00500", msg1: "unavailable" },
+      })),
+    });
+    const left = () =>
+      server.sandbox.sandbox.config().answerNext.filter((answer) => answer.path === dayOrders)
+        .length;
+    try {
+      const lost = await order(id, "unread");
+      expect(lost.status).toBe(502);
+      expect(lost.body.code).toBe("order_outcome_unknown");
+      // The window (4 s here) is over: a retry's passes are no longer spaced by it.
+      await server.db.sql`
+        UPDATE order_intents SET sent_at = sent_at - interval '10 seconds', reconcile_checks = 0
+        WHERE account_id = ${id} AND idempotency_key = 'unread'`;
+      const before = left();
+      const retry = await order(id, "unread");
+      expect(retry.status).toBe(502);
+      expect(retry.body.code).toBe("order_outcome_unknown");
+      // Within the 3.5 s deadline: passes at 0, 0.25, 0.75 and 1.75 s (every 200 ms before: 12).
+      const asked = before - left();
+      expect(asked).toBeGreaterThanOrEqual(3);
+      expect(asked).toBeLessThanOrEqual(5);
+      const read = await send(id, "orders/unread", {});
+      expect(read.body.state).toBe("unknown");
+    } finally {
+      server.sandbox.sandbox.configure({ answerNext: [] });
+    }
+  });
+
   test("a rejection before booking is stored as rejected and replayed, never sent twice", async () => {
     const { id, appKey } = await create("KIS");
     faults(ORDER_KEY, ["reject_before_book"]);
