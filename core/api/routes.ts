@@ -107,3 +107,13 @@ function patternOf(path: string): RegExp {
   }
   return pattern;
 }
+
+/** Whether a route goes through the gateway: its path carries the broker's own. */
+export function isGatewayRoute(route: { path: string }): boolean {
+  return route.path.includes(BROKER_PATH_PARAM);
+}
+
+/** A route's path as Hono matches it: `{id}` → `:id`, the broker path → `*`. */
+export function honoPath(route: { path: string }): string {
+  return route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
+}
