@@ -8,7 +8,10 @@ export const BROKER_PATH_PARAM = "{broker_path}";
 /** The header on every answer of the gateway's routes saying who answered: `broker` or `service`. */
 export const ANSWERED_BY = "x-answered-by";
 
-/** One route of the public contract: what the app registers. Its documentation is in openapi.ts. */
+/**
+ * One route of the public contract: what the app registers. Its
+ * documentation is in openapi-route-docs.ts.
+ */
 export interface RouteSpec {
   operationId: string;
   method: Method;
