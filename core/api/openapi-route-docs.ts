@@ -5,9 +5,10 @@
  * this (nor the response schemas) ships in the Lambda.
  */
 import * as z from "zod/mini";
-import { createAccountSchema, updateAccountSchema } from "../accounts";
+import { ACCOUNT_TYPES, createAccountSchema, updateAccountSchema } from "../accounts";
 import { BROKER_ADAPTERS } from "../brokers";
 import { BROKER_QUERY_PARAM } from "../gateway";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./query";
 import type { OperationId } from "./routes";
 import {
   accountListSchema,
@@ -145,12 +146,12 @@ export const ROUTE_DOCS: Record<OperationId, RouteDoc> = {
     query: [
       {
         name: "type",
-        schema: { type: "string", enum: ["CRYPTO", "SECURITIES_STOCK"] },
+        schema: { type: "string", enum: [...ACCOUNT_TYPES] },
         description: "Only accounts of this account_type.",
       },
       {
         name: "limit",
-        schema: { type: "integer", minimum: 1, maximum: 500, default: 100 },
+        schema: { type: "integer", minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE },
         description: "Accounts per page.",
       },
       {

@@ -6,6 +6,7 @@
 import { SCOPES } from "../auth";
 import { SchemaComponents } from "./openapi-components";
 import { COMMON_ERRORS, ROUTE_DOCS, type RouteDoc } from "./openapi-route-docs";
+import { MAX_ACCOUNT_ID } from "./request";
 import { ANSWERED_BY, BROKER_PATH_PARAM, type OperationId, ROUTES, type RouteSpec } from "./routes";
 import { problemSchema } from "./schemas";
 
@@ -79,7 +80,7 @@ function operation(
       in: "path",
       required: true,
       description: "The account id, a positive 32-bit integer.",
-      schema: { type: "integer", minimum: 1, maximum: 2147483647 },
+      schema: { type: "integer", minimum: 1, maximum: MAX_ACCOUNT_ID },
     });
   }
   if (route.path.includes("{key}")) {
