@@ -1,6 +1,6 @@
 /**
  * `npm run openapi`: writes openapi.json, the OpenAPI document built from the
- * zod schemas and the route docs (core/api/openapi.ts). It is the contract
+ * zod schemas and the route docs (core/api/openapi-route-docs.ts). It is the contract
  * clients generate from, and the file the API serves: the deploy copies it
  * beside the Lambda bundle (infra/runtime.ts), so zod's JSON Schema
  * generator never runs in the function.

@@ -8,7 +8,10 @@ export const BROKER_PATH_PARAM = "{broker_path}";
 /** The header on every answer of the gateway's routes saying who answered: `broker` or `service`. */
 export const ANSWERED_BY = "x-answered-by";
 
-/** One route of the public contract: what the app registers. Its documentation is in openapi.ts. */
+/**
+ * One route of the public contract: what the app registers. Its
+ * documentation is in openapi-route-docs.ts.
+ */
 export interface RouteSpec {
   operationId: string;
   method: Method;
@@ -106,4 +109,14 @@ function patternOf(path: string): RegExp {
     patterns.set(path, pattern);
   }
   return pattern;
+}
+
+/** Whether a route goes through the gateway: its path carries the broker's own. */
+export function isGatewayRoute(route: { path: string }): boolean {
+  return route.path.includes(BROKER_PATH_PARAM);
+}
+
+/** A route's path as Hono matches it: `{id}` → `:id`, the broker path → `*`. */
+export function honoPath(route: { path: string }): string {
+  return route.path.replace(BROKER_PATH_PARAM, "*").replace(/\{(\w+)\}/g, ":$1");
 }
