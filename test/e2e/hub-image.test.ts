@@ -95,11 +95,11 @@ describe("infra/hub.Dockerfile, built and run as the image would be", () => {
 
     // The final stage copies the bundle from the build stage and runs it.
     const bundle = final?.copiedFromBuild.find(({ from }) => from.startsWith("/src/dist/"));
-    expect(bundle, "the final stage copies the bundle").toBeDefined();
-    const built = join(src, (bundle?.from as string).slice("/src/".length));
+    if (!bundle) throw new Error("the final stage copies no bundle from /src/dist/");
+    const built = join(src, bundle.from.slice("/src/".length));
     const [program, entry] = final?.cmd ?? [];
     expect(program).toBe("node");
-    expect(entry).toBe((bundle?.to as string).replace(/^\.\//, ""));
+    expect(entry).toBe(bundle.to.replace(/^\.\//, ""));
 
     const port = await freePort();
     hub = spawn(process.execPath, [built], {
