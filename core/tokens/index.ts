@@ -1,3 +1,4 @@
+export type { ApprovalKeyOutcome, ValidApprovalKey } from "./approval";
 export { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 export {
   type FanOutPlan,
@@ -23,13 +24,13 @@ export {
 } from "./refresh-plan";
 export {
   createTokenService,
-  type IssueOutcome,
   type TokenRequestOptions,
   type TokenService,
   type TokenServiceDependencies,
-  type ValidToken,
 } from "./service";
+export type { IssueOutcome, ValidToken } from "./service-context";
 export { DEFAULT_TOKEN_SETTINGS, parseTokenSettings, type TokenSettings } from "./settings";
+export type { RevokeResult } from "./sharing";
 export {
   type AccountTokenStatus,
   type TokenState,
