@@ -10,9 +10,7 @@ export {
   countDueAccounts,
   type RefreshDependencies,
   type RefreshOptions,
-  type RefreshSummary,
   refreshDueTokens,
-  UNREFRESHED_ALARM_HORIZON_MS,
 } from "./refresh";
 export {
   accountsPerWorker,
@@ -22,6 +20,7 @@ export {
   refreshWorkersNeeded,
   workerOrder,
 } from "./refresh-plan";
+export { type RefreshSummary, UNREFRESHED_ALARM_HORIZON_MS } from "./refresh-summary";
 export {
   createTokenService,
   type TokenRequestOptions,
