@@ -11,7 +11,7 @@ import {
   type MigrationReport,
   migrate,
 } from "../core/migrations";
-import { openDevDatabase } from "./database";
+import { type DevDatabase, openDevDatabase } from "./database";
 
 const USAGE =
   "usage: npm run migrate -- status|plan|up|down [--to N] [--no-backup] [--allow-out-of-order] [--json]";
@@ -51,7 +51,7 @@ if (values.to !== undefined) {
 }
 
 const dataDir = process.env.DATA_DIR || ".data";
-let database: Awaited<ReturnType<typeof openDevDatabase>>;
+let database: DevDatabase;
 try {
   database = await openDevDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir });
 } catch (error) {

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { wholeNumber } from "../core/config";
 import { createKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
-import { createLogger } from "../core/log";
+import { createLogger, type Logger } from "../core/log";
 import { createMetrics, metricNamespace } from "../core/metrics";
 import { migrate } from "../core/migrations";
 import { composeService, parseServiceSettings } from "../core/service";
@@ -96,7 +96,7 @@ function keyValues(counts: Record<string, unknown>): string {
 
 const env = process.env;
 const dataDir = env.DATA_DIR || ".data";
-let logger: ReturnType<typeof createLogger>;
+let logger: Logger;
 try {
   logger = createLogger({ level: env.LOG_LEVEL ?? "warn" });
 } catch (error) {

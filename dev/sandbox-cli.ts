@@ -3,7 +3,7 @@
  * Optional SANDBOX_LATENCY_MS and SANDBOX_ERROR_RATE; both can also be changed
  * while it runs with `POST /_sandbox/config`. Ctrl-C stops it.
  */
-import { createLogger } from "../core/log";
+import { createLogger, type Logger } from "../core/log";
 import { parseSandboxSettings, startBrokerSandbox } from "./sandbox";
 
 function readNumber(
@@ -29,7 +29,7 @@ const port = readNumber(
   "a port number from 0 to 65535",
 );
 let faults: { latencyMs: number; errorRate: number };
-let logger: ReturnType<typeof createLogger>;
+let logger: Logger;
 try {
   faults = parseSandboxSettings(process.env);
   logger = createLogger({

@@ -20,6 +20,24 @@ export interface ValidApprovalKey {
   expiresAt: Date;
 }
 
+/** How an approval key request ended: the stored key (or a sibling's) was good, or one was issued. */
+export type ApprovalKeyOutcome = "current" | "issued";
+
+/** The account approval keys the token service hands out and the refresh job renews. */
+export interface ApprovalKeys {
+  /**
+   * The account's approval key valid beyond `validBeyond`, issuing one when
+   * none is; waits up to `waitMs` for another issuer or the pace. "current"
+   * when the stored key (or a sibling's) was good.
+   */
+  ensure(
+    accountId: number,
+    validBeyond: Date,
+    waitMs: number,
+    trigger: string,
+  ): Promise<{ key: ValidApprovalKey; outcome: ApprovalKeyOutcome }>;
+}
+
 export interface ApprovalKeyDependencies {
   sql: Sql;
   cipher: Cipher;
@@ -38,20 +56,15 @@ export interface ApprovalKeyDependencies {
  * token issues), renewed by the refresh job, deleted with the account or
  * when its credentials change (KIS has no endpoint to revoke them).
  */
-export function createApprovalKeys(deps: ApprovalKeyDependencies) {
+export function createApprovalKeys(deps: ApprovalKeyDependencies): ApprovalKeys {
   const { sql, cipher, brokers, clock, logger, owner } = deps;
 
-  /**
-   * The account's approval key valid beyond `validBeyond`, issuing one when
-   * none is; waits up to `waitMs` for another issuer or the pace. "current"
-   * when the stored key (or a sibling's) was good.
-   */
   async function ensure(
     accountId: number,
     validBeyond: Date,
     waitMs: number,
     trigger: string,
-  ): Promise<{ key: ValidApprovalKey; outcome: "current" | "issued" }> {
+  ): Promise<{ key: ValidApprovalKey; outcome: ApprovalKeyOutcome }> {
     const credentials = await loadBrokerCredentials(sql, cipher, accountId);
     const { broker, environment } = credentials;
     const client = brokers.get(broker);

@@ -1,10 +1,6 @@
-import {
-  countDueAccounts,
-  type RefreshDependencies,
-  type RefreshSummary,
-  refreshDueTokens,
-} from "./refresh";
+import { countDueAccounts, type RefreshDependencies, refreshDueTokens } from "./refresh";
 import { accountsPerWorker, type RefreshWorker, refreshWorkersNeeded } from "./refresh-plan";
+import type { RefreshSummary } from "./refresh-summary";
 
 /** Starts one refresh worker elsewhere (an asynchronous Lambda invoke); resolves once it is queued. */
 export type StartRefreshWorker = (worker: RefreshWorker) => Promise<void>;

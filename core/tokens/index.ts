@@ -1,3 +1,4 @@
+export type { ApprovalKeyOutcome, ValidApprovalKey } from "./approval";
 export { TokenIssuanceDeferredError, TokenNotRenewedError } from "./errors";
 export {
   type FanOutPlan,
@@ -9,9 +10,7 @@ export {
   countDueAccounts,
   type RefreshDependencies,
   type RefreshOptions,
-  type RefreshSummary,
   refreshDueTokens,
-  UNREFRESHED_ALARM_HORIZON_MS,
 } from "./refresh";
 export {
   accountsPerWorker,
@@ -21,15 +20,16 @@ export {
   refreshWorkersNeeded,
   workerOrder,
 } from "./refresh-plan";
+export { type RefreshSummary, UNREFRESHED_ALARM_HORIZON_MS } from "./refresh-summary";
 export {
   createTokenService,
-  type IssueOutcome,
   type TokenRequestOptions,
   type TokenService,
   type TokenServiceDependencies,
-  type ValidToken,
 } from "./service";
+export type { IssueOutcome, ValidToken } from "./service-context";
 export { DEFAULT_TOKEN_SETTINGS, parseTokenSettings, type TokenSettings } from "./settings";
+export type { RevokeResult } from "./sharing";
 export {
   type AccountTokenStatus,
   type TokenState,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock";
-import { claimDueAccounts } from "../../core/tokens/refresh";
+import { claimDueAccounts } from "../../core/tokens/refresh-claims";
 import { createTestCipher, type TestCipher } from "../support/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { securitiesAccount } from "../support/tokens";

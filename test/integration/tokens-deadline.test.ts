@@ -1,5 +1,5 @@
 /**
- * The issuance deadline budget (core/tokens/service.ts): no issuance slot is
+ * The issuance deadline budget (core/tokens/issuance.ts): no issuance slot is
  * claimed unless the broker call (issueCallBudgetMs) still fits before the
  * caller's deadline. A mutation trial halved the budget and every test
  * passed; these test both sides of it.

@@ -41,7 +41,13 @@ const SESSION_CONSTRUCTS: { name: string; pattern: RegExp }[] = [
  */
 const NOT_ON_THE_POOLED_PATH: Record<string, string> = {
   "core/tokens/refresh.ts":
+    "the refresh job's run (its liveness lock is refresh-liveness.ts); refresh connects directly",
+  "core/tokens/refresh-liveness.ts":
     "the refresh job: its run-liveness session advisory lock on a reserved connection; refresh connects directly",
+  "core/tokens/refresh-claims.ts":
+    "the refresh job's due list and claims; refresh connects directly",
+  "core/tokens/refresh-summary.ts":
+    "the refresh job's summary, its log line and the alarm's count; refresh connects directly",
   "core/tokens/fan-out.ts":
     "the scheduled refresh run that starts workers; refresh connects directly",
 };
