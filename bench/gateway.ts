@@ -17,69 +17,11 @@
  *   Postgres round trip cost on this machine, whatever the gateway does.
  * Last line: one JSON object.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serve } from "@hono/node-server";
-import { createStaticKeyStore, generateApiKey } from "../core/auth";
-import { createLocalKeyProvider } from "../core/crypto";
-import { createSql, type Sql } from "../core/db";
-import { silentLogger } from "../core/log";
-import { migrate } from "../core/migrations";
-import { createLocalRuntime } from "../dev/local-runtime";
-import { benchServer } from "./_database";
-import { startSandboxProcess } from "./_sandbox";
+import { percentile, round, startGatewayBench } from "./_gateway-bench";
 
 const LATENCY_MS = 20;
 const PROCESSES = 4;
-
-export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/**
- * The floor: a bare proxy that makes one database round trip, then sends the
- * call on with node:http keep-alive (as the gateway does) and hands back its body.
- */
-export async function startFloorProxy(sql: Sql, target: string, headers: Record<string, string>) {
-  const agent = new http.Agent({ keepAlive: true });
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", async () => {
-      await sql`SELECT 1`;
-      const body = Buffer.concat(chunks);
-      const forwarded = http.request(
-        target,
-        { method: "POST", agent, headers: { ...headers, "content-length": body.length } },
-        (answer) => {
-          const parts: Buffer[] = [];
-          answer.on("data", (chunk: Buffer) => parts.push(chunk));
-          answer.on("end", () => {
-            response.writeHead(answer.statusCode ?? 502, { "content-type": "application/json" });
-            response.end(Buffer.concat(parts));
-          });
-        },
-      );
-      forwarded.end(body);
-    });
-  });
-  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      agent.destroy();
-      return new Promise<void>((done) => server.close(() => done()));
-    },
-  };
-}
-
-export function round(value: number, digits = 2): number {
-  return Math.round(value * 10 ** digits) / 10 ** digits;
-}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -92,67 +34,21 @@ export async function main(args: string[]): Promise<void> {
   });
   const calls = Number(values.calls);
   const seconds = Number(values.seconds);
-  const server = await benchServer();
-  const sandbox = await startSandboxProcess(LATENCY_MS);
-  const masterKey = randomBytes(32);
-  const admin = generateApiKey("bench", ["admin"]);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const workers: ChildProcess[] = [];
+  // The latency account's key may call as fast as the loop goes (sandbox and gateway agree).
+  const bench = await startGatewayBench({
+    name: "gateway",
+    latencyMs: LATENCY_MS,
+    sandboxConfig: { callsPerSecond: { KIWOOM: { real: 1000 }, KIS: { real: 20 } } },
+    env: { KIWOOM_REAL_CALLS_PER_SECOND: "1000", KIS_REAL_CALLS_PER_SECOND: "20" },
+  });
+  const { server, runtime, base, headers, env } = bench;
   try {
-    const databaseUrl = await server.database("gateway");
-    const report = await migrate({ databaseUrl, action: "up", backup: false });
-    if (!report.ok) throw new Error(`migration failed: ${report.error?.message}`);
-    // The latency account's key may call as fast as the loop goes (sandbox and gateway agree).
-    await fetch(`${sandbox.url}/_sandbox/config`, {
-      method: "POST",
-      body: JSON.stringify({ callsPerSecond: { KIWOOM: { real: 1000 }, KIS: { real: 20 } } }),
-    });
-    const env = {
-      ...sandbox.env,
-      KIWOOM_REAL_CALLS_PER_SECOND: "1000",
-      KIS_REAL_CALLS_PER_SECOND: "20",
-    };
-    const runtime = await createLocalRuntime({
-      databaseUrl,
-      env,
-      apiKeys: createStaticKeyStore([admin.record]),
-      logger: silentLogger,
-      keys: createLocalKeyProvider({ masterKey }),
-    });
-    cleanups.push(runtime.close);
-    const http = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
-    await new Promise<void>((ready) => http.once("listening", () => ready()));
-    cleanups.unshift(() => new Promise<void>((done) => http.close(() => done())));
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    const headers = { authorization: `Bearer ${admin.key}`, "content-type": "application/json" };
-
-    const create = async (exchange: "KIS" | "KIWOOM") => {
-      const response = await fetch(`${base}/accounts`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({
-          name: `bench ${exchange}`,
-          account_type: "SECURITIES_STOCK",
-          exchange,
-          environment: "real",
-          api_key: `${exchange === "KIS" ? "PS" : "kw"}bench${randomBytes(6).toString("hex")}`,
-          api_secret: randomBytes(16).toString("hex"),
-          securities_config:
-            exchange === "KIS"
-              ? { account_number: "12345678", product_code: "01", market_type: "DOMESTIC_STOCK" }
-              : { account_number: "5012345678", market_type: "DOMESTIC_STOCK" },
-        }),
-      });
-      if (response.status !== 201) throw new Error(`account creation: ${await response.text()}`);
-      return ((await response.json()) as { id: number }).id;
-    };
-
     // Latency: the same call, straight and through the gateway, interleaved.
-    const kiwoom = await create("KIWOOM");
+    const kiwoom = await bench.createAccount("KIWOOM");
     const { accessToken } = await runtime.tokens.getValidToken(kiwoom);
     const body = JSON.stringify({ stk_cd: "005930" });
     const direct = () =>
-      fetch(`${sandbox.env.KIWOOM_REAL_URL}/api/dostk/stkinfo`, {
+      fetch(`${env.KIWOOM_REAL_URL}/api/dostk/stkinfo`, {
         method: "POST",
         headers: {
           authorization: `Bearer ${accessToken}`,
@@ -167,18 +63,11 @@ export async function main(args: string[]): Promise<void> {
         headers: { ...headers, "api-id": "ka10001" },
         body,
       });
-    const floorSql = createSql(databaseUrl, { max: 2 });
-    cleanups.push(() => floorSql.end({ timeout: 5 }));
-    const floor = await startFloorProxy(
-      floorSql,
-      `${sandbox.env.KIWOOM_REAL_URL}/api/dostk/stkinfo`,
-      {
-        authorization: `Bearer ${accessToken}`,
-        "api-id": "ka10001",
-        "content-type": "application/json;charset=UTF-8",
-      },
-    );
-    cleanups.unshift(floor.close);
+    const floor = await bench.startFloor(`${env.KIWOOM_REAL_URL}/api/dostk/stkinfo`, {
+      authorization: `Bearer ${accessToken}`,
+      "api-id": "ka10001",
+      "content-type": "application/json;charset=UTF-8",
+    });
     const bare = () =>
       fetch(`${floor.url}/accounts/${kiwoom}/broker/api/dostk/stkinfo`, {
         method: "POST",
@@ -210,43 +99,24 @@ export async function main(args: string[]): Promise<void> {
     floorMs.sort((a, b) => a - b);
 
     // Pacing: four processes on one KIS app key whose sandbox limit is the configured 20/s.
-    const kis = await create("KIS");
+    const kis = await bench.createAccount("KIS");
     await runtime.tokens.getValidToken(kis);
-    await fetch(`${sandbox.url}/_sandbox/reset-stats`, { method: "POST" });
-    const tsx = join(import.meta.dirname, "..", "node_modules", ".bin", "tsx");
-    const results = Array.from({ length: PROCESSES }, () => {
-      const child = spawn(tsx, [join(import.meta.dirname, "_gateway-worker.ts")], {
-        env: {
-          ...process.env,
-          ...env,
-          BENCH_DATABASE_URL: databaseUrl,
-          BENCH_MASTER_KEY: masterKey.toString("hex"),
-          BENCH_ACCOUNT_ID: String(kis),
-          BENCH_DURATION_MS: String(seconds * 1000),
-          BENCH_CONCURRENCY: values.concurrency,
-        },
-        stdio: ["pipe", "pipe", "inherit"],
-      });
-      workers.push(child);
-      return new Promise<{ codes: Record<string, number>; first: number; last: number }>(
-        (resolve, reject) => {
-          let out = "";
-          child.stdout?.on("data", (chunk) => {
-            out += String(chunk);
-          });
-          child.once("exit", (code) =>
-            code === 0
-              ? resolve(JSON.parse(out.trim().split("\n").at(-1) as string))
-              : reject(new Error(`a worker exited with ${code}`)),
-          );
-        },
-      );
-    });
+    await fetch(`${bench.sandboxUrl}/_sandbox/reset-stats`, { method: "POST" });
     // Let every worker finish starting (tsx, pool), then start them together.
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
-    for (const child of workers) child.stdin?.write("go\n");
-    const done = await Promise.all(results);
-    const stats = (await (await fetch(`${sandbox.url}/_sandbox/stats`)).json()) as {
+    const done = await bench.runWorkers<{
+      codes: Record<string, number>;
+      first: number;
+      last: number;
+    }>(
+      "_gateway-worker.ts",
+      Array.from({ length: PROCESSES }, () => ({
+        BENCH_ACCOUNT_ID: String(kis),
+        BENCH_DURATION_MS: String(seconds * 1000),
+        BENCH_CONCURRENCY: values.concurrency,
+      })),
+      4_000,
+    );
+    const stats = (await (await fetch(`${bench.sandboxUrl}/_sandbox/stats`)).json()) as {
       calls: { byCode: Record<string, number> };
     };
     const codes: Record<string, number> = {};
@@ -293,9 +163,6 @@ export async function main(args: string[]): Promise<void> {
     );
     console.log(JSON.stringify(result));
   } finally {
-    for (const child of workers) child.kill();
-    for (const cleanup of cleanups) await cleanup().catch(() => {});
-    sandbox.child.kill();
-    await server.close();
+    await bench.close();
   }
 }

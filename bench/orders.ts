@@ -22,21 +22,8 @@
  *   one durable INSERT.
  * Last line: one JSON object.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serve } from "@hono/node-server";
-import { createStaticKeyStore, generateApiKey } from "../core/auth";
-import { createLocalKeyProvider } from "../core/crypto";
-import { createSql } from "../core/db";
-import { silentLogger } from "../core/log";
-import { migrate } from "../core/migrations";
-import { createLocalRuntime } from "../dev/local-runtime";
-import { benchServer } from "./_database";
-import { startSandboxProcess } from "./_sandbox";
-import { percentile, round, startFloorProxy } from "./gateway";
+import { percentile, round, startGatewayBench } from "./_gateway-bench";
 
 const LATENCY_MS = 10;
 const PROCESSES = 4;
@@ -61,106 +48,41 @@ export async function main(args: string[]): Promise<void> {
   });
   const orders = Number(values.orders);
   const seconds = Number(values.seconds);
-  const server = await benchServer();
-  const sandbox = await startSandboxProcess(LATENCY_MS);
-  const masterKey = randomBytes(32);
-  const admin = generateApiKey("bench", ["admin"]);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const workers: ChildProcess[] = [];
-  const configure = (change: unknown) =>
-    fetch(`${sandbox.url}/_sandbox/config`, { method: "POST", body: JSON.stringify(change) });
-  const sandboxStats = async () =>
-    (await (await fetch(`${sandbox.url}/_sandbox/stats`)).json()) as {
-      orders: { booked: number };
-      calls: { byCode: Record<string, number> };
-    };
-  try {
-    const databaseUrl = await server.database("orders");
-    const report = await migrate({ databaseUrl, action: "up", backup: false });
-    if (!report.ok) throw new Error(`migration failed: ${report.error?.message}`);
-    const env = {
-      ...sandbox.env,
+  const bench = await startGatewayBench({
+    name: "orders",
+    latencyMs: LATENCY_MS,
+    sandboxConfig: { callsPerSecond: { KIWOOM: { real: 1000 }, KIS: { real: 20 } }, hangMs: 4000 },
+    env: {
       BROKER_TIMEOUT_MS: "2000",
       // The cost account's Kiwoom key may call as fast as the loop goes (sandbox and gateway agree).
       KIWOOM_REAL_CALLS_PER_SECOND: "1000",
       KIWOOM_REAL_ORDER_CALLS_PER_SECOND: "1000",
+    },
+  });
+  const { server, runtime, base, headers, env, configureSandbox: configure } = bench;
+  const sandboxStats = async () =>
+    (await (await fetch(`${bench.sandboxUrl}/_sandbox/stats`)).json()) as {
+      orders: { booked: number };
+      calls: { byCode: Record<string, number> };
     };
-    await configure({
-      callsPerSecond: { KIWOOM: { real: 1000 }, KIS: { real: 20 } },
-      hangMs: 4000,
-    });
-    const runtime = await createLocalRuntime({
-      databaseUrl,
-      env,
-      apiKeys: createStaticKeyStore([admin.record]),
-      logger: silentLogger,
-      keys: createLocalKeyProvider({ masterKey }),
-    });
-    cleanups.push(runtime.close);
-    const http = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
-    await new Promise<void>((ready) => http.once("listening", () => ready()));
-    cleanups.unshift(() => new Promise<void>((done) => http.close(() => done())));
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    const headers = { authorization: `Bearer ${admin.key}`, "content-type": "application/json" };
+  try {
     const create = async (exchange: "KIS" | "KIWOOM") => {
-      const response = await fetch(`${base}/accounts`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({
-          name: `bench ${exchange}`,
-          account_type: "SECURITIES_STOCK",
-          exchange,
-          environment: "real",
-          api_key: `${exchange === "KIS" ? "PS" : "kw"}bench${randomBytes(6).toString("hex")}`,
-          api_secret: randomBytes(16).toString("hex"),
-          securities_config:
-            exchange === "KIS"
-              ? { account_number: "12345678", product_code: "01", market_type: "DOMESTIC_STOCK" }
-              : { account_number: "5012345678", market_type: "DOMESTIC_STOCK" },
-        }),
-      });
-      if (response.status !== 201) throw new Error(`account creation: ${await response.text()}`);
-      const id = ((await response.json()) as { id: number }).id;
+      const id = await bench.createAccount(exchange);
       await runtime.tokens.getValidToken(id);
       return id;
     };
-    const tsx = join(import.meta.dirname, "..", "node_modules", ".bin", "tsx");
     /** Starts workers, lets them finish starting, then says go to all at once. */
-    const run = async (specs: Record<string, string>[]): Promise<WorkerOut[]> => {
-      const results = specs.map((spec, index) => {
-        const child = spawn(tsx, [join(import.meta.dirname, "_orders-worker.ts")], {
-          env: {
-            ...process.env,
-            ...env,
-            BENCH_DATABASE_URL: databaseUrl,
-            BENCH_MASTER_KEY: masterKey.toString("hex"),
-            BENCH_WORKER: String(index),
-            ...spec,
-          },
-          stdio: ["pipe", "pipe", "inherit"],
-        });
-        workers.push(child);
-        return new Promise<WorkerOut>((resolve, reject) => {
-          let out = "";
-          child.stdout?.on("data", (chunk) => {
-            out += String(chunk);
-          });
-          child.once("exit", (code) =>
-            code === 0
-              ? resolve(JSON.parse(out.trim().split("\n").at(-1) as string))
-              : reject(new Error(`a worker exited with ${code}`)),
-          );
-        });
-      });
-      await new Promise((resolve) => setTimeout(resolve, 5_000));
-      for (const child of workers.splice(0)) child.stdin?.write("go\n");
-      return Promise.all(results);
-    };
+    const run = (specs: Record<string, string>[]) =>
+      bench.runWorkers<WorkerOut>(
+        "_orders-worker.ts",
+        specs.map((spec, index) => ({ BENCH_WORKER: String(index), ...spec })),
+        5_000,
+      );
 
     // Chaos.
     const chaosAccounts: number[] = [];
     for (let i = 0; i < CHAOS_ACCOUNTS; i++) chaosAccounts.push(await create("KIS"));
-    await fetch(`${sandbox.url}/_sandbox/reset-stats`, { method: "POST" });
+    await fetch(`${bench.sandboxUrl}/_sandbox/reset-stats`, { method: "POST" });
     await configure({
       orderFaultRates: { [ORDER_PATH]: { accept_then_reset: 0.2, accept_then_hang: 0.1 } },
     });
@@ -201,7 +123,7 @@ export async function main(args: string[]): Promise<void> {
 
     // Priority: queries at twice the key's limit from 4 processes, one order a second from a fifth.
     const hot = await create("KIS");
-    await fetch(`${sandbox.url}/_sandbox/reset-stats`, { method: "POST" });
+    await fetch(`${bench.sandboxUrl}/_sandbox/reset-stats`, { method: "POST" });
     const priority = await run([
       ...Array.from({ length: PROCESSES }, () => ({
         BENCH_MODE: "flood",
@@ -245,18 +167,12 @@ export async function main(args: string[]): Promise<void> {
       ord_uv: "70000",
       trde_tp: "0",
     });
-    const floorSql = createSql(databaseUrl, { max: 2 });
-    cleanups.push(() => floorSql.end({ timeout: 5 }));
-    const floor = await startFloorProxy(
-      floorSql,
-      `${sandbox.env.KIWOOM_REAL_URL}/api/dostk/stkinfo`,
-      kiwoomHeaders,
-    );
-    cleanups.unshift(floor.close);
+    const floor = await bench.startFloor(`${env.KIWOOM_REAL_URL}/api/dostk/stkinfo`, kiwoomHeaders);
+    const floorSql = floor.sql;
     let keyNo = 0;
     const calls = {
       direct: () =>
-        fetch(`${sandbox.env.KIWOOM_REAL_URL}/api/dostk/stkinfo`, {
+        fetch(`${env.KIWOOM_REAL_URL}/api/dostk/stkinfo`, {
           method: "POST",
           headers: kiwoomHeaders,
           body: info,
@@ -264,7 +180,7 @@ export async function main(args: string[]): Promise<void> {
       // The same order straight to the sandbox: booking costs it more than a quote,
       // so the intent's share is (order - directOrder) - (plain - direct).
       directOrder: () =>
-        fetch(`${sandbox.env.KIWOOM_REAL_URL}/api/dostk/ordr`, {
+        fetch(`${env.KIWOOM_REAL_URL}/api/dostk/ordr`, {
           method: "POST",
           headers: { ...kiwoomHeaders, "api-id": "kt10000" },
           body: orderBody,
@@ -379,9 +295,6 @@ export async function main(args: string[]): Promise<void> {
     );
     console.log(JSON.stringify(result));
   } finally {
-    for (const child of workers) child.kill();
-    for (const cleanup of cleanups) await cleanup().catch(() => {});
-    sandbox.child.kill();
-    await server.close();
+    await bench.close();
   }
 }

@@ -100,15 +100,17 @@ export async function main(args: string[]): Promise<void> {
   async function startHub(owner: string): Promise<HubProcess> {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "_hub-worker.ts")],
+      ["--import", "tsx", join(import.meta.dirname, "..", "dev", "hub-process.ts")],
       {
         env: {
           ...process.env,
           ...sandbox.env,
-          BENCH_DATABASE_URL: url,
-          BENCH_MASTER_KEY: masterKey.toString("base64"),
-          BENCH_KEY_RECORD: JSON.stringify(reader.record),
-          BENCH_OWNER: owner,
+          HUB_PROCESS_DATABASE_URL: url,
+          HUB_PROCESS_MASTER_KEY: masterKey.toString("base64"),
+          HUB_PROCESS_KEY_RECORD: JSON.stringify(reader.record),
+          HUB_PROCESS_OWNER: owner,
+          HUB_PROCESS_POOL_MAX: "4",
+          HUB_PROCESS_LOG_LEVEL: process.env.BENCH_HUB_LOG_LEVEL ?? "warn",
           STREAM_IDLE_TIMEOUT_MS: "2500",
           STREAM_BACKOFF_BASE_MS: "100",
           STREAM_BACKOFF_MAX_MS: "1000",

@@ -6,32 +6,21 @@ import {
 } from "../accounts";
 import {
   BROKER_ADAPTERS,
-  type BrokerError,
   type BrokerRegistry,
   type BrokerSend,
   type BrokerSettings,
-  BrokerUnavailableError,
-  brokerUnreachable,
   isTokenRejection,
-  parseJson,
-  type RawAnswer,
   sendOverHttp,
 } from "../brokers";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
-import { type Metrics, noMetrics, recordGatewayCall } from "../metrics";
+import { type Metrics, noMetrics } from "../metrics";
 import { createOrderFlow, type OrderResource, type OrderSettings } from "../orders";
 import { credentialKey, type TokenService } from "../tokens";
-import {
-  type CallRecord,
-  callRecord,
-  type GatewayStatusReport,
-  gatewayStatus,
-  recordCall,
-  withOrder,
-} from "./audit";
+import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
 import { CallPaceExceededError } from "./errors";
+import { type ForwardDependencies, forwardCall } from "./forward";
 import {
   type CallLane,
   type CallSlot,
@@ -40,7 +29,7 @@ import {
   takeCallSlot,
 } from "./pacing";
 import { paceRefusalOnly, refusalRecord, refusedExchange } from "./refusal";
-import { brokerTarget, callHeaders, forwardedHeaders, RETURNED_HEADERS } from "./request";
+import { brokerTarget, forwardedHeaders } from "./request";
 
 /** A caller's request to a broker, as the route hands it over. */
 export interface BrokerCall {
@@ -131,9 +120,6 @@ export interface Exchange {
   audit(order?: { key: string; state: string }): void;
 }
 
-/** Below this much time left before the caller's deadline, nothing more is sent. */
-const DEADLINE_MARGIN_MS = 300;
-
 /**
  * The service as the brokers' one door: the account's token and the
  * broker's own auth headers are added here, calls are paced per app key
@@ -149,6 +135,7 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   const accesses = new Map<number, Access>();
   // Audit writes under way: the answer does not wait for its row.
   const recording = new Set<Promise<void>>();
+  const forwarding: ForwardDependencies = { brokers, brokerSettings, send, logger, metrics, audit };
 
   async function accessFor(accountId: number): Promise<Access> {
     const cached = accesses.get(accountId);
@@ -247,114 +234,17 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       ]);
       const late = await onTime().then(() => undefined, paceRefusalOnly);
       if (late) return refuse(late);
-      const done = await forward(
+      const done = await forwardCall(forwarding, {
         request,
-        access,
+        credentials: access.credentials,
         target,
-        token.accessToken,
+        accessToken: token.accessToken,
         replayed,
-        waitMs,
+        pacedWaitMs: waitMs,
         onTime,
-      );
+      });
       return { ...done, token: token.accessToken };
     }
-  }
-
-  async function forward(
-    request: BrokerCall,
-    access: Access,
-    target: { path: string; query: string },
-    accessToken: string,
-    replayed: boolean,
-    pacedWaitMs: number,
-    onTime: () => Promise<void>,
-  ): Promise<Exchange> {
-    const { broker, environment, appKey, appSecret } = access.credentials;
-    const forwarded = forwardedHeaders(broker, environment, request.header);
-    const headers: Record<string, string> = {
-      "content-type": "application/json;charset=UTF-8",
-      ...callHeaders(broker, forwarded, { appKey, appSecret }),
-      authorization: `Bearer ${accessToken}`,
-    };
-    const record = callRecord(request, access.credentials, target.path, forwarded, replayed);
-    const started = performance.now();
-    let raw: RawAnswer | undefined;
-    let error: Error | undefined;
-    let body: unknown;
-    let written = false;
-    let sentAt: Date | undefined;
-    // The caller's deadline bounds the exchange: an answer nobody waits for is worse than none.
-    const left = request.deadline
-      ? request.deadline.getTime() - Date.now() - DEADLINE_MARGIN_MS
-      : Number.POSITIVE_INFINITY;
-    const timeoutMs = Math.min(brokerSettings.timeoutMs, left);
-    try {
-      if (timeoutMs < 50) {
-        throw new BrokerUnavailableError(
-          `${broker} was not called: the request's deadline is too close (nothing was sent).`,
-          { broker, reason: "timeout" },
-        );
-      }
-      raw = await send(
-        request.method,
-        `${brokerSettings.brokers[broker].baseUrls[environment]}${target.path}${target.query ? `?${target.query}` : ""}`,
-        request.body,
-        headers,
-        timeoutMs,
-        async () => {
-          await onTime();
-          // From here on the request is being written: its outcome may be unknown.
-          written = true;
-          sentAt = new Date();
-        },
-      );
-      written = true;
-      sentAt ??= new Date(Date.now() - Math.round(performance.now() - started));
-      record.status = raw.status;
-      body = parseJson(raw.text);
-      error = brokers.interpretError(broker, { status: raw.status, headers: raw.headers, body }, [
-        appKey,
-        appSecret,
-        accessToken,
-      ]);
-    } catch (failure) {
-      error =
-        failure instanceof CallPaceExceededError || failure instanceof BrokerUnavailableError
-          ? failure
-          : brokerUnreachable(broker, failure, timeoutMs);
-    }
-    const refused = error instanceof CallPaceExceededError;
-    record.latency_ms = Math.round(performance.now() - started);
-    record.broker_code = (error as BrokerError | undefined)?.brokerCode ?? null;
-    if (refused) record.refused = true;
-    logger.info({ event: "broker_call", ...record }, "broker call");
-    if (!refused) {
-      recordGatewayCall(metrics, {
-        broker,
-        status: record.status,
-        brokerCode: record.broker_code ?? undefined,
-        latencyMs: record.latency_ms,
-        pacedWaitMs,
-        rateLimited: (error as BrokerError | undefined)?.kind === "rate_limited",
-      });
-    }
-    let answer: BrokerCallAnswer | undefined;
-    if (raw) {
-      const answerHeaders: Record<string, string> = {};
-      for (const name of RETURNED_HEADERS) {
-        const value = raw.headers.get(name);
-        if (value !== null) answerHeaders[name] = value;
-      }
-      answer = { status: raw.status, headers: answerHeaders, body: raw.text };
-    }
-    return {
-      answer,
-      error,
-      written,
-      sentAt,
-      body,
-      audit: (order) => audit(withOrder(record, order), error !== undefined && !refused),
-    };
   }
 
   /** The audit row, written once the answer is on its way (setImmediate), tracked until done. */

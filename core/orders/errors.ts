@@ -1,4 +1,4 @@
-import { ServiceError } from "../errors";
+import { type ErrorKind, ServiceError } from "../errors";
 
 /** The path of an order's resource, for `Location`. */
 export function orderLocation(accountId: number, key: string): string {
@@ -12,6 +12,20 @@ abstract class OrderError extends ServiceError {
     super(code, message);
     this.location = orderLocation(accountId, key);
   }
+}
+
+/**
+ * The base of an order error whose code and message are the same for every
+ * order (only its account and key differ). Each such error still extends it
+ * as its own class, so `instanceof` and `name` tell them apart.
+ */
+function keyedOrderError<K extends ErrorKind>(kind: K, code: string, message: string) {
+  return class extends OrderError {
+    readonly kind: K = kind;
+    constructor(accountId: number, key: string) {
+      super(code, message, accountId, key);
+    }
+  };
 }
 
 /**
@@ -31,71 +45,44 @@ export class OrderOutcomeUnknownError extends OrderError {
 }
 
 /** The same key's order is being sent right now. */
-export class OrderInFlightError extends OrderError {
-  readonly kind = "conflict";
+export class OrderInFlightError extends keyedOrderError(
+  "conflict",
+  "order_in_flight",
+  "An order with this Idempotency-Key is being sent right now; retry with the same key shortly.",
+) {
   readonly retryAfterMs = 1_000;
-  constructor(accountId: number, key: string) {
-    super(
-      "order_in_flight",
-      "An order with this Idempotency-Key is being sent right now; retry with the same key shortly.",
-      accountId,
-      key,
-    );
-  }
 }
 
 /** The key was used for a different request. */
-export class IdempotencyKeyReusedError extends OrderError {
-  readonly kind = "conflict";
-  constructor(accountId: number, key: string) {
-    super(
-      "idempotency_key_reused",
-      "This Idempotency-Key was already used for a different request (method, path, body or transaction id); use a new key for a new order.",
-      accountId,
-      key,
-    );
-  }
-}
+export class IdempotencyKeyReusedError extends keyedOrderError(
+  "conflict",
+  "idempotency_key_reused",
+  "This Idempotency-Key was already used for a different request (method, path, body or transaction id); use a new key for a new order.",
+) {}
 
 /** Another order on the same account, symbol and side is still being reconciled. */
-export class OrderReconcilingError extends OrderError {
-  readonly kind = "conflict";
+export class OrderReconcilingError extends keyedOrderError(
+  "conflict",
+  "order_reconciling",
+  "An earlier order on this account, symbol and side has an unknown outcome that is being reconciled (or the same order is being sent right now); nothing was sent: retry with the same key after Retry-After.",
+) {
   readonly retryAfterMs = 1_000;
-  constructor(accountId: number, key: string) {
-    super(
-      "order_reconciling",
-      "An earlier order on this account, symbol and side has an unknown outcome that is being reconciled (or the same order is being sent right now); nothing was sent: retry with the same key after Retry-After.",
-      accountId,
-      key,
-    );
-  }
 }
 
 /** More than one of the broker's day orders matches: never guessed. */
-export class OrderAmbiguousError extends OrderError {
-  readonly kind = "conflict";
-  constructor(accountId: number, key: string) {
-    super(
-      "order_ambiguous",
-      "The order's outcome is ambiguous: more than one of the broker's orders of the day matches it. Check the account's orders at the broker; this service will not guess.",
-      accountId,
-      key,
-    );
-  }
-}
+export class OrderAmbiguousError extends keyedOrderError(
+  "conflict",
+  "order_ambiguous",
+  "The order's outcome is ambiguous: more than one of the broker's orders of the day matches it. Check the account's orders at the broker; this service will not guess.",
+) {}
 
 /** Reconciliation found no such order at the broker: the same key sends it again. */
-export class OrderNotPlacedError extends OrderError {
-  readonly kind = "upstream_unavailable";
+export class OrderNotPlacedError extends keyedOrderError(
+  "upstream_unavailable",
+  "order_not_placed",
+  "The broker's orders of the day show the order was not placed; retry with the same key to send it again.",
+) {
   readonly retryAfterMs = 1_000;
-  constructor(accountId: number, key: string) {
-    super(
-      "order_not_placed",
-      "The broker's orders of the day show the order was not placed; retry with the same key to send it again.",
-      accountId,
-      key,
-    );
-  }
 }
 
 /** True for the order errors that carry a Location. */

@@ -20,17 +20,18 @@ async function startHubProcess(
   // One node process (no tsx wrapper in between), so SIGTERM reaches the hub itself.
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "..", "support", "hub-child.ts")],
+    ["--import", "tsx", join(import.meta.dirname, "..", "..", "dev", "hub-process.ts")],
     {
       cwd: join(import.meta.dirname, "..", ".."),
       env: {
         ...process.env,
         ...server.sandbox.sandbox.env,
         ...FAST_STREAM_ENV,
-        CHILD_DATABASE_URL: server.db.runtimeUrl,
-        CHILD_MASTER_KEY: server.masterKey.toString("base64"),
-        CHILD_KEY_RECORD: JSON.stringify(reader.record),
-        CHILD_OWNER: owner,
+        HUB_PROCESS_DATABASE_URL: server.db.runtimeUrl,
+        HUB_PROCESS_MASTER_KEY: server.masterKey.toString("base64"),
+        HUB_PROCESS_KEY_RECORD: JSON.stringify(reader.record),
+        HUB_PROCESS_OWNER: owner,
+        HUB_PROCESS_LOG_LEVEL: "silent",
       },
       stdio: ["ignore", "pipe", "inherit"],
     },
