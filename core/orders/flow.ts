@@ -84,8 +84,10 @@ function refusedBeforeRouting(error: BrokerError | undefined): boolean {
 export function createOrderFlow(deps: OrderFlowDependencies) {
   const { sql, logger } = deps;
   const settings = deps.settings ?? DEFAULT_ORDER_SETTINGS;
-  // Answers recorded off the answer's path, by account|key: a retry in this process waits for its own.
-  const finishing = new Map<string, Promise<void>>();
+  // Answers recorded off the answer's path, by account and key. An order of the account waits
+  // for them first: a retry finds its own answer, and a next order on the same terms does not
+  // find the previous one still in flight (409 order_reconciling) because its record was late.
+  const finishing = new Map<number, Map<string, Promise<void>>>();
   const reconciler = createReconciler({
     sql,
     logger,
@@ -172,7 +174,7 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
     const { accountId } = request;
     const transaction = request.header("tr_id") ?? request.header("api-id");
     const terms = deps.desk(broker).orderTerms(transaction, parseJson(request.body ?? ""));
-    await finishing.get(`${accountId}|${key}`);
+    await Promise.all(finishing.get(accountId)?.values() ?? []);
     const hash = requestHash({
       method: request.method,
       ...target,
@@ -263,8 +265,13 @@ export function createOrderFlow(deps: OrderFlowDependencies) {
             "could not record an order's answer; it will be reconciled",
           );
         })
-        .finally(() => finishing.delete(`${accountId}|${key}`));
-      finishing.set(`${accountId}|${key}`, finished);
+        .finally(() => {
+          const account = finishing.get(accountId);
+          account?.delete(key);
+          if (account?.size === 0) finishing.delete(accountId);
+        });
+      const account = finishing.get(accountId) ?? new Map<string, Promise<void>>();
+      finishing.set(accountId, account.set(key, finished));
       deps.track(finished);
       done.audit({ key, state });
       return answer;

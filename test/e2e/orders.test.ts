@@ -120,6 +120,16 @@ describe("orders through the gateway, over HTTP against the sandbox", () => {
     });
   });
 
+  test("an order on the same terms right after another's answer is placed, not held as reconciling", async () => {
+    const { id, appKey } = await create("KIS");
+    // The first's answer is recorded after it leaves: the next must not find it still in flight.
+    for (let n = 0; n < 10; n += 1) {
+      const answer = await order(id, `twin-${n}`);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    }
+    expect(booked(appKey)).toBe(10);
+  });
+
   test("the same key with a different body is refused with 422 idempotency_key_reused", async () => {
     const { id, appKey } = await create("KIS");
     expect((await order(id, "k-2")).status).toBe(200);
