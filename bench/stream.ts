@@ -9,11 +9,15 @@
  * once (a new process waits for the lease, the old gets SIGTERM and releases
  * it). Fills are sent throughout; one checker client per account resumes
  * its notices with `since` and every sent fill must arrive once.
- * Options: --seconds N (measured run, default 22), --rate N (frames/s, 2000).
+ * Options: --seconds N (measured run, default 22), --rate N (frames/s, 2000),
+ * --hub bundle|tsx (the hub's program: its bundle as the image runs it, the default).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { build } from "esbuild";
 import WebSocket from "ws";
 import { createAccount, parseCreateAccount } from "../core/accounts";
 import { generateApiKey } from "../core/auth";
@@ -21,6 +25,7 @@ import { createCipher, createLocalKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { migrate } from "../core/migrations";
 import { startBrokerSandbox } from "../dev/sandbox";
+import { lambdaBuildOptions } from "../infra/bundle";
 import { benchServer } from "./_database";
 import { processCpuMs } from "./_sandbox";
 
@@ -55,9 +60,27 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/**
+ * The hub process's program: dev/hub-process.ts bundled as the image bundles
+ * the hub (one ESM file, infra/bundle.ts's options), so a restart costs what
+ * the container's does; `--hub tsx` runs the TypeScript through tsx instead
+ * (each start compiles it, about a second of CPU on this machine).
+ */
+async function hubProgram(mode: string, dir: string): Promise<string[]> {
+  const entry = join(import.meta.dirname, "..", "dev", "hub-process.ts");
+  if (mode === "tsx") return ["--import", "tsx", entry];
+  if (mode !== "bundle") throw new Error("--hub must be bundle or tsx");
+  const outfile = join(dir, "hub-process.mjs");
+  await build(lambdaBuildOptions({ entry, outfile }));
+  return [outfile];
+}
+
 export async function main(args: string[]): Promise<void> {
   const seconds = option(args, "seconds", 22);
   const rate = option(args, "rate", 2000);
+  const hubMode = args.includes("--hub") ? (args[args.indexOf("--hub") + 1] ?? "") : "bundle";
+  const scratch = await mkdtemp(join(tmpdir(), "bench-stream-"));
+  const program = await hubProgram(hubMode, scratch);
   const server = await benchServer();
   const url = await server.database("stream");
   const report = await migrate({ databaseUrl: url, action: "up", backup: false });
@@ -98,28 +121,24 @@ export async function main(args: string[]): Promise<void> {
   let hubFramesIn = 0;
   const slowClientsDropped = 0;
   async function startHub(owner: string): Promise<HubProcess> {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "..", "dev", "hub-process.ts")],
-      {
-        env: {
-          ...process.env,
-          ...sandbox.env,
-          HUB_PROCESS_DATABASE_URL: url,
-          HUB_PROCESS_MASTER_KEY: masterKey.toString("base64"),
-          HUB_PROCESS_KEY_RECORD: JSON.stringify(reader.record),
-          HUB_PROCESS_OWNER: owner,
-          HUB_PROCESS_POOL_MAX: "4",
-          HUB_PROCESS_LOG_LEVEL: process.env.BENCH_HUB_LOG_LEVEL ?? "warn",
-          STREAM_IDLE_TIMEOUT_MS: "2500",
-          STREAM_BACKOFF_BASE_MS: "100",
-          STREAM_BACKOFF_MAX_MS: "1000",
-          STREAM_LEASE_MS: "3000",
-          STREAM_HEARTBEAT_MS: "250",
-        },
-        stdio: ["ignore", "pipe", "inherit"],
+    const child = spawn(process.execPath, program, {
+      env: {
+        ...process.env,
+        ...sandbox.env,
+        HUB_PROCESS_DATABASE_URL: url,
+        HUB_PROCESS_MASTER_KEY: masterKey.toString("base64"),
+        HUB_PROCESS_KEY_RECORD: JSON.stringify(reader.record),
+        HUB_PROCESS_OWNER: owner,
+        HUB_PROCESS_POOL_MAX: "4",
+        HUB_PROCESS_LOG_LEVEL: process.env.BENCH_HUB_LOG_LEVEL ?? "warn",
+        STREAM_IDLE_TIMEOUT_MS: "2500",
+        STREAM_BACKOFF_BASE_MS: "100",
+        STREAM_BACKOFF_MAX_MS: "1000",
+        STREAM_LEASE_MS: "3000",
+        STREAM_HEARTBEAT_MS: "250",
       },
-    );
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const hubUrl = await new Promise<string>((resolve, reject) => {
       let output = "";
@@ -354,6 +373,11 @@ export async function main(args: string[]): Promise<void> {
     subscriptions: CLIENTS * SUBSCRIPTIONS_PER_CLIENT,
     app_keys: accounts.length,
     frames_per_s: Math.round(framesSent / elapsedS),
+    // The sandbox sends only to live sessions: none while the hub is finding out that its
+    // sockets went silent (up to STREAM_IDLE_TIMEOUT_MS) or while a new hub takes over.
+    frames_per_s_while_up: Math.round(
+      framesSent / (elapsedS - recovery.reduce((sum, s) => sum + (Number.isNaN(s) ? 0 : s), 0)),
+    ),
     client_frames_per_s: Math.round(received / elapsedS),
     p50_ms: Math.round(percentile(latencies, 50) * 100) / 100,
     p99_ms: Math.round(percentile(latencies, 99) * 100) / 100,
@@ -380,5 +404,7 @@ export async function main(args: string[]): Promise<void> {
   await sandbox.close();
   await sql.end();
   await server.close();
+  await rm(scratch, { recursive: true, force: true });
+  console.log(`hub program: ${hubMode}`);
   console.log(JSON.stringify(result));
 }
