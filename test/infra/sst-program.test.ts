@@ -314,6 +314,36 @@ describe.skipIf(missing !== undefined)(
       expect(service.inputs.desiredCount).toBe(1);
     });
 
+    it("connects the hub through the proxy in transaction mode, signing in as the proxy's runtime user", () => {
+      const task = program.resources.find(
+        (r) => r.type === "aws:ecs/taskDefinition:TaskDefinition",
+      ) as MockResource;
+      // A JSON string, wrapped as a Pulumi secret ({<signature>, value}) when an input was one.
+      const definitions = task.inputs.containerDefinitions as string | { value: string };
+      const text = typeof definitions === "string" ? definitions : definitions.value;
+      const [container] = JSON.parse(text) as {
+        environment: { name: string; value: string }[];
+      }[];
+      const env = Object.fromEntries(
+        (container?.environment ?? []).map(({ name, value }) => [name, value]),
+      );
+      expect(env).toMatchObject({
+        DB_HOST: "proxy.proxy-mock.ap-northeast-2.rds.amazonaws.com",
+        DB_POOLER: "transaction",
+        DB_SSL_CA_FILE: expect.stringContaining("proxy"),
+      });
+      // The task role (the hub's own, not the execution role) may sign in to the proxy as the runtime user only.
+      const role = byName("aws:iam/role:Role", "HubTaskRole");
+      const inline = role.inputs.inlinePolicies as { policy: string }[];
+      const connects = inline
+        .flatMap((p) => (JSON.parse(p.policy) as { statements: Statement[] }).statements)
+        .filter((statement) => statement.actions.includes("rds-db:connect"))
+        .flatMap((statement) => statement.resources);
+      expect(connects).toEqual([
+        "arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:prx-0mock0000000000000/securities_support_runtime",
+      ]);
+    });
+
     it("deploys the hub by stopping the old task first, so two never hold one app key's session", () => {
       const service = byName("aws:ecs/service:Service", "HubService");
       expect(service.inputs).toMatchObject({
