@@ -50,12 +50,20 @@ export interface BrokerCallRules {
 }
 
 /**
- * Everything the registry and the settings parser need to know about one
- * broker. A new broker is one file exporting one of these, plus its entry in
- * the registry.
+ * Everything the rest of the service needs to know about one broker: the
+ * registry, settings, accounts, the gateway, the hub and infra's alarms read
+ * it here and nowhere else. A new broker is one file exporting one of these,
+ * plus its entry in the registry (core/brokers/adapters.ts).
  */
 export interface BrokerAdapter {
   readonly broker: Broker;
+  /** Its name as people write it (KIS, Kiwoom), in messages: brokerName() reads it. */
+  readonly displayName: string;
+  /**
+   * Its word in CloudWatch alarm names (`Gateway${alarmName}RateLimited`):
+   * letters only, unique among the brokers ("Kis", "Kiwoom").
+   */
+  readonly alarmName: string;
   /** Prefix of its settings: `${prefix}_REAL_URL`, `${prefix}_PAPER_URL`, `${prefix}_MIN_ISSUE_INTERVAL_MS`. */
   readonly settingsPrefix: string;
   readonly defaultBaseUrls: Record<BrokerEnvironment, string>;

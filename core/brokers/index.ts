@@ -4,6 +4,7 @@ export type {
   InterpretOptions,
   TransactionIdVerdict,
 } from "./adapter";
+export { brokerName, findBrokerAdapter, hostName } from "./adapters";
 export {
   type BrokerAnswerClass,
   type BrokerCodeKind,
@@ -15,9 +16,7 @@ export {
   BrokerRejectedError,
   BrokerTokenRejectedError,
   BrokerUnavailableError,
-  brokerName,
   type CredentialsProblem,
-  hostName,
   isBrokerError,
   isTokenRejection,
   type UnavailableReason,

@@ -23,6 +23,8 @@ import { kiwoomOrderDesk } from "./kiwoom-orders";
 import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIWOOM";
+/** As people write it, in messages. */
+const NAME = "Kiwoom";
 
 /**
  * Kiwoom's error table (BROKERS.md) by what each code means for us. A code
@@ -101,6 +103,7 @@ function interpretError(
   const clock = options.clock ?? systemClock;
   return brokerError(answer, {
     broker: BROKER,
+    name: NAME,
     httpStatus: response.status,
     brokerMessage: scrub(body ? stringField(body, "return_msg") : undefined, options.secrets ?? []),
     environment: options.environment,
@@ -111,6 +114,7 @@ function interpretError(
 
 const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
+  name: NAME,
   tokenField: "token",
   expiryField: "expires_dt",
   defaultTokenType: "Bearer",
@@ -184,6 +188,8 @@ const KIWOOM_CALLS: BrokerCallRules = {
 /** Kiwoom Securities REST API; "paper" maps to Kiwoom's mock host. */
 export const kiwoomAdapter: BrokerAdapter = {
   broker: BROKER,
+  displayName: NAME,
+  alarmName: "Kiwoom",
   settingsPrefix: "KIWOOM",
   defaultBaseUrls: { real: "https://api.kiwoom.com", paper: "https://mockapi.kiwoom.com" },
   // Kiwoom publishes no issuance limit. Tokens live ~24 h, so at most one issue
