@@ -1,3 +1,4 @@
+import { findBrokerAdapter } from "../brokers/adapters";
 import { type Cipher, CryptoError } from "../crypto";
 import type { Sql, TransactionSql } from "../db";
 import { ConflictError, NotFoundError, ValidationError } from "../errors";
@@ -7,7 +8,6 @@ import type {
   Account,
   AccountBrokerCredentials,
   AccountType,
-  Broker,
   BrokerEnvironment,
   SecuritiesConfig,
 } from "./types";
@@ -407,16 +407,12 @@ function toAccount(
   },
 ): Account {
   const isSecurities = row.account_type === "SECURITIES_STOCK";
-  const broker =
-    isSecurities && (row.exchange === "KIS" || row.exchange === "KIWOOM")
-      ? (row.exchange as Broker)
-      : null;
   return {
     id: row.id,
     name: row.name,
     accountType: row.account_type as AccountType,
     exchange: row.exchange,
-    broker,
+    broker: isSecurities ? (findBrokerAdapter(row.exchange)?.broker ?? null) : null,
     environment: isSecurities
       ? ((secrets.securitiesConfig?.environment ?? "real") as BrokerEnvironment)
       : null,

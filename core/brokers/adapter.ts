@@ -1,4 +1,5 @@
 import type { Clock } from "../clock";
+import type { FieldIssue } from "../errors";
 import type { BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
 import type { OrderDesk } from "./orders";
@@ -88,4 +89,11 @@ export interface BrokerAdapter {
   interpretError(response: BrokerResponse, options?: InterpretOptions): BrokerError | undefined;
   /** How the gateway forwards a caller's call (core/gateway reads nothing broker-specific elsewhere). */
   readonly calls: BrokerCallRules;
+  /**
+   * Its own rules on a securities account's `securities_config`, checked on
+   * the account as it will be stored, beyond the shape every broker shares
+   * (core/accounts/schemas.ts): one issue per offending field, fields named
+   * `securities_config.<name>`. Absent when the shared shape is all it needs.
+   */
+  securitiesConfigIssues?(config: Readonly<Record<string, unknown>>): FieldIssue[];
 }

@@ -21,6 +21,7 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
+import { kisSecuritiesConfigIssues } from "./kis-accounts";
 import { KIS_CALLS } from "./kis-calls";
 import { kisOrderDesk } from "./kis-orders";
 import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
@@ -226,4 +227,5 @@ export const kisAdapter: BrokerAdapter = {
   createClient,
   interpretError,
   calls: KIS_CALLS,
+  securitiesConfigIssues: kisSecuritiesConfigIssues,
 };

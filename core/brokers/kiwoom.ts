@@ -204,4 +204,5 @@ export const kiwoomAdapter: BrokerAdapter = {
   createClient,
   interpretError,
   calls: KIWOOM_CALLS,
+  // No securitiesConfigIssues: the shared shape (8 or 10 digits, no product code) is Kiwoom's.
 };
