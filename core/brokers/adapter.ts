@@ -3,6 +3,7 @@ import type { FieldIssue } from "../errors";
 import type { BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
 import type { OrderDesk } from "./orders";
+import type { StreamProtocol } from "./stream-types";
 import type { Broker, BrokerClient, BrokerCredentials, BrokerEnvironment } from "./types";
 
 /** How an adapter reads an answer into an error. */
@@ -96,4 +97,6 @@ export interface BrokerAdapter {
    * `securities_config.<name>`. Absent when the shared shape is all it needs.
    */
   securitiesConfigIssues?(config: Readonly<Record<string, unknown>>): FieldIssue[];
+  /** Its realtime websocket (the hub, core/stream). */
+  readonly stream: StreamProtocol;
 }

@@ -26,7 +26,8 @@ export { bearerType } from "./issued-token";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
 export { kisTransactionId } from "./kis-calls";
-export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
+export { classifyKiwoomAnswer } from "./kiwoom";
+export { readKiwoomCode } from "./kiwoom-codes";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
 export type {
   BrokerQuery,

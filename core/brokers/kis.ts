@@ -24,6 +24,7 @@ import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
 import { kisSecuritiesConfigIssues } from "./kis-accounts";
 import { KIS_CALLS } from "./kis-calls";
 import { kisOrderDesk } from "./kis-orders";
+import { kisStream } from "./kis-stream";
 import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
@@ -228,4 +229,5 @@ export const kisAdapter: BrokerAdapter = {
   interpretError,
   calls: KIS_CALLS,
   securitiesConfigIssues: kisSecuritiesConfigIssues,
+  stream: kisStream,
 };
