@@ -4,7 +4,13 @@ export type {
   InterpretOptions,
   TransactionIdVerdict,
 } from "./adapter";
-export { brokerName, findBrokerAdapter, hostName } from "./adapters";
+export {
+  brokerName,
+  findBrokerAdapter,
+  hostName,
+  RETURNED_ANSWER_HEADERS,
+  registerBrokerAdapter,
+} from "./adapters";
 export {
   type BrokerAnswerClass,
   type BrokerCodeKind,
