@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parseBrokerSettings, registerBrokerAdapter } from "../../core/brokers";
 import { brokerSettingSpecs } from "../../core/brokers/settings";
 import { parseStreamSettings } from "../../core/stream/settings";
+import { brokerUrlSettings as startUrlSettings } from "../../dev/start-settings";
 import { alarmPlans } from "../../infra/alarm-rules";
-import { parseInfraSettings } from "../../infra/settings";
+import { brokerCallSettings, brokerUrlSettings, parseInfraSettings } from "../../infra/settings";
 import { ACME, acmeAdapter, acmeSandbox } from "../support/acme-broker";
 import { startTestServer, type TestServer } from "../support/server";
 
@@ -86,6 +87,21 @@ describe("a third broker registered from test code", () => {
       real: "wss://stream.acme.invalid/real",
       paper: "ws://127.0.0.1:1/acme",
     });
+  });
+
+  test("a deploy passes its URLs and call rates on, and npm start leaves the sandbox when its URL is set", () => {
+    expect(brokerUrlSettings()).toContain("ACME_PAPER_URL");
+    expect(brokerCallSettings()).toContain("ACME_REAL_CALLS_PER_SECOND");
+    const infra = parseInfraSettings("production", {
+      ACME_REAL_URL: "https://api.acme.example",
+      ACME_REAL_CALLS_PER_SECOND: "4",
+    });
+    expect(infra.brokerUrls).toEqual({ ACME_REAL_URL: "https://api.acme.example" });
+    expect(infra.brokerCalls).toEqual({ ACME_REAL_CALLS_PER_SECOND: "4" });
+    expect(() => parseInfraSettings("production", { ACME_PAPER_URL: "http://x" })).toThrow(
+      'ACME_PAPER_URL must be an https:// base URL, not "http://x".',
+    );
+    expect(startUrlSettings().slice(-2)).toEqual(["ACME_REAL_URL", "ACME_PAPER_URL"]);
   });
 
   test("infra gives it its own rate-limit alarm, named by its alarm name", () => {
