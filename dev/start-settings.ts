@@ -9,6 +9,7 @@
 import { lookup } from "node:dns/promises";
 import { createServer, isIP } from "node:net";
 import { resolve } from "node:path";
+import { brokerSettingSpecs } from "../core/brokers/settings";
 import { readNumberSetting } from "../core/config";
 import { createLogger } from "../core/log";
 import { parseServiceSettings } from "../core/service";
@@ -17,13 +18,12 @@ import { parseLocalApiKey } from "./api-keys-file";
 import { checkDatabaseUrl } from "./database";
 import { parseSandboxSettings } from "./sandbox";
 
-/** Setting a broker URL means: use those brokers, start no sandbox. */
-export const BROKER_URL_SETTINGS = [
-  "KIS_REAL_URL",
-  "KIS_PAPER_URL",
-  "KIWOOM_REAL_URL",
-  "KIWOOM_PAPER_URL",
-];
+/** Setting a broker URL (each broker's `<PREFIX>_REAL_URL`, `<PREFIX>_PAPER_URL`) means: use those brokers, start no sandbox. */
+export function brokerUrlSettings(): string[] {
+  return Object.entries(brokerSettingSpecs())
+    .filter(([, spec]) => spec.kind === "text" && spec.readBy.includes("start"))
+    .map(([name]) => name);
+}
 
 export interface StartSettings {
   dataDir: string;
@@ -50,7 +50,7 @@ export async function readStartSettings(
   if (databaseUrl) checkDatabaseUrl(databaseUrl);
   const host = env.HOST?.trim() || "127.0.0.1";
   await checkHost(host);
-  const useSandbox = !BROKER_URL_SETTINGS.some((name) => env[name]?.trim());
+  const useSandbox = !brokerUrlSettings().some((name) => env[name]?.trim());
   // The service's own parsers: encryption key, broker URLs, token timings.
   parseServiceSettings({ ...env, DATA_DIR: dataDir });
   parseStreamSettings(env);

@@ -5,7 +5,7 @@
  * entry exists.
  */
 import { API_KEYS_STALE_EVENT } from "../core/auth/store";
-import { BROKERS } from "../core/brokers/types";
+import { BROKER_ADAPTERS } from "../core/brokers/adapters";
 import { METRIC, metricNamespace } from "../core/metrics";
 import type { InfraSettings } from "./settings";
 import { scheduleIntervalSeconds } from "./settings";
@@ -372,10 +372,9 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
     },
   );
 
-  for (const broker of BROKERS) {
-    const name = broker === "KIS" ? "Kis" : "Kiwoom";
+  for (const { broker, alarmName } of Object.values(BROKER_ADAPTERS)) {
     plans.push({
-      name: `Gateway${name}RateLimited`,
+      name: `Gateway${alarmName}RateLimited`,
       description: `${broker} answered "too many calls" to at least ${GATEWAY_RATE_LIMITED_PER_5_MIN} gateway calls in 5 minutes.`,
       runbook: "gatewayratelimited",
       comparison: "GreaterThanOrEqualToThreshold",

@@ -91,29 +91,31 @@ export interface InfraSettings {
   logRetention: LogRetention;
   alarmEmail?: string;
   /** Broker base URL overrides; the code defaults to the real hosts. */
-  brokerUrls: Partial<Record<BrokerUrlSetting, string>>;
+  brokerUrls: Record<string, string>;
   /** The gateway's pacing overrides (calls per second per app key, wait bound, jitter); the code has the defaults. */
-  brokerCalls: Partial<Record<BrokerCallSetting, string>>;
+  brokerCalls: Record<string, string>;
 }
 
-/** Passed to the API function as they are; core/brokers settings check them again at start. */
-export const BROKER_CALL_SETTINGS = [
-  "KIS_REAL_CALLS_PER_SECOND",
-  "KIS_PAPER_CALLS_PER_SECOND",
-  "KIWOOM_REAL_CALLS_PER_SECOND",
-  "KIWOOM_PAPER_CALLS_PER_SECOND",
-  "BROKER_CALL_MAX_WAIT_MS",
-  "BROKER_CALL_JITTER_MS",
-] as const;
-export type BrokerCallSetting = (typeof BROKER_CALL_SETTINGS)[number];
+/** The brokers' own settings a deploy reads, of one kind, in their adapters' order (core/brokers/settings.ts). */
+function deployedBrokerSettings(kind: "text" | "number"): string[] {
+  return Object.entries(brokerSettingSpecs())
+    .filter(([, spec]) => spec.kind === kind && spec.readBy.includes("deploy"))
+    .map(([name]) => name);
+}
 
-export const BROKER_URL_SETTINGS = [
-  "KIS_REAL_URL",
-  "KIS_PAPER_URL",
-  "KIWOOM_REAL_URL",
-  "KIWOOM_PAPER_URL",
-] as const;
-export type BrokerUrlSetting = (typeof BROKER_URL_SETTINGS)[number];
+/**
+ * Passed to the API function as they are; core/brokers settings check them
+ * again at start: each broker's `<PREFIX>_{REAL,PAPER}_CALLS_PER_SECOND`,
+ * then the gateway's wait bound and jitter.
+ */
+export function brokerCallSettings(): string[] {
+  return [...deployedBrokerSettings("number"), "BROKER_CALL_MAX_WAIT_MS", "BROKER_CALL_JITTER_MS"];
+}
+
+/** Each broker's `<PREFIX>_REAL_URL` and `<PREFIX>_PAPER_URL`. */
+export function brokerUrlSettings(): string[] {
+  return deployedBrokerSettings("text");
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -193,7 +195,7 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
   }
 
   const brokerUrls: InfraSettings["brokerUrls"] = {};
-  for (const name of BROKER_URL_SETTINGS) {
+  for (const name of brokerUrlSettings()) {
     const value = read(name);
     if (value === undefined) continue;
     if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(value)) {
@@ -205,7 +207,7 @@ export function parseInfraSettings(stage: string, env: Env): InfraSettings {
   // Checked by the API's own declarations; passed on as they are.
   const brokerSpecs = brokerSettingSpecs();
   const brokerCalls: InfraSettings["brokerCalls"] = {};
-  for (const name of BROKER_CALL_SETTINGS) {
+  for (const name of brokerCallSettings()) {
     const value = read(name);
     if (value === undefined) continue;
     const spec = (brokerSpecs[name] ?? SETTINGS[name as NumberSettingName]) as NumberSettingSpec;

@@ -37,7 +37,6 @@ export {
   type Broker,
   type BrokerEnvironment,
   type CredentialStamp,
-  KIS_PRODUCT_CODES,
   MARKET_TYPES,
   type MarketType,
   type SecuritiesConfig,

@@ -1,46 +1,17 @@
 import { type Cipher, CryptoError } from "../crypto";
-import type { Sql, TransactionSql } from "../db";
-import { ConflictError, NotFoundError, ValidationError } from "../errors";
+import { ConflictError, ValidationError } from "../errors";
 import { accountBinding, tokenBinding } from "./encrypted-columns";
+import {
+  type AccountRow,
+  accountNotFound,
+  brokerCredentialsOf,
+  COLUMNS,
+  type Db,
+  decryptAccount,
+  toAccount,
+} from "./rows";
 import { type CreateAccountRequest, securitiesRules, type UpdateAccountRequest } from "./schemas";
-import type {
-  Account,
-  AccountBrokerCredentials,
-  AccountType,
-  Broker,
-  BrokerEnvironment,
-  SecuritiesConfig,
-} from "./types";
-
-type Db = Sql | TransactionSql;
-
-interface AccountRow {
-  id: number;
-  name: string;
-  exchange: string;
-  api_key: string | null;
-  api_secret: string | null;
-  is_active: boolean;
-  account_type: string;
-  securities_config: string | null;
-  token_expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-const COLUMNS = [
-  "id",
-  "name",
-  "exchange",
-  "api_key",
-  "api_secret",
-  "is_active",
-  "account_type",
-  "securities_config",
-  "token_expires_at",
-  "created_at",
-  "updated_at",
-];
+import type { Account, AccountBrokerCredentials, AccountType, SecuritiesConfig } from "./types";
 
 /**
  * Creates an account with its secrets encrypted and bound to its id: the id
@@ -365,71 +336,6 @@ export function inactiveAccount(accountId: number): ConflictError {
   );
 }
 
-function brokerCredentialsOf(account: Account): AccountBrokerCredentials | null {
-  if (!account.broker || !account.environment || !account.apiKey || !account.apiSecret) return null;
-  return {
-    accountId: account.id,
-    broker: account.broker,
-    environment: account.environment,
-    appKey: account.apiKey,
-    appSecret: account.apiSecret,
-  };
-}
-
-async function decryptAccount(cipher: Cipher, row: AccountRow): Promise<Account> {
-  // Only the legacy crypto system wrote plaintext, and only into these two
-  // columns; a securities account's secrets were always encrypted.
-  const legacy = row.account_type === "CRYPTO" ? { allowLegacyPlaintext: true } : {};
-  const [apiKey, apiSecret, config] = await Promise.all([
-    row.api_key === null
-      ? null
-      : cipher.decrypt(row.api_key, accountBinding("api_key", row.id), legacy),
-    row.api_secret === null
-      ? null
-      : cipher.decrypt(row.api_secret, accountBinding("api_secret", row.id), legacy),
-    row.securities_config === null
-      ? null
-      : cipher.decrypt(row.securities_config, accountBinding("securities_config", row.id)),
-  ]);
-  return toAccount(row, {
-    apiKey,
-    apiSecret,
-    securitiesConfig: config === null ? null : (JSON.parse(config) as SecuritiesConfig),
-  });
-}
-
-function toAccount(
-  row: AccountRow,
-  secrets: {
-    apiKey: string | null;
-    apiSecret: string | null;
-    securitiesConfig: SecuritiesConfig | null;
-  },
-): Account {
-  const isSecurities = row.account_type === "SECURITIES_STOCK";
-  const broker =
-    isSecurities && (row.exchange === "KIS" || row.exchange === "KIWOOM")
-      ? (row.exchange as Broker)
-      : null;
-  return {
-    id: row.id,
-    name: row.name,
-    accountType: row.account_type as AccountType,
-    exchange: row.exchange,
-    broker,
-    environment: isSecurities
-      ? ((secrets.securitiesConfig?.environment ?? "real") as BrokerEnvironment)
-      : null,
-    apiKey: secrets.apiKey,
-    apiSecret: secrets.apiSecret,
-    securitiesConfig: secrets.securitiesConfig,
-    isActive: row.is_active,
-    tokenExpiresAt: row.token_expires_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
 function toConfig(input: CreateAccountRequest): SecuritiesConfig {
   const config = input.securities_config as NonNullable<CreateAccountRequest["securities_config"]>;
   return {
@@ -441,8 +347,4 @@ function toConfig(input: CreateAccountRequest): SecuritiesConfig {
     additional_params: config.additional_params ?? {},
     environment: input.environment ?? "real",
   };
-}
-
-function accountNotFound(accountId: number): NotFoundError {
-  return new NotFoundError("account_not_found", `account ${accountId} does not exist`);
 }

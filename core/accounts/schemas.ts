@@ -1,12 +1,7 @@
 import * as z from "zod/mini";
+import { BROKER_ADAPTERS, findBrokerAdapter } from "../brokers/adapters";
 import { type FieldIssue, ValidationError } from "../errors";
-import {
-  ACCOUNT_TYPES,
-  BROKER_ENVIRONMENTS,
-  BROKERS,
-  KIS_PRODUCT_CODES,
-  MARKET_TYPES,
-} from "./types";
+import { ACCOUNT_TYPES, BROKER_ENVIRONMENTS, MARKET_TYPES } from "./types";
 
 // Postgres TEXT cannot hold NUL, and UTF-8 cannot hold a lone surrogate:
 // either would fail (or silently change) at the database, so reject here.
@@ -142,13 +137,12 @@ export function securitiesRules(account: {
     return issues;
   }
   if (account.account_type !== "SECURITIES_STOCK") return issues;
-  if (
-    typeof account.exchange === "string" &&
-    !(BROKERS as readonly string[]).includes(account.exchange)
-  ) {
+  const broker =
+    typeof account.exchange === "string" ? findBrokerAdapter(account.exchange) : undefined;
+  if (typeof account.exchange === "string" && !broker) {
     issues.push({
       field: "exchange",
-      message: `must be ${BROKERS.join(" or ")} for a SECURITIES_STOCK account`,
+      message: `must be ${Object.keys(BROKER_ADAPTERS).join(" or ")} for a SECURITIES_STOCK account`,
     });
   }
   const config = account.securities_config;
@@ -160,26 +154,8 @@ export function securitiesRules(account: {
     return issues;
   }
   if (typeof config !== "object") return issues;
-  const { account_number: number, product_code: product } = config as Record<string, unknown>;
-  if (account.exchange === "KIS") {
-    if (typeof number === "string" && !/^[0-9]{8}$/.test(number)) {
-      issues.push({
-        field: "securities_config.account_number",
-        message: "must be exactly 8 digits for KIS",
-      });
-    }
-    if (product === undefined) {
-      issues.push({ field: "securities_config.product_code", message: "is required for KIS" });
-    } else if (
-      typeof product === "string" &&
-      !(KIS_PRODUCT_CODES as readonly string[]).includes(product)
-    ) {
-      issues.push({
-        field: "securities_config.product_code",
-        message: `must be one of ${KIS_PRODUCT_CODES.join(", ")} for KIS`,
-      });
-    }
-  }
+  // What one broker asks beyond the shared shape (KIS: 8 digits and a product code) is its adapter's.
+  issues.push(...(broker?.securitiesConfigIssues?.(config as Record<string, unknown>) ?? []));
   return issues;
 }
 

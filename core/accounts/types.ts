@@ -24,8 +24,6 @@ export const MARKET_TYPES = [
   "DOMESTIC_FUTURES_OPTIONS",
   "OVERSEAS_FUTURES_OPTIONS",
 ] as const satisfies readonly MarketType[];
-/** KIS ACNT_PRDT_CD: 01 stock, 03 domestic futures/options, 08 overseas futures/options, 22 personal pension, 29 retirement pension. */
-export const KIS_PRODUCT_CODES = ["01", "03", "08", "22", "29"] as const;
 
 export type AdditionalParams = Record<string, string | number | boolean | null>;
 
@@ -46,7 +44,7 @@ export interface Account {
   id: number;
   name: string;
   accountType: AccountType;
-  /** The exchange's name for crypto; "KIS" or "KIWOOM" for securities. */
+  /** The exchange's name for crypto; for securities the broker's id (a key of BROKER_ADAPTERS). */
   exchange: string;
   /** Set for securities accounts. */
   broker: Broker | null;

@@ -1,7 +1,9 @@
 import type { Clock } from "../clock";
+import type { FieldIssue } from "../errors";
 import type { BrokerError } from "./errors";
 import type { AdapterContext, BrokerResponse } from "./http";
 import type { OrderDesk } from "./orders";
+import type { StreamProtocol } from "./stream-types";
 import type { Broker, BrokerClient, BrokerCredentials, BrokerEnvironment } from "./types";
 
 /** How an adapter reads an answer into an error. */
@@ -50,12 +52,20 @@ export interface BrokerCallRules {
 }
 
 /**
- * Everything the registry and the settings parser need to know about one
- * broker. A new broker is one file exporting one of these, plus its entry in
- * the registry.
+ * Everything the rest of the service needs to know about one broker: the
+ * registry, settings, accounts, the gateway, the hub and infra's alarms read
+ * it here and nowhere else. A new broker is one file exporting one of these,
+ * plus its entry in the registry (core/brokers/adapters.ts).
  */
 export interface BrokerAdapter {
   readonly broker: Broker;
+  /** Its name as people write it (KIS, Kiwoom), in messages: brokerName() reads it. */
+  readonly displayName: string;
+  /**
+   * Its word in CloudWatch alarm names (`Gateway${alarmName}RateLimited`):
+   * letters only, unique among the brokers ("Kis", "Kiwoom").
+   */
+  readonly alarmName: string;
   /** Prefix of its settings: `${prefix}_REAL_URL`, `${prefix}_PAPER_URL`, `${prefix}_MIN_ISSUE_INTERVAL_MS`. */
   readonly settingsPrefix: string;
   readonly defaultBaseUrls: Record<BrokerEnvironment, string>;
@@ -80,4 +90,13 @@ export interface BrokerAdapter {
   interpretError(response: BrokerResponse, options?: InterpretOptions): BrokerError | undefined;
   /** How the gateway forwards a caller's call (core/gateway reads nothing broker-specific elsewhere). */
   readonly calls: BrokerCallRules;
+  /**
+   * Its own rules on a securities account's `securities_config`, checked on
+   * the account as it will be stored, beyond the shape every broker shares
+   * (core/accounts/schemas.ts): one issue per offending field, fields named
+   * `securities_config.<name>`. Absent when the shared shape is all it needs.
+   */
+  securitiesConfigIssues?(config: Readonly<Record<string, unknown>>): FieldIssue[];
+  /** Its realtime websocket (the hub, core/stream). */
+  readonly stream: StreamProtocol;
 }

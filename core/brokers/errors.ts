@@ -188,21 +188,19 @@ export function isBrokerError(error: unknown): error is BrokerError {
   return error instanceof BrokerError;
 }
 
-const NAMES: Record<Broker, string> = { KIS: "KIS", KIWOOM: "Kiwoom" };
-
-/** The broker's name as people write it. */
-export function brokerName(broker: Broker): string {
-  return NAMES[broker] ?? broker;
-}
-
-/** "Kiwoom's mock (모의투자) host", for messages naming an environment. */
-export function hostName(broker: Broker, environment: BrokerEnvironment): string {
-  return `${brokerName(broker)}'s ${environment === "real" ? "real" : "mock/paper"} host`;
+/**
+ * "Kiwoom's mock/paper host", for messages naming an environment; `name` is
+ * the broker's display name (hostName() in adapters.ts looks it up).
+ */
+export function hostOf(name: string, environment: BrokerEnvironment): string {
+  return `${name}'s ${environment === "real" ? "real" : "mock/paper"} host`;
 }
 
 /** Everything brokerError() needs besides the classification. */
 export interface AnswerContext {
   broker: Broker;
+  /** The broker's display name (its adapter's `displayName`), which the message starts with. */
+  name: string;
   httpStatus: number;
   brokerMessage: string | undefined;
   environment: BrokerEnvironment | undefined;
@@ -259,7 +257,7 @@ export function brokerError(answer: BrokerAnswerClass, context: AnswerContext): 
         ? "refused a token issued for the OTHER environment"
         : SAYS[kind];
   const other = environment === "real" ? "paper/mock" : environment ? "real" : "other";
-  const message = `${environment ? hostName(broker, environment) : brokerName(broker)} ${text.replace("OTHER", other)}${said}${
+  const message = `${environment ? hostOf(context.name, environment) : context.name} ${text.replace("OTHER", other)}${said}${
     kind === "rate_limited" ? `; retry after ${retryAfterMs} ms` : ""
   }.`;
   const problem = PROBLEMS[kind];

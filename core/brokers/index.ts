@@ -5,6 +5,13 @@ export type {
   TransactionIdVerdict,
 } from "./adapter";
 export {
+  brokerName,
+  findBrokerAdapter,
+  hostName,
+  RETURNED_ANSWER_HEADERS,
+  registerBrokerAdapter,
+} from "./adapters";
+export {
   type BrokerAnswerClass,
   type BrokerCodeKind,
   BrokerCredentialsError,
@@ -15,9 +22,7 @@ export {
   BrokerRejectedError,
   BrokerTokenRejectedError,
   BrokerUnavailableError,
-  brokerName,
   type CredentialsProblem,
-  hostName,
   isBrokerError,
   isTokenRejection,
   type UnavailableReason,
@@ -27,7 +32,8 @@ export { bearerType } from "./issued-token";
 /** The classifiers: any answer of that broker (status + parsed body) → its code and what it means. */
 export { classifyKisAnswer } from "./kis";
 export { kisTransactionId } from "./kis-calls";
-export { classifyKiwoomAnswer, readKiwoomCode } from "./kiwoom";
+export { classifyKiwoomAnswer } from "./kiwoom";
+export { readKiwoomCode } from "./kiwoom-codes";
 export { formatKoreaTime, parseKoreaTime } from "./korea-time";
 export type {
   BrokerQuery,

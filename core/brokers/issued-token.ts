@@ -7,6 +7,8 @@ import type { Broker, IssuedToken } from "./types";
 /** Where one broker puts the token and its expiry in a successful issue answer. */
 export interface TokenAnswerShape {
   broker: Broker;
+  /** The broker's display name, for the error when the answer cannot be read. */
+  name: string;
   /** "access_token" (KIS), "token" (Kiwoom). */
   tokenField: string;
   /** The broker's own expiry in Korea time: "access_token_token_expired" (KIS), "expires_dt" (Kiwoom). */
@@ -52,8 +54,7 @@ function unparseable(
   what: string,
   status: number,
 ): BrokerUnavailableError {
-  const name = shape.broker === "KIWOOM" ? "Kiwoom" : shape.broker;
-  return new BrokerUnavailableError(`${name} answered HTTP ${status} without ${what}.`, {
+  return new BrokerUnavailableError(`${shape.name} answered HTTP ${status} without ${what}.`, {
     broker: shape.broker,
     httpStatus: status,
     reason: "unparseable",

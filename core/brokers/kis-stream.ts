@@ -209,9 +209,15 @@ function controlMessage(text: string): StreamMessage {
   };
 }
 
-/** KIS's websocket (ws://ops.koreainvestment.com:21000 real, :31000 paper). */
+/** KIS's websocket. */
 export const kisStream: StreamProtocol = {
   broker: "KIS",
+  defaultUrls: {
+    real: "ws://ops.koreainvestment.com:21000",
+    paper: "ws://ops.koreainvestment.com:31000",
+  },
+  login: "approval_key",
+  accountKey: "hts_id",
   registrationCap: KIS_REGISTRATION_CAP,
   kinds: ["trade", "quote", "notice"],
   needsLogin: false,

@@ -21,11 +21,15 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
+import { kisSecuritiesConfigIssues } from "./kis-accounts";
 import { KIS_CALLS } from "./kis-calls";
 import { kisOrderDesk } from "./kis-orders";
+import { kisStream } from "./kis-stream";
 import type { ApprovalKey, BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIS";
+/** As people write it, in messages: the broker's id. */
+const NAME = "KIS";
 
 /** KIS's gateway codes (BROKERS.md) by what each means for us. Unlisted codes fall back on the HTTP status. */
 const CODE_KINDS = codeKinds({
@@ -88,6 +92,7 @@ function interpretError(
   const clock = options.clock ?? systemClock;
   return brokerError(answer, {
     broker: BROKER,
+    name: NAME,
     httpStatus: response.status,
     brokerMessage: scrub(
       body ? (stringField(body, "error_description") ?? stringField(body, "msg1")) : undefined,
@@ -106,6 +111,7 @@ const HOUR = 3_600_000;
 
 const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
+  name: NAME,
   tokenField: "access_token",
   expiryField: "access_token_token_expired",
   defaultTokenType: "Bearer",
@@ -205,6 +211,8 @@ function createClient(context: AdapterContext): BrokerClient {
 /** Korea Investment & Securities (KIS Developers). */
 export const kisAdapter: BrokerAdapter = {
   broker: BROKER,
+  displayName: NAME,
+  alarmName: "Kis",
   settingsPrefix: "KIS",
   defaultBaseUrls: {
     real: "https://openapi.koreainvestment.com:9443",
@@ -220,4 +228,6 @@ export const kisAdapter: BrokerAdapter = {
   createClient,
   interpretError,
   calls: KIS_CALLS,
+  securitiesConfigIssues: kisSecuritiesConfigIssues,
+  stream: kisStream,
 };

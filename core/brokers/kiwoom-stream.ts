@@ -1,4 +1,4 @@
-import { readKiwoomCode } from "./kiwoom";
+import { readKiwoomCode } from "./kiwoom-codes";
 import { koreaTimeOfDay } from "./korea-time";
 import type { DayOrder } from "./orders";
 import type {
@@ -117,9 +117,15 @@ function realRecords(frame: { data?: unknown }, text: string, now: Date): Stream
     : { type: "ignored", why: "no known REAL type" };
 }
 
-/** Kiwoom's websocket (wss://api.kiwoom.com:10000/api/dostk/websocket; mock: mockapi). */
+/** Kiwoom's websocket. */
 export const kiwoomStream: StreamProtocol = {
   broker: "KIWOOM",
+  defaultUrls: {
+    real: "wss://api.kiwoom.com:10000/api/dostk/websocket",
+    paper: "wss://mockapi.kiwoom.com:10000/api/dostk/websocket",
+  },
+  login: "access_token",
+  accountKey: "none",
   registrationCap: undefined,
   kinds: ["trade", "quote", "notice", "balance"],
   needsLogin: true,

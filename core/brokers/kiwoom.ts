@@ -19,10 +19,14 @@ import {
   stringField,
 } from "./http";
 import { readIssuedToken, type TokenAnswerShape } from "./issued-token";
+import { readKiwoomCode } from "./kiwoom-codes";
 import { kiwoomOrderDesk } from "./kiwoom-orders";
+import { kiwoomStream } from "./kiwoom-stream";
 import type { BrokerClient, BrokerCredentials, IssuedToken } from "./types";
 
 const BROKER = "KIWOOM";
+/** As people write it, in messages. */
+const NAME = "Kiwoom";
 
 /**
  * Kiwoom's error table (BROKERS.md) by what each code means for us. A code
@@ -46,24 +50,6 @@ const CODE_KINDS = codeKinds({
 
 /** Kiwoom's limit is per second; one second is the shortest sensible wait. */
 const RATE_LIMIT_WAIT_MS = 1_000;
-
-/** "인증에 실패했습니다[8005:Token이 유효하지 않습니다]" → "8005": the code sits anywhere in the message, after a prefix. */
-const BRACKETED_CODE = /\[\s*(\d{3,5})\s*:/;
-
-/**
- * Kiwoom's specific code of an answer: `[NNNN:` anywhere in return_msg,
- * else return_code (only a coarse group such as 2, 3 or 5, or sometimes the
- * code itself); undefined when the answer has neither.
- */
-export function readKiwoomCode(body: unknown): string | undefined {
-  const record = asRecord(body);
-  if (!record) return undefined;
-  const message = typeof record.return_msg === "string" ? record.return_msg : undefined;
-  const bracketed = message !== undefined ? BRACKETED_CODE.exec(message)?.[1] : undefined;
-  if (bracketed) return bracketed;
-  const returnCode = numberField(record, "return_code");
-  return returnCode !== undefined ? String(returnCode) : undefined;
-}
 
 /**
  * Classifies any Kiwoom answer (token endpoints or API calls, HTTP 200 or
@@ -101,6 +87,7 @@ function interpretError(
   const clock = options.clock ?? systemClock;
   return brokerError(answer, {
     broker: BROKER,
+    name: NAME,
     httpStatus: response.status,
     brokerMessage: scrub(body ? stringField(body, "return_msg") : undefined, options.secrets ?? []),
     environment: options.environment,
@@ -111,6 +98,7 @@ function interpretError(
 
 const TOKEN_ANSWER: TokenAnswerShape = {
   broker: BROKER,
+  name: NAME,
   tokenField: "token",
   expiryField: "expires_dt",
   defaultTokenType: "Bearer",
@@ -184,6 +172,8 @@ const KIWOOM_CALLS: BrokerCallRules = {
 /** Kiwoom Securities REST API; "paper" maps to Kiwoom's mock host. */
 export const kiwoomAdapter: BrokerAdapter = {
   broker: BROKER,
+  displayName: NAME,
+  alarmName: "Kiwoom",
   settingsPrefix: "KIWOOM",
   defaultBaseUrls: { real: "https://api.kiwoom.com", paper: "https://mockapi.kiwoom.com" },
   // Kiwoom publishes no issuance limit. Tokens live ~24 h, so at most one issue
@@ -198,4 +188,6 @@ export const kiwoomAdapter: BrokerAdapter = {
   createClient,
   interpretError,
   calls: KIWOOM_CALLS,
+  // No securitiesConfigIssues: the shared shape (8 or 10 digits, no product code) is Kiwoom's.
+  stream: kiwoomStream,
 };

@@ -1,5 +1,5 @@
 import type { DayOrder } from "./orders";
-import type { BrokerEnvironment } from "./types";
+import type { Broker, BrokerEnvironment } from "./types";
 
 /** What a client subscribes to: the same four words for both brokers. */
 export const STREAM_KINDS = ["trade", "quote", "notice", "balance"] as const;
@@ -73,7 +73,21 @@ export type StreamMessage =
  * broker lives here.
  */
 export interface StreamProtocol {
-  readonly broker: "KIS" | "KIWOOM";
+  readonly broker: Broker;
+  /** Its websocket URLs unless `<PREFIX>_REAL_WS_URL` / `<PREFIX>_PAPER_WS_URL` say otherwise (core/stream/settings.ts). */
+  readonly defaultUrls: Readonly<Record<BrokerEnvironment, string>>;
+  /**
+   * The credential a session logs in with (StreamLogin.credential): KIS a
+   * websocket approval key (BrokerClient.issueApprovalKey), Kiwoom its REST
+   * access token, which a refusal invalidates before the next login.
+   */
+  readonly login: "approval_key" | "access_token";
+  /**
+   * What an account's own events (notices, balance) are registered with: KIS
+   * the account's HTS id (securities_config.hts_id); Kiwoom nothing, the
+   * session's login already names the accounts.
+   */
+  readonly accountKey: "hts_id" | "none";
   /** Registrations one session may hold (KIS 41), undefined when the broker states none. */
   readonly registrationCap: number | undefined;
   /** The kinds this broker streams. */

@@ -4,6 +4,7 @@ import {
   type BrokerCredentials,
   type BrokerEnvironment,
   brokerName,
+  RETURNED_ANSWER_HEADERS,
 } from "../brokers";
 import { type FieldIssue, ValidationError } from "../errors";
 
@@ -11,13 +12,12 @@ import { type FieldIssue, ValidationError } from "../errors";
 // auth headers) is its adapter's `calls` (core/brokers); this file applies
 // the rules that hold for every broker.
 
-/** The broker's answer headers passed back: its content type and every adapter's (transaction id, paging). */
-export const RETURNED_HEADERS = [
-  ...new Set([
-    "content-type",
-    ...Object.values(BROKER_ADAPTERS).flatMap((adapter) => adapter.calls.returnedHeaders),
-  ]),
-];
+/**
+ * The broker's answer headers passed back: its content type and every
+ * adapter's (transaction id, paging). The registry's own list, so that it
+ * stays current when a broker registers after this module is loaded.
+ */
+export const RETURNED_HEADERS: readonly string[] = RETURNED_ANSWER_HEADERS;
 
 /**
  * The contract's free-form query parameter. Its keys are the request's own

@@ -1,8 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { Broker, BrokerEnvironment } from "../brokers";
-import { kisStream } from "../brokers/kis-stream";
-import { kiwoomStream } from "../brokers/kiwoom-stream";
+import { BROKER_ADAPTERS, brokerName } from "../brokers/adapters";
 import {
   isAccountKind,
   type StreamProtocol,
@@ -15,7 +14,8 @@ import type { BrokerSession } from "./session";
 
 /** What the hub keeps per app key, per client and per account, and the rules on them that need no I/O. */
 
-export const PROTOCOLS: Record<Broker, StreamProtocol> = { KIS: kisStream, KIWOOM: kiwoomStream };
+/** The broker's websocket protocol, from its adapter. */
+export const protocolOf = (broker: Broker): StreamProtocol => BROKER_ADAPTERS[broker].stream;
 
 export const regId = (registration: StreamRegistration) =>
   `${registration.kind}|${registration.key}`;
@@ -96,7 +96,7 @@ export function registrationFor(
   account: AccountInfo,
   request: ClientSubscription,
 ): StreamRegistration {
-  const protocol = PROTOCOLS[account.broker];
+  const protocol = protocolOf(account.broker);
   if (!protocol.kinds.includes(request.kind)) {
     throw new HubRefusal(
       "kind_not_supported",
@@ -104,11 +104,11 @@ export function registrationFor(
     );
   }
   if (!isAccountKind(request.kind)) return { kind: request.kind, key: request.symbol ?? "" };
-  if (protocol.registrationCap === undefined) return { kind: request.kind, key: "" };
+  if (protocol.accountKey === "none") return { kind: request.kind, key: "" };
   if (!account.htsId) {
     throw new HubRefusal(
       "hts_id_missing",
-      `account ${account.id} has no securities_config.hts_id: KIS registers execution notices with the HTS id`,
+      `account ${account.id} has no securities_config.hts_id: ${brokerName(account.broker)} registers execution notices with the HTS id`,
     );
   }
   return { kind: request.kind, key: account.htsId };

@@ -4,7 +4,7 @@ import type { Sql } from "../db";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
 import { credentialKey } from "../tokens";
-import { type AccountInfo, HubRefusal, PROTOCOLS, type SessionEntry } from "./entry";
+import { type AccountInfo, HubRefusal, protocolOf, type SessionEntry } from "./entry";
 import type { FanOut } from "./fanout";
 import { claimLease } from "./lease";
 import { BrokerSession } from "./session";
@@ -74,7 +74,7 @@ export function createHubSessions(deps: {
         key,
         broker: account.broker,
         environment: account.environment,
-        protocol: PROTOCOLS[account.broker],
+        protocol: protocolOf(account.broker),
         accounts: new Map(),
         session: undefined,
         leased: false,
@@ -155,7 +155,8 @@ export function createHubSessions(deps: {
     refused?: string,
   ): Promise<string> {
     const account = entry.accounts.values().next().value as AccountInfo;
-    if (entry.broker === "KIS") return (await tokens.getApprovalKey(account.id)).approvalKey;
+    if (entry.protocol.login === "approval_key")
+      return (await tokens.getApprovalKey(account.id)).approvalKey;
     if (fresh && refused) await tokens.invalidate(account.id, refused);
     return (await tokens.getValidToken(account.id)).accessToken;
   }

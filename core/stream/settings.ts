@@ -1,10 +1,11 @@
-import type { Broker, BrokerEnvironment } from "../brokers/types";
+import { BROKER_ADAPTERS } from "../brokers/adapters";
+import { BROKER_ENVIRONMENTS, type Broker, type BrokerEnvironment } from "../brokers/types";
 import { readNumberSetting } from "../config/settings";
 import { ValidationError } from "../errors";
 
 /** The hub's settings, read once at start. */
 export interface StreamSettings {
-  /** The brokers' websocket URLs (KIS_REAL_WS_URL, …). */
+  /** The brokers' websocket URLs (`<PREFIX>_REAL_WS_URL`, `<PREFIX>_PAPER_WS_URL`, the prefix the adapter's settingsPrefix). */
   wsUrls: Record<Broker, Record<BrokerEnvironment, string>>;
   /** No frame (keep-alives included) for this long: the session is cut and reopened (STREAM_IDLE_TIMEOUT_MS). */
   idleTimeoutMs: number;
@@ -31,14 +32,6 @@ export const DEFAULT_STREAM_SETTINGS: Omit<StreamSettings, "wsUrls"> = {
   clientBufferBytes: readNumberSetting({}, "STREAM_CLIENT_BUFFER_BYTES"),
 };
 
-const DEFAULT_WS_URLS: StreamSettings["wsUrls"] = {
-  KIS: { real: "ws://ops.koreainvestment.com:21000", paper: "ws://ops.koreainvestment.com:31000" },
-  KIWOOM: {
-    real: "wss://api.kiwoom.com:10000/api/dostk/websocket",
-    paper: "wss://mockapi.kiwoom.com:10000/api/dostk/websocket",
-  },
-};
-
 const NUMBERS = [
   ["idleTimeoutMs", "STREAM_IDLE_TIMEOUT_MS"],
   ["backoffBaseMs", "STREAM_BACKOFF_BASE_MS"],
@@ -52,17 +45,19 @@ const NUMBERS = [
 /** Reads the hub's settings; one sentence per bad one. */
 export function parseStreamSettings(env: Record<string, string | undefined>): StreamSettings {
   const issues: { field: string; message: string }[] = [];
-  const settings = { ...DEFAULT_STREAM_SETTINGS, wsUrls: structuredClone(DEFAULT_WS_URLS) };
+  const settings = { ...DEFAULT_STREAM_SETTINGS, wsUrls: {} as StreamSettings["wsUrls"] };
   for (const [key, name] of NUMBERS) settings[key] = readNumberSetting(env, name);
-  for (const broker of ["KIS", "KIWOOM"] as const) {
-    for (const environment of ["real", "paper"] as const) {
-      const name = `${broker}_${environment.toUpperCase()}_WS_URL`;
+  for (const adapter of Object.values(BROKER_ADAPTERS)) {
+    const urls = { ...adapter.stream.defaultUrls };
+    for (const environment of BROKER_ENVIRONMENTS) {
+      const name = `${adapter.settingsPrefix}_${environment.toUpperCase()}_WS_URL`;
       const raw = env[name]?.trim();
       if (!raw) continue;
       if (!/^wss?:\/\/[^\s]+$/.test(raw))
         issues.push({ field: name, message: "must be a ws:// or wss:// URL" });
-      else settings.wsUrls[broker][environment] = raw;
+      else urls[environment] = raw;
     }
+    settings.wsUrls[adapter.broker] = urls;
   }
   if (settings.heartbeatMs * 2 > settings.leaseMs) {
     issues.push({

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Broker, BrokerEnvironment } from "../../core/brokers";
+import { type Broker, type BrokerEnvironment, findBrokerAdapter } from "../../core/brokers";
 import { type Clock, systemClock } from "../../core/clock";
 import { type Logger, silentLogger } from "../../core/log";
 import type { Answer, BrokerRequest, SandboxBroker } from "./answers";
@@ -18,6 +18,7 @@ import type { OrderFaultKind } from "./orders";
 import { emptyStats, type RevokeFilter, SandboxState, type SandboxStats } from "./state";
 import { createStreamSandbox, type StreamSandbox } from "./stream";
 
+export type { Answer, BrokerContext, BrokerRequest, SandboxBroker } from "./answers";
 export type { SandboxConfig, SandboxFaultKind } from "./config";
 export { DEFAULT_SANDBOX_CONFIG, FAULT_KINDS, parseSandboxSettings } from "./config";
 export { ORDER_FAULT_KINDS, type OrderFaultKind } from "./orders";
@@ -36,6 +37,18 @@ export interface BrokerSandboxOptions extends Partial<SandboxConfig> {
   seed?: number;
   /** Request lines (method, path, status) at debug level; never bodies or headers. */
   logger?: Logger;
+  /**
+   * More brokers, by the path segment they are served under
+   * (`/<segment>/{real,paper}`): the made-up brokers of tests. `env` names
+   * their base URLs by their registered adapter's settings prefix.
+   */
+  brokers?: Readonly<Record<string, SandboxBrokerEntry>>;
+}
+
+/** A broker the sandbox serves: its id and its behaviour. */
+export interface SandboxBrokerEntry {
+  broker: Broker;
+  handler: SandboxBroker;
 }
 
 export interface BrokerSandbox {
@@ -59,11 +72,11 @@ export interface BrokerSandbox {
   close(): Promise<void>;
 }
 
-const BROKER_PATHS: Record<string, { broker: Broker; handler: SandboxBroker }> = {
+const BROKER_PATHS: Readonly<Record<string, SandboxBrokerEntry>> = {
   kis: { broker: "KIS", handler: kisSandbox },
   kiwoom: { broker: "KIWOOM", handler: kiwoomSandbox },
 };
-const PREFIX = /^\/(kis|kiwoom)\/(real|paper)(\/.*)$/;
+const PREFIX = /^\/([a-z][a-z0-9-]*)\/(real|paper)(\/.*)$/;
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
@@ -81,6 +94,10 @@ export async function startBrokerSandbox(
     logger = silentLogger,
   } = options;
   let config = applyConfigChange(DEFAULT_SANDBOX_CONFIG, configFields(options));
+  const paths: Readonly<Record<string, SandboxBrokerEntry>> = {
+    ...BROKER_PATHS,
+    ...options.brokers,
+  };
   const state = new SandboxState(clock);
   const streams = createStreamSandbox(state, logger);
   const random = seededRandom(seed);
@@ -206,7 +223,8 @@ export async function startBrokerSandbox(
     url: URL,
   ): Promise<Answer | "hang" | "reset"> {
     const match = PREFIX.exec(url.pathname);
-    const target = match ? BROKER_PATHS[match[1] as string] : undefined;
+    const segment = match?.[1] ?? "";
+    const target = Object.hasOwn(paths, segment) ? paths[segment] : undefined;
     if (!match || !target) return { status: 404, body: { error: "not found" } };
     state.stats.requests += 1;
     const arrivedAt = performance.now();
@@ -341,7 +359,15 @@ export async function startBrokerSandbox(
   const baseUrls = {
     KIS: { real: `${base}/kis/real`, paper: `${base}/kis/paper` },
     KIWOOM: { real: `${base}/kiwoom/real`, paper: `${base}/kiwoom/paper` },
-  };
+  } as Record<Broker, Record<BrokerEnvironment, string>>;
+  const extraEnv: Record<string, string> = {};
+  for (const [segment, { broker }] of Object.entries(options.brokers ?? {})) {
+    baseUrls[broker] = { real: `${base}/${segment}/real`, paper: `${base}/${segment}/paper` };
+    const prefix = findBrokerAdapter(broker)?.settingsPrefix;
+    if (!prefix) continue;
+    extraEnv[`${prefix}_REAL_URL`] = baseUrls[broker].real;
+    extraEnv[`${prefix}_PAPER_URL`] = baseUrls[broker].paper;
+  }
 
   const wsBase = base.replace(/^http/, "ws");
   return {
@@ -364,6 +390,7 @@ export async function startBrokerSandbox(
       KIS_PAPER_WS_URL: `${wsBase}/kis/paper/websocket`,
       KIWOOM_REAL_WS_URL: `${wsBase}/kiwoom/real/api/dostk/websocket`,
       KIWOOM_PAPER_WS_URL: `${wsBase}/kiwoom/paper/api/dostk/websocket`,
+      ...extraEnv,
     },
     stats: () => structuredClone(state.stats),
     resetStats: () => {

@@ -12,7 +12,11 @@ import { createLogger } from "../../core/log";
 import { openLocalApiKeys } from "../../dev/api-keys-file";
 import { createLocalRuntime, type LocalRuntime } from "../../dev/local-runtime";
 import { createTestDatabase, type TestDatabase } from "./database";
-import { startTestBrokerSandbox, type TestBrokerSandbox } from "./sandbox";
+import {
+  startTestBrokerSandbox,
+  type TestBrokerSandbox,
+  type TestBrokerSandboxOptions,
+} from "./sandbox";
 
 export interface TestServer {
   /** http://127.0.0.1:<port> */
@@ -46,6 +50,8 @@ export interface TestServerOptions {
   maxConnections?: number;
   /** The API's request deadline (default API Gateway's 29 s). */
   requestTimeoutMs?: number;
+  /** Options of its broker sandbox (more brokers, faults…); its clock is the system clock unless given. */
+  sandbox?: TestBrokerSandboxOptions;
 }
 
 /**
@@ -57,7 +63,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = await mkdtemp(join(tmpdir(), "securities-support-api-"));
   const db = options.db ?? (await createTestDatabase());
   const masterKey = options.masterKey ?? randomBytes(32);
-  const sandbox = await startTestBrokerSandbox({ clock: systemClock });
+  const sandbox = await startTestBrokerSandbox({ clock: systemClock, ...options.sandbox });
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
