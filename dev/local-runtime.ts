@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type ApiTokenService, createApp } from "../core/api";
+import { type ApiApp, type ApiTokenService, createApp } from "../core/api";
 import { type ApiKeyStore, createAuthenticator } from "../core/auth";
 import type { BrokerRegistry, BrokerRegistryDependencies } from "../core/brokers";
 import type { Clock } from "../core/clock";
@@ -41,7 +41,7 @@ export interface LocalRuntimeOptions {
 }
 
 export interface LocalRuntime {
-  app: ReturnType<typeof createApp>;
+  app: ApiApp;
   sql: Sql;
   cipher: Cipher;
   brokers: BrokerRegistry;

@@ -28,7 +28,10 @@ export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./query";
  * resource) parse, call core, shape; every error becomes a problem document
  * in `onError` / `notFound` (problem-answers.ts).
  */
-export function createApp(deps: ApiDependencies): Hono<AppEnv> {
+/** The service's HTTP API: a Hono app (its `fetch` serves it, its `request` tests it). */
+export type ApiApp = Hono<AppEnv>;
+
+export function createApp(deps: ApiDependencies): ApiApp {
   const app = new Hono<AppEnv>();
 
   app.use("*", requestContext(deps));

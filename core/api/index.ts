@@ -1,4 +1,5 @@
 export {
+  type ApiApp,
   type ApiDependencies,
   type ApiTokenService,
   createApp,

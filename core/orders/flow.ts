@@ -67,6 +67,20 @@ export interface OrderFlowDependencies {
   track(work: Promise<void>): void;
 }
 
+/** The gateway's order paths: each POST through its intent, and the order resource. */
+export interface OrderFlow {
+  /** Places an order once per Idempotency-Key: a new key is claimed and sent, a known one answered from its intent. */
+  place(
+    request: BrokerCall,
+    broker: Broker,
+    target: { path: string; query: string },
+  ): Promise<BrokerCallAnswer>;
+  /** The order resource, reconciled once first when its outcome is unknown. */
+  read(accountId: number, key: string, deadline?: Date): Promise<OrderResource>;
+  /** The refresh job's pass: drops expired keys, reconciles what is left unknown; how many were resolved. */
+  reconcileLeftovers(deadline?: Date): Promise<number>;
+}
+
 /** Thrown by the first slot when the key was not claimed: nothing was booked or sent. */
 const NOT_CLAIMED = new Error("order intent not claimed");
 
@@ -81,7 +95,7 @@ function refusedBeforeRouting(error: BrokerError | undefined): boolean {
 }
 
 /** An order path's call: an intent per Idempotency-Key, an honest "unknown", reconciliation. */
-export function createOrderFlow(deps: OrderFlowDependencies) {
+export function createOrderFlow(deps: OrderFlowDependencies): OrderFlow {
   const { sql, logger } = deps;
   const settings = deps.settings ?? DEFAULT_ORDER_SETTINGS;
   // Answers recorded off the answer's path, by account and key. An order of the account waits

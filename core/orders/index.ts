@@ -8,7 +8,7 @@ export {
   OrderReconcilingError,
   orderLocation,
 } from "./errors";
-export { createOrderFlow, type OrderResource } from "./flow";
+export { createOrderFlow, type OrderFlow, type OrderResource } from "./flow";
 export { type IntentState, intentCounts } from "./intents";
 export { idempotencyKey } from "./keys";
 export { bindNoticeOrder, type NoticeBinding } from "./notices";

@@ -63,6 +63,14 @@ export function matchingOrders(
   );
 }
 
+/** Resolves unknown intents from the broker's day orders. */
+export interface Reconciler {
+  /** One pass over the day's orders; the intent's state after it. */
+  once(intent: Intent, deadline: Date | undefined): Promise<IntentState>;
+  /** Passes while the caller waits, spread over the window, until the state is known or the deadline comes. */
+  settle(intent: Intent, deadline: Date | undefined): Promise<Intent>;
+}
+
 /**
  * Resolves unknown intents from the broker's own day orders (KIS
  * inquire-daily-ccld, Kiwoom kt00007): exactly one match is `accepted` with
@@ -70,7 +78,7 @@ export function matchingOrders(
  * enough checks `not_placed`. Never guesses; a query that fails leaves the
  * intent unknown.
  */
-export function createReconciler(deps: ReconcileDependencies) {
+export function createReconciler(deps: ReconcileDependencies): Reconciler {
   const { sql, logger, settings } = deps;
 
   /** One pass over the day's orders; the intent's state after it. */
