@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createBrokerAccount } from "../support/accounts";
 import { startTestServer, type TestServer } from "../support/server";
 
 const PRICE = "uapi/domestic-stock/v1/quotations/inquire-price";
@@ -32,24 +33,7 @@ afterAll(async () => {
 });
 
 async function create(broker: "KIS" | "KIWOOM", environment: "real" | "paper"): Promise<number> {
-  const tag = randomBytes(8).toString("hex");
-  const response = await server.call("/accounts", {
-    method: "POST",
-    body: JSON.stringify({
-      name: `${broker} ${environment} ${tag}`,
-      account_type: "SECURITIES_STOCK",
-      exchange: broker,
-      environment,
-      api_key: `${broker === "KIS" ? "PS" : "kw"}${tag}`,
-      api_secret: `secret-${tag}`,
-      securities_config:
-        broker === "KIS"
-          ? { account_number: "50123456", product_code: "01", market_type: "DOMESTIC_STOCK" }
-          : { account_number: "5012345678", market_type: "DOMESTIC_STOCK" },
-    }),
-  });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { id: number }).id;
+  return (await createBrokerAccount(server, broker, { environment })).id;
 }
 
 interface Answer {

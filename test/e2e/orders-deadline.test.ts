@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createBrokerAccount } from "../support/accounts";
 import { startTestServer, type TestServer } from "../support/server";
 
 const PRICE =
@@ -18,24 +18,7 @@ afterAll(async () => {
 });
 
 async function account(): Promise<number> {
-  const tag = randomBytes(8).toString("hex");
-  const response = await server.call("/accounts", {
-    method: "POST",
-    body: JSON.stringify({
-      name: `KIS ${tag}`,
-      account_type: "SECURITIES_STOCK",
-      exchange: "KIS",
-      environment: "real",
-      api_key: `PS${tag}`,
-      api_secret: `secret-${tag}`,
-      securities_config: {
-        account_number: "50123456",
-        product_code: "01",
-        market_type: "DOMESTIC_STOCK",
-      },
-    }),
-  });
-  const id = ((await response.json()) as { id: number }).id;
+  const { id } = await createBrokerAccount(server, "KIS");
   await server.runtime.tokens.getValidToken(id);
   return id;
 }

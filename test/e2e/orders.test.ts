@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createBrokerAccount } from "../support/accounts";
 import { startTestServer, type TestServer } from "../support/server";
 
 const ORDER = "uapi/domestic-stock/v1/trading/order-cash";
@@ -19,27 +19,8 @@ function orderBody(symbol = "005930", quantity = "1") {
   };
 }
 
-async function create(broker: "KIS" | "KIWOOM", environment: "real" | "paper" = "real") {
-  const tag = randomBytes(8).toString("hex");
-  const response = await server.call("/accounts", {
-    method: "POST",
-    body: JSON.stringify({
-      name: `${broker} ${tag}`,
-      account_type: "SECURITIES_STOCK",
-      exchange: broker,
-      environment,
-      api_key: `${broker === "KIS" ? "PS" : "kw"}${tag}`,
-      api_secret: `secret-${tag}`,
-      securities_config:
-        broker === "KIS"
-          ? { account_number: "50123456", product_code: "01", market_type: "DOMESTIC_STOCK" }
-          : { account_number: "5012345678", market_type: "DOMESTIC_STOCK" },
-    }),
-  });
-  expect(response.status).toBe(201);
-  const id = ((await response.json()) as { id: number }).id;
-  return { id, appKey: `${broker === "KIS" ? "PS" : "kw"}${tag}` };
-}
+const create = (broker: "KIS" | "KIWOOM", environment: "real" | "paper" = "real") =>
+  createBrokerAccount(server, broker, { environment });
 
 async function send(
   id: number,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { createBrokerAccount } from "../support/accounts";
 import { startTestHub, type TestHub } from "../support/hub";
 import { startTestServer, type TestServer } from "../support/server";
 import { connectStreamClient, type StreamClient } from "../support/stream-client";
@@ -33,29 +34,11 @@ const BROKERS = {
   },
 } as const;
 
-async function createAccount(broker: "KIS" | "KIWOOM") {
-  const tag = randomBytes(8).toString("hex");
-  const appKey = `${broker === "KIS" ? "PS" : "kw"}${tag}`;
-  const accountNumber = broker === "KIS" ? "50123456" : "5012345678";
-  const response = await server.call("/accounts", {
-    method: "POST",
-    body: JSON.stringify({
-      name: `${broker} ${tag}`,
-      account_type: "SECURITIES_STOCK",
-      exchange: broker,
-      environment: "real",
-      api_key: appKey,
-      api_secret: `secret-${tag}`,
-      securities_config: {
-        account_number: accountNumber,
-        market_type: "DOMESTIC_STOCK",
-        ...(broker === "KIS" ? { product_code: "01", hts_id: `hts${tag.slice(0, 6)}` } : {}),
-      },
-    }),
+/** A KIS account gets an HTS id of its own: its notices are registered with it. */
+const createAccount = (broker: "KIS" | "KIWOOM") =>
+  createBrokerAccount(server, broker, {
+    config: broker === "KIS" ? { hts_id: `hts${randomBytes(3).toString("hex")}` } : {},
   });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return { id: ((await response.json()) as { id: number }).id, appKey, accountNumber };
-}
 
 async function until(check: () => boolean, timeoutMs = 5_000) {
   const deadline = Date.now() + timeoutMs;

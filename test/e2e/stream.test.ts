@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
+import { createBrokerAccount } from "../support/accounts";
 import { startTestHub, type TestHub } from "../support/hub";
 import { startTestServer, type TestServer } from "../support/server";
 import { connectStreamClient, type StreamClient } from "../support/stream-client";
@@ -9,30 +9,8 @@ let server: TestServer;
 let hub: TestHub;
 const clients: StreamClient[] = [];
 
-async function createAccount(broker: "KIS" | "KIWOOM", extra: Record<string, unknown> = {}) {
-  const tag = randomBytes(8).toString("hex");
-  const appKey = `${broker === "KIS" ? "PS" : "kw"}${tag}`;
-  const accountNumber = broker === "KIS" ? "50123456" : "5012345678";
-  const response = await server.call("/accounts", {
-    method: "POST",
-    body: JSON.stringify({
-      name: `${broker} ${tag}`,
-      account_type: "SECURITIES_STOCK",
-      exchange: broker,
-      environment: "real",
-      api_key: appKey,
-      api_secret: `secret-${tag}`,
-      securities_config: {
-        account_number: accountNumber,
-        market_type: "DOMESTIC_STOCK",
-        ...(broker === "KIS" ? { product_code: "01" } : {}),
-        ...extra,
-      },
-    }),
-  });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return { id: ((await response.json()) as { id: number }).id, appKey, accountNumber };
-}
+const createAccount = (broker: "KIS" | "KIWOOM", config: Record<string, unknown> = {}) =>
+  createBrokerAccount(server, broker, { config });
 
 async function client(key = hub.readerKey) {
   const connected = await connectStreamClient(hub.url, key);
