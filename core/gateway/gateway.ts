@@ -184,12 +184,13 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
   ): Promise<Exchange & { token?: string }> {
     let access = first;
     const { accountId } = request;
-    let take = firstSlot ?? ((slot: SlotRequest) => takeCallSlot(sql, slot));
+    // The first booking may be the caller's (an order's claim); every later one is plain.
+    let pending = firstSlot;
     const book = () => {
       const { broker, environment } = access.credentials;
-      const taking = take;
-      take = (slot) => takeCallSlot(sql, slot);
-      return taking({
+      const take = pending ?? ((slot: SlotRequest) => takeCallSlot(sql, slot));
+      pending = undefined;
+      return take({
         key: lane === "order" ? `${access.key}|order` : access.key,
         broker,
         environment,
