@@ -9,33 +9,29 @@
  * it as the container does (leases released).
  */
 import { createAuthenticator } from "../core/auth";
-import { createBrokerRegistry, parseBrokerSettings } from "../core/brokers";
-import { createCipher, createLocalKeyProvider } from "../core/crypto";
+import { createLocalKeyProvider } from "../core/crypto";
 import { createSql } from "../core/db";
 import { createLogger } from "../core/log";
+import { composeService, parseServiceSettings } from "../core/service";
 import { createHub, parseStreamSettings, serveHub } from "../core/stream";
-import { createTokenService } from "../core/tokens";
 
 const env = process.env;
 const sql = createSql(env.HUB_PROCESS_DATABASE_URL as string, {
   max: Number(env.HUB_PROCESS_POOL_MAX ?? 3),
 });
-const cipher = createCipher({
+const { cipher, tokens, gateway } = composeService({
   sql,
   keys: createLocalKeyProvider({
     masterKey: Buffer.from(env.HUB_PROCESS_MASTER_KEY as string, "base64"),
   }),
-});
-const tokens = createTokenService({
-  sql,
-  cipher,
-  brokers: createBrokerRegistry(parseBrokerSettings(env)),
+  settings: parseServiceSettings(env),
 });
 const record = JSON.parse(env.HUB_PROCESS_KEY_RECORD as string);
 const hub = createHub({
   sql,
   cipher,
   tokens,
+  gateway,
   auth: createAuthenticator({ description: "hub process keys", keys: async () => [record] }),
   settings: parseStreamSettings(env),
   logger: createLogger({ level: env.HUB_PROCESS_LOG_LEVEL ?? "warn" }),
@@ -46,6 +42,7 @@ console.log(`ready ${server.url}`);
 process.on("SIGTERM", () => {
   void server
     .close()
+    .then(() => gateway.settled())
     .then(() => sql.end())
     .then(() => process.exit(0));
 });

@@ -173,6 +173,7 @@ try {
       sql: hubSql,
       cipher: runtime.cipher,
       tokens: runtime.tokens,
+      gateway: runtime.gateway,
       auth: createAuthenticator(apiKeys.store),
       settings: parseStreamSettings(env),
       logger: logger.child({ part: "hub" }),

@@ -43,7 +43,7 @@ const sql = createSql(await resolveDatabaseConnection(env), {
   max: positiveIntegerSetting(env, "DB_POOL_MAX", 4),
   applicationName: "securities-support-hub",
 });
-const { cipher, tokens } = composeService({
+const { cipher, tokens, gateway } = composeService({
   sql,
   keys: createKmsKeyProvider({ keyId: settings.crypto.kmsKeyId }),
   settings,
@@ -58,6 +58,7 @@ const hub = createHub({
   sql,
   cipher,
   tokens,
+  gateway,
   auth: createAuthenticator(apiKeys),
   settings: streamSettings,
   logger,
@@ -79,6 +80,8 @@ process.once("SIGTERM", () => {
   clearInterval(reporter);
   void server
     .close()
+    // The catch-ups' day-order calls recorded, then the pool.
+    .then(() => gateway.settled())
     .then(() => sql.end({ timeout: 5 }))
     .then(
       () => process.exit(0),

@@ -39,6 +39,7 @@ export type {
   BrokerQuery,
   DayOrder,
   DayOrdersCursor,
+  DayOrdersFilter,
   OrderDesk,
   OrderSide,
   OrderTerms,

@@ -56,15 +56,20 @@ export const kisOrderDesk: OrderDesk = {
     return output ? stringField(output, "ODNO") : undefined;
   },
 
-  dayOrdersQuery(environment, terms, date, cursor) {
+  accountParams: (config) => ({
+    CANO: config.account_number,
+    ACNT_PRDT_CD: config.product_code ?? "",
+  }),
+
+  dayOrdersQuery(environment, filter, date, cursor) {
     const query = new URLSearchParams({
-      CANO: terms.account.CANO ?? "",
-      ACNT_PRDT_CD: terms.account.ACNT_PRDT_CD ?? "",
+      CANO: filter.account.CANO ?? "",
+      ACNT_PRDT_CD: filter.account.ACNT_PRDT_CD ?? "",
       INQR_STRT_DT: date,
       INQR_END_DT: date,
-      SLL_BUY_DVSN_CD: terms.side === "sell" ? "01" : "02",
+      SLL_BUY_DVSN_CD: filter.side === "sell" ? "01" : filter.side === "buy" ? "02" : "00",
       INQR_DVSN: "00",
-      PDNO: terms.symbol,
+      PDNO: filter.symbol ?? "",
       CCLD_DVSN: "00",
       ORD_GNO_BRNO: "",
       ODNO: "",
@@ -97,6 +102,7 @@ export const kisOrderDesk: OrderDesk = {
         quantity: field("ord_qty"),
         price: field("ord_unpr"),
         time: field("ord_tmd"),
+        filled: field("tot_ccld_qty") || "0",
       });
     }
     const more = /^[FM]$/.test(headers.get("tr_cont") ?? "");

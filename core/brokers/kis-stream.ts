@@ -1,13 +1,15 @@
 import { createDecipheriv } from "node:crypto";
 import { koreaTimeOfDay } from "./korea-time";
 import type { DayOrder } from "./orders";
-import type {
-  StreamKind,
-  StreamLogin,
-  StreamMessage,
-  StreamProtocol,
-  StreamRecord,
-  StreamRegistration,
+import {
+  type NoticeFill,
+  noticeParts,
+  type StreamKind,
+  type StreamLogin,
+  type StreamMessage,
+  type StreamProtocol,
+  type StreamRecord,
+  type StreamRegistration,
 } from "./stream-types";
 import type { BrokerEnvironment } from "./types";
 
@@ -122,7 +124,13 @@ export function kisNoticeOrder(fields: Record<string, string>): DayOrder | undef
   return { orderNo, symbol, side, quantity, price, time };
 }
 
-const orderOf = (order: DayOrder | undefined) => (order ? { order } : {});
+/** A fill notice (CNTG_YN 2, not a refusal) as the fill it reports; KIS gives no running total. */
+export function kisNoticeFill(fields: Record<string, string>): NoticeFill | undefined {
+  const orderNo = fields.ODER_NO?.trim();
+  const quantity = Number(fields.CNTG_QTY?.trim());
+  if (fields.CNTG_YN !== "2" || fields.RFUS_YN === "1" || !orderNo) return undefined;
+  return Number.isInteger(quantity) && quantity > 0 ? { orderNo, quantity } : undefined;
+}
 
 function dataRecords(
   text: string,
@@ -168,7 +176,7 @@ function dataRecords(
       at,
       fields,
       raw: count === 1 ? `${flag}|${trId}|${countText}|${plain}` : slice.join("^"),
-      ...(kind === "notice" ? orderOf(kisNoticeOrder(fields)) : {}),
+      ...(kind === "notice" ? noticeParts(kisNoticeOrder(fields), kisNoticeFill(fields)) : {}),
     });
   }
   return { type: "records", records };

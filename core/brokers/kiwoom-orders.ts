@@ -31,7 +31,9 @@ export const kiwoomOrderDesk: OrderDesk = {
     return record ? stringField(record, "ord_no") : undefined;
   },
 
-  dayOrdersQuery(_environment, terms, date, cursor) {
+  accountParams: () => ({}),
+
+  dayOrdersQuery(_environment, filter, date, cursor) {
     return {
       method: "POST",
       path: "/api/dostk/acnt",
@@ -40,8 +42,8 @@ export const kiwoomOrderDesk: OrderDesk = {
         ord_dt: date,
         qry_tp: "1",
         stk_bond_tp: "0",
-        sell_tp: terms.side === "sell" ? "1" : "2",
-        stk_cd: terms.symbol,
+        sell_tp: filter.side === "sell" ? "1" : filter.side === "buy" ? "2" : "0",
+        stk_cd: filter.symbol ?? "",
         fr_ord_no: "",
         dmst_stex_tp: "%",
       }),
@@ -67,6 +69,7 @@ export const kiwoomOrderDesk: OrderDesk = {
         quantity: field("ord_qty"),
         price: field("ord_uv"),
         time: field("ord_tm").replaceAll(":", ""),
+        filled: field("cntr_qty") || "0",
       });
     }
     const nextKey = headers.get("next-key") ?? "";

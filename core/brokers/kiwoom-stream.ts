@@ -1,12 +1,14 @@
 import { readKiwoomCode } from "./kiwoom-codes";
 import { koreaTimeOfDay } from "./korea-time";
 import type { DayOrder } from "./orders";
-import type {
-  StreamKind,
-  StreamMessage,
-  StreamProtocol,
-  StreamRecord,
-  StreamRegistration,
+import {
+  type NoticeFill,
+  noticeParts,
+  type StreamKind,
+  type StreamMessage,
+  type StreamProtocol,
+  type StreamRecord,
+  type StreamRegistration,
 } from "./stream-types";
 
 /** Kiwoom's realtime types for our kinds. */
@@ -86,7 +88,16 @@ function instant(time: string | undefined, now: Date): Date {
   return koreaTimeOfDay(time, undefined, now);
 }
 
-const orderOf = (order: DayOrder | undefined) => (order ? { order } : {});
+const count = (text: string | undefined) => Number(text?.trim().replace(/^[+-]/, "") || Number.NaN);
+
+/** A 00 notice with a fill (FID 911) as the fill; its total is the order (900) less what is unfilled (902). */
+export function kiwoomNoticeFill(fields: Record<string, string>): NoticeFill | undefined {
+  const orderNo = fields.order_number?.trim();
+  const quantity = count(fields.fill_quantity);
+  if (!orderNo || !Number.isInteger(quantity) || quantity <= 0) return undefined;
+  const total = count(fields.order_quantity) - count(fields.unfilled_quantity);
+  return { orderNo, quantity, ...(Number.isInteger(total) && total > 0 ? { total } : {}) };
+}
 
 function realRecords(frame: { data?: unknown }, text: string, now: Date): StreamMessage {
   const entries = Array.isArray(frame.data) ? frame.data : [];
@@ -109,7 +120,9 @@ function realRecords(frame: { data?: unknown }, text: string, now: Date): Stream
       at: instant(fields.time, now),
       fields,
       raw: entries.length === 1 ? text : JSON.stringify(entry),
-      ...(kind === "notice" ? orderOf(kiwoomNoticeOrder(fields)) : {}),
+      ...(kind === "notice"
+        ? noticeParts(kiwoomNoticeOrder(fields), kiwoomNoticeFill(fields))
+        : {}),
     });
   }
   return records.length

@@ -24,6 +24,19 @@ export interface DayOrder {
   price: string;
   /** Korea time of the order, HHMMSS (on the query's date: one day per query). */
   time: string;
+  /**
+   * Shares filled so far, all fills together (KIS tot_ccld_qty, Kiwoom
+   * cntr_qty); absent where it does not say (a notice's order).
+   */
+  filled?: string;
+}
+
+/** Which of an account's day orders a query asks for: all of them unless a symbol or side narrows it. */
+export interface DayOrdersFilter {
+  /** What the query needs besides the token to name the account (KIS: CANO and ACNT_PRDT_CD). */
+  account: Record<string, string>;
+  symbol?: string;
+  side?: OrderSide;
 }
 
 /** A query the gateway sends for the service itself (paced and audited like any other). */
@@ -51,13 +64,21 @@ export interface OrderDesk {
   orderTerms(transactionId: string | undefined, body: unknown): OrderTerms | undefined;
   /** The broker's order number in a successful order answer. */
   orderNumber(body: unknown): string | undefined;
-  /** The day-orders query for `terms` on Korea date `date` (YYYYMMDD); `cursor` continues a previous page. */
+  /**
+   * The day-orders query on Korea date `date` (YYYYMMDD) for an order's
+   * terms, or for every order of the account; `cursor` continues a previous page.
+   */
   dayOrdersQuery(
     environment: BrokerEnvironment,
-    terms: OrderTerms,
+    filter: DayOrdersFilter,
     date: string,
     cursor?: DayOrdersCursor,
   ): BrokerQuery;
+  /** The account's part of a day-orders query from its securities_config (KIS CANO and ACNT_PRDT_CD). */
+  accountParams(config: {
+    account_number: string;
+    product_code?: string | undefined;
+  }): Record<string, string>;
   /** A day-orders answer's rows (undefined when it is not one) and where the next page starts. */
   readDayOrders(
     headers: Headers,

@@ -41,6 +41,18 @@ export interface StreamRecord {
    * changes, cancels, refusals and notices that cannot be read.
    */
   order?: DayOrder;
+  /** A notice that reports a fill: what catching up after an outage is checked against. */
+  fill?: NoticeFill;
+}
+
+/** One fill as a notice reports it. */
+export interface NoticeFill {
+  /** The broker's order number, as the notice writes it. */
+  orderNo: string;
+  /** Shares this fill filled. */
+  quantity: number;
+  /** The order's filled total after this fill, where the notice says (Kiwoom: FID 900 − 902). */
+  total?: number;
 }
 
 /** A broker frame, read. */
@@ -112,4 +124,12 @@ export interface StreamProtocol {
   isCredentialRefusal(code: string): boolean;
   /** True when a code means another session holds this app key (KIS OPSP8996, Kiwoom R10001). */
   isSessionConflict(code: string): boolean;
+}
+
+/** A notice record's order and fill, where it has them. */
+export function noticeParts(
+  order: DayOrder | undefined,
+  fill: NoticeFill | undefined,
+): Pick<StreamRecord, "order" | "fill"> {
+  return { ...(order ? { order } : {}), ...(fill ? { fill } : {}) };
 }

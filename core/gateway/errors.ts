@@ -10,3 +10,15 @@ export class CallPaceExceededError extends ServiceError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** The broker's day orders could not be read whole (a page failed, was refused, or never ended). */
+export class DayOrdersUnreadableError extends ServiceError {
+  readonly kind = "upstream_unavailable";
+
+  constructor(accountId: number, date: string) {
+    super(
+      "day_orders_unreadable",
+      `could not read the whole of account ${accountId}'s day orders of ${date} from the broker`,
+    );
+  }
+}

@@ -9,6 +9,8 @@ import {
   type BrokerRegistry,
   type BrokerSend,
   type BrokerSettings,
+  type DayOrder,
+  type DayOrdersFilter,
   isTokenRejection,
   sendOverHttp,
 } from "../brokers";
@@ -16,10 +18,15 @@ import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import { type Logger, silentLogger } from "../log";
 import { type Metrics, noMetrics } from "../metrics";
-import { createOrderFlow, type OrderResource, type OrderSettings } from "../orders";
+import {
+  createOrderFlow,
+  type OrderResource,
+  type OrderSettings,
+  readDayOrderPages,
+} from "../orders";
 import { credentialKey, type TokenService } from "../tokens";
 import { type CallRecord, type GatewayStatusReport, gatewayStatus, recordCall } from "./audit";
-import { CallPaceExceededError } from "./errors";
+import { CallPaceExceededError, DayOrdersUnreadableError } from "./errors";
 import { type ForwardDependencies, forwardCall } from "./forward";
 import {
   type CallLane,
@@ -59,6 +66,13 @@ export interface BrokerGateway {
   call(request: BrokerCall): Promise<BrokerCallAnswer>;
   /** An order intent by its Idempotency-Key, reconciled first when its outcome is unknown. */
   order(accountId: number, key: string, deadline?: Date): Promise<OrderResource>;
+  /**
+   * The account's orders of Korea date `date` (YYYYMMDD) as the broker's
+   * day-orders query answers (every page, paced and audited in the query
+   * lane like any caller's call): what the hub catches up on fills with.
+   * Throws when the day could not be read whole.
+   */
+  dayOrders(accountId: number, filter: DayOrdersFilter, date: string): Promise<DayOrder[]>;
   /** Reconciles the unknown intents left over (the refresh job's run); how many were resolved. */
   reconcileLeftovers(deadline?: Date): Promise<number>;
   /** Call counts and the last broker error per account (this process's calls all recorded first). */
@@ -289,6 +303,34 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
       done.audit();
       if (!done.answer) throw done.error;
       return done.answer;
+    },
+    async dayOrders(accountId, filter, date) {
+      const { broker, environment } = (await accessFor(accountId)).credentials;
+      const rows = await readDayOrderPages(
+        BROKER_ADAPTERS[broker].orders,
+        environment,
+        filter,
+        date,
+        async (query) => {
+          const call: BrokerCall = {
+            accountId,
+            method: query.method,
+            target: query.path,
+            header: (name) => query.headers[name],
+            body: query.body,
+            keyId: undefined,
+          };
+          const done = await exchange(call, { path: query.path, query: query.query }, "query");
+          done.audit();
+          return {
+            headers: new Headers(done.answer?.headers ?? {}),
+            body: done.body,
+            failed: !done.answer || done.error !== undefined,
+          };
+        },
+      );
+      if (!rows) throw new DayOrdersUnreadableError(accountId, date);
+      return rows;
     },
     order: (accountId, key, deadline) => orders.read(accountId, key, deadline),
     reconcileLeftovers: (deadline) => orders.reconcileLeftovers(deadline),

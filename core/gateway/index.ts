@@ -1,5 +1,5 @@
 export type { AccountCallStatus, GatewayStatusReport } from "./audit";
-export { CallPaceExceededError } from "./errors";
+export { CallPaceExceededError, DayOrdersUnreadableError } from "./errors";
 export {
   type BrokerCall,
   type BrokerCallAnswer,

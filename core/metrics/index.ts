@@ -79,6 +79,12 @@ export const METRIC = {
   hubSlowClientsDropped: "HubSlowClientsDropped",
   /** Receipt of a notice to its fan-out, stored first (ms). */
   hubNoticeLag: "HubNoticeLag",
+  /**
+   * Fills stored from the day orders after an outage (no notice had told
+   * them), and catch-ups that could not read the day orders (each retried).
+   */
+  hubNoticesCaughtUp: "HubNoticesCaughtUp",
+  hubCatchUpFailures: "HubCatchUpFailures",
 } as const;
 
 export interface MetricsOptions {

@@ -1,3 +1,4 @@
+export { type DayOrdersPage, readDayOrderPages } from "./day-orders";
 export {
   IdempotencyKeyReusedError,
   isOrderError,

@@ -4,13 +4,13 @@ import {
   type Broker,
   type BrokerQuery,
   type DayOrder,
-  type DayOrdersCursor,
   formatKoreaTime,
   type OrderDesk,
   type OrderTerms,
 } from "../brokers";
 import type { Sql } from "../db";
 import type { Logger } from "../log";
+import { readDayOrderPages } from "./day-orders";
 import {
   boundOrderNumbers,
   type Intent,
@@ -40,9 +40,6 @@ export interface ReconcileDependencies {
   access(accountId: number): Promise<AccountBrokerCredentials>;
   query: RunQuery;
 }
-
-/** Day-order pages read at most per pass (KIS and Kiwoom page 100 rows). */
-const MAX_PAGES = 20;
 
 /** The rows of `day` that could be this order: same terms, placed at or after the send's second, not bound elsewhere. */
 export function matchingOrders(
@@ -90,27 +87,19 @@ export function createReconciler(deps: ReconcileDependencies): Reconciler {
     const desk = deps.desk(credentials.broker);
     const sentAt = intent.sentAt ?? intent.createdAt;
     const date = formatKoreaTime(sentAt, "compact").slice(0, 8);
-    const rows: DayOrder[] = [];
     const audits: ((state: IntentState) => void)[] = [];
-    let cursor: DayOrdersCursor | undefined;
-    let complete = false;
-    for (let pages = 0; pages < MAX_PAGES; pages++) {
-      const answer = await deps.query(
-        intent,
-        desk.dayOrdersQuery(credentials.environment, intent.terms, date, cursor),
-        deadline,
-      );
-      audits.push(answer.audit);
-      const read = answer.failed ? undefined : desk.readDayOrders(answer.headers, answer.body);
-      if (!read) break;
-      rows.push(...read.rows);
-      cursor = read.next;
-      if (!cursor) {
-        complete = true;
-        break;
-      }
-    }
-    if (!complete) {
+    const rows = await readDayOrderPages(
+      desk,
+      credentials.environment,
+      intent.terms,
+      date,
+      async (query) => {
+        const answer = await deps.query(intent, query, deadline);
+        audits.push(answer.audit);
+        return answer;
+      },
+    );
+    if (!rows) {
       logger.warn(
         { event: "order_reconcile_incomplete", account_id: intent.accountId },
         "could not read the broker's day orders; the order stays unknown",

@@ -27,6 +27,8 @@ export interface AccountInfo {
   appKey: string;
   accountNumber: string;
   htsId: string | undefined;
+  /** The account's part of a day-orders query (OrderDesk.accountParams): what a catch-up reads with. */
+  dayOrdersAccount: Record<string, string>;
 }
 
 export interface Client {

@@ -13,6 +13,23 @@ export interface StreamEvent {
   at: string;
   fields: Record<string, string>;
   raw: string;
+  /** What a notice filled, for notices that fill (live or caught up); see StreamFill. */
+  fill?: StreamFill;
+}
+
+/**
+ * The fill a notice adds to the store, one shape for both brokers: `quantity`
+ * new shares of `order_no`, `filled_total` after it. `source` "notice" is a
+ * broker frame, "catch_up" what the day orders showed filled that no frame
+ * had (a fill during an outage). `uncertain`: a KIS fill in the second a
+ * catch-up read the day orders, which that catch-up's total may already hold.
+ */
+export interface StreamFill {
+  source: "notice" | "catch_up";
+  order_no: string;
+  quantity: number;
+  filled_total: number;
+  uncertain?: true;
 }
 
 /** Appends a notice or balance event; returns it with its sequence. */
@@ -46,9 +63,10 @@ export async function eventsSince(
       event_at: Date;
       fields: Record<string, string>;
       raw: string;
+      fill: StreamFill | null;
     }[]
   >`
-    SELECT seq, account_id, broker, kind, symbol, event_at, fields, raw FROM stream_events
+    SELECT seq, account_id, broker, kind, symbol, event_at, fields, raw, fill FROM stream_events
     WHERE account_id = ${accountId} AND kind = ${kind} AND seq > ${since}
     ORDER BY seq LIMIT ${limit}`;
   return rows.map((row) => ({
@@ -60,5 +78,6 @@ export async function eventsSince(
     at: row.event_at.toISOString(),
     fields: row.fields,
     raw: row.raw,
+    ...(row.fill ? { fill: row.fill } : {}),
   }));
 }

@@ -4,6 +4,7 @@ import type { Sql } from "../db";
 import type { Logger } from "../log";
 import { accountOf, type Client, type SessionEntry, toEvent } from "./entry";
 import { appendEvent, type StreamEvent } from "./events";
+import { recordFill } from "./fills";
 import type { NoticeBinder } from "./intents";
 import type { SessionState } from "./session";
 import type { StreamSettings } from "./settings";
@@ -78,11 +79,25 @@ export function createFanOut(deps: {
       const received = performance.now();
       entry.storing = entry.storing
         .then(async () => {
-          const stored = await appendEvent(sql, event);
+          const stored = record.fill
+            ? await recordFill(sql, event, record.fill)
+            : await appendEvent(sql, event);
+          binder.noticed(account.id, record);
+          if (!stored) {
+            stats.noticesCovered += 1;
+            logger.info(
+              {
+                event: "stream_notice_covered",
+                account_id: account.id,
+                order_no: record.fill?.orderNo,
+              },
+              "fill notice not stored: a catch-up from the day orders had already stored this fill",
+            );
+            return;
+          }
           stats.noticesStored += 1;
           publish(entry, `${record.kind}|#${account.id}`, stored);
           stats.noticeLagMs = performance.now() - received;
-          binder.noticed(account.id, record);
         })
         .catch((error: Error) => {
           stats.noticeStoreFailures += 1;

@@ -6,8 +6,10 @@ import { type AuthError, type Authenticator, hasScope } from "../auth";
 import { isAccountKind, type StreamKind } from "../brokers/stream-types";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
+import type { BrokerGateway } from "../gateway";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
+import { createFillCatchUp } from "./catch-up";
 import { ClientMessageError, type ClientSubscription, parseClientMessage } from "./client-messages";
 import {
   type Client,
@@ -32,6 +34,8 @@ export interface HubDependencies {
   sql: Sql;
   cipher: Cipher;
   tokens: Pick<TokenService, "getApprovalKey" | "getValidToken" | "invalidate">;
+  /** Reads the day orders a catch-up checks fills against (paced and audited as any call). */
+  gateway: Pick<BrokerGateway, "dayOrders">;
   auth: Authenticator;
   settings: StreamSettings;
   logger: Logger;
@@ -60,6 +64,13 @@ export function createHub(deps: HubDependencies): Hub {
   let closed = false;
   const fanout = createFanOut({ sql, settings, logger, entries, stats, binder });
   const { send } = fanout;
+  const catchUp = createFillCatchUp({
+    sql,
+    gateway: deps.gateway,
+    logger,
+    stats,
+    publish: fanout.publish,
+  });
   const { accountInfo, entryFor, renewLeases } = createHubSessions({
     sql,
     cipher,
@@ -70,6 +81,7 @@ export function createHub(deps: HubDependencies): Hub {
     entries,
     stats,
     fanout,
+    catchUp,
     isClosed: () => closed,
   });
 
@@ -107,8 +119,13 @@ export function createHub(deps: HubDependencies): Hub {
         }
       }
       client.subscriptions.set(id, { entry, registration, topic });
-      if (!entry.topics.has(topic)) entry.topics.set(topic, new Map());
+      const fresh = !entry.topics.has(topic);
+      if (fresh) entry.topics.set(topic, new Map());
       entry.topics.get(topic)?.set(client, account.id);
+      // Notices newly heard: fills since they were last heard are in the day orders only.
+      // A session not up yet catches up when it is (onReady).
+      if (fresh && request.kind === "notice" && entry.session?.state === "up")
+        catchUp.request(entry, account);
       stats.registrations = [...entries.values()].reduce((n, e) => n + e.refs.size, 0);
     }
     if (request.since !== undefined) {
@@ -285,6 +302,7 @@ export function createHub(deps: HubDependencies): Hub {
         entry.session?.stop();
         await entry.storing;
       }
+      await catchUp.close();
       await binder.close();
       for (const client of clients) client.socket.close(1012, "hub restarting");
       server.close();

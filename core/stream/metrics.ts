@@ -14,6 +14,8 @@ export function recordHubStats(metrics: Metrics, interval: HubStats): void {
     [METRIC.hubFramesIn]: interval.framesIn,
     [METRIC.hubFramesOut]: interval.framesOut,
     [METRIC.hubSlowClientsDropped]: interval.slowClientsDropped,
+    [METRIC.hubNoticesCaughtUp]: interval.noticesCaughtUp,
+    [METRIC.hubCatchUpFailures]: interval.catchUpFailures,
     [METRIC.hubNoticeLag]: {
       value: Math.round(interval.noticeLagMs * 10) / 10,
       unit: "Milliseconds",

@@ -17,6 +17,8 @@ export interface BrokerSessionOptions {
   logger: Logger;
   onRecords(records: StreamRecord[]): void;
   onState(state: SessionState, detail?: string): void;
+  /** After each login, once everything asked for was registered again (or refused): what the broker sends from here on is heard. */
+  onReady?(): void;
   /** Counts for metrics: reconnects, conflicts, frames in. */
   onCount(what: "reconnect" | "conflict" | "frame", n?: number): void;
 }
@@ -202,9 +204,13 @@ export class BrokerSession {
       [...this.wanted.values()],
       "add",
     );
-    void this.send(frames, true).catch((error: Error) =>
-      this.options.logger.warn({ err: error.message }, "re-registration incomplete"),
-    );
+    void this.send(frames, true)
+      .catch((error: Error) =>
+        this.options.logger.warn({ err: error.message }, "re-registration incomplete"),
+      )
+      .then(() => {
+        if (this.ready && !this.stopped) this.options.onReady?.();
+      });
   }
 
   private onFrame(socket: WebSocket, text: string) {

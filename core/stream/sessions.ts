@@ -1,9 +1,11 @@
 import { getAccount } from "../accounts";
+import { BROKER_ADAPTERS } from "../brokers/adapters";
 import type { Cipher } from "../crypto";
 import type { Sql } from "../db";
 import type { Logger } from "../log";
 import type { TokenService } from "../tokens";
 import { credentialKey } from "../tokens";
+import type { FillCatchUp } from "./catch-up";
 import { type AccountInfo, HubRefusal, protocolOf, type SessionEntry } from "./entry";
 import type { FanOut } from "./fanout";
 import { claimLease } from "./lease";
@@ -31,9 +33,10 @@ export function createHubSessions(deps: {
   entries: Map<string, SessionEntry>;
   stats: HubStats;
   fanout: FanOut;
+  catchUp: FillCatchUp;
   isClosed(): boolean;
 }): HubSessions {
-  const { sql, cipher, tokens, settings, logger, owner, entries, stats, fanout } = deps;
+  const { sql, cipher, tokens, settings, logger, owner, entries, stats, fanout, catchUp } = deps;
   const accounts = new Map<number, AccountInfo>();
 
   async function accountInfo(accountId: number): Promise<AccountInfo> {
@@ -61,6 +64,9 @@ export function createHubSessions(deps: {
       appKey: account.apiKey,
       accountNumber: account.securitiesConfig.account_number,
       htsId: account.securitiesConfig.hts_id,
+      dayOrdersAccount: BROKER_ADAPTERS[account.broker].orders.accountParams(
+        account.securitiesConfig,
+      ),
     };
     accounts.set(accountId, info);
     return info;
@@ -131,6 +137,11 @@ export function createHubSessions(deps: {
       credential: (fresh, refused) => credentialFor(entry, fresh, refused),
       onRecords: (records) => fanout.route(entry, records),
       onState: (state, detail) => fanout.sessionState(entry, state, detail),
+      // Fills sent while this session was down: no broker replays them.
+      onReady: () => {
+        for (const account of entry.accounts.values())
+          if (entry.topics.has(`notice|#${account.id}`)) catchUp.request(entry, account);
+      },
       onCount: (what) => {
         if (what === "frame") stats.framesIn += 1;
         else if (what === "reconnect") stats.reconnects += 1;

@@ -14,6 +14,12 @@ export interface HubStats {
   slowClientsDropped: number;
   noticesStored: number;
   noticeStoreFailures: number;
+  /** Fills stored from the day orders that no notice had told (core/stream/catch-up.ts). */
+  noticesCaughtUp: number;
+  /** Notices not stored because a catch-up had already counted their fill. */
+  noticesCovered: number;
+  /** Catch-ups that could not read the day orders (each is tried again). */
+  catchUpFailures: number;
   /** Receipt to fan-out of the last stored event (ms). */
   noticeLagMs: number;
 }
@@ -32,6 +38,9 @@ export function emptyHubStats(): HubStats {
     slowClientsDropped: 0,
     noticesStored: 0,
     noticeStoreFailures: 0,
+    noticesCaughtUp: 0,
+    noticesCovered: 0,
+    catchUpFailures: 0,
     noticeLagMs: 0,
   };
 }
@@ -44,6 +53,9 @@ const COUNTERS = [
   "framesIn",
   "framesOut",
   "slowClientsDropped",
+  "noticesCaughtUp",
+  "noticesCovered",
+  "catchUpFailures",
 ] as const;
 
 /** The change of the counters since `previous`, the gauges as they are now. */

@@ -48,6 +48,19 @@ async function until(check: () => boolean, timeoutMs = 5_000) {
   }
 }
 
+/** The id of the account's latest day-orders call, once there is one (waits up to 5 s). */
+async function lastDayOrdersCall(accountId: number, path: string): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    await server.runtime.gateway.settled();
+    const [row] = await server.db.sql<{ id: string | null }[]>`
+      SELECT max(id) AS id FROM broker_calls WHERE account_id = ${accountId} AND path = ${path}`;
+    if (row?.id) return Number(row.id);
+    if (Date.now() > deadline) throw new Error("no day-orders call in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const isNotice = (m: Record<string, unknown>) => m.kind === "notice" && "fields" in m;
 
 /** A client of the hub subscribed to the account's notices, once the broker delivers them. */
@@ -101,6 +114,8 @@ describe("execution notices resolve the gateway's unknown orders", () => {
       const desk = BROKERS[broker];
       const account = await createAccount(broker);
       const c = await noticeClient(broker, account);
+      // The hub's own catch-up read of the day orders (new notices) comes first; it is not reconciliation.
+      const catchUp = await lastDayOrdersCall(account.id, desk.dayOrders);
       server.sandbox.sandbox.configure({
         orderFaults: { [`${broker} ${desk.order}`]: ["accept_then_reset"] },
         // Reconciliation's own queries fail throughout: only the notice can resolve the order.
@@ -132,7 +147,8 @@ describe("execution notices resolve the gateway's unknown orders", () => {
         broker_order_no: orderNo,
       });
       const queries = await server.db.sql<{ status: number }[]>`
-        SELECT status FROM broker_calls WHERE account_id = ${account.id} AND path = ${desk.dayOrders}`;
+        SELECT status FROM broker_calls
+        WHERE account_id = ${account.id} AND path = ${desk.dayOrders} AND id > ${catchUp}`;
       expect(queries.length).toBeGreaterThan(0);
       expect(queries.every((row) => row.status === 500)).toBe(true);
     });

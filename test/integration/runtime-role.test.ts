@@ -90,6 +90,7 @@ describe("the runtime database role", () => {
       securities_token_state: readWrite,
       securities_tokens: readWrite,
       stream_events: appendOnly,
+      stream_fill_marks: "INSERT,SELECT,UPDATE",
       stream_leases: readWrite,
     });
   });

@@ -133,7 +133,8 @@ const ORDERS: OrderDesk = {
     const record = asRecord(body);
     return record ? stringField(record, "order_no") : undefined;
   },
-  dayOrdersQuery: (_environment, _terms, date) => ({
+  accountParams: () => ({}),
+  dayOrdersQuery: (_environment, _filter, date) => ({
     method: "GET",
     path: "/v1/orders",
     query: `date=${date}`,

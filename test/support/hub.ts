@@ -46,6 +46,7 @@ export async function startTestHub(
     sql: on.runtime.sql,
     cipher: on.runtime.cipher,
     tokens: on.runtime.tokens,
+    gateway: on.runtime.gateway,
     auth,
     settings: parseStreamSettings({ ...on.sandbox.sandbox.env, ...FAST_STREAM_ENV, ...env }),
     // HUB_TEST_LOG=debug shows the hub's lines while debugging a test.
