@@ -3,10 +3,15 @@ import { describe, expect, test } from "vitest";
 import {
   KIS_NOTICE_FIELDS,
   KIS_TRADE_FIELDS,
+  kisNoticeFill,
   kisNoticeOrder,
   kisStream,
 } from "../../core/brokers/kis-stream";
-import { kiwoomNoticeOrder, kiwoomStream } from "../../core/brokers/kiwoom-stream";
+import {
+  kiwoomNoticeFill,
+  kiwoomNoticeOrder,
+  kiwoomStream,
+} from "../../core/brokers/kiwoom-stream";
 import { parseClientMessage } from "../../core/stream";
 
 const NOW = new Date("2026-12-04T01:00:00Z");
@@ -166,7 +171,12 @@ describe("notices as day-order rows (what binds the gateway's unknown orders)", 
     );
     expect(message).toMatchObject({
       type: "records",
-      records: [{ order: { orderNo: "0000012345", quantity: "2" } }],
+      records: [
+        {
+          order: { orderNo: "0000012345", quantity: "2" },
+          fill: { orderNo: "0000012345", quantity: 1 },
+        },
+      ],
     });
   });
 
@@ -189,6 +199,39 @@ describe("notices as day-order rows (what binds the gateway's unknown orders)", 
       time: "100001",
     });
     expect(kiwoomNoticeOrder({ ...fields, order_kind: "매도취소" })).toBeUndefined();
+  });
+});
+
+describe("notices as fills (what a catch-up from the day orders is checked against)", () => {
+  const kis = { ODER_NO: "0000012345", CNTG_YN: "2", CNTG_QTY: "3", RFUS_YN: "0" };
+
+  test("a KIS fill notice gives its fill, with no running total (KIS sends none)", () => {
+    expect(kisNoticeFill(kis)).toEqual({ orderNo: "0000012345", quantity: 3 });
+  });
+
+  test("a KIS acceptance (CNTG_YN 1), a refusal or a fill of nothing gives no fill", () => {
+    expect(kisNoticeFill({ ...kis, CNTG_YN: "1" })).toBeUndefined();
+    expect(kisNoticeFill({ ...kis, RFUS_YN: "1" })).toBeUndefined();
+    expect(kisNoticeFill({ ...kis, CNTG_QTY: "0" })).toBeUndefined();
+    expect(kisNoticeFill({ ...kis, CNTG_QTY: "" })).toBeUndefined();
+  });
+
+  test("a Kiwoom 00 fill gives its fill and the order's total: order quantity less what is unfilled", () => {
+    const fields = {
+      order_number: "0012345",
+      order_quantity: "10",
+      unfilled_quantity: "4",
+      fill_quantity: "+2",
+    };
+    expect(kiwoomNoticeFill(fields)).toEqual({ orderNo: "0012345", quantity: 2, total: 6 });
+    expect(kiwoomNoticeFill({ ...fields, unfilled_quantity: "" })).toEqual({
+      orderNo: "0012345",
+      quantity: 2,
+    });
+  });
+
+  test("a Kiwoom acceptance (no fill quantity) gives no fill", () => {
+    expect(kiwoomNoticeFill({ order_number: "0012345", fill_quantity: "" })).toBeUndefined();
   });
 });
 
