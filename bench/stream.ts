@@ -7,8 +7,10 @@
  * same run the sandbox's sockets go silent once (a drop without a close
  * frame: the hub notices by STREAM_IDLE_TIMEOUT_MS) and the hub is restarted
  * once (a new process waits for the lease, the old gets SIGTERM and releases
- * it). Fills are sent throughout; one checker client per account resumes
- * its notices with `since` and every sent fill must arrive once.
+ * it). Fills are sent throughout, also while no session is up (the broker's
+ * day orders keep them; the hub catches up from those); one checker client
+ * per account resumes its notices with `since`, and every fill must arrive
+ * once, counted by each event's `fill` (order number and quantity).
  * Options: --seconds N (measured run, default 22), --rate N (frames/s, 2000),
  * --hub bundle|tsx (the hub's program: its bundle as the image runs it, the default).
  */
@@ -176,7 +178,9 @@ export async function main(args: string[]): Promise<void> {
   let received = 0;
   let lastTradeStamp = 0;
   const faults: { at: number; recoveredAt?: number }[] = [];
-  const noticesByAccount = new Map<number, { seqs: number[]; orders: string[] }>();
+  /** Per account: the seqs seen, and shares received per order (from each event's `fill`). */
+  const noticesByAccount = new Map<number, { seqs: number[]; orders: Map<string, number> }>();
+  const fillSources = { notice: 0, catch_up: 0, uncertain: 0 };
   const sockets = new Set<WebSocket>();
   let closing = false;
 
@@ -213,6 +217,12 @@ export async function main(args: string[]): Promise<void> {
         seq?: number;
         type?: string;
         message?: string;
+        fill?: {
+          source: "notice" | "catch_up";
+          order_no: string;
+          quantity: number;
+          uncertain?: true;
+        };
       };
       if (message.type === "error") console.error(`client ${index}: ${message.message}`);
       if (!message.fields) return;
@@ -225,10 +235,16 @@ export async function main(args: string[]): Promise<void> {
         if (stamp > lastTradeStamp) lastTradeStamp = stamp;
         for (const fault of faults)
           if (fault.recoveredAt === undefined && stamp > fault.at) fault.recoveredAt = now;
-      } else if (message.kind === "notice" && checker) {
-        const list = noticesByAccount.get(account.id) ?? { seqs: [], orders: [] };
+      } else if (message.kind === "notice" && checker && message.fill) {
+        const list = noticesByAccount.get(account.id) ?? {
+          seqs: [] as number[],
+          orders: new Map<string, number>(),
+        };
         list.seqs.push(message.seq as number);
-        list.orders.push(message.fields.ODER_NO ?? message.fields.order_number ?? "");
+        const { order_no: orderNo, quantity, source, uncertain } = message.fill;
+        list.orders.set(orderNo, (list.orders.get(orderNo) ?? 0) + quantity);
+        fillSources[source] += 1;
+        if (uncertain) fillSources.uncertain += 1;
         noticesByAccount.set(account.id, list);
       }
     });
@@ -280,12 +296,12 @@ export async function main(args: string[]): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   sandbox.streams.configure({ ticksPerSecond: rate });
 
-  // Fills throughout: only those the sandbox handed to a live session count as sent.
+  // Fills throughout, one share of a new order each. Those sent while no session was up (the
+  // drop, the hand-over) reach no notice: the broker's day orders keep them, and the hub's
+  // catch-up must bring them. Every one counts as sent.
   const sent = new Map<number, string[]>();
   let order = 0;
-  // Fills while no session was up (the drop, the hand-over): a broker does not replay them,
-  // and the hub does not recover them yet (issue 19); counted apart, never as sent.
-  let undeliverable = 0;
+  let whileDown = 0;
   const filler = setInterval(() => {
     const account = accounts[order % accounts.length] as BenchAccount;
     const orderNumber = String(++order).padStart(10, "0");
@@ -293,7 +309,9 @@ export async function main(args: string[]): Promise<void> {
       broker: account.broker,
       environment: "real",
       appKey: account.appKey,
-      accountNumber: account.accountNumber,
+      // KIS notices carry CANO and ACNT_PRDT_CD together.
+      accountNumber:
+        account.broker === "KIS" ? `${account.accountNumber}01` : account.accountNumber,
       orderNumber,
       symbol: "005930",
       side: "buy",
@@ -302,8 +320,8 @@ export async function main(args: string[]): Promise<void> {
       filledQuantity: 1,
       price: 70_000,
     });
-    if (delivered) sent.set(account.id, [...(sent.get(account.id) ?? []), orderNumber]);
-    else undeliverable += 1;
+    sent.set(account.id, [...(sent.get(account.id) ?? []), String(order)]);
+    if (!delivered) whileDown += 1;
   }, 50);
 
   const startedAt = performance.now();
@@ -334,7 +352,7 @@ export async function main(args: string[]): Promise<void> {
   // The last fills may still be on their way on a loaded machine (a checker
   // dropped as slow reconnects and resumes): wait until every sent one
   // arrived, or nothing more arrives for 10 s.
-  const arrived = () => [...noticesByAccount.values()].reduce((n, list) => n + list.seqs.length, 0);
+  const arrived = () => [...noticesByAccount.values()].reduce((n, list) => n + list.orders.size, 0);
   const expectedTotal = [...sent.values()].reduce((n, list) => n + list.length, 0);
   for (let last = -1, quietSince = performance.now(); performance.now() - quietSince < 10_000; ) {
     if (arrived() >= expectedTotal) break;
@@ -354,12 +372,16 @@ export async function main(args: string[]): Promise<void> {
   let duplicates = 0;
   for (const account of accounts) {
     const expected = sent.get(account.id) ?? [];
-    const got = noticesByAccount.get(account.id) ?? { seqs: [], orders: [] };
+    const got = noticesByAccount.get(account.id) ?? {
+      seqs: [] as number[],
+      orders: new Map<string, number>(),
+    };
     noticesSent += expected.length;
-    noticesReceived += new Set(got.orders).size;
+    noticesReceived += got.orders.size;
+    // A seq seen twice, or an order of one share told more than one.
     duplicates += got.seqs.length - new Set(got.seqs).size;
-    const orders = new Set(got.orders);
-    const missing = expected.filter((number) => !orders.has(number));
+    duplicates += [...got.orders.values()].filter((shares) => shares > 1).length;
+    const missing = expected.filter((number) => !got.orders.has(number));
     gaps += missing.length;
     if (missing.length)
       console.log(
@@ -393,8 +415,10 @@ export async function main(args: string[]): Promise<void> {
       Math.round((percentile(steady, 99) / percentile(floor, 99)) * 100) / 100,
     hub_cpu_ms_per_1000_frames: Math.round((hubCpuMs / (hubFramesIn / 1000)) * 10) / 10,
     notices_sent: noticesSent,
-    notices_undeliverable: undeliverable,
+    notices_sent_while_down: whileDown,
     notices_received: noticesReceived,
+    notices_caught_up: fillSources.catch_up,
+    notices_uncertain: fillSources.uncertain,
     notice_gaps: gaps,
     notice_duplicates: duplicates,
     slow_clients_dropped: slowClientsDropped,
@@ -407,7 +431,7 @@ export async function main(args: string[]): Promise<void> {
   );
   console.log(`hub CPU ${Math.round(hubCpuMs)} ms over ${hubFramesIn} broker frames`);
   console.log(
-    `fills: ${noticesSent} sent to a live session, ${noticesReceived} received; ${undeliverable} sent while no session was up, which no broker replays and the hub does not recover yet`,
+    `fills: ${noticesSent} sent (${whileDown} while no session was up), ${noticesReceived} received: ${fillSources.notice} from notices, ${fillSources.catch_up} caught up from the day orders (${fillSources.uncertain} uncertain)`,
   );
   await sandbox.close();
   await sql.end();

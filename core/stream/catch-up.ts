@@ -4,7 +4,7 @@ import type { BrokerGateway } from "../gateway";
 import type { Logger } from "../log";
 import type { AccountInfo, SessionEntry } from "./entry";
 import type { StreamEvent } from "./events";
-import { catchUpFill } from "./fills";
+import { catchUpFill, orderKey, storedTotals } from "./fills";
 import type { HubStats } from "./stats";
 
 /** A catch-up that could not read the day orders is tried again after this, doubling, up to the cap. */
@@ -49,16 +49,20 @@ export function createFillCatchUp(deps: {
     const date = formatKoreaTime(from, "compact").slice(0, 8);
     const rows = await gateway.dayOrders(account.id, { account: account.dayOrdersAccount }, date);
     const read = { accountId: account.id, date: from, from, to: new Date() };
-    const filled = rows.filter((order) => Number(order.filled) > 0);
+    // Only orders filled beyond what is stored go to the store (which checks again, locked).
+    const stored = await storedTotals(sql, account.id, from);
+    const filled = rows.filter(
+      (order) => Number(order.filled) > (stored.get(orderKey(order.orderNo)) ?? 0),
+    );
     const base = { account_id: account.id, broker: entry.broker };
-    let stored = 0;
+    let added = 0;
     // Stored in the entry's order, after the live events already under way: a
     // client resuming with `since` never finds a lower seq sent after a higher one.
     const storing = entry.storing.then(async () => {
       for (const order of filled) {
         const event = await catchUpFill(sql, base, read, order);
         if (!event) continue;
-        stored += 1;
+        added += 1;
         stats.noticesStored += 1;
         stats.noticesCaughtUp += 1;
         publish(entry, `notice|#${account.id}`, event);
@@ -66,19 +70,19 @@ export function createFillCatchUp(deps: {
     });
     entry.storing = storing.catch(() => undefined);
     await storing;
-    logger[stored > 0 ? "warn" : "debug"](
+    logger[added > 0 ? "warn" : "debug"](
       {
         event: "stream_fills_caught_up",
         account_id: account.id,
         orders_read: rows.length,
-        orders_filled: filled.length,
-        stored,
+        orders_behind: filled.length,
+        stored: added,
       },
-      stored > 0
+      added > 0
         ? "stored fills the broker's day orders show and no notice had told (sent while no session was up)"
         : "day orders checked: no fill missing",
     );
-    return stored;
+    return added;
   }
 
   function start(entry: SessionEntry, account: AccountInfo, failures: number) {

@@ -43,6 +43,18 @@ export interface CatchUpRead {
   to: Date;
 }
 
+/** The filled totals stored for the account's orders of one trade day, by order key. */
+export async function storedTotals(
+  sql: Sql,
+  accountId: number,
+  date: Date,
+): Promise<Map<string, number>> {
+  const rows = await sql<{ order_no: string; filled_total: string }[]>`
+    SELECT order_no, filled_total FROM stream_fill_marks
+    WHERE account_id = ${accountId} AND trade_date = ${tradeDate(date)}`;
+  return new Map(rows.map((row) => [row.order_no, Number(row.filled_total)]));
+}
+
 /**
  * One day order of a catch-up: stores a notice event with the filled
  * quantity the stored notices do not account for, or undefined when none is missing.
