@@ -122,6 +122,14 @@ export const SERVICE_SETTINGS = {
     service,
     "how often a hub renews its leases (at most half of STREAM_LEASE_MS)",
   ),
+  STREAM_CATCH_UP_INTERVAL_MS: whole(
+    "milliseconds",
+    300_000,
+    0,
+    86_400_000,
+    service,
+    "how often the hub also checks the day orders of accounts whose notices it holds, for fills no notice told (besides after every reconnect; 0: only then)",
+  ),
   STREAM_CLIENT_BUFFER_BYTES: whole(
     "",
     1_048_576,

@@ -25,6 +25,8 @@ export interface FillCatchUp {
    * while a run is under way, it runs once more after it.
    */
   request(entry: SessionEntry, account: AccountInfo): void;
+  /** Requests a catch-up of every account whose notices the entry's session holds for a client. */
+  watched(entry: SessionEntry): void;
   /** Stops the retries and waits for the runs under way. */
   close(): Promise<void>;
 }
@@ -120,12 +122,18 @@ export function createFillCatchUp(deps: {
     runs.add(work);
   }
 
+  function request(entry: SessionEntry, account: AccountInfo) {
+    if (closed) return;
+    const under = running.get(account.id);
+    if (under) under.again = true;
+    else start(entry, account, 0);
+  }
+
   return {
-    request(entry, account) {
-      if (closed) return;
-      const under = running.get(account.id);
-      if (under) under.again = true;
-      else start(entry, account, 0);
+    request,
+    watched(entry) {
+      for (const account of entry.accounts.values())
+        if (entry.topics.has(`notice|#${account.id}`)) request(entry, account);
     },
     async close() {
       closed = true;

@@ -87,6 +87,15 @@ export function createHub(deps: HubDependencies): Hub {
 
   const heartbeat = setInterval(() => void renewLeases(), settings.heartbeatMs);
   heartbeat.unref();
+  // Besides after each reconnect: a notice the broker never sent, or one that could not be read.
+  const sweep =
+    settings.catchUpIntervalMs > 0
+      ? setInterval(() => {
+          for (const entry of entries.values())
+            if (entry.leased && entry.session?.state === "up") catchUp.watched(entry);
+        }, settings.catchUpIntervalMs)
+      : undefined;
+  sweep?.unref();
 
   async function subscribe(client: Client, request: ClientSubscription) {
     const account = await accountInfo(request.accountId);
@@ -296,6 +305,7 @@ export function createHub(deps: HubDependencies): Hub {
     async close() {
       closed = true;
       clearInterval(heartbeat);
+      clearInterval(sweep);
       // Read everything the brokers sent before their sessions close, then store it.
       await Promise.all([...entries.values()].map((entry) => entry.session?.drain()));
       for (const entry of entries.values()) {

@@ -138,10 +138,7 @@ export function createHubSessions(deps: {
       onRecords: (records) => fanout.route(entry, records),
       onState: (state, detail) => fanout.sessionState(entry, state, detail),
       // Fills sent while this session was down: no broker replays them.
-      onReady: () => {
-        for (const account of entry.accounts.values())
-          if (entry.topics.has(`notice|#${account.id}`)) catchUp.request(entry, account);
-      },
+      onReady: () => catchUp.watched(entry),
       onCount: (what) => {
         if (what === "frame") stats.framesIn += 1;
         else if (what === "reconnect") stats.reconnects += 1;

@@ -19,6 +19,8 @@ export interface StreamSettings {
   heartbeatMs: number;
   /** A client with more than this many bytes unsent is dropped (STREAM_CLIENT_BUFFER_BYTES). */
   clientBufferBytes: number;
+  /** Day orders checked for fills no notice told this often while up, 0 never (STREAM_CATCH_UP_INTERVAL_MS). */
+  catchUpIntervalMs: number;
 }
 
 /** The defaults, from the settings' declarations (core/config/settings.ts). */
@@ -30,6 +32,7 @@ export const DEFAULT_STREAM_SETTINGS: Omit<StreamSettings, "wsUrls"> = {
   leaseMs: readNumberSetting({}, "STREAM_LEASE_MS"),
   heartbeatMs: readNumberSetting({}, "STREAM_HEARTBEAT_MS"),
   clientBufferBytes: readNumberSetting({}, "STREAM_CLIENT_BUFFER_BYTES"),
+  catchUpIntervalMs: readNumberSetting({}, "STREAM_CATCH_UP_INTERVAL_MS"),
 };
 
 const NUMBERS = [
@@ -40,6 +43,7 @@ const NUMBERS = [
   ["leaseMs", "STREAM_LEASE_MS"],
   ["heartbeatMs", "STREAM_HEARTBEAT_MS"],
   ["clientBufferBytes", "STREAM_CLIENT_BUFFER_BYTES"],
+  ["catchUpIntervalMs", "STREAM_CATCH_UP_INTERVAL_MS"],
 ] as const;
 
 /** Reads the hub's settings; one sentence per bad one. */
