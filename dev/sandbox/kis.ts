@@ -9,7 +9,7 @@ import {
   type SandboxBroker,
 } from "./answers";
 import { kisError } from "./codes";
-import { type BookedOrder, page } from "./orders";
+import { accountLabel, type BookedOrder, page } from "./orders";
 import { KIS_ISSUE_INTERVAL_MS, KIS_REUSE_WINDOW_MS, type TokenVerdict } from "./state";
 
 const TOKEN_PATH = "/oauth2/tokenP";
@@ -206,8 +206,12 @@ function inquirePrice(request: BrokerRequest, context: BrokerContext): Answer {
 }
 
 /** The book of one account: the app key's (one KIS app key per account) CANO-ACNT_PRDT_CD. */
-function accountLabel(context: BrokerContext, appKey: string, cano: string, product: string) {
-  return `KIS ${context.environment} ${appKey} ${cano}-${product}`;
+function kisAccount(context: BrokerContext, appKey: string, cano: string, product: string) {
+  const accountNumber = `${cano}${product}`;
+  return {
+    accountNumber,
+    label: accountLabel({ broker: "KIS", environment: context.environment, appKey, accountNumber }),
+  };
 }
 
 /** order-cash and order-credit: the same fields (credit adds CRDT_TYPE and LOAN_DT), booked alike. */
@@ -232,9 +236,9 @@ function order(request: BrokerRequest, context: BrokerContext, credit: boolean):
     return callAnswer("OPSQ2001", `필수항목 누락 (${missing.join(", ")})`, { trId });
   }
   const field = (name: string) => request.body[name] as string;
-  const account = accountLabel(context, guard.appKey, field("CANO"), field("ACNT_PRDT_CD"));
+  const account = kisAccount(context, guard.appKey, field("CANO"), field("ACNT_PRDT_CD"));
   const booked = context.state.orders.book(
-    account,
+    account.label,
     {
       symbol: field("PDNO"),
       side: (credit ? CREDIT_SIDES[trId] : ORDER_SIDES[`T${trId.slice(1)}`]) ?? "buy",
@@ -244,13 +248,13 @@ function order(request: BrokerRequest, context: BrokerContext, credit: boolean):
     new Date(context.state.now()),
     10,
   );
-  context.state.recordOrder(account);
+  context.state.recordOrder(account.label);
   // The websocket's execution notices: accepted, then filled at once (the sandbox's market).
   context.state.emitBookedAndFilled({
     broker: "KIS",
     environment: context.environment,
     appKey: guard.appKey,
-    accountNumber: `${field("CANO")}${field("ACNT_PRDT_CD")}`,
+    accountNumber: account.accountNumber,
     booked,
   });
   return callAnswer("APBK0013", "주문 전송 완료 되었습니다.", {
@@ -259,8 +263,10 @@ function order(request: BrokerRequest, context: BrokerContext, credit: boolean):
   });
 }
 
-/** One output1 row of inquire-daily-ccld, with the real (lower-case) field names. */
+/** One output1 row of inquire-daily-ccld, with the real (lower-case) field names and the fills so far. */
 function dayOrderRow(order: BookedOrder) {
+  const quantity = Number.parseInt(order.quantity, 10) || 0;
+  const price = Number.parseInt(order.price, 10) || 0;
   return {
     ord_dt: order.date,
     ord_gno_brno: "91252",
@@ -274,11 +280,12 @@ function dayOrderRow(order: BookedOrder) {
     ord_qty: order.quantity,
     ord_unpr: order.price,
     ord_tmd: order.time,
-    tot_ccld_qty: "0",
-    avg_prvs: "0",
+    tot_ccld_qty: String(order.filled),
+    // The sandbox fills at the order's price, so the average is the price.
+    avg_prvs: order.filled > 0 ? order.price : "0",
     cncl_yn: "N",
-    tot_ccld_amt: "0",
-    rmn_qty: order.quantity,
+    tot_ccld_amt: String(order.filled * price),
+    rmn_qty: String(quantity - order.filled),
     rjct_qty: "0",
     excg_id_dvsn_cd: "KRX",
   };
@@ -302,7 +309,7 @@ function dayOrders(request: BrokerRequest, context: BrokerContext): Answer {
   if (missing.length > 0) {
     return callAnswer("OPSQ2001", `필수항목 누락 (${missing.join(", ")})`, { trId });
   }
-  const account = accountLabel(context, guard.appKey, query("CANO"), query("ACNT_PRDT_CD"));
+  const account = kisAccount(context, guard.appKey, query("CANO"), query("ACNT_PRDT_CD")).label;
   const side = { "01": "sell", "02": "buy" }[query("SLL_BUY_DVSN_CD")];
   const rows: BookedOrder[] = [];
   for (let day = query("INQR_STRT_DT"); day <= query("INQR_END_DT"); day = nextDay(day)) {
@@ -326,7 +333,11 @@ function dayOrders(request: BrokerRequest, context: BrokerContext): Answer {
       ctx_area_fk100: query("CANO"),
       ctx_area_nk100: more ? String(next) : "",
       output1: pageRows.map(dayOrderRow),
-      output2: { tot_ord_qty: String(matching.length), tot_ccld_qty: "0", prsm_tlex_smtl: "0" },
+      output2: {
+        tot_ord_qty: String(matching.length),
+        tot_ccld_qty: String(matching.reduce((sum, order) => sum + order.filled, 0)),
+        prsm_tlex_smtl: "0",
+      },
       ...(answer.body as object),
     },
     headers: { ...answer.headers, tr_cont: continued ? (more ? "M" : "E") : more ? "F" : "D" },

@@ -9,7 +9,7 @@ import {
   textField,
 } from "./answers";
 import { kiwoomError } from "./codes";
-import { type BookedOrder, page } from "./orders";
+import { accountLabel, type BookedOrder, page } from "./orders";
 
 const TOKEN_PATH = "/oauth2/token";
 const REVOKE_PATH = "/oauth2/revoke";
@@ -157,8 +157,13 @@ function stockInfo(request: BrokerRequest, context: BrokerContext): Answer {
 }
 
 /** A Kiwoom account is its app key's (the token names no account number). */
-function accountLabel(context: BrokerContext, appKey: string): string {
-  return `KIWOOM ${context.environment} ${appKey}`;
+function kiwoomAccount(context: BrokerContext, appKey: string): string {
+  return accountLabel({
+    broker: "KIWOOM",
+    environment: context.environment,
+    appKey,
+    accountNumber: "",
+  });
 }
 
 function order(request: BrokerRequest, context: BrokerContext): Answer {
@@ -172,7 +177,7 @@ function order(request: BrokerRequest, context: BrokerContext): Answer {
       `필수 입력 값에 값이 존재하지 않습니다 (${missing.join(", ")})`,
     );
   }
-  const account = accountLabel(context, guard.appKey);
+  const account = kiwoomAccount(context, guard.appKey);
   const booked = context.state.orders.book(
     account,
     {
@@ -201,8 +206,9 @@ function order(request: BrokerRequest, context: BrokerContext): Answer {
   };
 }
 
-/** One acnt_ord_cntr_prps_dtl row of kt00007, with the real field names. */
+/** One acnt_ord_cntr_prps_dtl row of kt00007, with the real field names and the fills so far. */
 function dayOrderRow(order: BookedOrder) {
+  const quantity = Number.parseInt(order.quantity, 10) || 0;
   return {
     ord_no: order.orderNo,
     stk_cd: order.symbol,
@@ -217,9 +223,10 @@ function dayOrderRow(order: BookedOrder) {
     ori_ord: "",
     stk_nm: "",
     io_tp_nm: order.side === "sell" ? "현금매도" : "현금매수",
-    cntr_qty: "0",
-    cntr_uv: "0",
-    ord_remnq: order.quantity,
+    cntr_qty: String(order.filled),
+    // The sandbox fills at the order's price.
+    cntr_uv: order.filled > 0 ? order.price : "0",
+    ord_remnq: String(quantity - order.filled),
     mdfy_cncl: "",
     dmst_stex_tp: "KRX",
     cond_uv: "0",
@@ -241,7 +248,7 @@ function dayOrders(request: BrokerRequest, context: BrokerContext): Answer {
   }
   const side = { "1": "sell", "2": "buy" }[field("sell_tp")];
   const rows = context.state.orders
-    .day(accountLabel(context, guard.appKey), field("ord_dt"))
+    .day(kiwoomAccount(context, guard.appKey), field("ord_dt"))
     .filter(
       (order) =>
         (!side || order.side === side) &&

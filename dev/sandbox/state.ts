@@ -1,7 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Broker, BrokerEnvironment } from "../../core/brokers";
 import type { Clock } from "../../core/clock";
-import { type BookedOrder, OrderBooks } from "./orders";
+import {
+  type AppliedOrderEvent,
+  type BookedOrder,
+  OrderBooks,
+  type SandboxOrderEvent,
+} from "./orders";
+
+export type { AppliedOrderEvent, SandboxOrderEvent } from "./orders";
 
 export const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
 /** KIS hands back the same token when asked again within 6 hours of issuing it. */
@@ -88,22 +95,6 @@ export function emptyStats(): SandboxStats {
   };
 }
 
-/** An order booked or filled, as the websockets report it (KIS H0STCNI0/9, Kiwoom REAL 00). */
-export interface SandboxOrderEvent {
-  broker: Broker;
-  environment: BrokerEnvironment;
-  appKey: string;
-  accountNumber: string;
-  orderNumber: string;
-  symbol: string;
-  side: "buy" | "sell";
-  /** "booked": accepted, nothing filled yet; "filled": `filledQuantity` at `price` just filled. */
-  status: "booked" | "filled";
-  orderQuantity: number;
-  filledQuantity: number;
-  price: number;
-}
-
 /** Why a credentials check failed. */
 export type CredentialsVerdict =
   | "ok"
@@ -140,22 +131,34 @@ export class SandboxState {
   readonly orders = new OrderBooks();
   /** KIS websocket approval keys handed out: the websocket accepts only these. */
   readonly approvalKeys = new Map<string, { appKey: string; environment: BrokerEnvironment }>();
-  private readonly orderListeners = new Set<(event: SandboxOrderEvent) => void>();
+  private readonly orderListeners = new Set<(event: AppliedOrderEvent) => boolean>();
 
   constructor(private readonly clock: Clock) {}
 
-  /** Listen to orders booked or filled (the websockets send notices); returns the unsubscribe. */
-  onOrderEvent(listener: (event: SandboxOrderEvent) => void): () => void {
+  /**
+   * Listen to orders booked or filled (the websockets send notices); the
+   * listener answers whether it delivered a frame. Returns the unsubscribe.
+   */
+  onOrderEvent(listener: (event: AppliedOrderEvent) => boolean): () => void {
     this.orderListeners.add(listener);
     return () => this.orderListeners.delete(listener);
   }
 
-  /** The order book calls this whenever it books or fills an order. */
-  emitOrderEvent(event: SandboxOrderEvent): void {
-    for (const listener of this.orderListeners) listener(event);
+  /**
+   * Applies an order event to its account's book (so the day's orders show
+   * every fill, whether a websocket session was up to hear it or not), then
+   * tells the listeners, with the shares filled so far. True when a listener
+   * delivered a frame.
+   */
+  emitOrderEvent(event: SandboxOrderEvent): boolean {
+    const totalFilled = this.orders.apply(event, new Date(this.now()));
+    const applied: AppliedOrderEvent = { ...event, totalFilled };
+    let delivered = false;
+    for (const listener of this.orderListeners) delivered = listener(applied) || delivered;
+    return delivered;
   }
 
-  /** The two notices of an order the sandbox books and fills at once. */
+  /** The two notices of an order the sandbox books and fills at once; the order is already in the book. */
   emitBookedAndFilled(order: {
     broker: Broker;
     environment: BrokerEnvironment;

@@ -70,7 +70,7 @@ function today(): string {
 beforeEach(() => resetSandbox(current().sandbox));
 
 describe("the sandbox books orders like a broker", () => {
-  it("answers inquire-daily-ccld with the booked orders in pages, with the real field names and tr_cont", async () => {
+  it("answers inquire-daily-ccld with the booked orders in pages, with the real field names, the fills and tr_cont", async () => {
     const { sandbox } = current();
     sandbox.configure({ dayOrdersPageSize: 2 });
     const account = await kis(`PS${randomBytes(6).toString("hex")}`);
@@ -101,7 +101,13 @@ describe("the sandbox books orders like a broker", () => {
       ord_unpr: "70000",
       ord_dt: today(),
       ord_tmd: expect.stringMatching(/^\d{6}$/),
+      // The sandbox fills every order at once, at its price.
+      tot_ccld_qty: "3",
+      rmn_qty: "0",
+      tot_ccld_amt: "210000",
+      avg_prvs: "70000",
     });
+    expect(first.body.output2.tot_ccld_qty).toBe("6");
     const next = await account.dayOrders(
       {
         ...query,
@@ -165,7 +171,7 @@ describe("the sandbox books orders like a broker", () => {
     expect(((await answer.json()) as { error: string }).error).toContain("accept_then_hang");
   });
 
-  it("answers kt00007 with the booked Kiwoom orders, paged with cont-yn and next-key", async () => {
+  it("answers kt00007 with the booked and filled Kiwoom orders, paged with cont-yn and next-key", async () => {
     const { sandbox } = current();
     sandbox.configure({
       dayOrdersPageSize: 1,
@@ -212,6 +218,9 @@ describe("the sandbox books orders like a broker", () => {
         io_tp_nm: "현금매수",
         ord_qty: "2",
         ord_uv: "70000",
+        cntr_qty: "2",
+        ord_remnq: "0",
+        cntr_uv: "70000",
       }),
     ]);
     const next = await call("/api/dostk/acnt", "kt00007", query, {

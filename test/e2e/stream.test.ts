@@ -22,6 +22,7 @@ function fill(
   broker: "KIS" | "KIWOOM",
   account: { appKey: string; accountNumber: string },
   orderNumber: string,
+  [filledQuantity, orderQuantity] = [3, 3],
 ) {
   return server.sandbox.sandbox.streams.notify({
     broker,
@@ -32,8 +33,8 @@ function fill(
     symbol: "005930",
     side: "buy",
     status: "filled",
-    orderQuantity: 3,
-    filledQuantity: 3,
+    orderQuantity,
+    filledQuantity,
     price: 70_100,
   });
 }
@@ -276,7 +277,7 @@ describe("KIS through the hub", () => {
 });
 
 describe("Kiwoom through the hub", () => {
-  test("a client receives Kiwoom trades and its fills, though the token never left the service", async () => {
+  test("a client receives Kiwoom trades and its fills (902: what remains of the order), though the token never left the service", async () => {
     const account = await createAccount("KIWOOM");
     const c = await client();
     c.send({ op: "subscribe", account_id: account.id, kind: "trade", symbol: "005930" });
@@ -297,6 +298,14 @@ describe("Kiwoom through the hub", () => {
       fill_quantity: "3",
       fill_price: "70100",
     });
+    expect(fill("KIWOOM", account, "0000033333", [2, 5])).toBe(true);
+    expect(fill("KIWOOM", account, "0000033333", [3, 5])).toBe(true);
+    await until(() => c.messages.filter(isEvent("notice")).length === 3);
+    const parts = c.messages.filter(isEvent("notice")).slice(1);
+    expect(parts.map((m) => m.fields)).toEqual([
+      expect.objectContaining({ fill_quantity: "2", unfilled_quantity: "3" }),
+      expect.objectContaining({ fill_quantity: "3", unfilled_quantity: "0" }),
+    ]);
     expect(JSON.stringify(c.messages)).not.toContain("kw-");
   });
 

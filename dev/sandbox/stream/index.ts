@@ -4,7 +4,7 @@ import { WebSocketServer } from "ws";
 import type { BrokerEnvironment } from "../../../core/brokers";
 import type { Logger } from "../../../core/log";
 import type { Answer } from "../answers";
-import type { SandboxOrderEvent, SandboxState } from "../state";
+import type { AppliedOrderEvent, SandboxOrderEvent, SandboxState } from "../state";
 import {
   kisMessage,
   kisNoticeFrame,
@@ -45,7 +45,12 @@ export interface StreamSandbox {
   drop(): number;
   /** Broker restart: every socket cut, new connections refused for restartMs. Returns how many were cut. */
   restart(): number;
-  /** Send the notice of an order event to its app key's session; true when one was sent. */
+  /**
+   * An order event as the broker would have it: booked or filled in the
+   * account's day orders, then its notice sent to the app key's session.
+   * True when a frame was sent (false with no live, registered session: the
+   * fill is in the day orders all the same).
+   */
   notify(event: SandboxOrderEvent): boolean;
   close(): void;
 }
@@ -149,11 +154,11 @@ export function createStreamSandbox(state: SandboxState, logger: Logger): Stream
     });
   }
 
-  const unsubscribe = state.onOrderEvent((event) => {
-    notify(event);
-  });
+  // The one place notices are sent: every order event, from REST orders or from notify, comes here once.
+  const unsubscribe = state.onOrderEvent(deliver);
 
-  function notify(event: SandboxOrderEvent): boolean {
+  /** Sends the notice of an applied order event to its app key's session; true when one was sent. */
+  function deliver(event: AppliedOrderEvent): boolean {
     const session = context.owners.get(`${event.broker}|${event.environment}|${event.appKey}`);
     if (!session || session.silent) return false;
     const frame =
@@ -165,6 +170,9 @@ export function createStreamSandbox(state: SandboxState, logger: Logger): Stream
     stats.noticesSent += 1;
     return true;
   }
+
+  /** Through the state: the book applies the event, then `deliver` sends its notice. */
+  const notify = (event: SandboxOrderEvent): boolean => state.emitOrderEvent(event);
 
   function drop(): number {
     let count = 0;

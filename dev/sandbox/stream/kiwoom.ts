@@ -1,5 +1,5 @@
 import { formatKoreaTime } from "../../../core/brokers";
-import type { SandboxOrderEvent, SandboxState } from "../state";
+import type { AppliedOrderEvent, SandboxState } from "../state";
 import { ownerKey, type SandboxSession, type StreamContext, stampNow } from "./session";
 
 const LOGIN_CODES: Record<string, string> = {
@@ -123,10 +123,14 @@ export function kiwoomTradeFrame(symbol: string, price: number, context: StreamC
   });
 }
 
-/** A REAL 00 frame of an order event, or undefined when the session has not registered 00. */
+/**
+ * A REAL 00 frame of an order event, or undefined when the session has not
+ * registered 00: 911 is this fill's quantity, 902 what remains unfilled of the
+ * order after it.
+ */
 export function kiwoomNoticeFrame(
   session: SandboxSession,
-  event: SandboxOrderEvent,
+  event: AppliedOrderEvent,
   context: StreamContext,
 ) {
   if (![...session.registrations].some((id) => id.startsWith("00|"))) return undefined;
@@ -138,7 +142,7 @@ export function kiwoomNoticeFrame(
     "913": filled ? "체결" : "접수",
     "900": String(event.orderQuantity),
     "901": String(event.price),
-    "902": String(filled ? event.orderQuantity - event.filledQuantity : event.orderQuantity),
+    "902": String(Math.max(0, event.orderQuantity - event.totalFilled)),
     "907": event.side === "sell" ? "1" : "2",
     "908": formatKoreaTime(new Date(), "compact").slice(8, 14),
     "910": filled ? String(event.price) : "",
