@@ -166,6 +166,11 @@ export function createStreamSandbox(state: SandboxState, logger: Logger): Stream
         ? kisNoticeFrame(session, event, context)
         : kiwoomNoticeFrame(session, event, context);
     if (!frame) return false;
+    if (config.loseNotices > 0) {
+      config.loseNotices -= 1;
+      stats.noticesLost += 1;
+      return false;
+    }
     context.send(session, frame);
     stats.noticesSent += 1;
     return true;

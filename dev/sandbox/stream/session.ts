@@ -29,6 +29,12 @@ export interface StreamSandboxConfig {
   stamp: boolean;
   /** How long a broker restart refuses new connections. Default 1000. */
   restartMs: number;
+  /**
+   * The next this many notices are lost: the order is booked and filled in
+   * the day orders, but no frame is sent (a broker's missing frame, or one
+   * the hub could not read). Default 0.
+   */
+  loseNotices: number;
 }
 
 export const DEFAULT_STREAM_CONFIG: StreamSandboxConfig = {
@@ -37,6 +43,7 @@ export const DEFAULT_STREAM_CONFIG: StreamSandboxConfig = {
   ticksPerSecond: 0,
   stamp: false,
   restartMs: 1_000,
+  loseNotices: 0,
 };
 
 export interface StreamSandboxStats {
@@ -49,6 +56,8 @@ export interface StreamSandboxStats {
   capRefusals: number;
   framesSent: number;
   noticesSent: number;
+  /** Notices lost by loseNotices. */
+  noticesLost: number;
   drops: number;
   restarts: number;
 }
@@ -62,6 +71,7 @@ export function emptyStreamStats(): StreamSandboxStats {
     capRefusals: 0,
     framesSent: 0,
     noticesSent: 0,
+    noticesLost: 0,
     drops: 0,
     restarts: 0,
   };
