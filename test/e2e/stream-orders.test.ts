@@ -82,9 +82,10 @@ async function noticeClient(
       orderNumber: "0000000000",
       symbol: "000660",
       side: "sell",
-      status: "filled",
+      // Accepted, not filled: the hub's catch-up from the day orders has nothing of it to add.
+      status: "booked",
       orderQuantity: 1,
-      filledQuantity: 1,
+      filledQuantity: 0,
       price: 1,
     }),
   );

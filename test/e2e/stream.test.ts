@@ -42,6 +42,42 @@ function fill(
 const isEvent = (kind: string, symbol?: string) => (m: Record<string, unknown>) =>
   m.kind === kind && "fields" in m && (symbol === undefined || m.symbol === symbol);
 
+/** A notice of order `number` (KIS ODER_NO, Kiwoom order_number). */
+const isOrder = (number: string) => (m: Record<string, unknown>) => {
+  const fields = (m.fields ?? {}) as Record<string, string>;
+  return isEvent("notice")(m) && (fields.ODER_NO ?? fields.order_number) === number;
+};
+
+const PROBE = "0000099999";
+
+/**
+ * Resolves once the account's notices reach `c`: an accepted (unfilled)
+ * probe order is sent until a session takes it. Accepted, not filled, so
+ * the hub's catch-up from the day orders has nothing of it to add.
+ */
+async function noticesLive(
+  c: StreamClient,
+  broker: "KIS" | "KIWOOM",
+  account: { appKey: string; accountNumber: string },
+) {
+  await until(() =>
+    server.sandbox.sandbox.streams.notify({
+      broker,
+      environment: "real",
+      appKey: account.appKey,
+      accountNumber: account.accountNumber,
+      orderNumber: PROBE,
+      symbol: "005930",
+      side: "buy",
+      status: "booked",
+      orderQuantity: 1,
+      filledQuantity: 0,
+      price: 70_100,
+    }),
+  );
+  await c.next(isOrder(PROBE));
+}
+
 async function until(check: () => boolean, timeoutMs = 5_000) {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -135,8 +171,9 @@ describe("KIS through the hub", () => {
     const account = await createAccount("KIS", { hts_id: "htsuser2" });
     const c = await client();
     c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
-    await until(() => fill("KIS", account, "0000011111"));
-    const notice = await c.next(isEvent("notice"));
+    await noticesLive(c, "KIS", account);
+    expect(fill("KIS", account, "0000011111")).toBe(true);
+    const notice = await c.next(isOrder("0000011111"));
     expect(notice).toMatchObject({
       account_id: account.id,
       broker: "KIS",
@@ -156,9 +193,7 @@ describe("KIS through the hub", () => {
     const c = await client();
     c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
     await c.next((m) => m.type === "session" && m.state === "up");
-    // The notice registration is acknowledged once a hand-made fill is delivered.
-    await until(() => fill("KIS", account, "0000000000"));
-    await c.next(isEvent("notice"));
+    await noticesLive(c, "KIS", account);
     const placed = await server.call(
       `/accounts/${account.id}/broker/uapi/domestic-stock/v1/trading/order-cash`,
       {
@@ -285,8 +320,9 @@ describe("Kiwoom through the hub", () => {
     const trade = await c.next(isEvent("trade", "005930"));
     expect(trade).toMatchObject({ broker: "KIWOOM", account_id: account.id });
     expect((trade.fields as Record<string, string>).price).toMatch(/^\+\d+$/);
-    await until(() => fill("KIWOOM", account, "0000022222"));
-    const notice = await c.next(isEvent("notice"));
+    await noticesLive(c, "KIWOOM", account);
+    expect(fill("KIWOOM", account, "0000022222")).toBe(true);
+    const notice = await c.next(isOrder("0000022222"));
     expect(notice).toMatchObject({
       account_id: account.id,
       broker: "KIWOOM",
@@ -300,8 +336,12 @@ describe("Kiwoom through the hub", () => {
     });
     expect(fill("KIWOOM", account, "0000033333", [2, 5])).toBe(true);
     expect(fill("KIWOOM", account, "0000033333", [3, 5])).toBe(true);
-    await until(() => c.messages.filter(isEvent("notice")).length === 3);
-    const parts = c.messages.filter(isEvent("notice")).slice(1);
+    await until(() => c.messages.filter(isOrder("0000033333")).length === 2);
+    const parts = c.messages.filter(isOrder("0000033333"));
+    expect(parts.map((m) => m.fill)).toEqual([
+      { source: "notice", order_no: "33333", quantity: 2, filled_total: 2 },
+      { source: "notice", order_no: "33333", quantity: 3, filled_total: 5 },
+    ]);
     expect(parts.map((m) => m.fields)).toEqual([
       expect.objectContaining({ fill_quantity: "2", unfilled_quantity: "3" }),
       expect.objectContaining({ fill_quantity: "3", unfilled_quantity: "0" }),
@@ -375,18 +415,20 @@ describe("faults", () => {
     const account = await createAccount("KIS", { hts_id: "htsuser8" });
     const watcher = await client();
     watcher.send({ op: "subscribe", account_id: account.id, kind: "notice" });
-    await until(() => fill("KIS", account, "0000000001"));
-    const first = await watcher.next(isEvent("notice"));
+    await noticesLive(watcher, "KIS", account);
+    expect(fill("KIS", account, "0000000001")).toBe(true);
+    const first = await watcher.next(isOrder("0000000001"));
     const away = await client();
     away.send({ op: "subscribe", account_id: account.id, kind: "notice" });
     await away.next(isEvent("notice"), 200).catch(() => undefined);
     away.close();
     fill("KIS", account, "0000000002");
     fill("KIS", account, "0000000003");
-    await until(() => watcher.messages.filter(isEvent("notice")).length === 3);
+    await until(() => watcher.messages.filter(isOrder("0000000003")).length === 1);
     const back = await client();
     back.send({ op: "subscribe", account_id: account.id, kind: "notice", since: first.seq });
     await until(() => back.messages.filter(isEvent("notice")).length === 2);
+    // Nothing else was stored after the first: no catch-up found anything missing.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const orders = back.messages
       .filter(isEvent("notice"))
