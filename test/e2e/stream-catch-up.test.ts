@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createBrokerAccount, type TestBrokerAccount } from "../support/accounts";
 import { startTestHub, type TestHub } from "../support/hub";
+import { noticesLive, orderEvent, until } from "../support/notices";
 import { startTestServer, type TestServer } from "../support/server";
 import { connectStreamClient, type StreamClient } from "../support/stream-client";
 
@@ -33,28 +34,20 @@ async function client(on = hub) {
 }
 
 /** `filled` more shares of order `orderNumber` (of `quantity`): true when a live session was sent its notice. */
-function fill(
+const fill = (
   broker: "KIS" | "KIWOOM",
   account: TestBrokerAccount,
   orderNumber: string,
   filled: number,
   quantity = 5,
-) {
-  return server.sandbox.sandbox.streams.notify({
-    broker,
-    environment: "real",
-    appKey: account.appKey,
-    // KIS notices carry CANO and ACNT_PRDT_CD together.
-    accountNumber: broker === "KIS" ? `${account.accountNumber}01` : account.accountNumber,
-    orderNumber,
-    symbol: "005930",
-    side: "buy",
-    status: "filled",
-    orderQuantity: quantity,
-    filledQuantity: filled,
-    price: 70_100,
-  });
-}
+) =>
+  server.sandbox.sandbox.streams.notify(
+    orderEvent(broker, account, {
+      orderNumber,
+      orderQuantity: quantity,
+      filledQuantity: filled,
+    }),
+  );
 
 const fillsOf = (c: StreamClient) =>
   c.messages.filter((m) => m.kind === "notice" && m.fill).map((m) => m.fill as Fill);
@@ -66,21 +59,11 @@ function sharesByOrder(fills: Fill[]) {
   return shares;
 }
 
-async function until(check: () => boolean, timeoutMs = 8_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** A client on the account's notices, once a first (probe) fill got through live. */
+/** A client on the account's notices, once they reach it live. */
 async function watching(broker: "KIS" | "KIWOOM", account: TestBrokerAccount, on = hub) {
   const c = await client(on);
   c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
-  await c.next((m) => m.type === "subscribed");
-  await until(() => fill(broker, account, "0000000900", 1, 1));
-  await until(() => fillsOf(c).some((f) => f.order_no === "900"));
+  await noticesLive(server, c, broker, account);
   return c;
 }
 
@@ -119,7 +102,7 @@ describe("fills sent while no session was up", () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
 
       const fills = fillsOf(c);
-      expect(sharesByOrder(fills)).toEqual({ "900": 1, "901": 5, "902": 4, "903": 1 });
+      expect(sharesByOrder(fills)).toEqual({ "901": 5, "902": 4, "903": 1 });
       expect(fills.filter((f) => f.order_no === "901")).toEqual([
         { source: "notice", order_no: "901", quantity: 2, filled_total: 2 },
         { source: "catch_up", order_no: "901", quantity: 3, filled_total: 5 },

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createBrokerAccount } from "../support/accounts";
 import { startTestHub, type TestHub } from "../support/hub";
+import { noticesLive } from "../support/notices";
 import { startTestServer, type TestServer } from "../support/server";
 import { connectStreamClient, type StreamClient } from "../support/stream-client";
 
@@ -40,14 +41,6 @@ const createAccount = (broker: "KIS" | "KIWOOM") =>
     config: broker === "KIS" ? { hts_id: `hts${randomBytes(3).toString("hex")}` } : {},
   });
 
-async function until(check: () => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** The id of the account's latest day-orders call, once there is one (waits up to 5 s). */
 async function lastDayOrdersCall(accountId: number, path: string): Promise<number> {
   const deadline = Date.now() + 5_000;
@@ -73,23 +66,7 @@ async function noticeClient(
   c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
   await c.next((m) => m.type === "session" && m.state === "up");
   // The registration is in place once a hand-made notice (of no intent's order) gets through.
-  await until(() =>
-    server.sandbox.sandbox.streams.notify({
-      broker,
-      environment: "real",
-      appKey: account.appKey,
-      accountNumber: account.accountNumber,
-      orderNumber: "0000000000",
-      symbol: "000660",
-      side: "sell",
-      // Accepted, not filled: the hub's catch-up from the day orders has nothing of it to add.
-      status: "booked",
-      orderQuantity: 1,
-      filledQuantity: 0,
-      price: 1,
-    }),
-  );
-  await c.next(isNotice);
+  await noticesLive(server, c, broker, account, "0000000000");
   return c;
 }
 

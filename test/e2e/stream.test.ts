@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest"
 import WebSocket from "ws";
 import { createBrokerAccount } from "../support/accounts";
 import { startTestHub, type TestHub } from "../support/hub";
+import { isOrderNotice, noticesLive, orderEvent, until } from "../support/notices";
 import { startTestServer, type TestServer } from "../support/server";
 import { connectStreamClient, type StreamClient } from "../support/stream-client";
 
@@ -18,73 +19,18 @@ async function client(key = hub.readerKey) {
   return connected;
 }
 
-function fill(
+const fill = (
   broker: "KIS" | "KIWOOM",
   account: { appKey: string; accountNumber: string },
   orderNumber: string,
   [filledQuantity, orderQuantity] = [3, 3],
-) {
-  return server.sandbox.sandbox.streams.notify({
-    broker,
-    environment: "real",
-    appKey: account.appKey,
-    accountNumber: account.accountNumber,
-    orderNumber,
-    symbol: "005930",
-    side: "buy",
-    status: "filled",
-    orderQuantity,
-    filledQuantity,
-    price: 70_100,
-  });
-}
+) =>
+  server.sandbox.sandbox.streams.notify(
+    orderEvent(broker, account, { orderNumber, filledQuantity, orderQuantity, price: 70_100 }),
+  );
 
 const isEvent = (kind: string, symbol?: string) => (m: Record<string, unknown>) =>
   m.kind === kind && "fields" in m && (symbol === undefined || m.symbol === symbol);
-
-/** A notice of order `number` (KIS ODER_NO, Kiwoom order_number). */
-const isOrder = (number: string) => (m: Record<string, unknown>) => {
-  const fields = (m.fields ?? {}) as Record<string, string>;
-  return isEvent("notice")(m) && (fields.ODER_NO ?? fields.order_number) === number;
-};
-
-const PROBE = "0000099999";
-
-/**
- * Resolves once the account's notices reach `c`: an accepted (unfilled)
- * probe order is sent until a session takes it. Accepted, not filled, so
- * the hub's catch-up from the day orders has nothing of it to add.
- */
-async function noticesLive(
-  c: StreamClient,
-  broker: "KIS" | "KIWOOM",
-  account: { appKey: string; accountNumber: string },
-) {
-  await until(() =>
-    server.sandbox.sandbox.streams.notify({
-      broker,
-      environment: "real",
-      appKey: account.appKey,
-      accountNumber: account.accountNumber,
-      orderNumber: PROBE,
-      symbol: "005930",
-      side: "buy",
-      status: "booked",
-      orderQuantity: 1,
-      filledQuantity: 0,
-      price: 70_100,
-    }),
-  );
-  await c.next(isOrder(PROBE));
-}
-
-async function until(check: () => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 beforeAll(async () => {
   // Kiwoom's floor (1 s) instead of a minute, so a re-login's fresh token comes within the test.
@@ -171,9 +117,9 @@ describe("KIS through the hub", () => {
     const account = await createAccount("KIS", { hts_id: "htsuser2" });
     const c = await client();
     c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
-    await noticesLive(c, "KIS", account);
+    await noticesLive(server, c, "KIS", account);
     expect(fill("KIS", account, "0000011111")).toBe(true);
-    const notice = await c.next(isOrder("0000011111"));
+    const notice = await c.next(isOrderNotice("0000011111"));
     expect(notice).toMatchObject({
       account_id: account.id,
       broker: "KIS",
@@ -193,7 +139,7 @@ describe("KIS through the hub", () => {
     const c = await client();
     c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
     await c.next((m) => m.type === "session" && m.state === "up");
-    await noticesLive(c, "KIS", account);
+    await noticesLive(server, c, "KIS", account);
     const placed = await server.call(
       `/accounts/${account.id}/broker/uapi/domestic-stock/v1/trading/order-cash`,
       {
@@ -320,9 +266,9 @@ describe("Kiwoom through the hub", () => {
     const trade = await c.next(isEvent("trade", "005930"));
     expect(trade).toMatchObject({ broker: "KIWOOM", account_id: account.id });
     expect((trade.fields as Record<string, string>).price).toMatch(/^\+\d+$/);
-    await noticesLive(c, "KIWOOM", account);
+    await noticesLive(server, c, "KIWOOM", account);
     expect(fill("KIWOOM", account, "0000022222")).toBe(true);
-    const notice = await c.next(isOrder("0000022222"));
+    const notice = await c.next(isOrderNotice("0000022222"));
     expect(notice).toMatchObject({
       account_id: account.id,
       broker: "KIWOOM",
@@ -336,8 +282,8 @@ describe("Kiwoom through the hub", () => {
     });
     expect(fill("KIWOOM", account, "0000033333", [2, 5])).toBe(true);
     expect(fill("KIWOOM", account, "0000033333", [3, 5])).toBe(true);
-    await until(() => c.messages.filter(isOrder("0000033333")).length === 2);
-    const parts = c.messages.filter(isOrder("0000033333"));
+    await until(() => c.messages.filter(isOrderNotice("0000033333")).length === 2);
+    const parts = c.messages.filter(isOrderNotice("0000033333"));
     expect(parts.map((m) => m.fill)).toEqual([
       { source: "notice", order_no: "33333", quantity: 2, filled_total: 2 },
       { source: "notice", order_no: "33333", quantity: 3, filled_total: 5 },
@@ -415,16 +361,16 @@ describe("faults", () => {
     const account = await createAccount("KIS", { hts_id: "htsuser8" });
     const watcher = await client();
     watcher.send({ op: "subscribe", account_id: account.id, kind: "notice" });
-    await noticesLive(watcher, "KIS", account);
+    await noticesLive(server, watcher, "KIS", account);
     expect(fill("KIS", account, "0000000001")).toBe(true);
-    const first = await watcher.next(isOrder("0000000001"));
+    const first = await watcher.next(isOrderNotice("0000000001"));
     const away = await client();
     away.send({ op: "subscribe", account_id: account.id, kind: "notice" });
     await away.next(isEvent("notice"), 200).catch(() => undefined);
     away.close();
     fill("KIS", account, "0000000002");
     fill("KIS", account, "0000000003");
-    await until(() => watcher.messages.filter(isOrder("0000000003")).length === 1);
+    await until(() => watcher.messages.filter(isOrderNotice("0000000003")).length === 1);
     const back = await client();
     back.send({ op: "subscribe", account_id: account.id, kind: "notice", since: first.seq });
     await until(() => back.messages.filter(isEvent("notice")).length === 2);
