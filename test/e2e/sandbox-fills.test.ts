@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { formatKoreaTime } from "../../core/brokers";
 import type { SandboxOrderEvent } from "../../dev/sandbox";
+import { orderEvent } from "../support/notices";
 import { resetSandbox, useBrokerSandbox } from "../support/sandbox";
 
 const current = useBrokerSandbox();
@@ -11,35 +13,19 @@ const KIS_DAY_ORDERS = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld";
 // biome-ignore lint/suspicious/noExplicitAny: the tests read the brokers' JSON shapes field by field
 type Json = any;
 
-function today(): string {
-  const { clock } = current();
-  return new Date(clock.now().getTime() + 9 * 3_600_000)
-    .toISOString()
-    .slice(0, 10)
-    .replaceAll("-", "");
-}
+const today = () => formatKoreaTime(current().clock.now(), "compact").slice(0, 8);
 
 /** A made-up fill of one share at 70,000 won, for an order number no REST call booked. */
-function fill(
+const fill = (
   broker: "KIS" | "KIWOOM",
   appKey: string,
   change: Partial<SandboxOrderEvent> = {},
-): SandboxOrderEvent {
-  return {
+): SandboxOrderEvent =>
+  orderEvent(
     broker,
-    environment: "real",
-    appKey,
-    accountNumber: broker === "KIS" ? "5012345601" : "5012345678",
-    orderNumber: "0000077777",
-    symbol: "005930",
-    side: "buy",
-    status: "filled",
-    orderQuantity: 1,
-    filledQuantity: 1,
-    price: 70_000,
-    ...change,
-  };
-}
+    { appKey, accountNumber: broker === "KIS" ? "5012345601" : "5012345678" },
+    { orderNumber: "0000077777", ...change },
+  );
 
 /** A fresh KIS app key with a token, and its day orders of today for one CANO and product. */
 async function kisDesk() {

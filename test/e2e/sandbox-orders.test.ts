@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { beforeEach, describe, expect, it } from "vitest";
+import { formatKoreaTime } from "../../core/brokers";
 import { resetSandbox, useBrokerSandbox } from "../support/sandbox";
 
 const current = useBrokerSandbox();
@@ -59,13 +60,7 @@ async function kis(appKey: string) {
   };
 }
 
-function today(): string {
-  const { clock } = current();
-  return new Date(clock.now().getTime() + 9 * 3_600_000)
-    .toISOString()
-    .slice(0, 10)
-    .replaceAll("-", "");
-}
+const today = () => formatKoreaTime(current().clock.now(), "compact").slice(0, 8);
 
 beforeEach(() => resetSandbox(current().sandbox));
 
