@@ -1,22 +1,31 @@
 -- Fills the hub did not hear (issue 19): a broker never replays a notice
 -- sent while no session was up (a silent drop, a restart, a hand-over), so
--- after each (re)login the hub reads the account's day orders and stores
--- what they show filled beyond what its notices already account for.
+-- after each (re)login, and every STREAM_CATCH_UP_INTERVAL_MS, the hub reads
+-- the account's day orders and stores what they show filled beyond what its
+-- notices already told.
 --
 -- * stream_fill_marks: per account, Korea trade date and order number (order
---   numbers restart each day), the filled total the stored notices account
---   for. Every fill notice and every catch-up moves it, under its row lock,
---   so the two never count one fill twice:
---   - a catch-up stores only the difference between the broker's total and
---     the mark, and records when it read (caught_up_from/to);
---   - a notice that carries the order's running total (Kiwoom) is stored only
---     when its total is above the mark;
---   - a notice that does not (KIS) is covered when its fill time ends before
---     the catch-up began reading, new when it is at or after the read's end,
---     and stored but flagged uncertain in between (it may be in that total).
+--   numbers restart each day), the filled total the stored events account
+--   for. Every fill notice and every catch-up takes its row lock, so the two
+--   never count one fill twice.
+-- * stream_fills: each stored fill (a notice's, or a catch-up's), with when
+--   it happened, for the rule below.
 -- * stream_events.fill: the fill an event adds, one shape for both brokers
 --   and for catch-ups: {source, order_no, quantity, filled_total[, uncertain]}.
 --   NULL for events that fill nothing (an acceptance, a balance event).
+--
+-- The rule, per order:
+-- * Notices that carry the order's running total (Kiwoom): one is stored
+--   only when its total is above the mark; a catch-up stores the broker's
+--   total less the mark.
+-- * Notices that carry only the fill and its second (KIS): a catch-up whose
+--   read ran from p_read_from to p_read_to stores the broker's total less the
+--   fills stored from up to p_read_to (a fill in the read's own second is
+--   counted as before it: at worst a missing share waits for the next
+--   catch-up, never told twice); fills after the read do not hide a missing
+--   one. A notice that arrives after a catch-up raised the mark is covered
+--   when its second ended before that read began, new when it came at or
+--   after the read's end, and stored but flagged uncertain in between.
 -- squawk-ignore-file require-lock-timeout, require-statement-timeout, prefer-bigint-over-int, prefer-robust-stmts
 --   (the runner sets lock_timeout and statement_timeout for every migration;
 --   account_id matches accounts.id, an INTEGER)
@@ -35,6 +44,18 @@ CREATE TABLE IF NOT EXISTS stream_fill_marks (
   caught_up_to TIMESTAMPTZ,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
   PRIMARY KEY (account_id, trade_date, order_no)
+);
+
+CREATE TABLE IF NOT EXISTS stream_fills (
+  account_id INTEGER NOT NULL,
+  trade_date DATE NOT NULL,
+  order_no TEXT NOT NULL,
+  -- A notice's fill time (to the second), or the end of a catch-up's read.
+  filled_at TIMESTAMPTZ NOT NULL,
+  quantity BIGINT NOT NULL CHECK (quantity > 0),
+  -- The stream_events row that told it.
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (account_id, trade_date, order_no, seq)
 );
 
 ALTER TABLE stream_events ADD COLUMN IF NOT EXISTS fill JSONB;
@@ -88,37 +109,54 @@ BEGIN
   stored := jsonb_build_object('source', 'notice', 'order_no', p_order_no,
     'quantity', added, 'filled_total', total)
     || CASE WHEN uncertain THEN '{"uncertain": true}'::jsonb ELSE '{}'::jsonb END;
-  RETURN QUERY
   INSERT INTO stream_events AS e (account_id, broker, kind, symbol, event_at, fields, raw, fill)
   VALUES (p_account_id, p_broker, 'notice', p_symbol, p_event_at, p_fields, p_raw, stored)
-  RETURNING e.seq, e.fill;
+  RETURNING e.seq INTO seq;
+  INSERT INTO stream_fills (account_id, trade_date, order_no, filled_at, quantity, seq)
+  VALUES (p_account_id, p_trade_date, p_order_no, p_event_at, added, seq);
+  fill := stored;
+  RETURN NEXT;
 END
 $$;
 
 -- One order of a catch-up: the broker's filled total p_total, read between
--- p_read_from and p_read_to. Stores one notice event with what the mark did
--- not account for and raises the mark; returns no row when nothing was missing.
+-- p_read_from and p_read_to; p_running when the broker's notices carry running
+-- totals. Stores one notice event with what the stored fills do not account
+-- for and raises the mark; returns no row when nothing is missing.
 CREATE OR REPLACE FUNCTION stream_catch_up_fill(
   p_account_id INTEGER, p_broker TEXT, p_symbol TEXT, p_fields JSONB, p_raw TEXT,
   p_trade_date DATE, p_order_no TEXT, p_total BIGINT,
-  p_read_from TIMESTAMPTZ, p_read_to TIMESTAMPTZ
+  p_read_from TIMESTAMPTZ, p_read_to TIMESTAMPTZ, p_running BOOLEAN
 ) RETURNS TABLE (seq BIGINT, fill JSONB) LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   mark stream_fill_marks;
+  told BIGINT;
+  missing BIGINT;
   stored JSONB;
 BEGIN
   mark := stream_fill_mark(p_account_id, p_trade_date, p_order_no);
-  IF p_total <= mark.filled_total THEN RETURN; END IF;
+  IF p_running THEN
+    told := mark.filled_total;
+  ELSE
+    SELECT coalesce(sum(f.quantity), 0) INTO told FROM stream_fills f
+    WHERE f.account_id = p_account_id AND f.trade_date = p_trade_date
+      AND f.order_no = p_order_no AND f.filled_at <= p_read_to;
+  END IF;
+  missing := p_total - told;
+  IF missing <= 0 THEN RETURN; END IF;
   UPDATE stream_fill_marks
-  SET filled_total = p_total, caught_up_from = p_read_from, caught_up_to = p_read_to,
-      updated_at = clock_timestamp()
+  SET filled_total = mark.filled_total + missing, caught_up_from = p_read_from,
+      caught_up_to = p_read_to, updated_at = clock_timestamp()
   WHERE account_id = p_account_id AND trade_date = p_trade_date AND order_no = p_order_no;
   stored := jsonb_build_object('source', 'catch_up', 'order_no', p_order_no,
-    'quantity', p_total - mark.filled_total, 'filled_total', p_total);
-  RETURN QUERY
+    'quantity', missing, 'filled_total', mark.filled_total + missing);
   INSERT INTO stream_events AS e (account_id, broker, kind, symbol, event_at, fields, raw, fill)
   VALUES (p_account_id, p_broker, 'notice', p_symbol, p_read_to, p_fields, p_raw, stored)
-  RETURNING e.seq, e.fill;
+  RETURNING e.seq INTO seq;
+  INSERT INTO stream_fills (account_id, trade_date, order_no, filled_at, quantity, seq)
+  VALUES (p_account_id, p_trade_date, p_order_no, p_read_to, missing, seq);
+  fill := stored;
+  RETURN NEXT;
 END
 $$;
 
@@ -126,6 +164,7 @@ DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'securities_support_runtime') THEN
     EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I.stream_fill_marks TO securities_support_runtime', current_schema());
+    EXECUTE format('GRANT SELECT, INSERT ON %I.stream_fills TO securities_support_runtime', current_schema());
   END IF;
 END
 $$;

@@ -226,6 +226,7 @@ export const kisStream: StreamProtocol = {
   },
   login: "approval_key",
   accountKey: "hts_id",
+  noticeTotals: false,
   registrationCap: KIS_REGISTRATION_CAP,
   kinds: ["trade", "quote", "notice"],
   needsLogin: false,

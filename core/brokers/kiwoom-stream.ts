@@ -139,6 +139,7 @@ export const kiwoomStream: StreamProtocol = {
   },
   login: "access_token",
   accountKey: "none",
+  noticeTotals: true,
   registrationCap: undefined,
   kinds: ["trade", "quote", "notice", "balance"],
   needsLogin: true,

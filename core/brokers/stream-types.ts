@@ -100,6 +100,12 @@ export interface StreamProtocol {
    * session's login already names the accounts.
    */
   readonly accountKey: "hts_id" | "none";
+  /**
+   * Whether a fill notice carries its order's running total (Kiwoom: FID 900
+   * less 902) or only the fill (KIS): how a catch-up from the day orders
+   * tells what its notices already told (migration 0021).
+   */
+  readonly noticeTotals: boolean;
   /** Registrations one session may hold (KIS 41), undefined when the broker states none. */
   readonly registrationCap: number | undefined;
   /** The kinds this broker streams. */

@@ -4,8 +4,15 @@ import type { BrokerGateway } from "../gateway";
 import type { Logger } from "../log";
 import type { AccountInfo, SessionEntry } from "./entry";
 import type { StreamEvent } from "./events";
-import { catchUpFill, orderKey, storedTotals } from "./fills";
+import { catchUpFill, orderKey, toldTotals } from "./fills";
 import type { HubStats } from "./stats";
+
+/**
+ * Between reading the day orders and comparing them with the store: the
+ * notices of fills just before the read (a broker's websocket lags its own
+ * day orders) are stored first, so the catch-up adds only what no notice told.
+ */
+const SETTLE_MS = 1_000;
 
 /** A catch-up that could not read the day orders is tried again after this, doubling, up to the cap. */
 const RETRY_BASE_MS = 1_000;
@@ -45,16 +52,32 @@ export function createFillCatchUp(deps: {
   const runs = new Set<Promise<void>>();
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
+  /** Settles under way: the hub's close ends them at once. */
+  const settling = new Set<() => void>();
+  const settle = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        settling.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, SETTLE_MS);
+      timer.unref();
+      settling.add(done);
+    });
 
   async function run(entry: SessionEntry, account: AccountInfo): Promise<number> {
     const from = new Date();
     const date = formatKoreaTime(from, "compact").slice(0, 8);
     const rows = await gateway.dayOrders(account.id, { account: account.dayOrdersAccount }, date);
     const read = { accountId: account.id, date: from, from, to: new Date() };
-    // Only orders filled beyond what is stored go to the store (which checks again, locked).
-    const stored = await storedTotals(sql, account.id, from);
+    await settle();
+    if (closed) return 0;
+    // Only orders filled beyond what was told go to the store (which checks again, locked).
+    const running = entry.protocol.noticeTotals;
+    const told = await toldTotals(sql, read, running);
     const filled = rows.filter(
-      (order) => Number(order.filled) > (stored.get(orderKey(order.orderNo)) ?? 0),
+      (order) => Number(order.filled) > (told.get(orderKey(order.orderNo)) ?? 0),
     );
     const base = { account_id: account.id, broker: entry.broker };
     let added = 0;
@@ -62,7 +85,7 @@ export function createFillCatchUp(deps: {
     // client resuming with `since` never finds a lower seq sent after a higher one.
     const storing = entry.storing.then(async () => {
       for (const order of filled) {
-        const event = await catchUpFill(sql, base, read, order);
+        const event = await catchUpFill(sql, base, read, order, running);
         if (!event) continue;
         added += 1;
         stats.noticesStored += 1;
@@ -137,6 +160,7 @@ export function createFillCatchUp(deps: {
     },
     async close() {
       closed = true;
+      for (const done of [...settling]) done();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       while (runs.size > 0) await Promise.all([...runs]);

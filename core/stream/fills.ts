@@ -43,16 +43,27 @@ export interface CatchUpRead {
   to: Date;
 }
 
-/** The filled totals stored for the account's orders of one trade day, by order key. */
-export async function storedTotals(
+/**
+ * What the stored events told of each of the account's orders of one
+ * trade day, by order key, as a catch-up compares it with the day orders
+ * (stream_catch_up_fill does the same, locked): with running totals the
+ * mark, without them the fills from up to the read's end.
+ */
+export async function toldTotals(
   sql: Sql,
-  accountId: number,
-  date: Date,
+  read: CatchUpRead,
+  running: boolean,
 ): Promise<Map<string, number>> {
-  const rows = await sql<{ order_no: string; filled_total: string }[]>`
-    SELECT order_no, filled_total FROM stream_fill_marks
-    WHERE account_id = ${accountId} AND trade_date = ${tradeDate(date)}`;
-  return new Map(rows.map((row) => [row.order_no, Number(row.filled_total)]));
+  const rows = running
+    ? await sql<{ order_no: string; told: string }[]>`
+        SELECT order_no, filled_total AS told FROM stream_fill_marks
+        WHERE account_id = ${read.accountId} AND trade_date = ${tradeDate(read.date)}`
+    : await sql<{ order_no: string; told: string }[]>`
+        SELECT order_no, sum(quantity) AS told FROM stream_fills
+        WHERE account_id = ${read.accountId} AND trade_date = ${tradeDate(read.date)}
+          AND filled_at <= ${read.to}
+        GROUP BY order_no`;
+  return new Map(rows.map((row) => [row.order_no, Number(row.told)]));
 }
 
 /**
@@ -64,6 +75,7 @@ export async function catchUpFill(
   base: Omit<StreamEvent, "seq" | "fields" | "raw" | "symbol" | "at" | "kind">,
   read: CatchUpRead,
   order: DayOrder,
+  running: boolean,
 ): Promise<StreamEvent | undefined> {
   const fields = catchUpFields(order);
   const raw = JSON.stringify(order);
@@ -71,7 +83,7 @@ export async function catchUpFill(
     SELECT seq, fill FROM stream_catch_up_fill(
       ${read.accountId}, ${base.broker}, ${order.symbol}, ${sql.json(fields)}, ${raw},
       ${tradeDate(read.date)}, ${orderKey(order.orderNo)}, ${Number(order.filled)},
-      ${read.from}, ${read.to})`;
+      ${read.from}, ${read.to}, ${running})`;
   if (!row) return undefined;
   return {
     ...base,

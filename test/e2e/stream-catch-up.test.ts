@@ -187,3 +187,28 @@ describe("a notice the broker never sent while the session was up", () => {
     expect(server.sandbox.sandbox.streams.stats().noticesLost).toBe(1);
   });
 });
+
+describe("a busy account checked often", () => {
+  test("counts each live fill once (a check reading a fill whose notice is on its way adds nothing) and finds the one lost", async () => {
+    const own = await startTestHub(server, { STREAM_CATCH_UP_INTERVAL_MS: "50" });
+    hubs.push(own);
+    const account = await createAccount("KIS", "htsbusy");
+    const c = await watching("KIS", account, own);
+    // Each notice leaves 100 ms after the day orders show its fill.
+    server.sandbox.sandbox.streams.configure({ noticeDelayMs: 100 });
+    // Two shares at a time of one 200-share order, every 10 ms, while the hub checks every 50 ms.
+    for (let sent = 0; sent < 100; sent += 1) {
+      // One notice the broker never sends, midway: its 2 shares come from the day orders.
+      if (sent === 50) server.sandbox.sandbox.streams.configure({ loseNotices: 1 });
+      fill("KIS", account, "0000000941", 2, 200);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await until(() => (sharesByOrder(fillsOf(c))["941"] ?? 0) >= 200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    server.sandbox.sandbox.streams.configure({ noticeDelayMs: 0 });
+    const fills = fillsOf(c);
+    expect(fills.filter((f) => f.uncertain)).toEqual([]);
+    expect(sharesByOrder(fills)).toEqual({ "941": 200 });
+    expect(fills.filter((f) => f.source === "catch_up").map((f) => f.quantity)).toEqual([2]);
+  });
+});

@@ -91,6 +91,7 @@ describe("the runtime database role", () => {
       securities_tokens: readWrite,
       stream_events: appendOnly,
       stream_fill_marks: "INSERT,SELECT,UPDATE",
+      stream_fills: appendOnly,
       stream_leases: readWrite,
     });
   });

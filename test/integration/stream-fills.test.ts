@@ -52,12 +52,14 @@ const fill = (quantity: number, total?: number): NoticeFill => ({
   ...(total === undefined ? {} : { total }),
 });
 
-const catchUp = (filled: string, read = READ) =>
+/** A catch-up of order 12345: KIS's rule (no running totals) unless `running`. */
+const catchUp = (filled: string, read = READ, running = false) =>
   catchUpFill(
     runtime,
-    { account_id: accountId, broker: "KIS" },
+    { account_id: accountId, broker: running ? "KIWOOM" : "KIS" },
     { accountId, ...read },
     dayOrder(filled),
+    running,
   );
 
 async function storedFills() {
@@ -120,6 +122,31 @@ describe("a catch-up", () => {
   });
 });
 
+describe("a KIS catch-up (notices without running totals)", () => {
+  test("counts only the fills told from before its read ended: later ones do not hide a missing one", async () => {
+    await recordFill(runtime, notice("KIS", 1), fill(2));
+    // A fill of 3 (second 3) was never told; one of 4 came after the read (second 7).
+    await recordFill(runtime, notice("KIS", 7), fill(4));
+    const event = await catchUp("5");
+    expect(event?.fill).toEqual({
+      source: "catch_up",
+      order_no: "12345",
+      quantity: 3,
+      filled_total: 9,
+    });
+  });
+
+  test("counts a fill told in its read's own second as before it: a missing share waits, none is told twice", async () => {
+    await recordFill(runtime, notice("KIS", 5), fill(2));
+    // The broker's total (2) may or may not hold that fill: nothing is added now.
+    expect(await catchUp("2")).toBeUndefined();
+    // The next read (a second later) holds it for sure, and a share that was missing.
+    const next = new Date(READ.to.getTime() + 1_000);
+    const event = await catchUp("3", { date: next, from: next, to: next });
+    expect(event?.fill).toMatchObject({ quantity: 1, filled_total: 3 });
+  });
+});
+
 describe("a KIS notice (no running total) after a catch-up", () => {
   test("is covered when its fill second ended before the read began", async () => {
     await catchUp("2");
@@ -151,9 +178,15 @@ describe("a KIS notice (no running total) after a catch-up", () => {
   });
 });
 
-describe("a Kiwoom notice (its running total)", () => {
-  test("is covered when the total is not above the stored one, and adds the difference when it is", async () => {
-    await catchUp("4");
+describe("Kiwoom (notices with running totals)", () => {
+  test("a catch-up compares with the latest total told, whenever its fills came", async () => {
+    await recordFill(runtime, notice("KIWOOM", 7), fill(6, 6));
+    expect(await catchUp("5", READ, true)).toBeUndefined();
+    expect((await catchUp("8", READ, true))?.fill).toMatchObject({ quantity: 2, filled_total: 8 });
+  });
+
+  test("a notice is covered when the total is not above the stored one, and adds the difference when it is", async () => {
+    await catchUp("4", READ, true);
     expect(await recordFill(runtime, notice("KIWOOM", 9), fill(2, 4))).toBeUndefined();
     // 3 more filled, but the total says 9: the fill of 2 in between was never told either.
     const event = await recordFill(runtime, notice("KIWOOM", 9), fill(3, 9));
@@ -175,6 +208,7 @@ describe("with no catch-up", () => {
       { account_id: accountId, broker: "KIS" },
       { accountId, ...READ },
       dayOrder("1", "0000012346"),
+      false,
     );
     expect(other?.fill).toMatchObject({ order_no: "12346", quantity: 1 });
     const nextDay = new Date(READ.date.getTime() + 86_400_000);

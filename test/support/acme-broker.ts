@@ -149,6 +149,7 @@ const STREAM: StreamProtocol = {
   defaultUrls: { real: "wss://stream.acme.invalid/real", paper: "wss://stream.acme.invalid/paper" },
   login: "access_token",
   accountKey: "none",
+  noticeTotals: true,
   registrationCap: undefined,
   kinds: [],
   needsLogin: false,

@@ -171,8 +171,12 @@ export function createStreamSandbox(state: SandboxState, logger: Logger): Stream
       stats.noticesLost += 1;
       return false;
     }
-    context.send(session, frame);
-    stats.noticesSent += 1;
+    const send = () => {
+      context.send(session, frame);
+      stats.noticesSent += 1;
+    };
+    if (config.noticeDelayMs > 0) setTimeout(send, config.noticeDelayMs);
+    else send();
     return true;
   }
 

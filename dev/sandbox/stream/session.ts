@@ -35,6 +35,11 @@ export interface StreamSandboxConfig {
    * the hub could not read). Default 0.
    */
   loseNotices: number;
+  /**
+   * Notices leave this many ms after their order is booked or filled (a
+   * broker's websocket lagging its own day orders). Default 0.
+   */
+  noticeDelayMs: number;
 }
 
 export const DEFAULT_STREAM_CONFIG: StreamSandboxConfig = {
@@ -44,6 +49,7 @@ export const DEFAULT_STREAM_CONFIG: StreamSandboxConfig = {
   stamp: false,
   restartMs: 1_000,
   loseNotices: 0,
+  noticeDelayMs: 0,
 };
 
 export interface StreamSandboxStats {
