@@ -429,6 +429,19 @@ export function alarmPlans(settings: InfraSettings): AlarmPlan[] {
       ...fiveMinutes,
       watch: { metric: { namespace: custom, metricName: METRIC.hubCapRefusals } },
     },
+    {
+      name: "HubCatchUpFailing",
+      description:
+        "The hub could not read the day orders it checks fills against, again and again: fills sent while a session was down are not told to clients yet.",
+      runbook: "hubcatchupfailing",
+      comparison: "GreaterThanOrEqualToThreshold",
+      // Retries back off from 1 s to a minute: 3 in five minutes is a failure that persists.
+      threshold: 3,
+      statistic: "Sum",
+      treatMissingData: "notBreaching",
+      ...fiveMinutes,
+      watch: { metric: { namespace: custom, metricName: METRIC.hubCatchUpFailures } },
+    },
   );
 
   return plans;

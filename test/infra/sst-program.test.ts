@@ -352,8 +352,13 @@ describe.skipIf(missing !== undefined)(
       });
     });
 
-    it("alarms on a hub session down, kicked, or at the KIS cap", () => {
-      for (const name of ["HubSessionDown", "HubSessionKicked", "HubCapReached"]) {
+    it("alarms on a hub session down, kicked, at the KIS cap, or failing to catch up on fills", () => {
+      for (const name of [
+        "HubSessionDown",
+        "HubSessionKicked",
+        "HubCapReached",
+        "HubCatchUpFailing",
+      ]) {
         const alarm = byName("aws:cloudwatch/metricAlarm:MetricAlarm", name);
         expect(alarm.inputs.alarmActions).toEqual([
           "arn:aws:sns:ap-northeast-2:123456789012:Alarms",

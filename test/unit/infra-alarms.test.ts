@@ -45,6 +45,7 @@ describe("alarms", () => {
         "GatewayKisRateLimited",
         "GatewayKiwoomRateLimited",
         "HubCapReached",
+        "HubCatchUpFailing",
         "HubSessionDown",
         "HubSessionKicked",
         "MigrateErrors",
