@@ -74,8 +74,8 @@ export function createFillCatchUp(deps: {
     await settle();
     if (closed) return 0;
     // Only orders filled beyond what was told go to the store (which checks again, locked).
-    const running = entry.protocol.noticeTotals;
-    const told = await toldTotals(sql, read, running);
+    const runningTotals = entry.protocol.noticeTotals;
+    const told = await toldTotals(sql, read, runningTotals);
     const filled = rows.filter(
       (order) => Number(order.filled) > (told.get(orderKey(order.orderNo)) ?? 0),
     );
@@ -85,7 +85,7 @@ export function createFillCatchUp(deps: {
     // client resuming with `since` never finds a lower seq sent after a higher one.
     const storing = entry.storing.then(async () => {
       for (const order of filled) {
-        const event = await catchUpFill(sql, base, read, order, running);
+        const event = await catchUpFill(sql, base, read, order, runningTotals);
         if (!event) continue;
         added += 1;
         stats.noticesStored += 1;
@@ -104,7 +104,7 @@ export function createFillCatchUp(deps: {
         stored: added,
       },
       added > 0
-        ? "stored fills the broker's day orders show and no notice had told (sent while no session was up)"
+        ? "stored fills the broker's day orders show and no notice had told (sent while no session was up, or never sent)"
         : "day orders checked: no fill missing",
     );
     return added;
