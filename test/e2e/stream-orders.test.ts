@@ -127,7 +127,8 @@ describe("execution notices resolve the gateway's unknown orders", () => {
       const queries = await server.db.sql<{ status: number }[]>`
         SELECT status FROM broker_calls
         WHERE account_id = ${account.id} AND path = ${desk.dayOrders} AND id > ${catchUp}`;
-      expect(queries.length).toBeGreaterThan(0);
+      // No read of the day's orders succeeded: the number came from the notice. (None at all
+      // when the notice bound the intent between its answer's loss and reconciliation's first read.)
       expect(queries.every((row) => row.status === 500)).toBe(true);
     });
   }
