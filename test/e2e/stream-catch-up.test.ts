@@ -94,7 +94,8 @@ describe("fills sent while no session was up", () => {
       expect(fill(broker, account, "0000000901", 3)).toBe(false);
       expect(fill(broker, account, "0000000902", 4, 4)).toBe(false);
 
-      await until(() => fillsOf(c).some((f) => f.order_no === "902"));
+      // The silence noticed (600 ms here), a new session, its catch-up (1 s settle).
+      await until(() => fillsOf(c).some((f) => f.order_no === "902"), 10_000);
       await until(() => sharesByOrder(fillsOf(c))["901"] === 5);
       // Back live: a fill now is told by its notice.
       await until(() => fill(broker, account, "0000000903", 1, 1));
@@ -139,7 +140,7 @@ describe("fills sent while no session was up", () => {
     hubs.push(next);
     const back = await client(next);
     back.send({ op: "subscribe", account_id: account.id, kind: "notice", since: lastSeq });
-    await until(() => fillsOf(back).some((f) => f.order_no === "911"));
+    await until(() => fillsOf(back).some((f) => f.order_no === "911"), 10_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(fillsOf(back)).toEqual([
       { source: "catch_up", order_no: "911", quantity: 2, filled_total: 2 },
@@ -154,7 +155,7 @@ describe("a first subscription", () => {
     expect(fill("KIS", account, "0000000921", 3, 3)).toBe(false);
     const c = await client();
     c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
-    await until(() => fillsOf(c).some((f) => f.order_no === "921"));
+    await until(() => fillsOf(c).some((f) => f.order_no === "921"), 10_000);
     c.send({ op: "unsubscribe", account_id: account.id, kind: "notice" });
     await c.next((m) => m.type === "unsubscribed");
     c.send({ op: "subscribe", account_id: account.id, kind: "notice" });
@@ -175,7 +176,7 @@ describe("a notice the broker never sent while the session was up", () => {
     const reconnects = own.hub.stats().reconnects;
     server.sandbox.sandbox.streams.configure({ loseNotices: 1 });
     expect(fill("KIWOOM", account, "0000000931", 2, 2)).toBe(false);
-    await until(() => fillsOf(c).some((f) => f.order_no === "931"), 3_000);
+    await until(() => fillsOf(c).some((f) => f.order_no === "931"), 8_000);
     expect(fillsOf(c).find((f) => f.order_no === "931")).toEqual({
       source: "catch_up",
       order_no: "931",
@@ -203,7 +204,7 @@ describe("a busy account checked often", () => {
       fill("KIS", account, "0000000941", 2, 200);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    await until(() => (sharesByOrder(fillsOf(c))["941"] ?? 0) >= 200);
+    await until(() => (sharesByOrder(fillsOf(c))["941"] ?? 0) >= 200, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     server.sandbox.sandbox.streams.configure({ noticeDelayMs: 0 });
     const fills = fillsOf(c);
