@@ -83,18 +83,26 @@ export function createFillCatchUp(deps: {
     let added = 0;
     // Stored in the entry's order, after the live events already under way: a
     // client resuming with `since` never finds a lower seq sent after a higher one.
-    const storing = entry.storing.then(async () => {
-      for (const order of filled) {
-        const event = await catchUpFill(sql, base, read, order, runningTotals);
-        if (!event) continue;
-        added += 1;
-        stats.noticesStored += 1;
-        stats.noticesCaughtUp += 1;
-        publish(entry, `notice|#${account.id}`, event);
-      }
-    });
-    entry.storing = storing.catch(() => undefined);
-    await storing;
+    // The chain itself never rejects (the live events after it must still be
+    // stored); a failure is handed to the caller, which logs it and retries.
+    let failure: Error | undefined;
+    const stored = entry.storing
+      .then(async () => {
+        for (const order of filled) {
+          const event = await catchUpFill(sql, base, read, order, runningTotals);
+          if (!event) continue;
+          added += 1;
+          stats.noticesStored += 1;
+          stats.noticesCaughtUp += 1;
+          publish(entry, `notice|#${account.id}`, event);
+        }
+      })
+      .catch((error: Error) => {
+        failure = error;
+      });
+    entry.storing = stored;
+    await stored;
+    if (failure) throw failure;
     logger[added > 0 ? "warn" : "debug"](
       {
         event: "stream_fills_caught_up",
