@@ -76,6 +76,33 @@ BEGIN
 END
 $$;
 
+-- What both functions below end with: the order's new mark (and, for a
+-- catch-up, its read), the notice event with its fill, and the fill's row.
+-- Returns the event's seq.
+CREATE OR REPLACE FUNCTION stream_store_fill(
+  p_account_id INTEGER, p_broker TEXT, p_symbol TEXT, p_event_at TIMESTAMPTZ, p_fields JSONB,
+  p_raw TEXT, p_trade_date DATE, p_order_no TEXT, p_fill JSONB,
+  p_read_from TIMESTAMPTZ, p_read_to TIMESTAMPTZ
+) RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  stored_seq BIGINT;
+BEGIN
+  UPDATE stream_fill_marks
+  SET filled_total = (p_fill->>'filled_total')::bigint,
+      caught_up_from = coalesce(p_read_from, caught_up_from),
+      caught_up_to = coalesce(p_read_to, caught_up_to),
+      updated_at = clock_timestamp()
+  WHERE account_id = p_account_id AND trade_date = p_trade_date AND order_no = p_order_no;
+  INSERT INTO stream_events (account_id, broker, kind, symbol, event_at, fields, raw, fill)
+  VALUES (p_account_id, p_broker, 'notice', p_symbol, p_event_at, p_fields, p_raw, p_fill)
+  RETURNING stream_events.seq INTO stored_seq;
+  INSERT INTO stream_fills (account_id, trade_date, order_no, filled_at, quantity, seq)
+  VALUES (p_account_id, p_trade_date, p_order_no, p_event_at, (p_fill->>'quantity')::bigint,
+          stored_seq);
+  RETURN stored_seq;
+END
+$$;
+
 -- A live fill notice: stored with its fill unless a catch-up already counted
 -- it (then nothing is stored and no row is returned). p_total is the order's
 -- running total when the notice says it (Kiwoom), NULL when not (KIS).
@@ -88,7 +115,6 @@ DECLARE
   added BIGINT;
   total BIGINT;
   uncertain BOOLEAN := false;
-  stored JSONB;
 BEGIN
   mark := stream_fill_mark(p_account_id, p_trade_date, p_order_no);
   IF p_total IS NOT NULL THEN
@@ -104,17 +130,11 @@ BEGIN
     added := p_quantity;
     total := mark.filled_total + p_quantity;
   END IF;
-  UPDATE stream_fill_marks SET filled_total = total, updated_at = clock_timestamp()
-  WHERE account_id = p_account_id AND trade_date = p_trade_date AND order_no = p_order_no;
-  stored := jsonb_build_object('source', 'notice', 'order_no', p_order_no,
+  fill := jsonb_build_object('source', 'notice', 'order_no', p_order_no,
     'quantity', added, 'filled_total', total)
     || CASE WHEN uncertain THEN '{"uncertain": true}'::jsonb ELSE '{}'::jsonb END;
-  INSERT INTO stream_events AS e (account_id, broker, kind, symbol, event_at, fields, raw, fill)
-  VALUES (p_account_id, p_broker, 'notice', p_symbol, p_event_at, p_fields, p_raw, stored)
-  RETURNING e.seq INTO seq;
-  INSERT INTO stream_fills (account_id, trade_date, order_no, filled_at, quantity, seq)
-  VALUES (p_account_id, p_trade_date, p_order_no, p_event_at, added, seq);
-  fill := stored;
+  seq := stream_store_fill(p_account_id, p_broker, p_symbol, p_event_at, p_fields, p_raw,
+    p_trade_date, p_order_no, fill, NULL, NULL);
   RETURN NEXT;
 END
 $$;
@@ -132,7 +152,6 @@ DECLARE
   mark stream_fill_marks;
   told BIGINT;
   missing BIGINT;
-  stored JSONB;
 BEGIN
   mark := stream_fill_mark(p_account_id, p_trade_date, p_order_no);
   IF p_running THEN
@@ -144,20 +163,26 @@ BEGIN
   END IF;
   missing := p_total - told;
   IF missing <= 0 THEN RETURN; END IF;
-  UPDATE stream_fill_marks
-  SET filled_total = mark.filled_total + missing, caught_up_from = p_read_from,
-      caught_up_to = p_read_to, updated_at = clock_timestamp()
-  WHERE account_id = p_account_id AND trade_date = p_trade_date AND order_no = p_order_no;
-  stored := jsonb_build_object('source', 'catch_up', 'order_no', p_order_no,
+  fill := jsonb_build_object('source', 'catch_up', 'order_no', p_order_no,
     'quantity', missing, 'filled_total', mark.filled_total + missing);
-  INSERT INTO stream_events AS e (account_id, broker, kind, symbol, event_at, fields, raw, fill)
-  VALUES (p_account_id, p_broker, 'notice', p_symbol, p_read_to, p_fields, p_raw, stored)
-  RETURNING e.seq INTO seq;
-  INSERT INTO stream_fills (account_id, trade_date, order_no, filled_at, quantity, seq)
-  VALUES (p_account_id, p_trade_date, p_order_no, p_read_to, missing, seq);
-  fill := stored;
+  seq := stream_store_fill(p_account_id, p_broker, p_symbol, p_read_to, p_fields, p_raw,
+    p_trade_date, p_order_no, fill, p_read_from, p_read_to);
   RETURN NEXT;
 END
+$$;
+
+-- A whole catch-up in one call: every order of the read (p_orders, a JSON
+-- array of {order_no, symbol, total, fields, raw}) through stream_catch_up_fill,
+-- in the array's order (the hub sorts it by order number, so two catch-ups of
+-- one account take the marks' locks alike). One row per event stored.
+CREATE OR REPLACE FUNCTION stream_catch_up_fills(
+  p_account_id INTEGER, p_broker TEXT, p_trade_date DATE,
+  p_read_from TIMESTAMPTZ, p_read_to TIMESTAMPTZ, p_running BOOLEAN, p_orders JSONB
+) RETURNS TABLE (seq BIGINT, fill JSONB) LANGUAGE sql VOLATILE AS $$
+  SELECT c.seq, c.fill
+  FROM jsonb_to_recordset(p_orders) AS o(order_no TEXT, symbol TEXT, total BIGINT, fields JSONB, raw TEXT)
+  CROSS JOIN LATERAL stream_catch_up_fill(p_account_id, p_broker, o.symbol, o.fields, o.raw,
+    p_trade_date, o.order_no, o.total, p_read_from, p_read_to, p_running) AS c
 $$;
 
 DO $$

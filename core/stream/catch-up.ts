@@ -4,7 +4,7 @@ import type { BrokerGateway } from "../gateway";
 import type { Logger } from "../log";
 import type { AccountInfo, SessionEntry } from "./entry";
 import type { StreamEvent } from "./events";
-import { catchUpFill, orderKey, toldTotals } from "./fills";
+import { catchUpFills } from "./fills";
 import type { HubStats } from "./stats";
 
 /**
@@ -73,12 +73,7 @@ export function createFillCatchUp(deps: {
     const read = { accountId: account.id, date: from, from, to: new Date() };
     await settle();
     if (closed) return 0;
-    // Only orders filled beyond what was told go to the store (which checks again, locked).
-    const runningTotals = entry.protocol.noticeTotals;
-    const told = await toldTotals(sql, read, runningTotals);
-    const filled = rows.filter(
-      (order) => Number(order.filled) > (told.get(orderKey(order.orderNo)) ?? 0),
-    );
+    const filled = rows.filter((order) => Number(order.filled) > 0);
     const base = { account_id: account.id, broker: entry.broker };
     let added = 0;
     // Stored in the entry's order, after the live events already under way: a
@@ -88,9 +83,8 @@ export function createFillCatchUp(deps: {
     let failure: Error | undefined;
     const stored = entry.storing
       .then(async () => {
-        for (const order of filled) {
-          const event = await catchUpFill(sql, base, read, order, runningTotals);
-          if (!event) continue;
+        const events = await catchUpFills(sql, base, read, filled, entry.protocol.noticeTotals);
+        for (const event of events) {
           added += 1;
           stats.noticesStored += 1;
           stats.noticesCaughtUp += 1;
@@ -108,7 +102,7 @@ export function createFillCatchUp(deps: {
         event: "stream_fills_caught_up",
         account_id: account.id,
         orders_read: rows.length,
-        orders_behind: filled.length,
+        orders_filled: filled.length,
         stored: added,
       },
       added > 0

@@ -44,57 +44,46 @@ export interface CatchUpRead {
 }
 
 /**
- * What the stored events told of each of the account's orders of one
- * trade day, by order key, as a catch-up compares it with the day orders
- * (stream_catch_up_fill does the same, locked): with running totals the
- * mark, without them the fills from up to the read's end.
+ * A catch-up's filled orders, in one call (stream_catch_up_fills): for each,
+ * a notice event with the shares the stored fills do not account for; none
+ * for an order with nothing missing. `running`: the broker's notices carry
+ * running totals (StreamProtocol.noticeTotals).
  */
-export async function toldTotals(
-  sql: Sql,
-  read: CatchUpRead,
-  running: boolean,
-): Promise<Map<string, number>> {
-  const rows = running
-    ? await sql<{ order_no: string; told: string }[]>`
-        SELECT order_no, filled_total AS told FROM stream_fill_marks
-        WHERE account_id = ${read.accountId} AND trade_date = ${tradeDate(read.date)}`
-    : await sql<{ order_no: string; told: string }[]>`
-        SELECT order_no, sum(quantity) AS told FROM stream_fills
-        WHERE account_id = ${read.accountId} AND trade_date = ${tradeDate(read.date)}
-          AND filled_at <= ${read.to}
-        GROUP BY order_no`;
-  return new Map(rows.map((row) => [row.order_no, Number(row.told)]));
-}
-
-/**
- * One day order of a catch-up: stores a notice event with the filled
- * quantity the stored notices do not account for, or undefined when none is missing.
- */
-export async function catchUpFill(
+export async function catchUpFills(
   sql: Sql,
   base: Omit<StreamEvent, "seq" | "fields" | "raw" | "symbol" | "at" | "kind">,
   read: CatchUpRead,
-  order: DayOrder,
+  orders: readonly DayOrder[],
   running: boolean,
-): Promise<StreamEvent | undefined> {
-  const fields = catchUpFields(order);
-  const raw = JSON.stringify(order);
-  const [row] = await sql<{ seq: string; fill: StreamFill }[]>`
-    SELECT seq, fill FROM stream_catch_up_fill(
-      ${read.accountId}, ${base.broker}, ${order.symbol}, ${sql.json(fields)}, ${raw},
-      ${tradeDate(read.date)}, ${orderKey(order.orderNo)}, ${Number(order.filled)},
-      ${read.from}, ${read.to}, ${running})`;
-  if (!row) return undefined;
-  return {
-    ...base,
-    seq: Number(row.seq),
-    kind: "notice",
-    symbol: order.symbol,
-    at: read.to.toISOString(),
-    fields,
-    raw,
-    fill: row.fill,
-  };
+): Promise<StreamEvent[]> {
+  // By order number: two catch-ups of one account take the orders' locks in the same order.
+  const payload = orders
+    .map((order) => ({
+      order_no: orderKey(order.orderNo),
+      symbol: order.symbol,
+      total: Number(order.filled),
+      fields: catchUpFields(order),
+      raw: JSON.stringify(order),
+    }))
+    .sort((a, b) => a.order_no.localeCompare(b.order_no));
+  const byKey = new Map(payload.map((item) => [item.order_no, item]));
+  const rows = await sql<{ seq: string; fill: StreamFill }[]>`
+    SELECT seq, fill FROM stream_catch_up_fills(
+      ${read.accountId}, ${base.broker}, ${tradeDate(read.date)}, ${read.from}, ${read.to},
+      ${running}, ${sql.json(payload)})`;
+  return rows.map((row) => {
+    const order = byKey.get(row.fill.order_no);
+    return {
+      ...base,
+      seq: Number(row.seq),
+      kind: "notice" as const,
+      symbol: order?.symbol ?? null,
+      at: read.to.toISOString(),
+      fields: order?.fields ?? {},
+      raw: order?.raw ?? "",
+      fill: row.fill,
+    };
+  });
 }
 
 /** A catch-up event's fields: the day order as the hub read it, in one shape for both brokers. */

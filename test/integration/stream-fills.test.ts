@@ -3,7 +3,7 @@ import type { DayOrder } from "../../core/brokers";
 import type { NoticeFill } from "../../core/brokers/stream-types";
 import { createSql, type Sql } from "../../core/db";
 import type { StreamEvent } from "../../core/stream/events";
-import { catchUpFill, orderKey, recordFill, tradeDate } from "../../core/stream/fills";
+import { catchUpFills, orderKey, recordFill, tradeDate } from "../../core/stream/fills";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 
 /**
@@ -52,15 +52,17 @@ const fill = (quantity: number, total?: number): NoticeFill => ({
   ...(total === undefined ? {} : { total }),
 });
 
-/** A catch-up of order 12345: KIS's rule (no running totals) unless `running`. */
-const catchUp = (filled: string, read = READ, running = false) =>
-  catchUpFill(
-    runtime,
-    { account_id: accountId, broker: running ? "KIWOOM" : "KIS" },
-    { accountId, ...read },
-    dayOrder(filled),
-    running,
-  );
+/** A catch-up of one order (12345 by default): KIS's rule (no running totals) unless `running`; its event, if any. */
+const catchUp = async (filled: string, read = READ, running = false, orderNo = "0000012345") =>
+  (
+    await catchUpFills(
+      runtime,
+      { account_id: accountId, broker: running ? "KIWOOM" : "KIS" },
+      { accountId, ...read },
+      [dayOrder(filled, orderNo)],
+      running,
+    )
+  )[0];
 
 async function storedFills() {
   const rows = await runtime<{ fill: Record<string, unknown> }[]>`
@@ -83,6 +85,26 @@ beforeEach(async () => {
 afterAll(async () => {
   await runtime?.end();
   await db?.drop();
+});
+
+describe("a catch-up of several orders in one call", () => {
+  test("stores an event for each order with shares missing, none for the others", async () => {
+    await recordFill(runtime, notice("KIS", 1), fill(2));
+    const events = await catchUpFills(
+      runtime,
+      { account_id: accountId, broker: "KIS" },
+      { accountId, ...READ },
+      [dayOrder("4", "0000012347"), dayOrder("2"), dayOrder("3", "0000012346")],
+      false,
+    );
+    expect(
+      events.map((event) => [event.fill?.order_no, event.fill?.quantity, event.symbol]),
+    ).toEqual([
+      ["12346", 3, "005930"],
+      ["12347", 4, "005930"],
+    ]);
+    expect(events[0]?.fields).toMatchObject({ order_number: "0000012346", filled_total: "3" });
+  });
 });
 
 describe("order keys and trade dates", () => {
@@ -203,13 +225,7 @@ describe("with no catch-up", () => {
 
   test("two orders of one day are kept apart, and one order number on two days too", async () => {
     await catchUp("1");
-    const other = await catchUpFill(
-      runtime,
-      { account_id: accountId, broker: "KIS" },
-      { accountId, ...READ },
-      dayOrder("1", "0000012346"),
-      false,
-    );
+    const other = await catchUp("1", READ, false, "0000012346");
     expect(other?.fill).toMatchObject({ order_no: "12346", quantity: 1 });
     const nextDay = new Date(READ.date.getTime() + 86_400_000);
     const later = await catchUp("1", { date: nextDay, from: nextDay, to: nextDay });
