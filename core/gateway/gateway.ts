@@ -20,6 +20,7 @@ import { type Logger, silentLogger } from "../log";
 import { type Metrics, noMetrics } from "../metrics";
 import {
   createOrderFlow,
+  exchangeQuery,
   type OrderResource,
   type OrderSettings,
   readDayOrderPages,
@@ -312,21 +313,9 @@ export function createBrokerGateway(deps: BrokerGatewayDependencies): BrokerGate
         filter,
         date,
         async (query) => {
-          const call: BrokerCall = {
-            accountId,
-            method: query.method,
-            target: query.path,
-            header: (name) => query.headers[name],
-            body: query.body,
-            keyId: undefined,
-          };
-          const done = await exchange(call, { path: query.path, query: query.query }, "query");
+          const { page, done } = await exchangeQuery(exchange, accountId, query);
           done.audit();
-          return {
-            headers: new Headers(done.answer?.headers ?? {}),
-            body: done.body,
-            failed: !done.answer || done.error !== undefined,
-          };
+          return page;
         },
       );
       if (!rows) throw new DayOrdersUnreadableError(accountId, date);

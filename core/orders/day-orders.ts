@@ -6,6 +6,8 @@ import type {
   DayOrdersFilter,
   OrderDesk,
 } from "../brokers";
+import type { BrokerCall } from "../gateway";
+import type { CallLane, Exchange } from "../gateway/gateway";
 
 /** Day-order pages read at most per query (KIS and Kiwoom page 100 rows). */
 const MAX_PAGES = 20;
@@ -41,4 +43,44 @@ export async function readDayOrderPages(
     if (!cursor) return rows;
   }
   return undefined;
+}
+
+/** The gateway's exchange, as the service's own queries use it. */
+type QueryExchange = (
+  request: BrokerCall,
+  target: { path: string; query: string },
+  lane: CallLane,
+) => Promise<Exchange>;
+
+/**
+ * One of the service's own queries (reconciliation's, the hub's catch-up)
+ * through the gateway's exchange, in the query lane under the account's app
+ * key, with no caller's key: its page, and the exchange (whose audit row the
+ * caller writes).
+ */
+export async function exchangeQuery(
+  exchange: QueryExchange,
+  accountId: number,
+  query: BrokerQuery,
+  deadline?: Date,
+): Promise<{ page: DayOrdersPage; done: Exchange }> {
+  const done = await exchange(
+    {
+      accountId,
+      method: query.method,
+      target: query.path,
+      header: (name) => query.headers[name],
+      body: query.body,
+      keyId: undefined,
+      deadline,
+    },
+    { path: query.path, query: query.query },
+    "query",
+  );
+  const page = {
+    headers: new Headers(done.answer?.headers ?? {}),
+    body: done.body,
+    failed: !done.answer || done.error !== undefined,
+  };
+  return { page, done };
 }

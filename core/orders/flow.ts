@@ -16,6 +16,7 @@ import type {
   FirstSlot,
 } from "../gateway/gateway";
 import type { Logger } from "../log";
+import { exchangeQuery } from "./day-orders";
 import {
   IdempotencyKeyReusedError,
   OrderAmbiguousError,
@@ -109,25 +110,8 @@ export function createOrderFlow(deps: OrderFlowDependencies): OrderFlow {
     desk: deps.desk,
     access: deps.access,
     async query(intent, query, deadline) {
-      const done = await deps.exchange(
-        {
-          accountId: intent.accountId,
-          method: query.method,
-          target: query.path,
-          header: (name) => query.headers[name],
-          body: query.body,
-          keyId: undefined,
-          deadline,
-        },
-        { path: query.path, query: query.query },
-        "query",
-      );
-      return {
-        headers: new Headers(done.answer?.headers ?? {}),
-        body: done.body,
-        failed: !done.answer || done.error !== undefined,
-        audit: (state) => done.audit({ key: intent.key, state }),
-      };
+      const { page, done } = await exchangeQuery(deps.exchange, intent.accountId, query, deadline);
+      return { ...page, audit: (state) => done.audit({ key: intent.key, state }) };
     },
   });
 

@@ -1,4 +1,4 @@
-export { type DayOrdersPage, readDayOrderPages } from "./day-orders";
+export { type DayOrdersPage, exchangeQuery, readDayOrderPages } from "./day-orders";
 export {
   IdempotencyKeyReusedError,
   isOrderError,
